@@ -1,0 +1,88 @@
+/**
+ * Field schemas: one per kind, describing its `spec` (what the user writes) and its `outputs`
+ * (what other resources may reference). Modelled on Terraform's attribute flags.
+ * The same schema validates desired-state files, drives the diff, and becomes the JSON Schema
+ * that editors use.
+ */
+
+/** The shape of one value. */
+export type FieldType =
+  | { readonly type: 'string'; readonly enum?: readonly string[]; readonly pattern?: string }
+  | { readonly type: 'integer'; readonly minimum?: number; readonly maximum?: number }
+  | { readonly type: 'number'; readonly minimum?: number; readonly maximum?: number }
+  | { readonly type: 'boolean' }
+  | { readonly type: 'array'; readonly items: Field; readonly set?: boolean }
+  | { readonly type: 'object'; readonly properties: Readonly<Record<string, Field>> }
+  /** Free-form keys (labels, env): every value has the same shape. */
+  | { readonly type: 'map'; readonly values: Field }
+  /** A secret: the user must write `{ secretRef: NAME }`; an inline value is an error. */
+  | { readonly type: 'secret' }
+  /** Anything (passed through, compared structurally). */
+  | { readonly type: 'any' };
+
+/** Flags that say how a field takes part in validation and diffing. All default to false. */
+export interface FieldFlags {
+  readonly description?: string;
+  /** Must be present in the desired state. */
+  readonly required?: boolean;
+  /** Set by the provider; never written by the user and never diffed. */
+  readonly computed?: boolean;
+  /** Redacted in plans, logs, metrics, alerts and errors as `(sensitive)`. */
+  readonly sensitive?: boolean;
+  /** A change cannot be made in place: the resource is replaced (delete + create). */
+  readonly replaceOnChange?: boolean;
+  /** Value used when the user leaves the field out (also applied to observed state). */
+  readonly default?: unknown;
+  /** May hold a `{ ref: 'kind/name', output?: 'field' }` reference instead of a literal. */
+  readonly referenceable?: boolean;
+}
+
+export type Field = FieldType & FieldFlags;
+
+/** A kind as the engine and the editors see it. */
+export interface KindSchema {
+  /** Provider-qualified kind, e.g. `swarm.Service`, `hetzner.Server`. */
+  readonly kind: string;
+  readonly description: string;
+  readonly spec: Readonly<Record<string, Field>>;
+  /** Values other resources can reference (`{ ref: 'hetzner.Server/node-1', output: 'ipv4' }`). */
+  readonly outputs?: Readonly<Record<string, Field>>;
+  /**
+   * A replacement of this kind destroys data (a server with volumes, a volume): it is refused
+   * unless the resource sets `allowReplace: true`.
+   */
+  readonly stateful?: boolean;
+  /** Read-only kinds (lookups) are observed and referenced, never created or deleted. */
+  readonly readOnly?: boolean;
+}
+
+/** Marks a reference in a spec. */
+export interface Reference {
+  readonly ref: string;
+  readonly output?: string;
+}
+
+export function isReference(value: unknown): value is Reference {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    typeof (value as { ref?: unknown }).ref === 'string' &&
+    Object.keys(value).every((k) => k === 'ref' || k === 'output')
+  );
+}
+
+/** Marks a secret reference in a spec. Values come from the secret source, never from Git. */
+export interface SecretReference {
+  readonly secretRef: string;
+}
+
+export function isSecretReference(value: unknown): value is SecretReference {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    typeof (value as { secretRef?: unknown }).secretRef === 'string' &&
+    Object.keys(value).length === 1
+  );
+}

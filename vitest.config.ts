@@ -1,0 +1,14 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['**/*.test.ts'],
+    exclude: ['node_modules/**', '.tools/**', 'workers/**/node_modules/**'],
+    testTimeout: 30_000,
+    hookTimeout: 120_000,
+    // Tests that share the local Swarm or a simulator port must not race each other.
+    fileParallelism: true,
+    maxWorkers: 2,
+    env: { METADATA_SERVER_DETECTION: 'none' },
+  },
+});
