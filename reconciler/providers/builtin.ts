@@ -1,0 +1,6 @@
+import type { ProviderModule } from './registry.ts';
+
+/**
+ * The provider modules built into keelson. Each provider adds its one line here.
+ */
+export const builtinModules: readonly ProviderModule[] = [];

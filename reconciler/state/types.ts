@@ -1,0 +1,69 @@
+import type { InventoryEntry } from '../../providers/sdk/index.ts';
+
+/** What keelson remembers between passes and across restarts (ARCHITECTURE §5). */
+export interface StateData {
+  readonly version: 1;
+  /** Owned resources that cannot carry labels, and provider data such as secret digests. */
+  inventory: Record<string, InventoryEntry>;
+  /** Per resource key: what keelson last applied, so drift (not caused by keelson) can be told apart from a change in Git. */
+  applied: Record<string, AppliedRecord>;
+  /** Create journal: an entry is written before a non-idempotent create and removed once it is recorded. */
+  journal: Record<string, JournalEntry>;
+  /** Drift and alert state per resource key (owned by the drift/alert module). */
+  drift: Record<string, DriftRecord>;
+  /** Last few passes, newest last. */
+  runs: RunRecord[];
+}
+
+export interface AppliedRecord {
+  /** Canonical digest of the desired spec that was applied (secrets by digest). */
+  readonly digest: string;
+  readonly revision: string;
+  /** Protection survives the resource's removal from Git. */
+  readonly protect: boolean;
+  readonly at: string;
+}
+
+export interface JournalEntry {
+  readonly key: string;
+  readonly kind: string;
+  readonly name: string;
+  readonly state: 'creating';
+  readonly revision: string;
+  readonly at: string;
+}
+
+export interface DriftRecord {
+  readonly key: string;
+  /** sha256 of the normalised field diff. */
+  readonly fingerprint: string;
+  /** Consecutive passes this fingerprint has been seen. */
+  readonly observations: number;
+  readonly firstSeen: string;
+  readonly lastSeen: string;
+  /** When the alert was opened (sent), if it was. */
+  readonly alertedAt?: string;
+  readonly lastReminderAt?: string;
+  readonly fields: readonly string[];
+  readonly policy: string;
+}
+
+export interface RunRecord {
+  readonly revision: string;
+  readonly startedAt: string;
+  readonly durationMs: number;
+  readonly result: 'success' | 'no-op' | 'failed' | 'invalid' | 'refused';
+  readonly summary: string;
+}
+
+/** A backend for `StateData`: the embedded file (default) or Firestore. */
+export interface StateStore {
+  load(): Promise<StateData>;
+  /** Durable when it resolves (write, fsync, rename for the file backend). */
+  save(data: StateData): Promise<void>;
+  close?(): Promise<void>;
+}
+
+export function emptyState(): StateData {
+  return { version: 1, inventory: {}, applied: {}, journal: {}, drift: {}, runs: [] };
+}
