@@ -13,7 +13,10 @@ export type SkipReason =
   | 'not-ready'
   | 'replace-refused'
   | 'deletion-budget'
-  | 'read-only';
+  | 'read-only'
+  | 'provider-unavailable'
+  | 'missing-secret'
+  | 'not-found';
 
 export interface ResourceChange {
   readonly key: string;

@@ -13,6 +13,15 @@ export interface StateData {
   drift: Record<string, DriftRecord>;
   /** Last few passes, newest last. */
   runs: RunRecord[];
+  /** Fields that still differed right after an apply (the API rewrites them): reported once, not re-applied. */
+  unstable?: Record<string, UnstableRecord>;
+}
+
+export interface UnstableRecord {
+  /** Digest of the desired spec when the field was found unstable; a new desired spec tries again. */
+  readonly digest: string;
+  readonly fields: readonly string[];
+  readonly at: string;
 }
 
 export interface AppliedRecord {

@@ -1,0 +1,238 @@
+import PQueue from 'p-queue';
+import {
+  type DesiredResource,
+  errorMessage,
+  type FieldChange,
+  type HandlerContext,
+  KeelsonError,
+  type ObservedResource,
+  type ResolvedResource,
+  type ResourceHandler,
+} from '../../providers/sdk/index.ts';
+import { desiredSpec, type PlanInput } from '../plan/plan.ts';
+import type { Plan, ResourceChange } from '../plan/types.ts';
+import type { ProviderRegistry } from '../providers/registry.ts';
+import { DEFAULT_RETRY, type RetryPolicy, withRetry } from './retry.ts';
+
+/** The outcome of one change. */
+export interface ChangeResult {
+  readonly key: string;
+  readonly kind: string;
+  readonly provider: string;
+  readonly action: ResourceChange['action'];
+  readonly status: 'applied' | 'failed' | 'skipped';
+  readonly error?: { readonly code: string; readonly class: string; readonly message: string };
+  readonly durationMs: number;
+  /** The desired spec as applied (resolved), for the "applied" record. Contains SecretValues. */
+  readonly appliedSpec?: Record<string, unknown>;
+}
+
+/** Durable bookkeeping the applier needs around creates and deletes (the state store behind it). */
+export interface ApplyJournal {
+  /** Written (durably) before a create: a crash after the vendor's create but before `created` is adopted next pass. */
+  beginCreate(resource: DesiredResource): Promise<void>;
+  created(resource: DesiredResource, observed: ObservedResource, appliedSpec: Record<string, unknown>): Promise<void>;
+  updated(resource: DesiredResource, appliedSpec: Record<string, unknown>): Promise<void>;
+  deleted(key: string): Promise<void>;
+}
+
+export interface ApplyInput {
+  readonly plan: Plan;
+  readonly desired: ReadonlyMap<string, DesiredResource>;
+  /** Live state; entries are replaced as changes are applied, so later waves resolve new outputs. */
+  readonly observed: Map<string, ObservedResource>;
+  readonly planInput: Pick<PlanInput, 'secrets' | 'schema' | 'normalize'>;
+  readonly registry: ProviderRegistry;
+  readonly context: (provider: string) => HandlerContext;
+  readonly journal: ApplyJournal;
+  readonly retry?: RetryPolicy;
+  readonly signal?: AbortSignal;
+  /** Called as each change starts and ends (progress output, metrics). */
+  readonly onProgress?: (event: ApplyProgress) => void;
+}
+
+export type ApplyProgress =
+  | { readonly type: 'start'; readonly change: ResourceChange }
+  | { readonly type: 'end'; readonly change: ResourceChange; readonly result: ChangeResult };
+
+const ACTING = new Set<ResourceChange['action']>(['create', 'update', 'replace', 'delete']);
+
+/**
+ * Applies a plan wave by wave; inside a wave, one p-queue per provider bounds concurrency.
+ * A failed change makes its dependents skip ("dependency failed"); other resources carry on.
+ */
+export async function applyPlan(input: ApplyInput): Promise<ChangeResult[]> {
+  if (input.plan.refused) throw new KeelsonError(input.plan.refused.message, { code: 'PROTECTED', class: 'terminal' });
+  const retry = input.retry ?? DEFAULT_RETRY;
+  const results: ChangeResult[] = [];
+  const failed = new Set<string>();
+  const queues = new Map<string, PQueue>();
+  const queueFor = (provider: string): PQueue => {
+    let q = queues.get(provider);
+    if (!q) {
+      q = new PQueue({ concurrency: input.registry.provider(provider)?.concurrency ?? 4 });
+      queues.set(provider, q);
+    }
+    return q;
+  };
+  const waves = [...new Set(input.plan.changes.filter((c) => ACTING.has(c.action)).map((c) => c.wave))].sort(
+    (a, b) => a - b,
+  );
+  for (const wave of waves) {
+    const inWave = input.plan.changes.filter((c) => c.wave === wave && ACTING.has(c.action));
+    const done = await Promise.all(
+      inWave.map((change) =>
+        queueFor(change.provider).add(async () => {
+          input.onProgress?.({ type: 'start', change });
+          const result = await applyOne(change, input, retry, failed);
+          if (result.status === 'failed') failed.add(change.key);
+          input.onProgress?.({ type: 'end', change, result });
+          return result;
+        }),
+      ),
+    );
+    results.push(...(done as ChangeResult[]));
+    if (input.signal?.aborted) break;
+  }
+  return results;
+}
+
+async function applyOne(
+  change: ResourceChange,
+  input: ApplyInput,
+  retry: RetryPolicy,
+  failed: ReadonlySet<string>,
+): Promise<ChangeResult> {
+  const started = performance.now();
+  const base = { key: change.key, kind: change.kind, provider: change.provider, action: change.action };
+  const finish = (status: ChangeResult['status'], extra: Partial<ChangeResult> = {}): ChangeResult => ({
+    ...base,
+    status,
+    durationMs: Math.round(performance.now() - started),
+    ...extra,
+  });
+  const handler = input.registry.handler(change.kind);
+  if (!handler) {
+    return finish('failed', {
+      error: {
+        code: 'UNAVAILABLE',
+        class: 'terminal',
+        message: `cannot ${change.action} ${change.key}: provider ${change.provider} is not available`,
+      },
+    });
+  }
+  const ctx = input.context(change.provider);
+  try {
+    if (change.action === 'delete') {
+      const observed = input.observed.get(change.key);
+      if (observed) await withRetry(() => handler.delete(ctx, observed), retry, input.signal);
+      input.observed.delete(change.key);
+      await input.journal.deleted(change.key);
+      return finish('applied');
+    }
+    const desired = input.desired.get(change.key);
+    if (!desired)
+      throw new KeelsonError(`cannot apply ${change.key}: not in the desired state`, {
+        code: 'INVALID_SPEC',
+        class: 'terminal',
+      });
+    const blocker = desired.dependsOn.find((d) => failed.has(d));
+    if (blocker) {
+      return finish('skipped', {
+        error: {
+          code: 'DEPENDENCY_FAILED',
+          class: 'waiting',
+          message: `${change.key} was not applied: its dependency ${blocker} failed`,
+        },
+      });
+    }
+    // Resolve again: outputs of resources created in earlier waves are known now.
+    const want = desiredSpec({ ...input.planInput, observed: input.observed }, desired);
+    const resolved: ResolvedResource = { ...desired, spec: want.spec };
+    const unknown = want.unknownFrom.find((k) => !input.observed.has(k));
+    if (unknown) {
+      return finish('skipped', {
+        error: {
+          code: 'DEPENDENCY_FAILED',
+          class: 'waiting',
+          message: `${change.key} was not applied: ${unknown} does not exist yet`,
+        },
+      });
+    }
+    if (change.action === 'update') {
+      const observed = input.observed.get(change.key) as ObservedResource;
+      const fields: readonly FieldChange[] = change.fields;
+      const updated = await withRetry(() => handler.update(ctx, resolved, observed, fields), retry, input.signal);
+      const settled = await settle(handler, ctx, updated);
+      input.observed.set(change.key, settled);
+      await input.journal.updated(desired, want.spec);
+      return finish('applied', { appliedSpec: want.spec });
+    }
+    if (change.action === 'replace') {
+      const old = input.observed.get(change.key);
+      if (old) await withRetry(() => handler.delete(ctx, old), retry, input.signal);
+      input.observed.delete(change.key);
+    }
+    const created = await createOnce(handler, ctx, resolved, input, retry);
+    const settled = await settle(handler, ctx, created);
+    input.observed.set(change.key, settled);
+    await input.journal.created(desired, settled, want.spec);
+    return finish('applied', { appliedSpec: want.spec });
+  } catch (error) {
+    return finish('failed', { error: describeError(error, change) });
+  }
+}
+
+/**
+ * A create is never retried blindly: after a transient failure the kind is observed again, and
+ * a resource that appeared (owned, same name) is the one we created.
+ */
+async function createOnce(
+  handler: ResourceHandler,
+  ctx: HandlerContext,
+  resolved: ResolvedResource,
+  input: ApplyInput,
+  retry: RetryPolicy,
+): Promise<ObservedResource> {
+  await input.journal.beginCreate(resolved);
+  let attempt = 0;
+  for (;;) {
+    attempt++;
+    try {
+      return await handler.create(ctx, resolved);
+    } catch (error) {
+      if (error instanceof KeelsonError && error.class === 'terminal') throw error;
+      if (attempt >= retry.attempts || input.signal?.aborted) throw error;
+      const found = await withRetry(
+        () => handler.observe(ctx, { kind: resolved.kind, names: [resolved.name], desired: [resolved] }),
+        retry,
+        input.signal,
+      ).catch(() => undefined);
+      const existing = found?.find((o) => o.key === resolved.key && o.owned);
+      if (existing) return existing;
+      const wait =
+        error instanceof KeelsonError && error.retryAfterMs !== undefined
+          ? error.retryAfterMs
+          : retry.baseDelayMs * 2 ** attempt;
+      await new Promise((r) => setTimeout(r, Math.min(wait, retry.maxDelayMs)));
+    }
+  }
+}
+
+async function settle(
+  handler: ResourceHandler,
+  ctx: HandlerContext,
+  applied: ObservedResource,
+): Promise<ObservedResource> {
+  if (handler.settle) await handler.settle(ctx, applied);
+  return applied;
+}
+
+function describeError(error: unknown, change: ResourceChange): NonNullable<ChangeResult['error']> {
+  if (error instanceof KeelsonError) return { code: error.code, class: error.class, message: error.message };
+  return {
+    code: 'API_ERROR',
+    class: 'transient',
+    message: `cannot ${change.action} ${change.key}: ${errorMessage(error)}`,
+  };
+}

@@ -1,0 +1,479 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { type Document, isMap, isScalar, LineCounter, parseAllDocuments } from 'yaml';
+import {
+  type DesiredResource,
+  errorMessage,
+  isPlainObject,
+  type KindSchema,
+  type Policy,
+  providerOf,
+  resourceKey,
+  type SourceLocation,
+} from '../../providers/sdk/index.ts';
+import type { ProviderRegistry } from '../providers/registry.ts';
+import type { Diagnostic } from './diagnostic.ts';
+import { buildGraph, type DependencyGraph } from './graph.ts';
+import { checkSpec, closest, describe } from './validate-spec.ts';
+
+export interface LoadResult {
+  /** Valid resources (empty when there is any error: a bad revision is never applied in part). */
+  readonly resources: DesiredResource[];
+  readonly diagnostics: Diagnostic[];
+  readonly graph: DependencyGraph;
+  /** Number of YAML files read. */
+  readonly files: number;
+}
+
+export interface LoadOptions {
+  /** Repository root, where `charts/` lives (default: the nearest parent of `dir` holding `charts/` or `.git`). */
+  readonly root?: string;
+}
+
+const TOP_LEVEL = [
+  'apiVersion',
+  'kind',
+  'name',
+  'description',
+  'spec',
+  'policy',
+  'protect',
+  'allowReplace',
+  'adopt',
+  'dependsOn',
+];
+const POLICIES: readonly Policy[] = ['enforce', 'observe', 'paused'];
+const NAME_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9._-]{0,127}$/;
+
+interface Located {
+  readonly resource: DesiredResource;
+  readonly doc?: Document;
+  readonly lines?: LineCounter;
+  /** Field path prefix inside the document where the spec came from (expanded resources point at their composite). */
+  readonly expandedFrom?: string;
+}
+
+/**
+ * Reads every `*.yaml`/`*.yml` file under `dir` (several documents per file), validates each
+ * document against its kind's schema, expands composites, checks references and dependencies,
+ * and returns every problem found with file:line:column and field path.
+ */
+export function loadDesiredState(dir: string, registry: ProviderRegistry, options: LoadOptions = {}): LoadResult {
+  const base = resolve(dir);
+  const root = options.root ? resolve(options.root) : findRoot(base);
+  const diagnostics: Diagnostic[] = [];
+  const located: Located[] = [];
+  let files: string[];
+  try {
+    files = listYamlFiles(base);
+  } catch (error) {
+    diagnostics.push({ severity: 'error', code: 'read-error', message: `cannot read ${dir}: ${errorMessage(error)}` });
+    return { resources: [], diagnostics, graph: buildGraph([]), files: 0 };
+  }
+  for (const file of files) {
+    const rel = relative(base, file) || file;
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (error) {
+      diagnostics.push({ severity: 'error', code: 'read-error', file: rel, message: errorMessage(error) });
+      continue;
+    }
+    const lines = new LineCounter();
+    const docs = parseAllDocuments(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+    const list = Array.isArray(docs) ? docs : [];
+    if (!Array.isArray(docs)) {
+      // An EmptyStream: a file of comments only.
+      continue;
+    }
+    for (const doc of list) {
+      if (doc.errors.length > 0) {
+        for (const e of doc.errors) {
+          const pos = lines.linePos(e.pos[0]);
+          diagnostics.push({
+            severity: 'error',
+            code: 'yaml-syntax',
+            file: rel,
+            line: pos.line,
+            column: pos.col,
+            message: e.message.split('\n')[0] ?? e.message,
+            hint: 'fix the YAML syntax; nothing from this revision is applied until it parses',
+          });
+        }
+        continue;
+      }
+      if (doc.contents === null) continue;
+      located.push(...readDocument(doc, lines, rel, registry, root, diagnostics));
+    }
+  }
+  checkCrossReferences(located, registry, diagnostics);
+  const resources = located.map((l) => l.resource);
+  const graph = buildGraph(resources);
+  for (const cycle of graph.cycles) {
+    const first = located.find((l) => l.resource.key === cycle[0]);
+    diagnostics.push({
+      ...where(first),
+      severity: 'error',
+      code: 'dependency-cycle',
+      field: 'dependsOn',
+      message: `dependency cycle: ${cycle.join(' -> ')}`,
+      hint: 'break the cycle: remove one of these references or dependsOn entries',
+    });
+  }
+  const errors = diagnostics.filter((d) => d.severity === 'error');
+  return { resources: errors.length > 0 ? [] : resources, diagnostics, graph, files: files.length };
+}
+
+function readDocument(
+  doc: Document,
+  lines: LineCounter,
+  file: string,
+  registry: ProviderRegistry,
+  root: string,
+  out: Diagnostic[],
+): Located[] {
+  const at = (path: readonly (string | number)[], onKey = false): SourceLocation & { file: string } =>
+    position(doc, lines, file, path, onKey);
+  const value = doc.toJS({ maxAliasCount: 100 }) as unknown;
+  // An empty document (a trailing `---`, or comments only) is not an error.
+  if (value === null || value === undefined) return [];
+  if (!isPlainObject(value)) {
+    out.push({
+      ...at([]),
+      severity: 'error',
+      code: 'not-a-resource',
+      message: `a document must be a map with kind, name and spec, got ${describe(value)}`,
+    });
+    return [];
+  }
+  let bad = false;
+  const problem = (d: Omit<Diagnostic, 'severity'>): void => {
+    out.push({ severity: 'error', ...d });
+    bad = true;
+  };
+  for (const key of Object.keys(value)) {
+    if (!TOP_LEVEL.includes(key)) {
+      const near = closest(key, TOP_LEVEL);
+      problem({
+        ...at([key], true),
+        code: 'unknown-field',
+        field: key,
+        message: `unknown field "${key}"`,
+        hint: near ? `did you mean "${near}"?` : `allowed: ${TOP_LEVEL.join(', ')}`,
+      });
+    }
+  }
+  const kind = value.kind;
+  const name = value.name;
+  if (typeof kind !== 'string') {
+    problem({
+      ...at(kind === undefined ? [] : ['kind']),
+      code: 'missing-field',
+      field: 'kind',
+      message: 'missing "kind" (e.g. swarm.Service)',
+    });
+    return [];
+  }
+  const schema = registry.schema(kind);
+  if (!schema) {
+    const near = closest(
+      kind,
+      registry.schemas().map((s) => s.kind),
+    );
+    problem({
+      ...at(['kind']),
+      code: 'unknown-kind',
+      field: 'kind',
+      message: `unknown kind "${kind}"`,
+      hint: near
+        ? `did you mean "${near}"?`
+        : `known kinds: ${registry
+            .schemas()
+            .map((s) => s.kind)
+            .join(', ')}`,
+    });
+    return [];
+  }
+  if (typeof name !== 'string' || !NAME_PATTERN.test(name)) {
+    problem({
+      ...at(name === undefined ? [] : ['name']),
+      code: name === undefined ? 'missing-field' : 'invalid-value',
+      field: 'name',
+      message: name === undefined ? 'missing "name"' : `invalid name ${describe(name)}`,
+      hint: 'a name is 1-128 letters, digits, ".", "_" or "-", starting with a letter or digit',
+    });
+    return [];
+  }
+  const policy = value.policy ?? 'enforce';
+  if (!POLICIES.includes(policy as Policy)) {
+    problem({
+      ...at(['policy']),
+      code: 'invalid-value',
+      field: 'policy',
+      message: `policy must be one of ${POLICIES.join(', ')}, got ${describe(policy)}`,
+    });
+  }
+  for (const flag of ['protect', 'allowReplace', 'adopt'] as const) {
+    if (value[flag] !== undefined && typeof value[flag] !== 'boolean') {
+      problem({
+        ...at([flag]),
+        code: 'wrong-type',
+        field: flag,
+        message: `expected true or false, got ${describe(value[flag])}`,
+      });
+    }
+  }
+  const dependsOn = value.dependsOn ?? [];
+  if (!Array.isArray(dependsOn) || dependsOn.some((d) => typeof d !== 'string' || !d.includes('/'))) {
+    problem({
+      ...at(['dependsOn']),
+      code: 'wrong-type',
+      field: 'dependsOn',
+      message: 'dependsOn must be a list of "kind/name" keys',
+    });
+  }
+  const spec = value.spec ?? {};
+  const check = checkSpec(schema.spec, spec);
+  for (const p of check.problems) {
+    problem({
+      ...at(['spec', ...p.path], p.onKey),
+      code: p.code,
+      field: fieldPath(['spec', ...p.path]),
+      message: p.message,
+      hint: p.hint,
+    });
+  }
+  if (bad) return [];
+  const source = at([]);
+  const resource: DesiredResource = {
+    key: resourceKey(kind, name),
+    kind,
+    name,
+    provider: providerOf(kind),
+    spec: spec as Record<string, unknown>,
+    policy: policy as Policy,
+    protect: value.protect === true,
+    allowReplace: value.allowReplace === true,
+    adopt: value.adopt === true,
+    dependsOn: [...new Set([...(dependsOn as string[]), ...check.references.map((r) => r.ref.ref)])],
+    source,
+  };
+  const expander = registry.expander(kind);
+  if (!expander) return [{ resource, doc, lines }];
+  return expand(resource, schema, expander, registry, root, out, doc, lines);
+}
+
+function expand(
+  parent: DesiredResource,
+  parentSchema: KindSchema,
+  expander: NonNullable<ReturnType<ProviderRegistry['expander']>>,
+  registry: ProviderRegistry,
+  root: string,
+  out: Diagnostic[],
+  doc: Document,
+  lines: LineCounter,
+): Located[] {
+  let expanded: ReturnType<typeof expander.expand>;
+  try {
+    expanded = expander.expand(
+      { name: parent.name, spec: parent.spec },
+      { root, readFile: (path: string) => readFileSync(resolve(root, path), 'utf8') },
+    );
+  } catch (error) {
+    out.push({
+      ...parent.source,
+      file: parent.source?.file,
+      severity: 'error',
+      code: 'chart-error',
+      message: `cannot expand ${parentSchema.kind} "${parent.name}": ${errorMessage(error)}`,
+      hint: 'fix the chart or the values given to it',
+    });
+    return [];
+  }
+  const result: Located[] = [];
+  for (const child of expanded) {
+    const schema = registry.schema(child.kind);
+    const check = schema ? checkSpec(schema.spec, child.spec) : undefined;
+    if (!schema || (check && check.problems.length > 0)) {
+      for (const p of check?.problems ?? [
+        { path: [], code: 'unknown-kind' as const, message: `unknown kind ${child.kind}` },
+      ]) {
+        out.push({
+          ...parent.source,
+          file: parent.source?.file,
+          severity: 'error',
+          code: 'chart-error',
+          field: `${child.kind}/${child.name}.${fieldPath(['spec', ...p.path])}`,
+          message: `${parentSchema.kind} "${parent.name}" expands to an invalid ${child.kind} "${child.name}": ${p.message}`,
+          hint: 'fix the chart or the values given to it',
+        });
+      }
+      continue;
+    }
+    result.push({
+      resource: {
+        key: resourceKey(child.kind, child.name),
+        kind: child.kind,
+        name: child.name,
+        provider: providerOf(child.kind),
+        spec: child.spec,
+        policy: parent.policy,
+        protect: parent.protect,
+        allowReplace: parent.allowReplace,
+        adopt: parent.adopt,
+        dependsOn: [
+          ...new Set([
+            ...(child.dependsOn ?? []),
+            ...parent.dependsOn,
+            ...(check?.references ?? []).map((r) => r.ref.ref),
+          ]),
+        ],
+        source: parent.source,
+        parent: parent.key,
+      },
+      doc,
+      lines,
+      expandedFrom: parent.key,
+    });
+  }
+  return result;
+}
+
+function checkCrossReferences(located: readonly Located[], registry: ProviderRegistry, out: Diagnostic[]): void {
+  const byKey = new Map<string, Located>();
+  for (const l of located) {
+    const first = byKey.get(l.resource.key);
+    if (first) {
+      out.push({
+        ...where(l),
+        severity: 'error',
+        code: 'duplicate-name',
+        field: 'name',
+        message: `${l.resource.key} is defined twice (first at ${first.resource.source?.file}:${first.resource.source?.line})`,
+        hint: 'names are unique per kind: rename one of them',
+      });
+      continue;
+    }
+    byKey.set(l.resource.key, l);
+  }
+  for (const l of located) {
+    const schema = registry.schema(l.resource.kind);
+    const check = schema ? checkSpec(schema.spec, l.resource.spec) : undefined;
+    for (const { path, ref } of check?.references ?? []) {
+      const target = byKey.get(ref.ref);
+      const field = l.expandedFrom ? `${l.resource.key}.${fieldPath(['spec', ...path])}` : fieldPath(['spec', ...path]);
+      const pos =
+        l.expandedFrom || !l.doc || !l.lines
+          ? where(l)
+          : position(l.doc, l.lines, l.resource.source?.file ?? '', ['spec', ...path]);
+      if (!target) {
+        const near = closest(ref.ref, [...byKey.keys()]);
+        out.push({
+          ...pos,
+          severity: 'error',
+          code: 'dangling-reference',
+          field,
+          message: `reference to ${ref.ref}, which is not in the desired state`,
+          hint: near ? `did you mean ${near}?` : 'add that resource, or fix the kind/name',
+        });
+        continue;
+      }
+      const outputs = registry.schema(target.resource.kind)?.outputs ?? {};
+      if (ref.output !== undefined && !(ref.output in outputs)) {
+        out.push({
+          ...pos,
+          severity: 'error',
+          code: 'unknown-output',
+          field,
+          message: `${target.resource.kind} has no output "${ref.output}"`,
+          hint: Object.keys(outputs).length
+            ? `outputs: ${Object.keys(outputs).join(', ')}`
+            : `${target.resource.kind} has no outputs`,
+        });
+      }
+    }
+    for (const dep of l.resource.dependsOn) {
+      if (!byKey.has(dep) && !check?.references.some((r) => r.ref.ref === dep)) {
+        out.push({
+          ...where(l),
+          severity: 'error',
+          code: 'dangling-reference',
+          field: 'dependsOn',
+          message: `depends on ${dep}, which is not in the desired state`,
+          hint: 'add that resource, or remove it from dependsOn',
+        });
+      }
+    }
+  }
+}
+
+function where(l: Located | undefined): { file?: string; line?: number; column?: number } {
+  const s = l?.resource.source;
+  return s ? { file: s.file, line: s.line, column: s.column } : {};
+}
+
+function position(
+  doc: Document,
+  lines: LineCounter,
+  file: string,
+  path: readonly (string | number)[],
+  onKey = false,
+): SourceLocation & { file: string } {
+  // Walk down as far as the path exists; a missing field points at its parent.
+  let node: unknown = doc.contents;
+  let range: readonly number[] | undefined = (doc.contents as { range?: number[] } | null)?.range;
+  for (let i = 0; i < path.length; i++) {
+    const seg = path[i];
+    if (isMap(node)) {
+      const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(seg));
+      if (!pair) break;
+      const last = i === path.length - 1;
+      const keyRange = isScalar(pair.key) ? pair.key.range : undefined;
+      node = pair.value;
+      range =
+        last && onKey ? (keyRange ?? range) : ((pair.value as { range?: number[] } | null)?.range ?? keyRange ?? range);
+    } else if (node && typeof node === 'object' && 'items' in node && typeof seg === 'number') {
+      const item = (node as { items: unknown[] }).items[seg];
+      if (!item) break;
+      node = item;
+      range = (item as { range?: number[] }).range ?? range;
+    } else break;
+  }
+  const pos = lines.linePos(range?.[0] ?? 0);
+  return { file, line: pos.line, column: pos.col };
+}
+
+function fieldPath(path: readonly (string | number)[]): string {
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
+}
+
+function listYamlFiles(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string): void => {
+    for (const entry of readdirSync(d, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      if (entry.name.startsWith('.') || entry.name === 'node_modules') continue;
+      const full = join(d, entry.name);
+      if (entry.isDirectory()) walk(full);
+      else if (/\.ya?ml$/.test(entry.name)) out.push(full);
+    }
+  };
+  if (statSync(dir).isFile()) return [dir];
+  walk(dir);
+  return out;
+}
+
+function findRoot(dir: string): string {
+  let at = dir;
+  for (;;) {
+    try {
+      if (statSync(join(at, 'charts')).isDirectory()) return at;
+    } catch {}
+    try {
+      statSync(join(at, '.git'));
+      return at;
+    } catch {}
+    const up = resolve(at, '..');
+    if (up === at) return dir;
+    at = up;
+  }
+}

@@ -1,0 +1,299 @@
+import { createHash } from 'node:crypto';
+import {
+  applyDefaults,
+  canonicalJson,
+  type DesiredResource,
+  diffSpec,
+  type FieldChange,
+  type KindSchema,
+  type ObservedResource,
+  type SecretValue,
+} from '../../providers/sdk/index.ts';
+import type { AppliedRecord, UnstableRecord } from '../state/types.ts';
+import { hasUnknown, resolveSpec } from './resolve.ts';
+import type { DriftEntry, Plan, PlanSummary, ResourceChange, SkipReason } from './types.ts';
+
+/** Everything the planner needs, already read. The planner does no I/O, reads no clock, draws no random number. */
+export interface PlanInput {
+  readonly revision: string;
+  readonly desired: readonly DesiredResource[];
+  /** Dependency wave of each desired key (from the loader's graph). */
+  readonly waveOf: ReadonlyMap<string, number>;
+  /** Live state by key: every owned resource, plus unowned ones whose names Git wants. */
+  readonly observed: ReadonlyMap<string, ObservedResource>;
+  /** Kinds whose live state could not be read this pass, and why (provider unavailable, observe failed). */
+  readonly unobservable: ReadonlyMap<string, string>;
+  readonly schema: (kind: string) => KindSchema | undefined;
+  /** The handler's normaliser (identity when it has none). */
+  readonly normalize: (kind: string, spec: Record<string, unknown>) => Record<string, unknown>;
+  readonly secrets: ReadonlyMap<string, SecretValue>;
+  /** What keelson last applied, by key (from the state store). */
+  readonly applied: Readonly<Record<string, AppliedRecord>>;
+  readonly unstable?: Readonly<Record<string, UnstableRecord>>;
+  /** Most deletes allowed in one pass before the plan is refused. Default 5. */
+  readonly deletionBudget?: number;
+  /** Position of a kind in its provider's dependency order (deletes run in reverse). Default 0. */
+  readonly kindOrder?: (kind: string) => number;
+}
+
+export const DEFAULT_DELETION_BUDGET = 5;
+
+/** The desired spec as the handler will see it: defaults applied, references resolved, normalised. */
+export function desiredSpec(
+  input: Pick<PlanInput, 'observed' | 'secrets' | 'schema' | 'normalize'>,
+  r: DesiredResource,
+): {
+  spec: Record<string, unknown>;
+  missingSecrets: string[];
+  unknownFrom: string[];
+} {
+  const schema = input.schema(r.kind);
+  const resolved = resolveSpec(r.spec, { observed: input.observed, secrets: input.secrets });
+  const withDefaults = schema ? applyDefaults(schema.spec, resolved.spec) : resolved.spec;
+  return { ...resolved, spec: input.normalize(r.kind, withDefaults) };
+}
+
+/** sha256 of a spec's canonical JSON (secrets by digest): what "applied" records compare. */
+export function specDigest(spec: Readonly<Record<string, unknown>>): string {
+  return createHash('sha256').update(canonicalJson(spec)).digest('hex');
+}
+
+/** sha256 of a normalised field diff: the same drift gives the same fingerprint. */
+export function driftFingerprint(key: string, fields: readonly FieldChange[]): string {
+  const parts = fields
+    .map((f) => ({ path: f.path, before: f.before, after: f.after }))
+    .sort((a, b) => a.path.localeCompare(b.path));
+  return createHash('sha256')
+    .update(canonicalJson({ key, fields: parts }))
+    .digest('hex');
+}
+
+/**
+ * Compares desired with live state and decides, per resource, create / update / replace / delete /
+ * no-op / skip. Pure and synchronous (changesets' assemble-release-plan): same input, same plan.
+ */
+export function planChanges(input: PlanInput): Plan {
+  const changes: ResourceChange[] = [];
+  const drift: DriftEntry[] = [];
+  const desiredKeys = new Set(input.desired.map((r) => r.key));
+  // Resources that will not exist after this pass: their dependents cannot be created either.
+  const blocked = new Set<string>();
+  const ordered = [...input.desired].sort(
+    (a, b) => (input.waveOf.get(a.key) ?? 0) - (input.waveOf.get(b.key) ?? 0) || a.key.localeCompare(b.key),
+  );
+
+  for (const r of ordered) {
+    const wave = input.waveOf.get(r.key) ?? 0;
+    const schema = input.schema(r.kind);
+    const observed = input.observed.get(r.key);
+    const base = { key: r.key, kind: r.kind, name: r.name, provider: r.provider, wave } as const;
+    const skip = (
+      reason: SkipReason,
+      detail: string,
+      fields: readonly FieldChange[] = [],
+      cause: ResourceChange['cause'] = 'git',
+    ): void => {
+      changes.push({ ...base, action: 'skip', reason, detail, fields, cause });
+      if (!observed) blocked.add(r.key);
+    };
+
+    const unobservable = input.unobservable.get(r.kind);
+    if (unobservable !== undefined) {
+      skip('provider-unavailable', `cannot read ${r.kind}: ${unobservable}`);
+      blocked.add(r.key);
+      continue;
+    }
+    if (schema?.readOnly) {
+      if (observed) changes.push({ ...base, action: 'no-op', fields: [], cause: 'git', reason: 'read-only' });
+      else skip('not-found', `${r.key} matches nothing at the provider; check its selector`);
+      continue;
+    }
+    if (r.policy === 'paused') {
+      skip('paused', `${r.key} is paused: keelson leaves it alone`);
+      continue;
+    }
+    const failedDep = r.dependsOn.find((d) => blocked.has(d));
+    const want = desiredSpec(input, r);
+    const digest = specDigest(want.spec);
+    const applied = input.applied[r.key];
+    const gitUnchanged = applied !== undefined && applied.digest === digest;
+
+    if (want.missingSecrets.length > 0) {
+      skip(
+        'missing-secret',
+        `${r.key} needs secret ${want.missingSecrets.map((s) => `"${s}"`).join(', ')}, which keelson was not given`,
+      );
+      continue;
+    }
+
+    if (!observed) {
+      if (gitUnchanged) {
+        drift.push({
+          ...base,
+          policy: r.policy,
+          type: 'missing',
+          fields: [],
+          fingerprint: driftFingerprint(r.key, []),
+        });
+      }
+      if (r.policy === 'observe') {
+        skip(
+          'observe-policy',
+          `${r.key} does not exist; policy observe: not created`,
+          [],
+          gitUnchanged ? 'drift' : 'git',
+        );
+        continue;
+      }
+      if (failedDep) {
+        skip('dependency-failed', `${r.key} depends on ${failedDep}, which will not exist after this pass`);
+        continue;
+      }
+      changes.push({
+        ...base,
+        action: 'create',
+        fields: createFields(want.spec),
+        cause: gitUnchanged ? 'drift' : 'git',
+      });
+      continue;
+    }
+
+    if (!observed.owned && !r.adopt) {
+      skip(
+        'unowned',
+        `${r.key} already exists (id ${observed.id}) and is not owned by keelson; set "adopt: true" to take it over, or rename it`,
+      );
+      continue;
+    }
+
+    let fields = schema ? diffSpec(schema.spec, want.spec, observed.spec) : [];
+    const unstable = input.unstable?.[r.key];
+    let ignored: string[] = [];
+    if (unstable && unstable.digest === digest) {
+      ignored = fields.filter((f) => unstable.fields.includes(f.path)).map((f) => f.path);
+      fields = fields.filter((f) => !unstable.fields.includes(f.path));
+    }
+    const adopting = !observed.owned && r.adopt;
+    if (fields.length === 0 && !adopting) {
+      changes.push({
+        ...base,
+        action: 'no-op',
+        fields: [],
+        cause: 'git',
+        ...(ignored.length
+          ? { detail: `ignoring unstable field ${ignored.join(', ')} (the provider rewrites it)` }
+          : {}),
+      });
+      continue;
+    }
+    const cause: ResourceChange['cause'] = gitUnchanged ? 'drift' : 'git';
+    if (gitUnchanged) {
+      drift.push({ ...base, policy: r.policy, type: 'changed', fields, fingerprint: driftFingerprint(r.key, fields) });
+    }
+    if (r.policy === 'observe') {
+      skip('observe-policy', `${r.key} differs from Git; policy observe: reported, not changed`, fields, cause);
+      continue;
+    }
+    if (!observed.ready) {
+      skip(
+        'not-ready',
+        `${r.key} is still busy at the provider${observed.message ? ` (${observed.message})` : ''}; trying again next pass`,
+        fields,
+        cause,
+      );
+      continue;
+    }
+    const replace = fields.some((f) => f.forcesReplacement);
+    if (replace && schema?.stateful && !r.allowReplace) {
+      const which = fields.filter((f) => f.forcesReplacement).map((f) => f.path);
+      skip(
+        'replace-refused',
+        `${r.key} would have to be replaced (${which.join(', ')} cannot change in place) and it holds data; set "allowReplace: true" to allow it`,
+        fields,
+        cause,
+      );
+      continue;
+    }
+    if (failedDep && (replace || hasUnknown(want.spec))) {
+      skip(
+        'dependency-failed',
+        `${r.key} depends on ${failedDep}, which will not exist after this pass`,
+        fields,
+        cause,
+      );
+      continue;
+    }
+    changes.push({
+      ...base,
+      action: replace ? 'replace' : 'update',
+      fields,
+      cause,
+      ...(adopting ? { detail: `adopting ${r.key} (id ${observed.id}): keelson will own it from now on` } : {}),
+    });
+  }
+
+  // Prune: owned resources that left Git.
+  const maxWave = Math.max(0, ...changes.map((c) => c.wave));
+  const order = input.kindOrder ?? (() => 0);
+  const prunable = [...input.observed.values()]
+    .filter((o) => o.owned && !desiredKeys.has(o.key) && !input.schema(o.kind)?.readOnly)
+    .sort((a, b) => order(b.kind) - order(a.kind) || a.key.localeCompare(b.key));
+  const deletes: ResourceChange[] = [];
+  for (const o of prunable) {
+    const base = {
+      key: o.key,
+      kind: o.kind,
+      name: o.name,
+      provider: o.kind.split('.')[0] ?? o.kind,
+      fields: [],
+      cause: 'prune' as const,
+    };
+    const wave = maxWave + 1 + (order(prunable[0]?.kind ?? '') - order(o.kind));
+    if (o.protect || input.applied[o.key]?.protect) {
+      changes.push({
+        ...base,
+        wave,
+        action: 'skip',
+        reason: 'protected',
+        detail: `${o.key} is no longer in Git but is protected: kept`,
+      });
+      continue;
+    }
+    deletes.push({ ...base, wave, action: 'delete', detail: `${o.key} is no longer in Git` });
+  }
+  changes.push(...deletes);
+
+  const budget = input.deletionBudget ?? DEFAULT_DELETION_BUDGET;
+  const refused =
+    deletes.length > budget
+      ? {
+          code: 'deletion-budget' as const,
+          message: `this plan would delete ${deletes.length} resources, more than the deletion budget of ${budget} per pass; nothing is applied. If this is intended, run again with a higher budget (--deletion-budget ${deletes.length}, or deletionBudget in the config); if not, check that the desired-state directory was not emptied by mistake`,
+        }
+      : undefined;
+
+  return { revision: input.revision, changes, drift, summary: summarize(changes), ...(refused ? { refused } : {}) };
+}
+
+function createFields(spec: Readonly<Record<string, unknown>>): FieldChange[] {
+  return Object.entries(spec).map(([path, after]) => ({
+    path,
+    before: undefined,
+    after,
+    sensitive: false,
+    forcesReplacement: false,
+    unknown: hasUnknown(after),
+  }));
+}
+
+export function summarize(changes: readonly ResourceChange[]): PlanSummary {
+  const count = (a: ResourceChange['action']): number => changes.filter((c) => c.action === a).length;
+  return {
+    create: count('create'),
+    update: count('update'),
+    replace: count('replace'),
+    delete: count('delete'),
+    noop: count('no-op'),
+    skip: count('skip'),
+  };
+}
