@@ -1,0 +1,245 @@
+import { KeelsonError, type SecretValue } from '../../sdk/index.ts';
+import { HcloudApiError, hcloudError } from './api-error.ts';
+import type { HcloudAction } from './api-types.ts';
+import { RateBudget, type RateBudgetOptions } from './rate-budget.ts';
+
+/** Options of the Hetzner Cloud client. */
+export interface HcloudClientOptions {
+  /** API base, e.g. `https://api.hetzner.cloud/v1` or the simulator's `http://127.0.0.1:PORT/v1`. */
+  readonly endpoint: string;
+  readonly token: SecretValue;
+  readonly rateBudget?: RateBudgetOptions;
+  /** Retries of idempotent calls after a 5xx, a `conflict` or a dropped connection (default 4). */
+  readonly maxRetries?: number;
+  /** First backoff step, doubled on each retry (default 250 ms). */
+  readonly backoffMs?: number;
+  /** Longest total wait for the rate budget to refill before a 429 is given up as RATE_LIMITED (default 60 s). */
+  readonly maxRateWaitMs?: number;
+  /** Timeout of one HTTP request (default 30 s). */
+  readonly timeoutMs?: number;
+}
+
+export interface RequestOptions {
+  readonly query?: Record<string, string | number | readonly (string | number)[] | undefined>;
+  readonly body?: unknown;
+  /**
+   * Whether the call may be repeated after a 5xx or a dropped connection. Default: true for GET, PUT
+   * and DELETE, false for POST (`POST /servers` must never be retried blindly). A 429 is always
+   * retried: the API did not process the request.
+   */
+  readonly idempotent?: boolean;
+  /** What the call does, for error messages: "create server swarm-1". */
+  readonly what: string;
+  /** The resource key the call is about. */
+  readonly resource?: string;
+  readonly signal?: AbortSignal;
+}
+
+const PER_PAGE = 50;
+
+/** A small typed client for the Hetzner Cloud API on Node's `fetch`. Never logs or returns the token. */
+export class HcloudClient {
+  readonly endpoint: string;
+  readonly budget: RateBudget;
+  readonly #token: SecretValue;
+  readonly #maxRetries: number;
+  readonly #backoffMs: number;
+  readonly #maxRateWaitMs: number;
+  readonly #timeoutMs: number;
+  /** Requests sent (for tests and benchmarks). */
+  requestCount = 0;
+
+  constructor(options: HcloudClientOptions) {
+    this.endpoint = options.endpoint.replace(/\/+$/, '');
+    this.#token = options.token;
+    this.budget = new RateBudget(options.rateBudget);
+    this.#maxRetries = options.maxRetries ?? 4;
+    this.#backoffMs = options.backoffMs ?? 250;
+    this.#maxRateWaitMs = options.maxRateWaitMs ?? 60_000;
+    this.#timeoutMs = options.timeoutMs ?? 30_000;
+  }
+
+  async request<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, options: RequestOptions): Promise<T> {
+    const idempotent = options.idempotent ?? method !== 'POST';
+    const url = this.#url(path, options.query);
+    let attempt = 0;
+    let rateWaited = 0;
+    for (;;) {
+      const pause = this.budget.pauseBeforeRequest();
+      if (pause > 0) {
+        await sleep(pause, options.signal);
+        rateWaited += pause;
+      }
+      this.budget.spend();
+      this.requestCount++;
+      let response: Response;
+      try {
+        const signals = [AbortSignal.timeout(this.#timeoutMs)];
+        if (options.signal) signals.push(options.signal);
+        response = await fetch(url, {
+          method,
+          headers: {
+            Authorization: `Bearer ${this.#token.reveal()}`,
+            ...(options.body === undefined ? {} : { 'Content-Type': 'application/json' }),
+          },
+          ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
+          signal: AbortSignal.any(signals),
+        });
+      } catch (e) {
+        if (options.signal?.aborted) throw e;
+        if (idempotent && attempt < this.#maxRetries) {
+          await sleep(this.#backoff(attempt++), options.signal);
+          continue;
+        }
+        throw new KeelsonError(
+          `cannot ${options.what}: the connection to ${new URL(url).host} failed (${(e as Error).message})${
+            idempotent ? '' : '; the outcome is unknown, the next observe decides'
+          }`,
+          {
+            code: 'API_ERROR',
+            class: 'transient',
+            cause: e,
+            ...(options.resource ? { resource: options.resource } : {}),
+          },
+        );
+      }
+      this.budget.update(response.headers);
+      const text = await response.text();
+      const body: unknown = text === '' ? undefined : safeJson(text);
+      if (response.ok) return body as T;
+
+      const error = hcloudError(options.what, response.status, body, options.resource);
+      if (response.status === 429) {
+        const wait = this.#rateWait(response.headers, attempt++);
+        this.budget.blockFor(wait);
+        if (rateWaited + wait <= this.#maxRateWaitMs) {
+          rateWaited += wait;
+          continue;
+        }
+        throw hcloudError(options.what, response.status, body, options.resource, wait);
+      }
+      const retryable = error.vendorCode === 'conflict' || [502, 503, 504].includes(response.status);
+      if (retryable && idempotent && attempt < this.#maxRetries) {
+        await sleep(this.#backoff(attempt++), options.signal);
+        continue;
+      }
+      throw error;
+    }
+  }
+
+  /** Every item of a list endpoint, 50 per page, following `meta.pagination.next_page`. */
+  async list<T>(path: string, key: string, options: RequestOptions): Promise<T[]> {
+    const out: T[] = [];
+    let page: number | null = 1;
+    while (page !== null) {
+      const body: Record<string, unknown> & { meta?: { pagination?: { next_page?: number | null } } } =
+        await this.request('GET', path, { ...options, query: { ...options.query, page, per_page: PER_PAGE } });
+      out.push(...((body[key] as T[] | undefined) ?? []));
+      page = body.meta?.pagination?.next_page ?? null;
+    }
+    return out;
+  }
+
+  /** The current state of some actions, in as few calls as pages allow. */
+  async actions(ids: readonly number[], signal?: AbortSignal): Promise<HcloudAction[]> {
+    const out: HcloudAction[] = [];
+    for (let i = 0; i < ids.length; i += PER_PAGE) {
+      out.push(
+        ...(await this.list<HcloudAction>('/actions', 'actions', {
+          query: { id: ids.slice(i, i + PER_PAGE) },
+          what: 'read actions',
+          ...(signal ? { signal } : {}),
+        })),
+      );
+    }
+    return out;
+  }
+
+  /** Polls one action until it ends; throws the vendor's error when it fails, TIMEOUT when it runs too long. */
+  async waitForAction(
+    action: HcloudAction,
+    what: string,
+    resource: string,
+    timeoutMs = 120_000,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let current = action;
+    let delay = 50;
+    while (current.status === 'running') {
+      if (Date.now() > deadline) {
+        throw new KeelsonError(`cannot ${what}: action ${current.command} is still running after ${timeoutMs} ms`, {
+          code: 'TIMEOUT',
+          class: 'waiting',
+          resource,
+          retryAfterMs: 5000,
+        });
+      }
+      await sleep(delay, signal);
+      delay = Math.min(delay * 2, 1000);
+      const body = await this.request<{ action: HcloudAction }>('GET', `/actions/${current.id}`, {
+        what,
+        resource,
+        ...(signal ? { signal } : {}),
+      });
+      current = body.action;
+    }
+    if (current.status === 'error') throw actionError(current, what, resource);
+  }
+
+  #url(path: string, query: RequestOptions['query']): string {
+    const params = new URLSearchParams();
+    for (const [k, v] of Object.entries(query ?? {})) {
+      if (v === undefined) continue;
+      if (Array.isArray(v)) for (const item of v) params.append(k, String(item));
+      else params.set(k, String(v));
+    }
+    const qs = params.toString();
+    return `${this.endpoint}${path}${qs === '' ? '' : `?${qs}`}`;
+  }
+
+  #backoff(attempt: number): number {
+    const base = this.#backoffMs * 2 ** attempt;
+    return base / 2 + Math.random() * (base / 2);
+  }
+
+  #rateWait(headers: Headers, attempt: number): number {
+    const retryAfter = Number(headers.get('retry-after'));
+    if (headers.has('retry-after') && Number.isFinite(retryAfter)) return retryAfter * 1000;
+    return Math.min(this.budget.refillIntervalMs() * 2 ** Math.min(attempt, 3), 10_000);
+  }
+}
+
+/** A failed action, with the vendor's error code and message. */
+export function actionError(action: HcloudAction, what: string, resource: string): HcloudApiError {
+  const code = action.error?.code ?? 'action_failed';
+  const message = action.error?.message ?? 'action failed';
+  return new HcloudApiError(`cannot ${what}: action ${action.command} failed: ${message} (${code})`, code, undefined, {
+    code: 'API_ERROR',
+    class: 'terminal',
+    resource,
+  });
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
