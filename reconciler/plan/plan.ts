@@ -152,7 +152,7 @@ export function planChanges(input: PlanInput): Plan {
       changes.push({
         ...base,
         action: 'create',
-        fields: createFields(want.spec),
+        fields: createFields(schema, want.spec),
         cause: gitUnchanged ? 'drift' : 'git',
       });
       continue;
@@ -275,12 +275,12 @@ export function planChanges(input: PlanInput): Plan {
   return { revision: input.revision, changes, drift, summary: summarize(changes), ...(refused ? { refused } : {}) };
 }
 
-function createFields(spec: Readonly<Record<string, unknown>>): FieldChange[] {
+function createFields(schema: KindSchema | undefined, spec: Readonly<Record<string, unknown>>): FieldChange[] {
   return Object.entries(spec).map(([path, after]) => ({
     path,
     before: undefined,
     after,
-    sensitive: false,
+    sensitive: schema?.spec[path]?.sensitive === true || schema?.spec[path]?.type === 'secret',
     forcesReplacement: false,
     unknown: hasUnknown(after),
   }));

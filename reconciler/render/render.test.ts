@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { EngineFixture, thing } from '../../test/support/engine-fixture.ts';
+import { renderPlan } from './human.ts';
+import { PLAN_FORMAT_VERSION, planToJson } from './json.ts';
+
+async function rotatedSecretPlan() {
+  const f = new EngineFixture().write({
+    'a.yaml': thing('a', 'size: 1\npassword: { secretRef: db }') + thing('gone', 'size: 1'),
+  });
+  f.secrets = { db: 'first-secret-value' };
+  await f.pass();
+  (f.world.items.get('mem.Thing/a') as { spec: Record<string, unknown> }).spec.size = 7;
+  f.secrets = { db: 'second-secret-value' };
+  f.write({
+    'a.yaml': thing('a', 'size: 1\npassword: { secretRef: db }') + thing('new', 'size: 2\npassword: { secretRef: db }'),
+  });
+  return (await f.pass('plan')).plan;
+}
+
+describe('plan renderers', () => {
+  it('human diff: one block per change with field before/after, secrets as (sensitive), and a summary', async () => {
+    const text = renderPlan(await rotatedSecretPlan(), { color: false });
+    expect(text).toContain('~ mem.Thing/a');
+    expect(text).toContain('~ size: 7 -> 1');
+    expect(text).toContain('~ password: (sensitive) -> (sensitive)');
+    expect(text).toContain('+ mem.Thing/new');
+    expect(text).toContain('+ password = (sensitive)');
+    expect(text).toContain('- mem.Thing/gone');
+    expect(text).toContain('Plan: 1 to create, 1 to update, 0 to replace, 1 to delete, 0 unchanged, 0 skipped.');
+    expect(text).not.toMatch(/first-secret|second-secret/);
+    expect(text).not.toContain('\u001b[');
+  });
+
+  it('shows drift (a change made outside keelson) apart from the changes', async () => {
+    const f = new EngineFixture().write({ 'a.yaml': thing('a', 'size: 1') });
+    await f.pass();
+    (f.world.items.get('mem.Thing/a') as { spec: Record<string, unknown> }).spec.size = 4;
+    const text = renderPlan((await f.pass('plan')).plan, { color: false });
+    expect(text).toContain('Drift: live state changed outside keelson');
+    expect(text).toContain('~ mem.Thing/a was changed outside keelson (policy enforce)');
+    expect(text).toContain('# mem.Thing/a will be updated in place (heals drift)');
+  });
+
+  it('colours only when asked (a TTY)', async () => {
+    expect(renderPlan(await rotatedSecretPlan(), { color: true })).toContain('\u001b[');
+  });
+
+  it('JSON: format_version, actions as arrays, drift kept apart from changes, no secret values', async () => {
+    const json = planToJson(await rotatedSecretPlan()) as {
+      format_version: string;
+      changes: { address: string; actions: string[]; cause: string; fields: { path: string; after: unknown }[] }[];
+      drift: { address: string; fingerprint: string }[];
+    };
+    expect(json.format_version).toBe(PLAN_FORMAT_VERSION);
+    expect(json.changes.map((c) => [c.address, c.actions])).toEqual([
+      ['mem.Thing/a', ['update']],
+      ['mem.Thing/new', ['create']],
+      ['mem.Thing/gone', ['delete']],
+    ]);
+    expect(json.drift.map((d) => d.address)).toEqual([]);
+    expect(json.changes[0]?.fields.find((f) => f.path === 'password')?.after).toBe('(sensitive)');
+    expect(JSON.stringify(json)).not.toMatch(/first-secret|second-secret/);
+  });
+});
