@@ -1,0 +1,60 @@
+import type { ProviderModule, ProviderOptions } from '../../reconciler/providers/registry.ts';
+import type { Logger, Provider } from '../sdk/index.ts';
+import { type CloudflareClient, createCloudflareClient } from './client.ts';
+import { type CloudflareConfig, readCloudflareConfig } from './config.ts';
+import { DnsRecordHandler, dnsRecordSchema } from './dns-record.ts';
+import { R2BucketHandler, r2BucketSchema } from './r2-bucket.ts';
+import type { RateBudget } from './rate-budget.ts';
+import { WorkerCronHandler, workerCronSchema } from './worker-cron.ts';
+import { WorkerRouteHandler, workerRouteSchema } from './worker-route.ts';
+import { WorkerScriptHandler, workerScriptSchema } from './worker-script.ts';
+import { ZoneDirectory } from './zone-directory.ts';
+
+/** The Cloudflare provider plus the client under it (tests count requests and read the budget). */
+export interface CloudflareProvider extends Provider {
+  readonly client: CloudflareClient;
+}
+
+/** Options of `createCloudflareProvider`. */
+export interface CloudflareProviderOptions {
+  readonly log: Logger;
+  /** A shared budget (one per token). Default: 1,200 requests / 5 minutes. */
+  readonly budget?: RateBudget;
+  /** Concurrent write calls. Default 4. */
+  readonly concurrency?: number;
+}
+
+export function createCloudflareProvider(
+  config: CloudflareConfig,
+  options: CloudflareProviderOptions,
+): CloudflareProvider {
+  const client = createCloudflareClient(config, {
+    log: options.log,
+    ...(options.budget === undefined ? {} : { budget: options.budget }),
+  });
+  const zones = new ZoneDirectory(client);
+  return {
+    name: 'cloudflare',
+    client,
+    concurrency: options.concurrency ?? 4,
+    kinds: [
+      { schema: dnsRecordSchema, handler: new DnsRecordHandler(client, zones) },
+      { schema: r2BucketSchema, handler: new R2BucketHandler(client) },
+      { schema: workerScriptSchema, handler: new WorkerScriptHandler(client) },
+      { schema: workerRouteSchema, handler: new WorkerRouteHandler(client, zones) },
+      { schema: workerCronSchema, handler: new WorkerCronHandler(client) },
+    ],
+    rateBudget: () => ({ remaining: client.budget.remaining(), limit: client.budget.limit }),
+  };
+}
+
+/** The module keelson's registry lists: schemas always, the provider when a token and account are set. */
+export const cloudflareModule: ProviderModule = {
+  name: 'cloudflare',
+  schemas: [dnsRecordSchema, r2BucketSchema, workerScriptSchema, workerRouteSchema, workerCronSchema],
+  create(options: ProviderOptions) {
+    const config = readCloudflareConfig(options.env);
+    if ('unavailable' in config) return config;
+    return createCloudflareProvider(config, { log: options.log });
+  },
+};

@@ -1,0 +1,3 @@
+export type { CloudflareSimulatorOptions, Fault, RequestLogEntry } from './simulator.ts';
+export { CloudflareSimulator, startCloudflareSimulator } from './simulator.ts';
+export { routeMatches } from './worker-runtime.ts';

@@ -1,0 +1,249 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { registerDnsApi } from './dns-api.ts';
+import { fail, type SimResponse } from './envelope.ts';
+import { registerR2Api } from './r2-api.ts';
+import { Router } from './router.ts';
+import { SimState } from './state.ts';
+import { WorkerRuntime } from './worker-runtime.ts';
+import { registerWorkersApi } from './workers-api.ts';
+
+/** Options of `startCloudflareSimulator`. */
+export interface CloudflareSimulatorOptions {
+  /** The only token accepted. Default `sim-token`. */
+  readonly token?: string;
+  /** The account id. Default a fixed 32-hex id. */
+  readonly accountId?: string;
+  /** Zones that exist from the start. Default `['example.com']`. */
+  readonly zones?: readonly string[];
+  /** Requests per window per token before 429s. Default 1200 (Cloudflare's). */
+  readonly rateLimit?: number;
+  /** Rate-limit window, ms. Default 300,000. */
+  readonly rateWindowMs?: number;
+  /** Keep request and response bodies in the log (for contract checks). Default false. */
+  readonly recordBodies?: boolean;
+}
+
+/** One request the simulator answered. */
+export interface RequestLogEntry {
+  readonly method: string;
+  /** Path below `/client/v4`. */
+  readonly path: string;
+  readonly query: string;
+  readonly status: number;
+  readonly requestBody?: unknown;
+  readonly responseBody?: unknown;
+  readonly contentType?: string;
+}
+
+/** A fault to inject: the next `times` requests matching `method` and `path` get this answer. */
+export interface Fault {
+  readonly method?: string;
+  /** Substring or regular expression matched against the path below `/client/v4`. */
+  readonly path: string | RegExp;
+  readonly status: number;
+  /** Cloudflare error code. Default 10000 (or 971 for a 429). */
+  readonly code?: number;
+  readonly message?: string;
+  /** Sent as `retry-after` (seconds) when set. */
+  readonly retryAfterSeconds?: number;
+  /** How many requests it hits. Default 1. */
+  times?: number;
+}
+
+const API_PREFIX = '/client/v4';
+const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/**
+ * A stateful Cloudflare API v4 on loopback: zones, DNS records, R2 buckets (+ lifecycle), Workers
+ * scripts (+ settings, schedules) and routes, with the vendor's envelope, pagination, error codes and
+ * rate limit; uploaded Workers run in workerd and answer `fetchRoute`.
+ */
+export class CloudflareSimulator {
+  readonly state: SimState;
+  readonly token: string;
+  /** `http://127.0.0.1:<port>/client/v4`: the base URL to give the SDK. */
+  url = '';
+  readonly requests: RequestLogEntry[] = [];
+  readonly #server: Server;
+  readonly #router = new Router();
+  readonly #faults: Fault[] = [];
+  readonly #runtime: WorkerRuntime;
+  readonly #recordBodies: boolean;
+  #rateLimit: number;
+  #rateWindowMs: number;
+  readonly #sent = new Map<string, number[]>();
+
+  constructor(options: CloudflareSimulatorOptions = {}) {
+    this.token = options.token ?? 'sim-token';
+    this.state = new SimState(options.accountId ?? '023e105f4ecef8ad9ca31a8372d0c353');
+    for (const zone of options.zones ?? ['example.com']) this.state.addZone(zone);
+    this.#rateLimit = options.rateLimit ?? 1200;
+    this.#rateWindowMs = options.rateWindowMs ?? 300_000;
+    this.#recordBodies = options.recordBodies ?? false;
+    registerDnsApi(this.#router, this.state);
+    registerR2Api(this.#router, this.state);
+    registerWorkersApi(this.#router, this.state);
+    this.#runtime = new WorkerRuntime(this.state);
+    this.#server = createServer((req, res) => {
+      this.#handle(req, res).catch((error: unknown) => {
+        res.writeHead(500, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(fail(500, 10000, `simulator error: ${(error as Error).message}`).body));
+      });
+    });
+  }
+
+  get accountId(): string {
+    return this.state.accountId;
+  }
+
+  async listen(): Promise<this> {
+    await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', resolve));
+    const { port } = this.#server.address() as AddressInfo;
+    this.url = `http://127.0.0.1:${port}${API_PREFIX}`;
+    return this;
+  }
+
+  /** Environment for keelson's Cloudflare provider pointed at this simulator. */
+  env(): Record<string, string> {
+    return {
+      CLOUDFLARE_API_TOKEN: this.token,
+      CLOUDFLARE_ACCOUNT_ID: this.accountId,
+      CLOUDFLARE_API_BASE_URL: this.url,
+    };
+  }
+
+  addZone(name: string): string {
+    return this.state.addZone(name).id;
+  }
+
+  /** Write calls (POST, PUT, PATCH, DELETE) answered so far, failed ones included. */
+  writes(): number {
+    return this.requests.filter((r) => WRITE_METHODS.has(r.method)).length;
+  }
+
+  injectFault(fault: Fault): void {
+    this.#faults.push({ ...fault, times: fault.times ?? 1 });
+  }
+
+  /** Changes the rate limit (e.g. a small budget to cause a 429 storm); clears what was spent. */
+  setRateLimit(limit: number, windowMs: number): void {
+    this.#rateLimit = limit;
+    this.#rateWindowMs = windowMs;
+    this.#sent.clear();
+  }
+
+  /** Puts an object key into a bucket (what a backup upload would do). */
+  putObject(bucket: string, key: string, size = 1): void {
+    const b = this.state.buckets.get(bucket);
+    if (!b) throw new Error(`no bucket ${bucket} in the simulator`);
+    b.objects.set(key, size);
+  }
+
+  /** Calls the deployed Worker whose route matches `url`, in workerd. */
+  fetchRoute(url: string, init?: RequestInit): Promise<Response> {
+    return this.#runtime.fetchRoute(url, init);
+  }
+
+  /** Runs a Worker's scheduled handler as its cron trigger would. */
+  triggerCron(script: string, cron: string): Promise<{ outcome: string }> {
+    return this.#runtime.triggerCron(script, cron);
+  }
+
+  async close(): Promise<void> {
+    await this.#runtime.close();
+    this.#server.closeAllConnections();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const method = req.method ?? 'GET';
+    const path = url.pathname.startsWith(API_PREFIX) ? url.pathname.slice(API_PREFIX.length) : url.pathname;
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const raw = Buffer.concat(chunks);
+    const contentType = String(req.headers['content-type'] ?? '');
+    let json: unknown;
+    let form: FormData | undefined;
+    if (raw.length > 0 && contentType.includes('application/json')) {
+      try {
+        json = JSON.parse(raw.toString('utf8'));
+      } catch {
+        json = undefined;
+      }
+    } else if (raw.length > 0 && contentType.includes('multipart/form-data')) {
+      form = await new Request('http://sim/', {
+        method: 'POST',
+        headers: { 'content-type': contentType },
+        body: raw,
+      }).formData();
+    }
+    const answer = await this.#answer(req, method, path, url.searchParams, json, form);
+    this.requests.push({
+      method,
+      path,
+      query: url.search,
+      status: answer.status,
+      ...(this.#recordBodies ? { requestBody: json, responseBody: answer.body, contentType } : {}),
+    });
+    res.writeHead(answer.status, { 'content-type': 'application/json', ...(answer.headers ?? {}) });
+    res.end(JSON.stringify(answer.body));
+  }
+
+  async #answer(
+    req: IncomingMessage,
+    method: string,
+    path: string,
+    query: URLSearchParams,
+    json: unknown,
+    form: FormData | undefined,
+  ): Promise<SimResponse> {
+    if (req.headers.authorization !== `Bearer ${this.token}`) {
+      return fail(403, 10000, 'Authentication error');
+    }
+    const limited = this.#spend(this.token);
+    if (limited) return limited;
+    const fault = this.#faults.find(
+      (f) =>
+        (f.times ?? 0) > 0 &&
+        (f.method === undefined || f.method === method) &&
+        (typeof f.path === 'string' ? path.includes(f.path) : f.path.test(path)),
+    );
+    if (fault) {
+      fault.times = (fault.times ?? 1) - 1;
+      const headers: Record<string, string> =
+        fault.retryAfterSeconds === undefined ? {} : { 'retry-after': String(fault.retryAfterSeconds) };
+      return fail(
+        fault.status,
+        fault.code ?? (fault.status === 429 ? 971 : 10000),
+        fault.message ?? 'Injected fault',
+        headers,
+      );
+    }
+    const match = this.#router.match(method, path);
+    if (match === undefined) return fail(404, 7003, `No route for that URI: ${path}`);
+    if (match === 'method') return fail(405, 10405, `Method ${method} not allowed for ${path}`);
+    return match.endpoint({ method, path, params: match.params, query, json, form });
+  }
+
+  /** Sliding-window budget per token; past it, 429 with `retry-after` until the oldest request leaves. */
+  #spend(token: string): SimResponse | undefined {
+    const at = Date.now();
+    const sent = (this.#sent.get(token) ?? []).filter((t) => t > at - this.#rateWindowMs);
+    this.#sent.set(token, sent);
+    if (sent.length >= this.#rateLimit) {
+      const waitMs = (sent[0] as number) + this.#rateWindowMs - at;
+      return fail(429, 971, 'Please wait and consider throttling your request speed', {
+        'retry-after': String(Math.max(1, Math.ceil(waitMs / 1000))),
+      });
+    }
+    sent.push(at);
+    return undefined;
+  }
+}
+
+/** Starts a simulator on a free loopback port. Close it with `close()`. */
+export async function startCloudflareSimulator(options: CloudflareSimulatorOptions = {}): Promise<CloudflareSimulator> {
+  return new CloudflareSimulator(options).listen();
+}
