@@ -1,6 +1,7 @@
+import { hetznerModule } from '../../providers/hetzner/index.ts';
 import type { ProviderModule } from './registry.ts';
 
 /**
  * The provider modules built into keelson. Each provider adds its one line here.
  */
-export const builtinModules: readonly ProviderModule[] = [];
+export const builtinModules: readonly ProviderModule[] = [hetznerModule];
