@@ -1,0 +1,96 @@
+import type { ErrorClass } from '../../providers/sdk/index.ts';
+import { loadDesiredState } from '../desired/load.ts';
+import { runPass } from '../engine/pass.ts';
+import type { SecretSource } from '../engine/secrets.ts';
+import type { ProviderRegistry } from '../providers/registry.ts';
+import type { StateStore } from '../state/types.ts';
+import type { EnginePassOutcome, EnginePort } from './engine-port.ts';
+
+/** How the daemon retries each engine error code (codes from providers/sdk/errors.ts and the engine). */
+const CLASS_OF: Record<string, ErrorClass> = {
+  API_ERROR: 'transient',
+  RATE_LIMITED: 'transient',
+  TIMEOUT: 'transient',
+  UNAVAILABLE: 'transient',
+  NOT_READY: 'waiting',
+  LOCKED: 'waiting',
+};
+
+/** The real engine (`loadDesiredState` + `runPass`) behind the daemon's `EnginePort`. */
+export function engineAdapter(options: {
+  readonly registry: ProviderRegistry;
+  readonly store: StateStore;
+  readonly owner: string;
+  readonly secrets: SecretSource;
+  readonly deletionBudget: number;
+}): EnginePort {
+  const { registry } = options;
+  return {
+    load(dir, root) {
+      const loaded = loadDesiredState(dir, registry, { root });
+      return { resources: loaded.resources, diagnostics: loaded.diagnostics };
+    },
+    async runPass({ resources, revision, mode, signal, log }): Promise<EnginePassOutcome> {
+      const result = await runPass({
+        resources,
+        revision,
+        registry,
+        store: options.store,
+        owner: options.owner,
+        mode,
+        deletionBudget: options.deletionBudget,
+        secrets: options.secrets,
+        log,
+        signal,
+      });
+      const unobservableKinds = new Set<string>();
+      for (const e of result.errors)
+        if (e.kind && !e.key) for (const kind of e.kind.split(',')) unobservableKinds.add(kind);
+      for (const c of result.plan.changes) if (c.reason === 'provider-unavailable') unobservableKinds.add(c.kind);
+      for (const schema of registry.schemas()) {
+        const provider = schema.kind.slice(0, schema.kind.indexOf('.'));
+        if (registry.unavailable(provider)) unobservableKinds.add(schema.kind);
+      }
+      for (const e of result.errors) {
+        if (e.severity === 'warning') log.warn({ revision, resource: e.key, code: e.code }, e.message);
+      }
+      return {
+        plan: result.plan,
+        applied: result.results.map((r) => ({
+          key: r.key,
+          kind: r.kind,
+          provider: r.provider,
+          action: r.action,
+          status: r.status,
+        })),
+        errors: result.errors
+          .filter((e) => e.severity === 'error')
+          .map((e) => ({
+            code: e.code,
+            class: CLASS_OF[e.code] ?? 'terminal',
+            message: e.message,
+            ...(e.key ? { resource: e.key } : {}),
+            ...(e.provider ? { provider: e.provider } : {}),
+          })),
+        unobservableKinds,
+      };
+    },
+    kinds() {
+      return registry
+        .schemas()
+        .filter((s) => s.kind.includes('.'))
+        .map((s) => ({ provider: s.kind.slice(0, s.kind.indexOf('.')), kind: s.kind }));
+    },
+    rateBudgets() {
+      const out: Record<string, number> = {};
+      for (const p of registry.providers()) {
+        const budget = p.rateBudget?.();
+        if (budget) out[p.name] = budget.remaining;
+      }
+      return out;
+    },
+    unavailableProviders() {
+      return registry.unavailableProviders();
+    },
+  };
+}

@@ -1,0 +1,346 @@
+import { classify, type DesiredResource, errorMessage, KeelsonError, type Logger } from '../../providers/sdk/index.ts';
+import { alertFromEvent } from '../alerts/alert.ts';
+import type { AlertDispatcher } from '../alerts/alert-dispatcher.ts';
+import { type Diagnostic, formatDiagnostic } from '../desired/diagnostic.ts';
+import { type DriftAlertPolicy, trackDrift } from '../drift/track-drift.ts';
+import type { KeelsonMetrics, PassResultLabel } from '../observability/metrics.ts';
+import type { DesiredStateSource, SourceSnapshot } from '../source/source.ts';
+import type { RunRecord, StateStore } from '../state/types.ts';
+import type { DaemonStatus, StatusError } from './daemon-status.ts';
+import type { EnginePassOutcome, EnginePort } from './engine-port.ts';
+import type { StepOutcome, TriggerReason } from './reconcile-loop.ts';
+
+/** Everything one pass touches. */
+export interface ReconcileStepOptions {
+  readonly source: DesiredStateSource;
+  readonly engine: EnginePort;
+  readonly store: StateStore;
+  readonly status: DaemonStatus;
+  readonly metrics: KeelsonMetrics;
+  readonly alerts: AlertDispatcher;
+  readonly alertPolicy: DriftAlertPolicy;
+  readonly mode: 'apply' | 'plan';
+  readonly statusUrl: string;
+  readonly log: Logger;
+  /** Consecutive failed passes after which the daemon counts as stalled. Default 3. */
+  readonly stallAfter?: number;
+  readonly now?: () => Date;
+}
+
+const RUN_HISTORY = 20;
+
+/**
+ * One reconcile pass (ARCHITECTURE §3): fetch, load (a bad revision is kept out entirely: the
+ * last good one stays in effect), observe/plan/apply through the engine, then record drift,
+ * alerts, status and metrics. Drift state is saved before alerts are queued, so a restart never
+ * sends an alert twice.
+ */
+export class ReconcileStep {
+  readonly #o: ReconcileStepOptions;
+  #good: { revision: string; resources: readonly DesiredResource[] } | undefined;
+  #fetched: string | undefined;
+  #failures = 0;
+
+  constructor(options: ReconcileStepOptions) {
+    this.#o = options;
+  }
+
+  /** The revision in effect (last good). */
+  get revision(): string | undefined {
+    return this.#good?.revision;
+  }
+
+  readonly run = async (signal: AbortSignal, reason: TriggerReason): Promise<StepOutcome> => {
+    const { status, metrics, log } = this.#o;
+    const now = this.#o.now ?? (() => new Date());
+    const started = now();
+    const errors: StatusError[] = [];
+    const at = () => now().toISOString();
+    let fetchFailed: KeelsonError | undefined;
+
+    let snapshot: SourceSnapshot | undefined;
+    try {
+      snapshot = await this.#o.source.sync(signal);
+      metrics.fetches.inc({ result: snapshot.changed ? 'changed' : 'unchanged' });
+      status.update({ lastFetchAt: at() });
+      status.setCondition(
+        'Fetched',
+        'True',
+        snapshot.changed ? 'NewRevision' : 'UpToDate',
+        `revision ${snapshot.revision}`,
+        now(),
+      );
+    } catch (error) {
+      const k = asKeelson(error);
+      fetchFailed = k;
+      metrics.fetches.inc({ result: k.class === 'terminal' ? 'rejected' : 'failed' });
+      errors.push(toStatusError(k, at()));
+      status.setCondition('Fetched', 'False', k.class === 'terminal' ? 'Rejected' : 'FetchFailed', k.message, now());
+      log.error(
+        { err: k.message, code: k.code, revision: this.#good?.revision },
+        'fetch failed; staying on the last good revision',
+      );
+    }
+
+    let invalid = false;
+    if (snapshot && (snapshot.changed || snapshot.revision !== this.#fetched)) {
+      this.#fetched = snapshot.revision;
+      invalid = !this.#load(snapshot, now());
+    } else if (snapshot && this.#good?.revision !== snapshot.revision) {
+      invalid = true;
+    }
+    status.update({ fetchedRevision: this.#fetched });
+
+    const good = this.#good;
+    if (!good) {
+      return this.#finish(
+        started,
+        invalid ? 'invalid' : 'failed',
+        errors,
+        undefined,
+        now,
+        fetchFailed ? { type: 'retry' } : { type: 'done' },
+      );
+    }
+
+    let outcome: EnginePassOutcome;
+    try {
+      outcome = await this.#o.engine.runPass({
+        resources: good.resources,
+        revision: good.revision,
+        mode: this.#o.mode,
+        signal,
+        log,
+      });
+    } catch (error) {
+      const k = asKeelson(error);
+      errors.push(toStatusError(k, at()));
+      log.error({ err: k.message, code: k.code, revision: good.revision, reason }, 'reconcile pass failed');
+      status.setCondition('Reconciled', 'False', 'PassFailed', k.message, now());
+      return this.#finish(
+        started,
+        'failed',
+        errors,
+        undefined,
+        now,
+        k.class === 'terminal' ? { type: 'done' } : { type: 'retry' },
+      );
+    }
+
+    for (const e of outcome.errors) errors.push({ ...e, at: at() });
+    status.update({ lastObserveAt: at(), lastPlan: outcome.plan });
+    await this.#recordDrift(outcome, good.revision, now());
+    this.#countPass(outcome, good.resources);
+
+    const applied = outcome.applied.filter((a) => a.status === 'applied').length;
+    const failed = outcome.applied.filter((a) => a.status === 'failed').length;
+    let result: PassResultLabel;
+    if (outcome.plan.refused) result = 'refused';
+    else if (errors.length > 0 || failed > 0) result = 'failed';
+    else if (invalid) result = 'invalid';
+    else result = applied > 0 ? 'success' : 'no-op';
+
+    if (outcome.plan.refused) {
+      status.setCondition('Reconciled', 'False', 'PlanRefused', outcome.plan.refused.message, now());
+    } else if (errors.length > 0 || failed > 0) {
+      status.setCondition(
+        'Reconciled',
+        'False',
+        'ChangesFailed',
+        `${failed} change(s) failed, ${errors.length} error(s); see lastErrors`,
+        now(),
+      );
+    } else {
+      const s = outcome.plan.summary;
+      status.setCondition(
+        'Reconciled',
+        'True',
+        applied > 0 ? 'Applied' : 'UpToDate',
+        `${this.#o.mode === 'apply' ? `applied ${applied} change(s)` : 'plan only'}; ${outcome.plan.drift.length} drifted; create ${s.create}, update ${s.update}, replace ${s.replace}, delete ${s.delete}`,
+        now(),
+      );
+    }
+    if (result !== 'failed' && result !== 'refused') {
+      status.update({ lastSuccessAt: at() });
+      metrics.lastSuccess.set(now().getTime() / 1000);
+    }
+    const transient = errors.some((e) => e.class === 'transient');
+    return this.#finish(started, result, errors, outcome, now, transient ? { type: 'retry' } : { type: 'done' });
+  };
+
+  /** Loads a fetched revision. Returns false (and keeps the last good revision) when it has errors. */
+  #load(snapshot: SourceSnapshot, now: Date): boolean {
+    const { status, metrics, log } = this.#o;
+    let loaded: { resources: DesiredResource[]; diagnostics: Diagnostic[] };
+    try {
+      loaded = this.#o.engine.load(snapshot.dir, snapshot.root);
+    } catch (error) {
+      loaded = {
+        resources: [],
+        diagnostics: [{ severity: 'error', code: 'read-error', message: errorMessage(error) }],
+      };
+    }
+    const bad = loaded.diagnostics.filter((d) => d.severity === 'error');
+    metrics.diagnostics.set({ severity: 'error' }, bad.length);
+    metrics.diagnostics.set({ severity: 'warning' }, loaded.diagnostics.length - bad.length);
+    status.update({ diagnostics: loaded.diagnostics });
+    for (const d of loaded.diagnostics) {
+      log.warn(
+        { revision: snapshot.revision, file: d.file, line: d.line, field: d.field, code: d.code },
+        formatDiagnostic(d),
+      );
+    }
+    if (bad.length > 0) {
+      const keep = this.#good ? `staying on ${this.#good.revision}` : 'nothing applied yet';
+      status.setCondition(
+        'Valid',
+        'False',
+        'InvalidRevision',
+        `revision ${snapshot.revision} has ${bad.length} error(s); ${keep}`,
+        now,
+      );
+      log.error(
+        { revision: snapshot.revision, errors: bad.length, inEffect: this.#good?.revision },
+        'invalid revision: not applied',
+      );
+      return false;
+    }
+    this.#good = { revision: snapshot.revision, resources: loaded.resources };
+    status.update({ revision: snapshot.revision });
+    status.setCondition(
+      'Valid',
+      'True',
+      'Loaded',
+      `revision ${snapshot.revision}: ${loaded.resources.length} resource(s)`,
+      now,
+    );
+    log.info({ revision: snapshot.revision, resources: loaded.resources.length }, 'new revision loaded');
+    return true;
+  }
+
+  async #recordDrift(outcome: EnginePassOutcome, revision: string, now: Date): Promise<void> {
+    const { store, status, metrics, log } = this.#o;
+    const state = await store.load();
+    const unobservable = (key: string) => outcome.unobservableKinds.has(key.slice(0, key.indexOf('/')));
+    const update = trackDrift(state.drift, outcome.plan.drift, now, this.#o.alertPolicy, unobservable);
+    state.drift = update.records;
+    await store.save(state);
+    status.update({ drifted: Object.values(update.records).sort((a, b) => a.key.localeCompare(b.key)) });
+    for (const entry of outcome.plan.drift) {
+      metrics.driftDetected.inc({ provider: entry.provider, kind: entry.kind });
+      log.warn(
+        {
+          revision,
+          resource: entry.key,
+          policy: entry.policy,
+          fields: entry.fields.map((f) => f.path),
+          fingerprint: entry.fingerprint,
+        },
+        'drift detected',
+      );
+    }
+    for (const event of update.events) {
+      log.info(
+        { revision, resource: event.record.key, alert: event.type, fingerprint: event.record.fingerprint },
+        'drift alert',
+      );
+      this.#o.alerts.dispatch(alertFromEvent(event, revision, this.#o.statusUrl, now));
+    }
+  }
+
+  #countPass(outcome: EnginePassOutcome, resources: readonly DesiredResource[]): void {
+    const { metrics } = this.#o;
+    const desired = new Map<string, number>();
+    for (const r of resources) desired.set(r.kind, (desired.get(r.kind) ?? 0) + 1);
+    metrics.setPerKind(metrics.desired, desired);
+    const drifted = new Map<string, number>();
+    for (const d of outcome.plan.drift) drifted.set(d.kind, (drifted.get(d.kind) ?? 0) + 1);
+    metrics.setPerKind(metrics.drifted, drifted);
+    for (const a of outcome.applied) {
+      if (a.status === 'skipped') continue;
+      metrics.applyActions.inc({
+        provider: a.provider,
+        kind: a.kind,
+        action: a.action,
+        result: a.status === 'applied' ? 'success' : 'failed',
+      });
+    }
+    for (const [provider, remaining] of Object.entries(this.#o.engine.rateBudgets()))
+      metrics.rateBudget.set({ provider }, remaining);
+  }
+
+  async #finish(
+    started: Date,
+    result: PassResultLabel,
+    errors: StatusError[],
+    outcome: EnginePassOutcome | undefined,
+    now: () => Date,
+    next: StepOutcome,
+  ): Promise<StepOutcome> {
+    const { status, metrics, log } = this.#o;
+    const durationMs = now().getTime() - started.getTime();
+    metrics.passes.inc({ result });
+    metrics.passDuration.observe({ result }, durationMs / 1000);
+    this.#failures = result === 'failed' ? this.#failures + 1 : 0;
+    const stalled = this.#failures >= (this.#o.stallAfter ?? 3) || (result === 'invalid' && !this.#good);
+    metrics.stalled.set(stalled ? 1 : 0);
+    metrics.setRevision(this.#fetched ?? 'none', this.#good?.revision ?? 'none');
+    status.setErrors(errors);
+    status.setCondition(
+      'Stalled',
+      stalled ? 'True' : 'False',
+      stalled ? 'RepeatedFailures' : 'Progressing',
+      stalled ? `${this.#failures} consecutive failed passes` : 'passes complete',
+      now(),
+    );
+    const ok =
+      !stalled &&
+      this.#good !== undefined &&
+      status.data.conditions.find((c) => c.type === 'Reconciled')?.status === 'True';
+    status.setCondition(
+      'Ready',
+      ok ? 'True' : 'False',
+      ok ? 'Reconciled' : 'NotReconciled',
+      ok ? `revision ${this.#good?.revision} in effect` : 'see the other conditions',
+      now(),
+    );
+    status.update({ stalled, passes: status.data.passes + 1 });
+    const summary = outcome
+      ? `${outcome.applied.filter((a) => a.status === 'applied').length} applied, ${outcome.plan.drift.length} drifted, ${errors.length} errors`
+      : `${errors.length} errors`;
+    const run: RunRecord = {
+      revision: this.#good?.revision ?? this.#fetched ?? 'none',
+      startedAt: started.toISOString(),
+      durationMs,
+      result,
+      summary,
+    };
+    // The engine records its own runs in apply mode; record the others (invalid, failed early, plan mode).
+    if (outcome && this.#o.mode === 'apply') {
+      log.info({ revision: this.#good?.revision, result, durationMs, errors: errors.length }, 'pass finished');
+      return next;
+    }
+    try {
+      const state = await this.#o.store.load();
+      state.runs = [...state.runs, run].slice(-RUN_HISTORY);
+      await this.#o.store.save(state);
+    } catch (error) {
+      log.error({ err: errorMessage(error) }, 'cannot record the run in the state store');
+    }
+    log.info({ revision: this.#good?.revision, result, durationMs, errors: errors.length }, 'pass finished');
+    return next;
+  }
+}
+
+function asKeelson(error: unknown): KeelsonError {
+  if (error instanceof KeelsonError) return error;
+  return new KeelsonError(`reconcile pass crashed: ${errorMessage(error)}`, {
+    code: 'API_ERROR',
+    class: classify(error),
+    cause: error,
+  });
+}
+
+function toStatusError(e: KeelsonError, at: string): StatusError {
+  return { at, code: e.code, class: e.class, message: e.message, ...(e.resource ? { resource: e.resource } : {}) };
+}
