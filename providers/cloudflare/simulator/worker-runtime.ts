@@ -62,6 +62,8 @@ export class WorkerRuntime {
       );
       return {
         name: script.id,
+        // Module paths are taken relative to modulesRoot; workerd refuses names that climb out of it.
+        modulesRoot: '/',
         modules,
         compatibilityDate: script.compatibility_date,
         compatibilityFlags: script.compatibility_flags,
