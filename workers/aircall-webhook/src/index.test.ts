@@ -48,7 +48,7 @@ describe('aircall-webhook Worker', () => {
       '/v1/projects/demo-project/databases/(default)/documents/aircall-events/call.created-812-1700000000',
     );
     expect(written[0]?.authorization).toBe('Bearer fs-token');
-    const fields = (written[0]?.body as { fields: Record<string, unknown> }).fields;
+    const fields = (written[0]?.body as { fields: Record<string, unknown> } | undefined)?.fields ?? {};
     expect(fields.event).toEqual({ stringValue: 'call.created' });
     expect(fields.direction).toEqual({ stringValue: 'inbound' });
     expect(fields.occurredAt).toEqual({ timestampValue: '2023-11-14T22:13:20.000Z' });
