@@ -1,7 +1,8 @@
+import { cloudflareModule } from '../../providers/cloudflare/index.ts';
 import { hetznerModule } from '../../providers/hetzner/index.ts';
 import type { ProviderModule } from './registry.ts';
 
 /**
  * The provider modules built into keelson. Each provider adds its one line here.
  */
-export const builtinModules: readonly ProviderModule[] = [hetznerModule];
+export const builtinModules: readonly ProviderModule[] = [hetznerModule, cloudflareModule];
