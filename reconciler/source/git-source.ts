@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { type SimpleGit, simpleGit } from 'simple-git';
 import { errorMessage, KeelsonError, type Logger } from '../../providers/sdk/index.ts';
@@ -39,12 +39,15 @@ export class GitSource implements DesiredStateSource {
   }
 
   #git(cwd: string, signal?: AbortSignal): SimpleGit {
+    const env = { ...stripGitEnv(process.env), ...gitEnvironment(this.#options.credentials ?? {}) };
     return simpleGit({
       baseDir: cwd,
       timeout: { block: this.#options.timeoutMs ?? 120_000 },
       abort: signal,
       unsafe: { allowUnsafeConfigEnvCount: true, allowUnsafeSshCommand: true },
-    }).env({ ...stripGitEnv(process.env), ...gitEnvironment(this.#options.credentials ?? {}) });
+      // These are set here, by keelson, on purpose; simple-git's guard refuses GIT_* variables unless listed.
+      allowEnvironment: Object.keys(env).filter((k) => k.startsWith('GIT_')),
+    }).env(env);
   }
 
   async sync(signal?: AbortSignal): Promise<SourceSnapshot> {
@@ -65,7 +68,7 @@ export class GitSource implements DesiredStateSource {
       const git = this.#git(dir, signal);
       await git.fetch('origin', `+refs/heads/${branch}:refs/remotes/origin/${branch}`, ['--prune']);
       const revision = (await git.revparse([`refs/remotes/origin/${branch}^{commit}`])).trim();
-      this.#current ??= await headOf(git);
+      this.#current ??= await readMarker(dir);
       if (revision === this.#current) return this.#snapshot(revision, false);
       if (this.#options.verify) {
         const key = await verifyCommit(dir, revision, this.#options.verify);
@@ -73,6 +76,7 @@ export class GitSource implements DesiredStateSource {
       }
       await git.raw(['checkout', '--force', '--detach', revision]);
       await git.raw(['clean', '-ffdx']);
+      await writeFile(join(dir, '.git', MARKER), `${revision}\n`);
       this.#current = revision;
       return this.#snapshot(revision, true);
     } catch (error) {
@@ -94,9 +98,15 @@ export class GitSource implements DesiredStateSource {
   }
 }
 
-async function headOf(git: SimpleGit): Promise<string | undefined> {
+/**
+ * Written after a checkout is complete, so a restarted daemon knows which revision the working
+ * copy holds (a fresh `clone --no-checkout` has a HEAD but no files).
+ */
+const MARKER = 'keelson-revision';
+
+async function readMarker(dir: string): Promise<string | undefined> {
   try {
-    return (await git.revparse(['--verify', '--quiet', 'HEAD^{commit}'])).trim() || undefined;
+    return (await readFile(join(dir, '.git', MARKER), 'utf8')).trim() || undefined;
   } catch {
     return undefined;
   }
@@ -110,9 +120,23 @@ function redactMessage(message: string, url: string): string {
     .replace(/([a-z][a-z0-9+.-]*:\/\/)[^/@\s]*@/gi, '$1');
 }
 
-/** The daemon's own environment must not steer git elsewhere (a GIT_DIR from a parent git hook, say). */
+/** Only what git needs from the daemon's environment: nothing else (a GIT_DIR, an EDITOR) may steer it. */
+const PASSED_ENV = [
+  'PATH',
+  'HOME',
+  'LANG',
+  'LC_ALL',
+  'TMPDIR',
+  'SSH_AUTH_SOCK',
+  'HTTPS_PROXY',
+  'HTTP_PROXY',
+  'NO_PROXY',
+];
 function stripGitEnv(env: NodeJS.ProcessEnv): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(env)) if (v !== undefined && !k.startsWith('GIT_')) out[k] = v;
+  for (const k of PASSED_ENV) {
+    const v = env[k];
+    if (v !== undefined) out[k] = v;
+  }
   return out;
 }
