@@ -69,7 +69,7 @@ function startPrivateDaemon(): { pid: number } {
   const dockerd = ['/usr/sbin/dockerd', '/usr/bin/dockerd'].find((p) => existsSync(p));
   if (!dockerd) {
     throw new Error(
-      'no Docker Engine answers and dockerd is not installed: install Debian\'s docker.io (apt-get install docker.io) or set DOCKER_HOST',
+      "no Docker Engine answers and dockerd is not installed: install Debian's docker.io (apt-get install docker.io) or set DOCKER_HOST",
     );
   }
   mkdirSync(join(stateDir, 'data'), { recursive: true });
@@ -111,7 +111,20 @@ function ensureImages(host: string): void {
     try {
       mkdirSync(join(dir, 'bin'));
       copyFileSync(busybox, join(dir, 'bin', 'busybox'));
-      for (const applet of ['sh', 'sleep', 'echo', 'cat', 'ls', 'env', 'httpd', 'nc', 'true', 'false', 'wget', 'test']) {
+      for (const applet of [
+        'sh',
+        'sleep',
+        'echo',
+        'cat',
+        'ls',
+        'env',
+        'httpd',
+        'nc',
+        'true',
+        'false',
+        'wget',
+        'test',
+      ]) {
         symlinkSync('busybox', join(dir, 'bin', applet));
       }
       mkdirSync(join(dir, 'etc'));

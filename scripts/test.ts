@@ -7,7 +7,9 @@ import { spawnSync } from 'node:child_process';
 import { ensureLocalSwarm } from './local-swarm.ts';
 
 const swarm = await ensureLocalSwarm();
-console.log(`test: Docker Engine in swarm mode at ${swarm.dockerHost}${swarm.started ? ' (started for this run)' : ''}`);
+console.log(
+  `test: Docker Engine in swarm mode at ${swarm.dockerHost}${swarm.started ? ' (started for this run)' : ''}`,
+);
 let status = 1;
 try {
   const result = spawnSync('npx', ['vitest', 'run', ...process.argv.slice(2)], {

@@ -352,7 +352,7 @@ async function collectGarbage(
 function kindOrder(registry: ProviderRegistry, kind: string): number {
   const provider = registry.provider(kind.split('.')[0] ?? kind);
   const index = provider?.kinds.findIndex((k) => k.schema.kind === kind) ?? -1;
-  return index < 0 ? 0 : index;
+  return Math.max(0, index);
 }
 
 function childLog(log: Logger, bindings: Record<string, unknown>): Logger {

@@ -66,7 +66,7 @@ export function memoryWorld(): MemoryWorld {
   return { items: new Map(), writes: 0, reads: 0, failNext: new Map(), rewrite: new Map(), lostResponse: new Set() };
 }
 
-function handlerFor(schema: KindSchema, world: MemoryWorld): ResourceHandler {
+function handlerFor(world: MemoryWorld): ResourceHandler {
   let next = 1;
   const toObserved = (s: Stored, owner: string): ObservedResource => ({
     key: `${s.kind}/${s.name}`,
@@ -149,7 +149,7 @@ export function memoryProvider(world: MemoryWorld): Provider {
   return {
     name: 'mem',
     concurrency: 2,
-    kinds: [thingSchema, linkSchema, vaultSchema].map((schema) => ({ schema, handler: handlerFor(schema, world) })),
+    kinds: [thingSchema, linkSchema, vaultSchema].map((schema) => ({ schema, handler: handlerFor(world) })),
   };
 }
 
