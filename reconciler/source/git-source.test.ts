@@ -33,7 +33,7 @@ function repo(): {
   git(root, ['init', '-q', '--bare', '-b', 'main', bare]);
   git(root, ['clone', '-q', bare, work]);
   git(work, ['checkout', '-q', '-b', 'main']);
-  const commit = (file: string, text: string, extra: string[] = [], env = GIT_ENV) => {
+  const commit = (file: string, text: string, extra: string[] = [], env: NodeJS.ProcessEnv = GIT_ENV) => {
     mkdirSync(join(work, file, '..'), { recursive: true });
     writeFileSync(join(work, file), text);
     git(work, ['add', '-A']);
