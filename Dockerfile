@@ -1,0 +1,23 @@
+# keelson's production image. It runs the TypeScript sources directly on Node 24 (type stripping),
+# so there is no build stage beyond installing the runtime dependencies.
+# Build: docker build -t keelson:<version> .   (the charts/keelson stack runs it on the Swarm)
+FROM node:24-bookworm-slim
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends git openssh-client gnupg ca-certificates tini \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /opt/keelson
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+COPY bin ./bin
+COPY reconciler ./reconciler
+COPY providers ./providers
+COPY charts ./charts
+COPY workers ./workers
+# State (file backend) and the Git checkout live on a volume.
+VOLUME /var/lib/keelson
+ENV KEELSON_STATE_FILE=/var/lib/keelson/state.json NODE_ENV=production
+USER node
+EXPOSE 8080
+HEALTHCHECK --interval=30s --timeout=5s CMD node -e "fetch('http://127.0.0.1:8080/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "/opt/keelson/bin/keelson.js"]
+CMD ["serve"]
