@@ -17,6 +17,11 @@ export interface HcloudClientOptions {
   readonly maxRateWaitMs?: number;
   /** Timeout of one HTTP request (default 30 s). */
   readonly timeoutMs?: number;
+  /**
+   * How long to keep asking while the resource is `423 locked` by a running action (the API refused
+   * the request, so asking again is safe), before it is given up as a LOCKED waiting error (default 10 s).
+   */
+  readonly maxLockWaitMs?: number;
 }
 
 export interface RequestOptions {
@@ -46,6 +51,7 @@ export class HcloudClient {
   readonly #backoffMs: number;
   readonly #maxRateWaitMs: number;
   readonly #timeoutMs: number;
+  readonly #maxLockWaitMs: number;
   /** Requests sent (for tests and benchmarks). */
   requestCount = 0;
 
@@ -57,6 +63,7 @@ export class HcloudClient {
     this.#backoffMs = options.backoffMs ?? 250;
     this.#maxRateWaitMs = options.maxRateWaitMs ?? 60_000;
     this.#timeoutMs = options.timeoutMs ?? 30_000;
+    this.#maxLockWaitMs = options.maxLockWaitMs ?? 10_000;
   }
 
   async request<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, options: RequestOptions): Promise<T> {
@@ -64,6 +71,7 @@ export class HcloudClient {
     const url = this.#url(path, options.query);
     let attempt = 0;
     let rateWaited = 0;
+    let lockWaited = 0;
     for (;;) {
       const pause = this.budget.pauseBeforeRequest();
       if (pause > 0) {
@@ -117,6 +125,12 @@ export class HcloudClient {
           continue;
         }
         throw hcloudError(options.what, response.status, body, options.resource, wait);
+      }
+      if (response.status === 423 && lockWaited < this.#maxLockWaitMs) {
+        const wait = Math.min(100 * 2 ** Math.min(attempt, 4), 1000);
+        lockWaited += wait;
+        await sleep(wait, options.signal);
+        continue;
       }
       const retryable = error.vendorCode === 'conflict' || [502, 503, 504].includes(response.status);
       if (retryable && idempotent && attempt < this.#maxRetries) {

@@ -69,6 +69,8 @@ function serverAction(
   return route('POST', `/servers/{id}/actions/${command}`, (req, state) => {
     const s = getServer(state, req);
     state.assertUnlocked('server', s.id);
+    // Check every lock before the handler changes anything: a 423 must leave no trace.
+    if (req.body.network !== undefined) state.assertUnlocked('network', Number(req.body.network));
     const { done, extra } = handle(s, req, state);
     const action = state.startAction(command, [...ref(s), ...(extra ?? [])], done);
     return { status: 201, body: { action } };

@@ -38,6 +38,8 @@ function volumeAction(
   return route('POST', `/volumes/{id}/actions/${command}`, (req, state) => {
     const v = getVolume(state, req);
     state.assertUnlocked('volume', v.id);
+    if (req.body.server !== undefined) state.assertUnlocked('server', Number(req.body.server));
+    if (command === 'detach' && v.server !== null) state.assertUnlocked('server', v.server);
     const { done, extra } = handle(v, req, state);
     const action = state.startAction(command, [{ id: v.id, type: 'volume' }, ...(extra ?? [])], done);
     return { status: 201, body: { action } };
