@@ -24,3 +24,12 @@ export async function hmacSha256Hex(secret: string, body: string): Promise<strin
 export function json(status: number, body: unknown): Response {
   return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
 }
+
+/** HMAC-SHA256 of `body` with raw key bytes, base64-encoded. */
+export async function hmacSha256Base64(key: Uint8Array, body: string): Promise<string> {
+  const cryptoKey = await crypto.subtle.importKey('raw', key, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+  const mac = new Uint8Array(await crypto.subtle.sign('HMAC', cryptoKey, new TextEncoder().encode(body)));
+  let binary = '';
+  for (const byte of mac) binary += String.fromCharCode(byte);
+  return btoa(binary);
+}
