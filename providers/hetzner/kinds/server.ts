@@ -216,7 +216,7 @@ export class ServerHandler implements ResourceHandler {
             image: spec.image,
             location: spec.location,
             start_after_create: true,
-            ssh_keys: spec.sshKeys ?? [],
+            ssh_keys: (spec.sshKeys ?? []).map(String),
             ...(spec.userData === undefined ? {} : { user_data: spec.userData }),
             labels: labels(),
             ...(spec.placementGroup === undefined ? {} : { placement_group: spec.placementGroup }),

@@ -49,7 +49,13 @@ function serverType(id: number, name: string, cores: number, memory: number, dis
     storage_type: 'local',
     cpu_type: 'shared',
     architecture: 'x86',
-    locations: locations.map((l) => ({ id: l.id, name: l.name, deprecation: null })),
+    locations: locations.map((l) => ({
+      id: l.id,
+      name: l.name,
+      deprecation: null,
+      available: true,
+      recommended: true,
+    })),
   };
 }
 

@@ -38,6 +38,7 @@ export function renderServer(s: ServerRecord, state: SimulatorState) {
     })),
     server_type: type,
     datacenter: state.datacenter(s.datacenter),
+    location: state.datacenter(s.datacenter).location,
     image,
     iso: null,
     rescue_enabled: false,

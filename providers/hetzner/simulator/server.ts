@@ -22,6 +22,17 @@ export interface HetznerSimulatorOptions {
   readonly token?: string;
   /** Port to listen on (default 0: any free port). Always loopback. */
   readonly port?: number;
+  /** Called with every answered request and its bodies (for the contract check against the vendor's spec). */
+  readonly onExchange?: (exchange: Exchange) => void;
+}
+
+/** One request and the simulator's answer, with parsed bodies. */
+export interface Exchange {
+  readonly method: string;
+  readonly path: string;
+  readonly requestBody: unknown;
+  readonly status: number;
+  readonly responseBody: unknown;
 }
 
 /** One request the simulator received. */
@@ -70,7 +81,10 @@ export async function startHetznerSimulator(options: HetznerSimulatorOptions = {
     });
   });
 
+  const pending = new WeakMap<ServerResponse, { method: string; path: string; requestBody: unknown }>();
   function send(res: ServerResponse, status: number, body: unknown): void {
+    const current = pending.get(res);
+    if (current && options.onExchange) options.onExchange({ ...current, status, responseBody: body });
     const headers: Record<string, string> = { ...rateLimit.headers() };
     if (body === undefined) {
       res.writeHead(status, headers);
@@ -88,6 +102,8 @@ export async function startHetznerSimulator(options: HetznerSimulatorOptions = {
     const method = (req.method ?? 'GET').toUpperCase();
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
+    const text = Buffer.concat(chunks).toString('utf8');
+    pending.set(res, { method, path: url.pathname, requestBody: text === '' ? undefined : safeParse(text) });
     const log = (status: number) => requests.push({ method, path: url.pathname, query: url.search, status });
 
     const fault = faults.takeRequestFault(method, url.pathname);
@@ -170,4 +186,12 @@ export async function startHetznerSimulator(options: HetznerSimulatorOptions = {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+function safeParse(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
 }
