@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Ajv, type ValidateFunction } from 'ajv';
-import addFormats from 'ajv-formats';
+import addFormatsModule from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HetznerWorld } from '../../../test/hetzner-support.ts';
 import type { Exchange } from './server.ts';
@@ -27,6 +27,10 @@ describe.runIf(present)('the Hetzner simulator against the vendor OpenAPI docume
   const exchanges: Exchange[] = [];
   let world: HetznerWorld;
   const ajv = new Ajv({ strict: false, allErrors: true });
+  // ajv-formats is CommonJS: under Node's ESM loader its default export is the module object.
+  const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (
+    a: Ajv,
+  ) => void;
   addFormats(ajv);
   for (const f of ['int64', 'int32', 'float', 'double', 'decimal']) ajv.addFormat(f, true);
   const compiled = new Map<object, ValidateFunction>();
