@@ -54,7 +54,8 @@ describe('keelson serve: git push to converged, bad revisions, drift alerts, res
     await until(() => daemon.status.data.passes > before, 'a pass after the webhook');
   }
 
-  const status = async () => (await fetch(`${base}/status`)).json();
+  // biome-ignore lint/suspicious/noExplicitAny: the JSON shape is asserted field by field below
+  const status = async (): Promise<any> => (await fetch(`${base}/status`)).json();
   const live = (name: string) => readCloud(cloud).filter((i) => i.name === name);
 
   beforeAll(async () => {
