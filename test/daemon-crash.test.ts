@@ -55,7 +55,9 @@ describe('kill -9 during an apply', () => {
     await until(
       async () => {
         try {
-          const s = await (await fetch(`http://127.0.0.1:${port}/status`)).json();
+          const s = (await (await fetch(`http://127.0.0.1:${port}/status`)).json()) as {
+            conditions?: { type: string; status: string }[];
+          };
           return s.conditions?.some(
             (c: { type: string; status: string }) => c.type === 'Reconciled' && c.status === 'True',
           );
