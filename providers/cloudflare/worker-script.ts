@@ -65,6 +65,8 @@ interface ScriptRecord {
   readonly etag?: string;
   /** Digest of each secret keelson last wrote, by binding name. Never a value. */
   readonly secrets?: Record<string, string>;
+  readonly source?: string;
+  readonly main?: string;
 }
 
 function stringMap(value: unknown): Record<string, string> {
@@ -86,14 +88,14 @@ export class WorkerScriptHandler implements ResourceHandler {
   }
 
   /**
-   * The source folder is replaced by the hash of what it builds to, so a converged script plans as
-   * no-op and any change to its code (or its imports) plans an upload.
+   * Adds the hash of what the source folder builds to, so a converged script plans as no-op and any
+   * change to its code (or its imports) plans an upload.
    */
   normalize(spec: Readonly<Record<string, unknown>>): Record<string, unknown> {
-    const { source, main, ...rest } = spec;
-    if (typeof source !== 'string') return { ...rest };
-    const bundle = bundleWorker(this.#client.root, source, typeof main === 'string' ? main : 'src/index.ts', source);
-    return { ...rest, bundleHash: bundle.hash };
+    const source = spec.source;
+    if (typeof source !== 'string') return { ...spec };
+    const main = typeof spec.main === 'string' ? spec.main : 'src/index.ts';
+    return { ...spec, main, bundleHash: bundleWorker(this.#client.root, source, main, source).hash };
   }
 
   async observe(ctx: HandlerContext, query: ObserveQuery): Promise<ObservedResource[]> {
@@ -117,7 +119,8 @@ export class WorkerScriptHandler implements ResourceHandler {
       const tags = parseScriptTags(script.tags);
       const owned = tags.owner === ctx.owner;
       if (!owned && !names.has(name)) continue;
-      out.push(await this.#observed(ctx, name, owned, script, tags.bundleHash));
+      const want = query.desired.find((d) => d.name === name);
+      out.push(await this.#observed(ctx, name, owned, script, tags.bundleHash, want?.spec));
     }
     return out;
   }
@@ -128,6 +131,7 @@ export class WorkerScriptHandler implements ResourceHandler {
     owned: boolean,
     script: { etag?: string; compatibility_date?: string; compatibility_flags?: string[] },
     bundleHash: string | undefined,
+    desired: Readonly<Record<string, unknown>> | undefined,
   ): Promise<ObservedResource> {
     const key = resourceKey(WORKER_SCRIPT_KIND, name);
     let bindings: LiveBinding[] = [];
@@ -156,6 +160,10 @@ export class WorkerScriptHandler implements ResourceHandler {
       id: name,
       owned,
       spec: {
+        // The folder is not a live property: what was built from it is (bundleHash). Reporting the
+        // desired folder means a moved folder with the same code needs no upload.
+        source: typeof desired?.source === 'string' ? desired.source : (record.source ?? ''),
+        main: typeof desired?.main === 'string' ? desired.main : (record.main ?? 'src/index.ts'),
         compatibilityDate: script.compatibility_date ?? '',
         compatibilityFlags: script.compatibility_flags ?? [],
         vars,
@@ -171,12 +179,8 @@ export class WorkerScriptHandler implements ResourceHandler {
 
   async #upload(ctx: HandlerContext, desired: ResolvedResource): Promise<ObservedResource> {
     const spec = desired.spec;
-    const bundle = bundleWorker(
-      this.#client.root,
-      String(spec.source),
-      typeof spec.main === 'string' ? spec.main : 'src/index.ts',
-      desired.key,
-    );
+    const main = typeof spec.main === 'string' ? spec.main : 'src/index.ts';
+    const bundle = bundleWorker(this.#client.root, String(spec.source), main, desired.key);
     const bindings: NonNullable<ScriptUpdateParams.Metadata['bindings']> = [];
     for (const [name, text] of Object.entries(stringMap(spec.vars))) bindings.push({ type: 'plain_text', name, text });
     const digests: Record<string, string> = {};
@@ -224,7 +228,12 @@ export class WorkerScriptHandler implements ResourceHandler {
     } catch (error) {
       throw toKeelsonError(error, `cannot upload Worker ${desired.name}`, desired.key);
     }
-    const record: ScriptRecord = { ...(etag === undefined ? {} : { etag }), secrets: digests };
+    const record: ScriptRecord = {
+      ...(etag === undefined ? {} : { etag }),
+      secrets: digests,
+      source: String(spec.source),
+      main,
+    };
     await ctx.inventory.set({ key: desired.key, kind: WORKER_SCRIPT_KIND, id: desired.name, data: { ...record } });
     return this.#observed(
       ctx,
@@ -236,6 +245,7 @@ export class WorkerScriptHandler implements ResourceHandler {
         compatibility_flags: metadata.compatibility_flags,
       },
       bundle.hash,
+      spec,
     );
   }
 
