@@ -1,8 +1,9 @@
 import { cloudflareModule } from '../../providers/cloudflare/index.ts';
 import { hetznerModule } from '../../providers/hetzner/index.ts';
+import { swarmModule } from '../../providers/swarm/index.ts';
 import type { ProviderModule } from './registry.ts';
 
 /**
  * The provider modules built into keelson. Each provider adds its one line here.
  */
-export const builtinModules: readonly ProviderModule[] = [hetznerModule, cloudflareModule];
+export const builtinModules: readonly ProviderModule[] = [hetznerModule, cloudflareModule, swarmModule];
