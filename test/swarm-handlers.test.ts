@@ -127,7 +127,7 @@ describe('ownership and conflicts', { timeout: 90_000 }, () => {
       team: 'ops',
     });
     const containerLabels =
-      (live?.Spec.TaskTemplate?.ContainerSpec as { Labels?: Record<string, string> }).Labels ?? {};
+      (live?.Spec.TaskTemplate?.ContainerSpec as { Labels?: Record<string, string> } | undefined)?.Labels ?? {};
     expect(Object.keys(containerLabels).filter((k) => k.startsWith('keelson.io/'))).toEqual([]);
     expect(svc.spec.labels).toEqual({ team: 'ops' });
 
@@ -181,7 +181,7 @@ describe('a failing update', { timeout: 120_000 }, () => {
     // The service runs v1 again.
     const live = await client.inspectService(svc.id);
     expect(live?.UpdateStatus?.State).toBe('rollback_completed');
-    expect((live?.Spec.TaskTemplate?.ContainerSpec as { Image: string }).Image).toBe(TEST_IMAGE);
+    expect((live?.Spec.TaskTemplate?.ContainerSpec as { Image: string } | undefined)?.Image).toBe(TEST_IMAGE);
     const after = (await observeService(name, good)) as ObservedResource;
     expect(diffResource(serviceSchema, services, resolvedResource(serviceSchema, name, good), after)).toEqual([]);
   });
