@@ -79,7 +79,9 @@ export class Daemon {
     if (config.alerts.rocketchatUrl) channels.push(new RocketChatChannel(config.alerts.rocketchatUrl));
     if (config.alerts.webhook)
       channels.push(new JsonWebhookChannel(config.alerts.webhook.url, config.alerts.webhook.secret));
-    this.metrics = new KeelsonMetrics({ kinds: engine.kinds(), channels: channels.map((c) => c.name) });
+    // Both built-in channels are seeded even when not configured, so dashboards see the series from the start.
+    const channelNames = [...new Set(['rocketchat', 'webhook', ...channels.map((c) => c.name)])];
+    this.metrics = new KeelsonMetrics({ kinds: engine.kinds(), channels: channelNames });
     this.alerts = new AlertDispatcher({
       channels,
       log,
