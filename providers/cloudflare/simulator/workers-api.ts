@@ -179,7 +179,8 @@ function scriptBody(s: SimScript): Record<string, unknown> {
     placement_mode: 'smart',
     tags: s.tags,
     tail_consumers: [],
-    usage_model: 'standard',
+    // 'bundled' is valid in both contracts: the 2024 document allows bundled|unbound only, the SDK adds standard.
+    usage_model: 'bundled',
   };
 }
 
@@ -193,7 +194,7 @@ function settingsBody(s: SimScript): Record<string, unknown> {
     placement: {},
     tags: s.tags,
     tail_consumers: [],
-    usage_model: 'standard',
+    usage_model: 'bundled',
   };
 }
 
