@@ -27,9 +27,12 @@ export interface ChartProblem {
 export class ChartError extends Error {
   readonly problems: readonly ChartProblem[];
   constructor(problems: readonly ChartProblem[]) {
-    super(problems.map(formatProblem).join('\n'));
+    const sorted = [...problems].sort(
+      (a, b) => a.file.localeCompare(b.file) || (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0),
+    );
+    super(sorted.map(formatProblem).join('\n'));
     this.name = 'ChartError';
-    this.problems = problems;
+    this.problems = sorted;
   }
 }
 
@@ -46,12 +49,13 @@ class SourceFile {
   readonly value: unknown;
   readonly #where = new Map<string, { line: number; column: number }>();
   readonly problems: ChartProblem[] = [];
+  readonly syntaxError: boolean;
 
   constructor(file: string, text: string, values: Values | undefined) {
     this.file = file;
     const lines = new LineCounter();
     const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true });
-    for (const e of [...doc.errors, ...doc.warnings]) {
+    for (const e of doc.errors) {
       const pos = e.linePos?.[0];
       this.problems.push({ file, line: pos?.line, column: pos?.col, message: e.message.split('\n')[0] as string });
     }
@@ -61,15 +65,14 @@ class SourceFile {
         ? { line: 0, column: 0 }
         : { line: lines.linePos(offset).line, column: lines.linePos(offset).col };
     };
-    const walk = (node: unknown, path: Path): unknown => {
-      const where = at(node as Node);
-      this.#where.set(key(path), where);
+    // An entry of a mapping is located at its key (where a reader looks for it), anything else at itself.
+    const walk = (node: unknown, path: Path, keyNode?: unknown): unknown => {
+      this.#where.set(key(path), at((keyNode ?? node) as Node));
       if (isMap(node)) {
         const out: Json = {};
         for (const pair of node.items) {
           const k = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
-          this.#where.set(key([...path, k]), at((pair.value ?? pair.key) as Node));
-          out[k] = walk(pair.value, [...path, k]);
+          out[k] = walk(pair.value, [...path, k], pair.key);
         }
         return out;
       }
@@ -90,7 +93,8 @@ class SourceFile {
       }
       return node === null || node === undefined ? null : ((node as { toJSON?: () => unknown }).toJSON?.() ?? null);
     };
-    this.value = this.problems.length ? {} : walk(doc.contents, []);
+    this.syntaxError = doc.errors.length > 0;
+    this.value = this.syntaxError ? {} : walk(doc.contents, []);
   }
 
   problem(path: Path, message: string): void {
@@ -183,13 +187,14 @@ export function expandChart(input: StackInput, io: ExpandIO): ExpandedDocument[]
   }
   const valuesText = read(valuesPath);
   const defaults = valuesText === undefined ? undefined : new SourceFile(valuesPath, valuesText, undefined);
-  if (defaults?.problems.length) throw new ChartError(defaults.problems);
+  if (defaults?.syntaxError) throw new ChartError(defaults.problems);
   if (defaults && defaults.value !== null && !isObj(defaults.value)) {
     throw new ChartError([{ file: valuesPath, line: 1, message: 'values.yaml must be a mapping of names to values' }]);
   }
   const values = deepMerge((defaults?.value as Json | null) ?? {}, input.values as Json);
   const compose = new SourceFile(composePath, composeText, values);
-  if (compose.problems.length) throw new ChartError(compose.problems);
+  // A file that does not parse has nothing to map; interpolation problems are reported with the rest.
+  if (compose.syntaxError) throw new ChartError(compose.problems);
   const docs = new ComposeMapper(input.stack, dir, compose, values, io).map();
   if (compose.problems.length) throw new ChartError(compose.problems);
   return docs;
@@ -376,13 +381,13 @@ class ComposeMapper {
       }
     }
     if (typeof raw.image !== 'string' || raw.image === '') {
+      // Reported, and the rest of the service is still checked.
       this.#src.problem([...path, 'image'], `service "${name}" needs an image`);
-      return;
     }
     const full = this.#name(name);
     const dependsOn = new Set<string>();
     const spec: Json = {
-      image: raw.image,
+      image: String(raw.image ?? ''),
       labels: { [STACK_NAMESPACE_LABEL]: this.#stack },
       containerLabels: { ...this.#labels([...path, 'labels'], raw.labels), [STACK_NAMESPACE_LABEL]: this.#stack },
     };
@@ -500,7 +505,8 @@ class ComposeMapper {
   }
 
   #serviceNetworks(path: Path, v: unknown, dependsOn: Set<string>): Json[] {
-    const entries: [string, Json][] = [];
+    // [compose network name, its options, where it is written]
+    const entries: [string, Json, string | number][] = [];
     if (v === undefined || v === null) {
       // docker stack deploy puts a service that names no network on <stack>_default.
       if (!this.#networks.has('default')) {
@@ -512,19 +518,21 @@ class ComposeMapper {
           spec: { driver: 'overlay', labels: { [STACK_NAMESPACE_LABEL]: this.#stack } },
         });
       }
-      entries.push(['default', {}]);
+      entries.push(['default', {}, 0]);
     } else if (Array.isArray(v)) {
-      for (const n of v) entries.push([String(n), {}]);
+      v.forEach((n, i) => {
+        entries.push([String(n), {}, i]);
+      });
     } else if (isObj(v)) {
-      for (const [n, o] of Object.entries(v)) entries.push([n, isObj(o) ? o : {}]);
+      for (const [n, o] of Object.entries(v)) entries.push([n, isObj(o) ? o : {}, n]);
     } else {
       this.#src.problem(path, 'networks: must be a list or a mapping');
     }
     const out: Json[] = [];
-    for (const [n, o] of entries) {
+    for (const [n, o, at] of entries) {
       const net = this.#networks.get(n);
       if (!net) {
-        this.#src.problem([...path, n], `network "${n}" is not defined in the top-level networks: section`);
+        this.#src.problem([...path, at], `network "${n}" is not defined in the top-level networks: section`);
         continue;
       }
       if (net.key) dependsOn.add(net.key);

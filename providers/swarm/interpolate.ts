@@ -30,7 +30,7 @@ export function lookup(values: Values, name: string): unknown {
   return cur;
 }
 
-const NAME = /^[A-Za-z_][A-Za-z0-9_.-]*/;
+const NAME = /^[A-Za-z_][A-Za-z0-9_.]*/;
 
 function stringify(v: unknown): string {
   if (v === null || v === undefined) return '';
@@ -44,7 +44,7 @@ function stringify(v: unknown): string {
  * number. Throws `InterpolationError` with the offset of the failing expression.
  */
 export function interpolate(input: string, values: Values): unknown {
-  const whole = /^\$\{([A-Za-z_][A-Za-z0-9_.-]*)\}$/.exec(input) ?? /^\$([A-Za-z_][A-Za-z0-9_]*)$/.exec(input);
+  const whole = /^\$\{([A-Za-z_][A-Za-z0-9_.]*)\}$/.exec(input) ?? /^\$([A-Za-z_][A-Za-z0-9_]*)$/.exec(input);
   if (whole) {
     const v = lookup(values, whole[1] as string);
     if (v === undefined || v === null) throw unset(whole[1] as string, 0);
