@@ -39,6 +39,8 @@ export const workerScriptSchema: KindSchema = {
     secrets: {
       type: 'map',
       values: { type: 'secret' },
+      // The whole map is sensitive so a plan redacts it as one field, not only its values.
+      sensitive: true,
       default: {},
       description: 'Secret bindings: `NAME: { secretRef: REF }`. Write-only; compared by digest.',
     },
