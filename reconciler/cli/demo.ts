@@ -1,0 +1,204 @@
+import { execFileSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { errorMessage } from '../../providers/sdk/index.ts';
+import { formatConfigProblems, loadConfig } from '../config/load-config.ts';
+import { Daemon } from '../loop/daemon.ts';
+import { createLogger } from '../observability/logger.ts';
+
+/** A service on the local Swarm, so the demo shows something running next to the cloud simulators. */
+const DEMO_SERVICE = `# Added by \`keelson demo\`: a small service on the local Swarm. Change replicas, commit, and watch it.
+kind: swarm.Service
+name: keelson-demo-web
+spec:
+  image: keelson-test/busybox:1
+  args: [sleep, '86400']
+  init: true
+  stopGracePeriod: 1s
+  deploy:
+    replicas: 1
+`;
+
+const GIT_ENV = {
+  GIT_AUTHOR_NAME: 'keelson demo',
+  GIT_AUTHOR_EMAIL: 'demo@keelson.invalid',
+  GIT_COMMITTER_NAME: 'keelson demo',
+  GIT_COMMITTER_EMAIL: 'demo@keelson.invalid',
+};
+
+/** Something the demo started and stops on the way out. */
+interface Part {
+  readonly name: string;
+  readonly env: Record<string, string>;
+  close(): Promise<void>;
+}
+
+/**
+ * `keelson demo`: `keelson serve` on its embedded default. Makes a local Git repository from this
+ * checkout's example desired state (plus charts/ and workers/), and runs the daemon with the file
+ * state store under `.keelson/`, the local Docker Engine (started like the tests do) and the
+ * provider simulators. A part that cannot start is reported and the others carry on.
+ */
+export async function demoCommand(argv: string[]): Promise<number> {
+  if (argv.length > 0) {
+    process.stderr.write('usage: keelson demo   (KEELSON_HTTP_PORT changes the port, default 8080)\n');
+    return 2;
+  }
+  const project = findProject(process.cwd());
+  const home = join(project, '.keelson', 'demo');
+  const say = (line: string) => process.stdout.write(`${line}\n`);
+  const { bare, work } = prepareRepository(project, home);
+  say(`keelson demo: desired state in ${work} (pushes to ${bare})`);
+
+  const parts: Part[] = [];
+  const unavailable: string[] = [];
+  const attempt = async (name: string, start: () => Promise<Part>) => {
+    try {
+      parts.push(await start());
+      say(`  ${name}: started`);
+    } catch (error) {
+      unavailable.push(`${name}: ${errorMessage(error)}`);
+      say(`  ${name}: not available (${errorMessage(error).split('\n')[0]}); the others carry on`);
+    }
+  };
+  await attempt('local Docker Swarm', async () => {
+    const { ensureLocalSwarm } = await import('../../scripts/local-swarm.ts');
+    const swarm = await ensureLocalSwarm();
+    return {
+      name: 'swarm',
+      env: { DOCKER_HOST: swarm.dockerHost },
+      close: () => (swarm.started ? swarm.stop() : Promise.resolve()),
+    };
+  });
+  await attempt('Hetzner Cloud simulator', async () => {
+    const { startHetznerSimulator } = await import('../../providers/hetzner/simulator/server.ts');
+    const sim = await startHetznerSimulator({ token: 'demo-token' });
+    return {
+      name: 'hetzner',
+      env: { HCLOUD_TOKEN: 'demo-token', HCLOUD_ENDPOINT: sim.endpoint },
+      close: () => sim.close(),
+    };
+  });
+  await attempt('Cloudflare simulator', async () => {
+    const { startCloudflareSimulator } = await import('../../providers/cloudflare/simulator/simulator.ts');
+    const sim = await startCloudflareSimulator({ zones: zonesIn(work) });
+    return { name: 'cloudflare', env: sim.env(), close: () => sim.close() };
+  });
+
+  const env: Record<string, string | undefined> = {
+    KEELSON_SOURCE_URL: `file://${bare}`,
+    KEELSON_SOURCE_PATH: 'desired-state',
+    KEELSON_CHECKOUT_DIR: join(home, 'checkout'),
+    KEELSON_STATE_PATH: join(project, '.keelson', 'state.json'),
+    KEELSON_HTTP_HOST: '127.0.0.1',
+    KEELSON_POLL_INTERVAL_SECONDS: '10',
+    KEELSON_WEBHOOK_SECRET: 'demo',
+    KEELSON_OWNER: 'keelson-demo',
+    KEELSON_SECRETS_DIR: join(home, 'secrets'),
+    ...demoSecrets(work),
+    ...Object.assign({}, ...parts.map((p) => p.env)),
+    ...process.env,
+  };
+  const loaded = loadConfig({ env, cwd: project });
+  if (!loaded.ok) {
+    process.stderr.write(`keelson demo: the configuration has problems:\n${formatConfigProblems(loaded.problems)}\n`);
+    await Promise.all(parts.map((p) => p.close()));
+    return 2;
+  }
+  const log = createLogger(
+    loaded.config.logLevel === 'info' && !process.env.KEELSON_LOG_LEVEL ? 'warn' : loaded.config.logLevel,
+  );
+  const daemon = new Daemon(loaded.config, log, { env });
+  const address = await daemon.start();
+  const base = address.replace('127.0.0.1', 'localhost');
+  say('');
+  say(`keelson is reconciling ${work} (${loaded.config.mode} mode, a pass every ~10 s).`);
+  say(`  status page  ${base}/`);
+  say(`  JSON status  ${base}/status`);
+  say(`  metrics      ${base}/metrics`);
+  for (const [provider, why] of Object.entries(daemon.status.data.unavailableProviders))
+    say(`  provider ${provider} unavailable: ${why}`);
+  say('');
+  say('Make a change with git:');
+  say(`  cd ${work}`);
+  say('  sed -i "s/replicas: 1/replicas: 2/" desired-state/swarm/demo.yaml');
+  say('  git commit -am "scale the demo service" && git push');
+  say(`  curl -s -X POST -H "X-Gitlab-Token: demo" ${base}/hooks/git   # or wait for the next poll`);
+  say('Stop with Ctrl-C.');
+
+  await new Promise<void>((done) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      done();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  await daemon.stop();
+  for (const part of parts.reverse()) await part.close().catch(() => undefined);
+  return 0;
+}
+
+function findProject(from: string): string {
+  let dir = resolve(from);
+  for (;;) {
+    if (existsSync(join(dir, 'desired-state')) && existsSync(join(dir, 'package.json'))) return dir;
+    const parent = resolve(dir, '..');
+    if (parent === dir)
+      throw new Error('keelson demo: run it inside the keelson repository (desired-state/ not found)');
+    dir = parent;
+  }
+}
+
+/** The demo repository is made once; later runs reuse it (and what was committed to it). */
+function prepareRepository(project: string, home: string): { bare: string; work: string } {
+  const bare = join(home, 'infra.git');
+  const work = join(home, 'work');
+  if (existsSync(join(work, '.git'))) return { bare, work };
+  mkdirSync(home, { recursive: true });
+  const git = (cwd: string, args: string[]) =>
+    execFileSync('git', args, { cwd, env: { ...process.env, ...GIT_ENV }, stdio: 'ignore' });
+  git(home, ['init', '-q', '--bare', '-b', 'main', bare]);
+  git(home, ['clone', '-q', bare, work]);
+  git(work, ['checkout', '-q', '-b', 'main']);
+  const skip = (src: string) => !/(^|\/)(node_modules|\.wrangler|\.git)(\/|$)/.test(src);
+  for (const dir of ['desired-state', 'charts', 'workers']) {
+    if (existsSync(join(project, dir))) cpSync(join(project, dir), join(work, dir), { recursive: true, filter: skip });
+  }
+  mkdirSync(join(work, 'desired-state', 'swarm'), { recursive: true });
+  writeFileSync(join(work, 'desired-state', 'swarm', 'demo.yaml'), DEMO_SERVICE);
+  git(work, ['add', '-A']);
+  git(work, ['commit', '-q', '-m', 'Example desired state (keelson demo)']);
+  git(work, ['push', '-q', 'origin', 'HEAD:main']);
+  return { bare, work };
+}
+
+function yamlFiles(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? yamlFiles(path) : /\.ya?ml$/.test(name) ? [path] : [];
+  });
+}
+
+/** Demo values for every `secretRef` (secrets never come from Git; in production they come from files or the environment). */
+function demoSecrets(work: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const file of yamlFiles(join(work, 'desired-state'))) {
+    for (const m of readFileSync(file, 'utf8').matchAll(/secretRef:\s*([\w.-]+)/g)) {
+      const name = m[1] ?? '';
+      env[`KEELSON_SECRET_${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`] = `demo-${name}`;
+    }
+  }
+  return env;
+}
+
+/** Zones the example DNS records use, so the Cloudflare simulator has them. */
+function zonesIn(work: string): string[] {
+  const zones = new Set<string>(['example.com']);
+  for (const file of yamlFiles(join(work, 'desired-state'))) {
+    for (const m of readFileSync(file, 'utf8').matchAll(/^\s+zone:\s*([\w.-]+)\s*$/gm)) if (m[1]) zones.add(m[1]);
+  }
+  return [...zones];
+}
