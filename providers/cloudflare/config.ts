@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 
 /** Where and as whom the Cloudflare provider works. Built from the environment by `readCloudflareConfig`. */
 export interface CloudflareConfig {
@@ -8,7 +9,11 @@ export interface CloudflareConfig {
   readonly accountId: string;
   /** API base (`CLOUDFLARE_API_BASE_URL`), default the vendor's `https://api.cloudflare.com/client/v4`. */
   readonly baseURL: string;
-  /** Root that Worker `source` folders are resolved against (`KEELSON_REPO_ROOT`), default the working directory. */
+  /**
+   * Root that Worker `source` folders are resolved against: `KEELSON_REPO_ROOT`, else the daemon's
+   * Git checkout (`KEELSON_CHECKOUT_DIR`, so the Worker code comes from the revision being applied),
+   * else the working directory.
+   */
   readonly root: string;
 }
 
@@ -34,6 +39,6 @@ export function readCloudflareConfig(
     token,
     accountId,
     baseURL: env.CLOUDFLARE_API_BASE_URL || DEFAULT_BASE_URL,
-    root: env.KEELSON_REPO_ROOT || process.cwd(),
+    root: resolve(env.KEELSON_REPO_ROOT || env.KEELSON_CHECKOUT_DIR || process.cwd()),
   };
 }
