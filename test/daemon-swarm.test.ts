@@ -95,6 +95,11 @@ describe('keelson serve on the local Swarm', { timeout: 180_000 }, () => {
     await pass();
     expect(daemon.status.data.revision).toBe(sha);
     expect(replicas()).toBe(2);
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).toMatch(/keelson_provider_api_requests_total\{provider="swarm",status="200"\} [1-9]/);
+    expect(metrics).toMatch(
+      /keelson_apply_actions_total\{provider="swarm",kind="swarm.Service",action="update",result="success"\} [1-9]/,
+    );
   });
 
   it('a service scaled by hand is detected, alerted once, healed under enforce, then resolved', async () => {

@@ -9,6 +9,7 @@ import type { DaemonConfig } from '../config/load-config.ts';
 import { envSecretSource } from '../engine/secrets.ts';
 import { buildHttpApp } from '../http/app.ts';
 import { KeelsonMetrics } from '../observability/metrics.ts';
+import { instrumentProviderRequests, providerRoutes } from '../observability/provider-requests.ts';
 import { builtinModules } from '../providers/builtin.ts';
 import { type ProviderModule, ProviderRegistry } from '../providers/registry.ts';
 import { DirectorySource } from '../source/directory-source.ts';
@@ -53,12 +54,15 @@ export class Daemon {
   readonly alerts: AlertDispatcher;
   readonly registry: ProviderRegistry | undefined;
   readonly #log: Logger;
+  readonly #env: Readonly<Record<string, string | undefined>>;
+  #stopInstrumenting: (() => void) | undefined;
   #stopped = false;
 
   constructor(config: DaemonConfig, log: Logger, overrides: DaemonOverrides = {}) {
     this.config = config;
     this.#log = log;
     const env = overrides.env ?? process.env;
+    this.#env = env;
     this.store = overrides.store ?? makeStore(config);
     this.registry = overrides.engine
       ? overrides.registry
@@ -123,6 +127,7 @@ export class Daemon {
   /** Listens on the configured address and starts the loop. Resolves with the URL it listens on. */
   async start(): Promise<string> {
     const address = await this.app.listen({ host: this.config.http.host, port: this.config.http.port });
+    this.#stopInstrumenting = instrumentProviderRequests(this.metrics, providerRoutes(this.#env));
     this.source.watch?.(() => this.trigger('file-change'));
     this.loop.start();
     this.#log.info(
@@ -141,6 +146,7 @@ export class Daemon {
     this.#stopped = true;
     this.#log.info({}, 'shutting down: no new pass; waiting for the running one');
     await this.loop.stop();
+    this.#stopInstrumenting?.();
     await this.alerts.close();
     await this.app.close();
     await this.source.close?.();
