@@ -6,7 +6,7 @@
  * reported with the chart file, line and column.
  */
 import { posix } from 'node:path';
-import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
 import type { ExpandedDocument, ExpandIO } from '../sdk/index.ts';
 import { CONFIG_KIND } from './config.ts';
 import { InterpolationError, interpolate, interpolateText, type Values } from './interpolate.ts';
@@ -27,7 +27,8 @@ export interface ChartProblem {
 export class ChartError extends Error {
   readonly problems: readonly ChartProblem[];
   constructor(problems: readonly ChartProblem[]) {
-    const sorted = [...problems].sort(
+    const unique = [...new Map(problems.map((p) => [formatProblem(p), p])).values()];
+    const sorted = unique.sort(
       (a, b) => a.file.localeCompare(b.file) || (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0),
     );
     super(sorted.map(formatProblem).join('\n'));
@@ -54,7 +55,7 @@ class SourceFile {
   constructor(file: string, text: string, values: Values | undefined) {
     this.file = file;
     const lines = new LineCounter();
-    const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true });
+    const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, keepSourceTokens: true });
     for (const e of doc.errors) {
       const pos = e.linePos?.[0];
       this.problems.push({ file, line: pos?.line, column: pos?.col, message: e.message.split('\n')[0] as string });
@@ -68,16 +69,31 @@ class SourceFile {
     // An entry of a mapping is located at its key (where a reader looks for it), anything else at itself.
     const walk = (node: unknown, path: Path, keyNode?: unknown): unknown => {
       this.#where.set(key(path), at((keyNode ?? node) as Node));
+      // An alias (*name) stands for its anchor; problems inside it point at the anchor.
+      if (isAlias(node)) return walk(node.resolve(doc), path, keyNode ?? node);
       if (isMap(node)) {
         const out: Json = {};
+        const merged: Json = {};
         for (const pair of node.items) {
           const k = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
+          if (k === '<<') {
+            // A merge key (<<: *base, or a list of them): its entries fill what the map does not set.
+            const sources = isSeq(pair.value) ? pair.value.items : [pair.value];
+            for (const src of sources) {
+              const value = walk(src, path, pair.key);
+              if (isObj(value)) for (const [mk, mv] of Object.entries(value)) if (!(mk in merged)) merged[mk] = mv;
+            }
+            continue;
+          }
           out[k] = walk(pair.value, [...path, k], pair.key);
         }
-        return out;
+        return { ...merged, ...out };
       }
       if (isSeq(node)) return node.items.map((item, i) => walk(item, [...path, i]));
       if (isScalar(node)) {
+        // Compose reads 0440 as octal (YAML 1.1), as file modes are written.
+        const source = (node.srcToken as { source?: string } | undefined)?.source;
+        if (typeof node.value === 'number' && source && /^0[0-7]+$/.test(source)) return Number.parseInt(source, 8);
         if (typeof node.value !== 'string' || values === undefined) return node.value;
         try {
           return interpolate(node.value, values);
