@@ -1,0 +1,188 @@
+/**
+ * `docker stack deploy` vs `keelson apply` (through `runPass`) for the same 20-service stack on
+ * the local Swarm: wall time from scratch and for a repeated no-op deploy, and how many service
+ * updates each issues on the no-op run (services whose Version.Index or UpdatedAt moved).
+ * Figures are printed, never asserted.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { silentLogger } from '../providers/sdk/testing.ts';
+import type { SwarmClient } from '../providers/swarm/client.ts';
+import { createSwarmProvider, swarmModule } from '../providers/swarm/index.ts';
+import { sweep } from '../providers/swarm/test-support.ts';
+import { loadDesiredState } from '../reconciler/desired/load.ts';
+import { runPass } from '../reconciler/engine/pass.ts';
+import { envSecretSource } from '../reconciler/engine/secrets.ts';
+import { ProviderRegistry } from '../reconciler/providers/registry.ts';
+import { FileStateStore } from '../reconciler/state/file-store.ts';
+
+const SERVICES = 20;
+const DOCKER_STACK = 'kbd';
+const KEELSON_STACK = 'kbk';
+
+/** 20 small services on one network, with one config, quick to stop and to roll. */
+function compose(): string {
+  const services = Array.from({ length: SERVICES }, (_, i) => {
+    const n = String(i + 1).padStart(2, '0');
+    return `  s${n}:
+    image: keelson-test/busybox:1
+    command: ["sleep", "3600"]
+    init: true
+    stop_grace_period: 1s
+    environment:
+      SERVICE: s${n}
+      LOG_LEVEL: info
+    networks: [backend]
+    configs:
+      - source: settings
+        target: /etc/settings.conf
+    deploy:
+      replicas: 1
+      resources:
+        limits: { memory: 32M }
+      restart_policy: { condition: any, delay: 1s }
+      update_config: { parallelism: 1, monitor: 1s, failure_action: rollback }
+`;
+  }).join('');
+  return `services:\n${services}networks:\n  backend:\n    driver: overlay\nconfigs:\n  settings:\n    file: ./settings.conf\n`;
+}
+
+interface Snapshot {
+  readonly [service: string]: { version: number; updatedAt: string };
+}
+
+async function snapshot(client: SwarmClient, stack: string): Promise<Snapshot> {
+  const out: Record<string, { version: number; updatedAt: string }> = {};
+  for (const s of await client.listServices({ name: [`${stack}_`] })) {
+    out[s.Spec.Name] = { version: s.Version.Index, updatedAt: s.UpdatedAt };
+  }
+  return out;
+}
+
+function updatesBetween(before: Snapshot, after: Snapshot): number {
+  return Object.entries(after).filter(
+    ([name, s]) => before[name]?.version !== s.version || before[name]?.updatedAt !== s.updatedAt,
+  ).length;
+}
+
+/** Waits until every service of the stack runs all its replicas. */
+async function converged(client: SwarmClient, stack: string, timeoutMs = 180_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const services = await client.listServices({ name: [`${stack}_`] });
+    const tasks = await client.listTasks({ 'desired-state': ['running'] });
+    const running = new Map<string, number>();
+    for (const t of tasks)
+      if (t.Status.State === 'running') running.set(t.ServiceID, (running.get(t.ServiceID) ?? 0) + 1);
+    const done =
+      services.length === SERVICES &&
+      services.every((s) => {
+        const wanted = (s.Spec.Mode as { Replicated?: { Replicas?: number } } | undefined)?.Replicated?.Replicas ?? 1;
+        const state = s.UpdateStatus?.State;
+        return (running.get(s.ID) ?? 0) >= wanted && (state === undefined || state === 'completed');
+      });
+    if (done) return;
+    if (Date.now() > deadline) throw new Error(`stack ${stack} did not converge within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+
+export async function run(): Promise<void> {
+  const { ensureLocalSwarm } = await import('../scripts/local-swarm.ts');
+  const swarm = await ensureLocalSwarm();
+  const root = mkdtempSync(join(tmpdir(), 'keelson-bench-stack-'));
+  const provider = createSwarmProvider({ dockerHost: swarm.dockerHost, taskStartMs: 60_000 });
+  const client = provider.client;
+  const docker = (args: string[]) =>
+    execFileSync('docker', args, {
+      env: { ...process.env, DOCKER_HOST: swarm.dockerHost },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }).toString();
+  try {
+    // One chart, used by both sides.
+    const chart = join(root, 'charts', 'bench');
+    mkdirSync(chart, { recursive: true });
+    writeFileSync(join(chart, 'docker-compose.yml'), compose());
+    writeFileSync(join(chart, 'settings.conf'), 'mode=bench\n');
+    const desired = join(root, 'desired-state');
+    mkdirSync(desired);
+    writeFileSync(join(desired, 'stack.yaml'), `kind: swarm.Stack\nname: ${KEELSON_STACK}\nspec:\n  chart: bench\n`);
+
+    docker(['stack', 'rm', DOCKER_STACK]);
+    await sweep(client, `${DOCKER_STACK}_`);
+    await sweep(client, `${KEELSON_STACK}_`);
+
+    // docker stack deploy: the command returns once the specs are sent; "converged" waits for the tasks.
+    const composeFile = join(chart, 'docker-compose.yml');
+    let t = performance.now();
+    docker(['stack', 'deploy', '--resolve-image', 'never', '-c', composeFile, DOCKER_STACK]);
+    const dockerSent = performance.now() - t;
+    await converged(client, DOCKER_STACK);
+    const dockerScratch = performance.now() - t;
+    let before = await snapshot(client, DOCKER_STACK);
+    t = performance.now();
+    docker(['stack', 'deploy', '--resolve-image', 'never', '-c', composeFile, DOCKER_STACK]);
+    const dockerNoopSent = performance.now() - t;
+    await converged(client, DOCKER_STACK);
+    const dockerNoop = performance.now() - t;
+    const dockerUpdates = updatesBetween(before, await snapshot(client, DOCKER_STACK));
+
+    // keelson: one pass applies and waits for every service to settle.
+    const registry = new ProviderRegistry([swarmModule], [provider]);
+    const store = new FileStateStore(join(root, 'state.json'));
+    const pass = async () => {
+      const loaded = loadDesiredState(desired, registry, { root });
+      if (loaded.diagnostics.length) throw new Error(loaded.diagnostics.map((d) => d.message).join('; '));
+      const result = await runPass({
+        resources: loaded.resources,
+        revision: 'bench',
+        registry,
+        store,
+        owner: 'keelson-bench',
+        mode: 'apply',
+        secrets: envSecretSource({}),
+        log: silentLogger,
+      });
+      if (result.errors.length) throw new Error(result.errors.map((e) => e.message).join('; '));
+      return result;
+    };
+    t = performance.now();
+    await pass();
+    const keelsonScratch = performance.now() - t;
+    await converged(client, KEELSON_STACK);
+    before = await snapshot(client, KEELSON_STACK);
+    const writes = client.writeCount();
+    const reads = client.readCount();
+    t = performance.now();
+    const noop = await pass();
+    const keelsonNoop = performance.now() - t;
+    const keelsonUpdates = updatesBetween(before, await snapshot(client, KEELSON_STACK));
+
+    console.log(`${SERVICES}-service stack (one network, one config) on the local Swarm`);
+    console.log('                               docker stack deploy   keelson apply (runPass)');
+    console.log(`from scratch, specs sent       ${seconds(dockerSent).padEnd(22)}(one pass includes the wait)`);
+    console.log(`from scratch, converged        ${seconds(dockerScratch).padEnd(22)}${seconds(keelsonScratch)}`);
+    console.log(
+      `no-op deploy, wall time        ${seconds(dockerNoopSent).padEnd(22)}${seconds(keelsonNoop)} (${noop.outcome})`,
+    );
+    console.log(`no-op deploy, until settled    ${seconds(dockerNoop).padEnd(22)}${seconds(keelsonNoop)}`);
+    console.log(`no-op deploy, service updates  ${String(dockerUpdates).padEnd(22)}${keelsonUpdates}`);
+    console.log(
+      `keelson no-op pass: ${client.writeCount() - writes} write calls, ${client.readCount() - reads} read calls to the Docker API`,
+    );
+  } finally {
+    try {
+      docker(['stack', 'rm', DOCKER_STACK]);
+    } catch {}
+    await sweep(client, `${DOCKER_STACK}_`).catch(() => undefined);
+    await sweep(client, `${KEELSON_STACK}_`).catch(() => undefined);
+    rmSync(root, { recursive: true, force: true });
+    await swarm.stop();
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await run();
