@@ -200,3 +200,93 @@ describe.skipIf(!gpg)('commit signature verification with a real gpg key', () =>
     expect(await source.sync()).toMatchObject({ revision: fresh });
   });
 });
+
+/**
+ * A real smart-HTTP git server on loopback (`git http-backend` behind node:http) that demands
+ * Basic credentials, to check that the token travels as a header and that a wrong one fails.
+ */
+async function httpGitServer(projectRoot: string, user: string, password: string) {
+  const { createServer } = await import('node:http');
+  const { spawn } = await import('node:child_process');
+  const seen: { url: string; authorized: boolean }[] = [];
+  const server = createServer((req, res) => {
+    const expected = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+    const authorized = req.headers.authorization === expected;
+    seen.push({ url: req.url ?? '', authorized });
+    if (!authorized) {
+      res.writeHead(401, { 'www-authenticate': 'Basic realm="git"' }).end();
+      return;
+    }
+    const url = new URL(req.url ?? '/', 'http://x');
+    const cgi = spawn('git', ['http-backend'], {
+      env: {
+        PATH: process.env.PATH,
+        GIT_PROJECT_ROOT: projectRoot,
+        GIT_HTTP_EXPORT_ALL: '1',
+        PATH_INFO: url.pathname,
+        QUERY_STRING: url.search.slice(1),
+        REQUEST_METHOD: req.method ?? 'GET',
+        CONTENT_TYPE: req.headers['content-type'] ?? '',
+        REMOTE_USER: user,
+      },
+    });
+    req.pipe(cgi.stdin);
+    const chunks: Buffer[] = [];
+    cgi.stdout.on('data', (c: Buffer) => chunks.push(c));
+    cgi.on('close', () => {
+      const out = Buffer.concat(chunks);
+      const split = out.indexOf('\r\n\r\n');
+      const head = out.subarray(0, split).toString().split('\r\n');
+      const headers: Record<string, string> = {};
+      let status = 200;
+      for (const line of head) {
+        const [k, ...v] = line.split(':');
+        if (!k) continue;
+        if (k.toLowerCase() === 'status') status = Number.parseInt(v.join(':').trim(), 10);
+        else headers[k] = v.join(':').trim();
+      }
+      res.writeHead(status, headers).end(out.subarray(split + 4));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const { port } = server.address() as import('node:net').AddressInfo;
+  return { url: `http://127.0.0.1:${port}`, seen, close: () => new Promise<void>((r) => server.close(() => r())) };
+}
+
+describe('GitSource over smart HTTP with a token', () => {
+  it('authenticates with the token as a header (never in the URL), and a wrong token is a clear transient error', async () => {
+    const r = repo();
+    const sha = r.commit('a.yaml', 'x: 1\n');
+    const server = await httpGitServer(join(r.bare, '..'), 'deploy', 's3cret-token');
+    try {
+      const url = `${server.url}/infra.git`;
+      const ok = new GitSource({
+        url,
+        branch: 'main',
+        path: '.',
+        checkoutDir: checkout(),
+        credentials: { username: 'deploy', token: new SecretValue('s3cret-token', 'token') },
+        log: silentLogger,
+      });
+      expect(await ok.sync()).toMatchObject({ revision: sha, changed: true });
+      // extraHeader sends the credentials on every request: no anonymous round trip first.
+      expect(server.seen.length).toBeGreaterThan(0);
+      expect(server.seen.every((s) => s.authorized)).toBe(true);
+      expect(server.seen.every((s) => !s.url.includes('s3cret'))).toBe(true);
+
+      const wrong = new GitSource({
+        url,
+        branch: 'main',
+        path: '.',
+        checkoutDir: checkout(),
+        credentials: { username: 'deploy', token: new SecretValue('wrong-token', 'token') },
+        log: silentLogger,
+      });
+      const error = await wrong.sync().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(KeelsonError);
+      expect((error as Error).message).not.toContain('wrong-token');
+    } finally {
+      await server.close();
+    }
+  });
+});
