@@ -122,6 +122,23 @@ describe('loadDesiredState', () => {
     expect(d?.message).toMatch(message);
   });
 
+  it('expands a composite, and a dependsOn naming the composite stands for everything it expanded into', () => {
+    const loaded = diagnosticsOf({
+      'a.yaml': `kind: mem.Group\nname: g\nspec:\n  count: 2\n---\n${thing('after', 'size: 1', 'dependsOn: [mem.Group/g]\n')}`,
+    });
+    expect(loaded.diagnostics).toEqual([]);
+    expect(loaded.resources.map((r) => [r.key, r.parent])).toEqual([
+      ['mem.Thing/g-0', 'mem.Group/g'],
+      ['mem.Thing/g-1', 'mem.Group/g'],
+      ['mem.Thing/after', undefined],
+    ]);
+    expect(loaded.resources.find((r) => r.key === 'mem.Thing/after')?.dependsOn).toEqual([
+      'mem.Thing/g-0',
+      'mem.Thing/g-1',
+    ]);
+    expect(loaded.graph.waves).toEqual([['mem.Thing/g-0', 'mem.Thing/g-1'], ['mem.Thing/after']]);
+  });
+
   it('reports a duplicate name with where the first one is', () => {
     const loaded = diagnosticsOf({ 'a.yaml': thing('a', 'size: 1'), 'b.yaml': thing('a', 'size: 2') });
     expect(loaded.diagnostics).toMatchObject([

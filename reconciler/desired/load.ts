@@ -106,8 +106,9 @@ export function loadDesiredState(dir: string, registry: ProviderRegistry, option
       located.push(...readDocument(doc, lines, rel, registry, root, diagnostics));
     }
   }
-  checkCrossReferences(located, registry, diagnostics);
-  const resources = located.map((l) => l.resource);
+  const expandedLocated = dependOnChildren(located);
+  checkCrossReferences(expandedLocated, registry, diagnostics);
+  const resources = expandedLocated.map((l) => l.resource);
   const graph = buildGraph(resources);
   for (const cycle of graph.cycles) {
     const first = located.find((l) => l.resource.key === cycle[0]);
@@ -337,6 +338,25 @@ function expand(
     });
   }
   return result;
+}
+
+/**
+ * A composite (a `swarm.Stack`) is expanded away, so `dependsOn` entries naming it stand for all
+ * the resources it expanded into.
+ */
+function dependOnChildren(located: readonly Located[]): Located[] {
+  const children = new Map<string, string[]>();
+  for (const l of located) {
+    if (l.resource.parent)
+      children.set(l.resource.parent, [...(children.get(l.resource.parent) ?? []), l.resource.key]);
+  }
+  if (children.size === 0) return [...located];
+  return located.map((l) => {
+    const dependsOn = [...new Set(l.resource.dependsOn.flatMap((d) => children.get(d) ?? [d]))].filter(
+      (d) => d !== l.resource.key,
+    );
+    return { ...l, resource: { ...l.resource, dependsOn } };
+  });
 }
 
 function checkCrossReferences(located: readonly Located[], registry: ProviderRegistry, out: Diagnostic[]): void {

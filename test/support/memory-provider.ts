@@ -1,4 +1,5 @@
 import {
+  type CompositeExpander,
   KeelsonError,
   type KindSchema,
   type ObservedResource,
@@ -32,6 +33,23 @@ export const linkSchema: KindSchema = {
   kind: 'mem.Link',
   description: 'points at a thing',
   spec: { target: { type: 'string', required: true, referenceable: true } },
+};
+
+/** A composite: expands into `count` things named `<group>-<i>`. */
+export const groupSchema: KindSchema = {
+  kind: 'mem.Group',
+  description: 'a group of things',
+  spec: { count: { type: 'integer', required: true, minimum: 0 } },
+};
+
+const groupExpander: CompositeExpander = {
+  expand(resource) {
+    return Array.from({ length: Number(resource.spec.count) }, (_, i) => ({
+      kind: 'mem.Thing',
+      name: `${resource.name}-${i}`,
+      spec: { size: i },
+    }));
+  },
 };
 
 export const vaultSchema: KindSchema = {
@@ -154,5 +172,10 @@ export function memoryProvider(world: MemoryWorld): Provider {
 }
 
 export function memoryModule(world: MemoryWorld): ProviderModule {
-  return { name: 'mem', schemas: [thingSchema, linkSchema, vaultSchema], create: () => memoryProvider(world) };
+  return {
+    name: 'mem',
+    schemas: [thingSchema, linkSchema, vaultSchema, groupSchema],
+    expanders: { 'mem.Group': groupExpander },
+    create: () => memoryProvider(world),
+  };
 }
