@@ -36,9 +36,11 @@ describe.skipIf(!existsSync(CHROMIUM))('the HTML status page in headless Chromiu
       const requests: string[] = [];
       page.on('request', (r) => requests.push(r.url()));
       await page.goto(`${base}/`);
+      // biome-ignore lint/performance/useDomNodeTextContent: the rendered text is what a person sees
       const text = await page.innerText('body');
       const revision = daemon.status.data.revision ?? '';
       expect(revision).toMatch(/^dir-/);
+      // biome-ignore lint/performance/useDomNodeTextContent: the rendered text is what a person sees
       expect(await page.innerText('#revision')).toBe(revision);
       expect(text).toContain('Drifted resources (1)');
       expect(text).toContain('file.Service/web');
