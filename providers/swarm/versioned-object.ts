@@ -105,8 +105,7 @@ export class SwarmVersionedObjectHandler implements ResourceHandler {
     const out: ObservedResource[] = [];
     for (const [name, versions] of groups) {
       const d = desired.get(name);
-      const content = d ? this.#flavour.content(d.spec) : undefined;
-      const digest = content === undefined ? undefined : contentDigest(content);
+      const digest = d ? digestOf(d.spec.data) : undefined;
       if (!isOwned(versions[0]?.Spec.Labels, ctx.owner)) {
         // Someone else's object is in the way only when it has the very name keelson would create.
         const liveName = digest ? versionName(name, digest) : undefined;
@@ -331,6 +330,13 @@ function usedIds(
     for (const id of flavour.usedIds(t.Spec.ContainerSpec as Record<string, unknown> | undefined)) used.add(id);
   }
   return used;
+}
+
+/** sha256 of desired data without revealing a secret (a `SecretValue` carries its digest). */
+function digestOf(data: unknown): string | undefined {
+  if (data instanceof SecretValue) return data.digest;
+  if (typeof data === 'string') return contentDigest(data);
+  return undefined;
 }
 
 /** The revealed value of a `SecretValue` field, or a plain string. */
