@@ -211,7 +211,7 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
     env: 'KEELSON_DELETION_BUDGET',
     type: 'integer',
     minimum: 0,
-    default: 10,
+    default: 5,
     doc: 'Most deletes one pass may make; a plan with more is refused and reported.',
   },
   {
