@@ -42,6 +42,10 @@ async function deploy(name: string, spec: Record<string, unknown>): Promise<Obse
   return (await observeService(name, spec)) as ObservedResource;
 }
 
+function secretNamesOf(t: { Spec: { ContainerSpec?: { Secrets?: readonly { SecretName: string }[] } } }): string[] {
+  return (t.Spec.ContainerSpec?.Secrets ?? []).map((s) => s.SecretName);
+}
+
 async function runningTasks(serviceId: string) {
   const tasks = await client.listTasks({ service: [serviceId], 'desired-state': ['running'] });
   return tasks.filter((t) => t.Status.State === 'running');
@@ -116,6 +120,37 @@ describe('secret rotation', { timeout: 120_000 }, () => {
   });
 });
 
+describe('a service naming a keelson secret by its plain name', { timeout: 120_000 }, () => {
+  it('uses the current version, shows converged, and after a rotation plans the move', async () => {
+    const secrets = new SwarmSecretHandler(client);
+    const name = `${PREFIX}api-key`;
+    const v1 = await secrets.create(ctx, resolvedResource(secretSchema, name, { data: new SecretValue('k1', 'api') }));
+    const spec = sleeperSpec({ secrets: [{ source: name, target: 'api_key' }] });
+    const svc = await deploy(`${PREFIX}plain`, spec);
+    expect(diffResource(serviceSchema, services, resolvedResource(serviceSchema, `${PREFIX}plain`, spec), svc)).toEqual(
+      [],
+    );
+    expect((await runningTasks(svc.id)).map(secretNamesOf)).toEqual([[v1.outputs.current]]);
+
+    const v2 = await secrets.update(
+      ctx,
+      resolvedResource(secretSchema, name, { data: new SecretValue('k2', 'api') }),
+      v1,
+      [],
+    );
+    const stale = (await observeService(`${PREFIX}plain`, spec)) as ObservedResource;
+    const changes = diffResource(
+      serviceSchema,
+      services,
+      resolvedResource(serviceSchema, `${PREFIX}plain`, spec),
+      stale,
+    );
+    expect(changes.map((c) => c.path)).toEqual(['secrets']);
+    await deploy(`${PREFIX}plain`, spec);
+    expect((await runningTasks(svc.id)).map(secretNamesOf)).toEqual([[v2.outputs.current]]);
+  });
+});
+
 describe('ownership and conflicts', { timeout: 90_000 }, () => {
   it('puts ownership labels on ServiceSpec.Labels only, so a labels-only change restarts no task', async () => {
     const name = `${PREFIX}labels`;
@@ -184,6 +219,25 @@ describe('a failing update', { timeout: 120_000 }, () => {
     expect((live?.Spec.TaskTemplate?.ContainerSpec as { Image: string } | undefined)?.Image).toBe(TEST_IMAGE);
     const after = (await observeService(name, good)) as ObservedResource;
     expect(diffResource(serviceSchema, services, resolvedResource(serviceSchema, name, good), after)).toEqual([]);
+  });
+});
+
+describe('a failing update with failureAction pause', { timeout: 120_000 }, () => {
+  it('is reported as a paused update naming the task error', async () => {
+    const name = `${PREFIX}pause`;
+    const pausing = (extra: Record<string, unknown> = {}) =>
+      sleeperSpec({ ...extra, deploy: { updateConfig: { monitor: '2s', failureAction: 'pause' } } });
+    await deploy(name, pausing());
+    const bad = pausing({ args: ['sh', '-c', 'exit 3'] });
+    const desired = resolvedResource(serviceSchema, name, bad);
+    const before = (await observeService(name, bad)) as ObservedResource;
+    const applied = await services.update(ctx, desired, before, diffResource(serviceSchema, services, desired, before));
+    const failure = await services.settle(ctx, applied).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(failure).toMatchObject({ code: 'UPDATE_PAUSED', class: 'terminal' });
+    expect((failure as Error).message).toMatch(/was paused by Swarm: task kht-pause\.1 exited with code 3/);
   });
 });
 
