@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: these strings are Compose expressions, not templates
 import { describe, expect, it } from 'vitest';
 import { InterpolationError, interpolate, interpolateText } from './interpolate.ts';
 
