@@ -134,6 +134,16 @@ describe('the company Cloudflare desired state through runPass', { timeout: 120_
     expect((await cf.fetchRoute('https://hooks.example.com/nothing-here')).status).toBe(404);
   });
 
+  it("the Guesty Worker's cron trigger runs in workerd and writes its heartbeat", async () => {
+    const cron = cf.state.scripts.get('guesty-webhook')?.schedules[0]?.cron;
+    expect(cron).toBe('*/30 * * * *');
+    const before = firestore.requests.length;
+    expect(await cf.triggerCron('guesty-webhook', cron as string)).toEqual({ outcome: 'ok' });
+    expect(firestore.requests.slice(before).map((r) => [r.path, r.authorization])).toEqual([
+      ['/v1/projects/company-prod/databases/(default)/documents/worker-heartbeats/guesty-webhook', 'Bearer fs-token'],
+    ]);
+  });
+
   it('a changed secret re-uploads only that Worker, and its value never shows in the result or the logs', async () => {
     rig.secrets['aircall-webhook-token'] = 'aircall-token-v2-very-secret';
     const uploadsBefore = cf.requests.filter((r) => r.method === 'PUT' && r.path.includes('/workers/scripts/')).length;
