@@ -35,16 +35,14 @@ describe('Worker bindings', { timeout: 60_000 }, () => {
       .handler(workerScriptSchema.kind)
       .create(ctx, resolvedResource(workerScriptSchema, 'binder', spec));
     expect(created.spec).toMatchObject({ r2Buckets: { BUCKET: 'binding-bucket' }, services: { HELLO: 'hello' } });
-    await rig
-      .handler(workerRouteSchema.kind)
-      .create(
-        ctx,
-        resolvedResource(workerRouteSchema, 'binder', {
-          zone: 'example.com',
-          pattern: 'bind.example.com/*',
-          script: 'binder',
-        }),
-      );
+    await rig.handler(workerRouteSchema.kind).create(
+      ctx,
+      resolvedResource(workerRouteSchema, 'binder', {
+        zone: 'example.com',
+        pattern: 'bind.example.com/*',
+        script: 'binder',
+      }),
+    );
     const put = await rig.sim.fetchRoute('https://bind.example.com/notes', { method: 'PUT', body: 'kept in R2' });
     expect(await put.json()).toEqual({ mode: 'test', stored: 'kept in R2', hello: 'hi from hello' });
     const get = await rig.sim.fetchRoute('https://bind.example.com/notes');

@@ -189,6 +189,16 @@ describe('Cloudflare client faults and rate limits', () => {
     });
   }
 
+  it('connect verifies the token: a good one passes, a wrong one is UNAVAILABLE', async () => {
+    await expect(rig.provider.connect?.(ctx)).resolves.toBeUndefined();
+    const wrong = cloudflareModule.create({
+      env: { ...rig.sim.env(), CLOUDFLARE_API_TOKEN: 'wrong' },
+      log: silentLogger,
+    });
+    if ('unavailable' in wrong) throw new Error(wrong.unavailable);
+    await expect(wrong.connect?.(ctx)).rejects.toMatchObject({ code: 'UNAVAILABLE', class: 'terminal' });
+  });
+
   it('is unavailable, saying why, without a token or an account', () => {
     expect(cloudflareModule.create({ env: {}, log: silentLogger })).toEqual({
       unavailable: 'CLOUDFLARE_API_TOKEN (or CLOUDFLARE_API_TOKEN_FILE) is not set',

@@ -1,5 +1,6 @@
 import type { ProviderModule, ProviderOptions } from '../../reconciler/providers/registry.ts';
-import type { Logger, Provider } from '../sdk/index.ts';
+import { type HandlerContext, KeelsonError, type Logger, type Provider } from '../sdk/index.ts';
+import { toKeelsonError } from './api-error.ts';
 import { type CloudflareClient, createCloudflareClient } from './client.ts';
 import { type CloudflareConfig, readCloudflareConfig } from './config.ts';
 import { DnsRecordHandler, dnsRecordSchema } from './dns-record.ts';
@@ -45,6 +46,21 @@ export function createCloudflareProvider(
       { schema: workerCronSchema, handler: new WorkerCronHandler(client) },
     ],
     rateBudget: () => ({ remaining: client.budget.remaining(), limit: client.budget.limit }),
+    async connect(ctx: HandlerContext): Promise<void> {
+      let status: string;
+      try {
+        status = (await client.sdk.user.tokens.verify({ signal: ctx.signal })).status;
+      } catch (error) {
+        const cause = toKeelsonError(error, 'cannot verify the Cloudflare API token');
+        throw new KeelsonError(cause.message, { code: 'UNAVAILABLE', class: cause.class, cause: error });
+      }
+      if (status !== 'active') {
+        throw new KeelsonError(`cannot use the Cloudflare API token: it is ${status}`, {
+          code: 'UNAVAILABLE',
+          class: 'terminal',
+        });
+      }
+    },
   };
 }
 

@@ -200,7 +200,9 @@ export class CloudflareSimulator {
     form: FormData | undefined,
   ): Promise<SimResponse> {
     if (req.headers.authorization !== `Bearer ${this.token}`) {
-      return fail(403, 10000, 'Authentication error');
+      return path === '/user/tokens/verify'
+        ? fail(401, 1000, 'Invalid API Token')
+        : fail(403, 10000, 'Authentication error');
     }
     const limited = this.#spend(this.token);
     if (limited) return limited;
@@ -220,6 +222,17 @@ export class CloudflareSimulator {
         fault.message ?? 'Injected fault',
         headers,
       );
+    }
+    if (method === 'GET' && path === '/user/tokens/verify') {
+      return {
+        status: 200,
+        body: {
+          success: true,
+          errors: [],
+          messages: [{ code: 10000, message: 'This API Token is valid and active' }],
+          result: { id: 'sim-token-id', status: 'active' },
+        },
+      };
     }
     const match = this.#router.match(method, path);
     if (match === undefined) return fail(404, 7003, `No route for that URI: ${path}`);
