@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { errorMessage } from '../../providers/sdk/index.ts';
 import { formatConfigProblems, loadConfig } from '../config/load-config.ts';
@@ -73,6 +73,8 @@ export async function demoCommand(argv: string[]): Promise<number> {
   await attempt('Hetzner Cloud simulator', async () => {
     const { startHetznerSimulator } = await import('../../providers/hetzner/simulator/server.ts');
     const sim = await startHetznerSimulator({ token: 'demo-token' });
+    // The backup function starts servers from this snapshot; desired-state looks it up by label.
+    sim.state.addSnapshot('backup server', { role: 'backup-server' });
     return {
       name: 'hetzner',
       env: { HCLOUD_TOKEN: 'demo-token', HCLOUD_ENDPOINT: sim.endpoint },
@@ -166,6 +168,9 @@ function prepareRepository(project: string, home: string): { bare: string; work:
   for (const dir of ['desired-state', 'charts', 'workers']) {
     if (existsSync(join(project, dir))) cpSync(join(project, dir), join(work, dir), { recursive: true, filter: skip });
   }
+  // The company's stacks (Traefik, MongoDB, RocketChat, ...) need images from registries and a
+  // 3-node cluster; on the local Swarm the demo runs one small service instead.
+  rmSync(join(work, 'desired-state', 'swarm'), { recursive: true, force: true });
   mkdirSync(join(work, 'desired-state', 'swarm'), { recursive: true });
   writeFileSync(join(work, 'desired-state', 'swarm', 'demo.yaml'), DEMO_SERVICE);
   git(work, ['add', '-A']);
