@@ -29,7 +29,7 @@ Usage:
   keelson demo                         run the local demo (daemon on an example repository)
 
 Options for plan and apply:
-  --state FILE           state file (default $KEELSON_STATE_FILE or .keelson/state.json)
+  --state FILE           state file (default $KEELSON_STATE_PATH or .keelson/state.json)
   --owner ID             owner id in ownership labels (default $KEELSON_OWNER or "keelson")
   --deletion-budget N    most deletes per pass before the plan is refused (default 5)
   --secrets-dir DIR      files holding secret values (default $KEELSON_SECRETS_DIR)
@@ -165,7 +165,7 @@ async function planCommand(args: readonly string[], mode: 'plan' | 'apply'): Pro
     revision: revisionOf(dir as string),
     registry: reg,
     store: new FileStateStore(
-      resolve((values.state as string | undefined) ?? process.env.KEELSON_STATE_FILE ?? '.keelson/state.json'),
+      resolve((values.state as string | undefined) ?? process.env.KEELSON_STATE_PATH ?? '.keelson/state.json'),
     ),
     owner: (values.owner as string | undefined) ?? process.env.KEELSON_OWNER ?? 'keelson',
     deletionBudget,
