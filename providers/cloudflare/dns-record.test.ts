@@ -23,6 +23,11 @@ describe('DNS record normalisation (so a converged record plans as no-op)', () =
       { content: 'example.com' },
     ],
     [
+      'AAAA content is put in RFC 5952 form, as Cloudflare stores it',
+      { zone: 'example.com', name: 'v6', type: 'AAAA', content: '2001:DB8:0:0:0:0:0:1' },
+      { content: '2001:db8::1' },
+    ],
+    [
       'TXT content is left exactly as written',
       { zone: 'example.com', name: 't', type: 'TXT', content: 'Hello.' },
       { content: 'Hello.' },

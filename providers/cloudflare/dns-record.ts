@@ -99,7 +99,17 @@ export function normalizeDnsRecord(spec: Readonly<Record<string, unknown>>): Rec
   if (typeof spec.content === 'string' && (spec.type === 'CNAME' || spec.type === 'MX')) {
     out.content = spec.content.toLowerCase().replace(/\.$/, '');
   }
+  if (typeof spec.content === 'string' && spec.type === 'AAAA') out.content = canonicalIpv6(spec.content);
   return out;
+}
+
+/** RFC 5952 form (lower case, longest zero run compressed), as Cloudflare stores AAAA content. */
+export function canonicalIpv6(address: string): string {
+  try {
+    return new URL(`http://[${address}]/`).hostname.slice(1, -1);
+  } catch {
+    return address;
+  }
 }
 
 function observedFrom(

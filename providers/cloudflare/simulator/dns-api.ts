@@ -68,6 +68,16 @@ export function registerDnsApi(router: Router, state: SimState): void {
   });
 }
 
+/** Cloudflare stores IPv6 addresses in RFC 5952 form; undefined when it is not an address. */
+function canonicalIpv6(address: string): string | undefined {
+  if (!address.includes(':')) return undefined;
+  try {
+    return new URL(`http://[${address}]/`).hostname.slice(1, -1);
+  } catch {
+    return undefined;
+  }
+}
+
 function zoneBody(zone: SimZone, accountId: string): Record<string, unknown> {
   return {
     id: zone.id,
@@ -150,8 +160,11 @@ function buildRecord(
   if (type === 'CAA' && data) content = `${data.flags ?? 0} ${data.tag ?? ''} "${data.value ?? ''}"`;
   if (content === '') return fail(400, 9005, 'Content for record is invalid.');
   if (type === 'A' && !IPV4.test(content)) return fail(400, 9005, 'Content for A record must be a valid IPv4 address.');
-  if (type === 'AAAA' && !content.includes(':'))
-    return fail(400, 9005, 'Content for AAAA record must be a valid IPv6 address.');
+  if (type === 'AAAA') {
+    const canonical = canonicalIpv6(content);
+    if (canonical === undefined) return fail(400, 9005, 'Content for AAAA record must be a valid IPv6 address.');
+    content = canonical;
+  }
   const proxied = body.proxied === true;
   if (proxied && !PROXIABLE.has(type)) return fail(400, 9004, `${type} records cannot be proxied.`);
   let ttl = typeof body.ttl === 'number' ? body.ttl : 1;
