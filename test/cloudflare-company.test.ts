@@ -20,7 +20,6 @@ const SECRETS = {
   'rocketchat-llm-token': 'rc-token',
   'groq-api-key': 'groq-key',
   'qdrant-api-key': 'qdrant-key',
-  'ssh-admin-public-key': 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKeelsonTestKeyOnly admin@example.com',
 };
 
 const cfWrites = () => cf.writes();
@@ -59,7 +58,9 @@ beforeAll(async () => {
         `    GCP_PROJECT: company-prod\n    FIRESTORE_URL: ${firestore.url}\n`,
       ),
   );
+  // Secrets the Hetzner part may add later get placeholders; the Cloudflare ones are set above.
   rig.secrets = { ...SECRETS };
+  rig.fillSecrets();
 }, 120_000);
 
 afterAll(async () => {

@@ -1,4 +1,4 @@
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { loadDesiredState } from '../../reconciler/desired/load.ts';
@@ -52,6 +52,21 @@ export class EngineRig {
   copyDesired(...folders: string[]): this {
     for (const folder of folders)
       cpSync(join(REPO_ROOT, 'desired-state', folder), join(this.desired, folder), { recursive: true });
+    return this;
+  }
+
+  /** A placeholder value for every `secretRef` in the desired state that has none yet. */
+  fillSecrets(): this {
+    const walk = (dir: string): string[] =>
+      readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+        e.isDirectory() ? walk(join(dir, e.name)) : /\.ya?ml$/.test(e.name) ? [join(dir, e.name)] : [],
+      );
+    for (const file of walk(this.desired)) {
+      for (const m of readFileSync(file, 'utf8').matchAll(/secretRef:\s*([\w.-]+)/g)) {
+        const name = m[1] as string;
+        this.secrets[name] ??= `placeholder-${name}`;
+      }
+    }
     return this;
   }
 
