@@ -3,7 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['**/*.test.ts'],
-    exclude: ['node_modules/**', '.tools/**', 'workers/**/node_modules/**'],
+    exclude: ['**/node_modules/**', '.tools/**', '.keelson/**', '.cache/**'],
     testTimeout: 30_000,
     hookTimeout: 120_000,
     // Tests that share the local Swarm or a simulator port must not race each other.

@@ -1,6 +1,7 @@
 import {
   type DesiredResource,
   diffSpec,
+  type ErrorClass,
   errorMessage,
   type HandlerContext,
   type Logger,
@@ -43,6 +44,8 @@ export interface PassError {
   readonly kind?: string;
   readonly provider?: string;
   readonly severity: 'error' | 'warning';
+  /** How to react: retry soon (transient), wait for a new revision (terminal), or retry later (waiting). */
+  readonly class: ErrorClass;
 }
 
 export interface PassResult {
@@ -53,6 +56,8 @@ export interface PassResult {
   /** Resources whose diff was still not empty right after applying, and which fields. */
   readonly unstable: readonly { readonly key: string; readonly fields: readonly string[] }[];
   readonly errors: readonly PassError[];
+  /** Kinds whose live state could not be read this pass, and why (their drift is unknown, not gone). */
+  readonly unobservable: Readonly<Record<string, string>>;
   /** `no-op`: nothing to do; `changed`: changes applied (or planned, in plan mode); `failed`; `refused`. */
   readonly outcome: 'no-op' | 'changed' | 'failed' | 'refused';
   readonly durationMs: number;
@@ -96,12 +101,13 @@ export async function runPass(input: PassInput): Promise<PassResult> {
     retry,
     signal: input.signal,
   });
-  for (const e of seen.errors) errors.push({ ...e, severity: 'error' });
+  for (const e of seen.errors) errors.push({ ...e, severity: 'error', class: 'transient' });
 
   // Journal entries from a pass that crashed mid-create: observe decides what happened.
   for (const [key, entry] of Object.entries(state.journal)) {
     if (seen.unobservable.has(entry.kind)) {
       errors.push({
+        class: 'waiting',
         code: 'JOURNAL_UNRESOLVED',
         key,
         kind: entry.kind,
@@ -145,11 +151,13 @@ export async function runPass(input: PassInput): Promise<PassResult> {
         kind: c.kind,
         provider: c.provider,
         severity: c.reason === 'provider-unavailable' ? 'warning' : 'error',
+        class: c.reason === 'provider-unavailable' ? 'transient' : 'terminal',
         message: c.detail ?? c.key,
       });
     }
   }
-  if (plan.refused) errors.push({ code: 'DELETION_BUDGET', severity: 'error', message: plan.refused.message });
+  if (plan.refused)
+    errors.push({ code: 'DELETION_BUDGET', severity: 'error', class: 'terminal', message: plan.refused.message });
 
   let results: ChangeResult[] = [];
   const unstable: { key: string; fields: string[] }[] = [];
@@ -212,6 +220,7 @@ export async function runPass(input: PassInput): Promise<PassResult> {
           kind: r.kind,
           provider: r.provider,
           severity: 'error',
+          class: r.error.class as ErrorClass,
           message: r.error.message,
         });
       }
@@ -269,6 +278,7 @@ export async function runPass(input: PassInput): Promise<PassResult> {
     results,
     unstable,
     errors,
+    unobservable: Object.fromEntries(seen.unobservable),
     outcome,
     durationMs,
     startedAt: startedAt.toISOString(),
@@ -324,6 +334,7 @@ async function checkStable(
         kind: r.kind,
         provider: r.provider,
         severity: 'warning',
+        class: 'terminal',
         message: `${r.key}: ${fields.join(', ')} still differ${fields.length === 1 ? 's' : ''} right after applying (the provider rewrites ${fields.length === 1 ? 'it' : 'them'}); keelson will not re-apply until the desired spec changes. Align the desired value with what the provider stores.`,
       });
     }

@@ -1,20 +1,9 @@
-import type { ErrorClass } from '../../providers/sdk/index.ts';
 import { loadDesiredState } from '../desired/load.ts';
 import { runPass } from '../engine/pass.ts';
 import type { SecretSource } from '../engine/secrets.ts';
 import type { ProviderRegistry } from '../providers/registry.ts';
 import type { StateStore } from '../state/types.ts';
 import type { EnginePassOutcome, EnginePort } from './engine-port.ts';
-
-/** How the daemon retries each engine error code (codes from providers/sdk/errors.ts and the engine). */
-const CLASS_OF: Record<string, ErrorClass> = {
-  API_ERROR: 'transient',
-  RATE_LIMITED: 'transient',
-  TIMEOUT: 'transient',
-  UNAVAILABLE: 'transient',
-  NOT_READY: 'waiting',
-  LOCKED: 'waiting',
-};
 
 /** The real engine (`loadDesiredState` + `runPass`) behind the daemon's `EnginePort`. */
 export function engineAdapter(options: {
@@ -43,14 +32,7 @@ export function engineAdapter(options: {
         log,
         signal,
       });
-      const unobservableKinds = new Set<string>();
-      for (const e of result.errors)
-        if (e.kind && !e.key) for (const kind of e.kind.split(',')) unobservableKinds.add(kind);
-      for (const c of result.plan.changes) if (c.reason === 'provider-unavailable') unobservableKinds.add(c.kind);
-      for (const schema of registry.schemas()) {
-        const provider = schema.kind.slice(0, schema.kind.indexOf('.'));
-        if (registry.unavailable(provider)) unobservableKinds.add(schema.kind);
-      }
+      const unobservableKinds = new Set(Object.keys(result.unobservable));
       for (const e of result.errors) {
         if (e.severity === 'warning') log.warn({ revision, resource: e.key, code: e.code }, e.message);
       }
@@ -67,7 +49,7 @@ export function engineAdapter(options: {
           .filter((e) => e.severity === 'error')
           .map((e) => ({
             code: e.code,
-            class: CLASS_OF[e.code] ?? 'terminal',
+            class: e.class,
             message: e.message,
             ...(e.key ? { resource: e.key } : {}),
             ...(e.provider ? { provider: e.provider } : {}),
