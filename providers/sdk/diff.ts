@@ -79,6 +79,20 @@ function diffObject(
       diffObject(field.properties, want, have, path, sensitive, replace, out);
       continue;
     }
+    if (field?.type === 'map' && isPlainObject(want) && (isPlainObject(have) || have === undefined)) {
+      // Per key (`env.LOG_LEVEL`), so a plan shows what changed rather than the whole map.
+      const live = (have ?? {}) as Record<string, unknown>;
+      for (const key of [...new Set([...Object.keys(want), ...Object.keys(live)])].sort()) {
+        const after = want[key];
+        const before = live[key];
+        if (after instanceof UnknownValue) {
+          out.push({ path: `${path}.${key}`, before, after, sensitive, forcesReplacement: replace, unknown: true });
+        } else if (!valuesEqual(field.values, after, before)) {
+          out.push({ path: `${path}.${key}`, before, after, sensitive, forcesReplacement: replace, unknown: false });
+        }
+      }
+      continue;
+    }
     if (want instanceof UnknownValue) {
       out.push({ path, before: have, after: want, sensitive, forcesReplacement: replace, unknown: true });
       continue;

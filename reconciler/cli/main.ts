@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { type ParseArgsOptionsConfig, parseArgs } from 'node:util';
 import pino from 'pino';
@@ -103,9 +103,7 @@ function load(dir: string | undefined, root: string | undefined, log: Logger) {
 
 function printDiagnostics(diagnostics: readonly Diagnostic[], dir: string): void {
   for (const d of diagnostics)
-    process.stderr.write(
-      `${formatDiagnostic({ ...d, file: d.file ? `${dir.replace(/\/$/, '')}/${d.file}` : d.file })}\n`,
-    );
+    process.stderr.write(`${formatDiagnostic({ ...d, file: d.file ? join(dir, d.file) : d.file })}\n`);
 }
 
 function validateCommand(args: readonly string[]): number {

@@ -139,6 +139,12 @@ describe('loadDesiredState', () => {
     expect(loaded.graph.waves).toEqual([['mem.Thing/g-0', 'mem.Thing/g-1'], ['mem.Thing/after']]);
   });
 
+  it('turns numbers and booleans written as string map values into strings (env: { PORT: 8080 })', () => {
+    const loaded = diagnosticsOf({ 'a.yaml': thing('a', 'size: 1\nlabels: { port: 8080, debug: true, name: x }') });
+    expect(loaded.diagnostics).toEqual([]);
+    expect(loaded.resources[0]?.spec.labels).toEqual({ port: '8080', debug: 'true', name: 'x' });
+  });
+
   it('reports a duplicate name with where the first one is', () => {
     const loaded = diagnosticsOf({ 'a.yaml': thing('a', 'size: 1'), 'b.yaml': thing('a', 'size: 2') });
     expect(loaded.diagnostics).toMatchObject([

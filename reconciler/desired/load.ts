@@ -14,7 +14,7 @@ import {
 import type { ProviderRegistry } from '../providers/registry.ts';
 import type { Diagnostic } from './diagnostic.ts';
 import { buildGraph, type DependencyGraph } from './graph.ts';
-import { checkSpec, closest, describe } from './validate-spec.ts';
+import { checkSpec, closest, coerceSpec, describe } from './validate-spec.ts';
 
 export interface LoadResult {
   /** Valid resources (empty when there is any error: a bad revision is never applied in part). */
@@ -103,7 +103,7 @@ export function loadDesiredState(dir: string, registry: ProviderRegistry, option
         continue;
       }
       if (doc.contents === null) continue;
-      located.push(...readDocument(doc, lines, rel, registry, root, diagnostics));
+      located.push(...readDocument(doc, lines, rel, registry, { root, base }, diagnostics));
     }
   }
   const expandedLocated = dependOnChildren(located);
@@ -130,7 +130,7 @@ function readDocument(
   lines: LineCounter,
   file: string,
   registry: ProviderRegistry,
-  root: string,
+  dirs: { readonly root: string; readonly base: string },
   out: Diagnostic[],
 ): Located[] {
   const at = (path: readonly (string | number)[], onKey = false): SourceLocation & { file: string } =>
@@ -233,7 +233,7 @@ function readDocument(
       message: 'dependsOn must be a list of "kind/name" keys',
     });
   }
-  const spec = value.spec ?? {};
+  const spec = coerceSpec(schema.spec, value.spec ?? {});
   const check = checkSpec(schema.spec, spec);
   for (const p of check.problems) {
     problem({
@@ -261,7 +261,7 @@ function readDocument(
   };
   const expander = registry.expander(kind);
   if (!expander) return [{ resource, doc, lines }];
-  return expand(resource, schema, expander, registry, root, out, doc, lines);
+  return expand(resource, schema, expander, registry, dirs, out, doc, lines);
 }
 
 function expand(
@@ -269,7 +269,7 @@ function expand(
   parentSchema: KindSchema,
   expander: NonNullable<ReturnType<ProviderRegistry['expander']>>,
   registry: ProviderRegistry,
-  root: string,
+  { root, base }: { readonly root: string; readonly base: string },
   out: Diagnostic[],
   doc: Document,
   lines: LineCounter,
@@ -281,6 +281,23 @@ function expand(
       { root, readFile: (path: string) => readFileSync(resolve(root, path), 'utf8') },
     );
   } catch (error) {
+    // An expander may list several problems, each with its own place in the chart.
+    const problems = (error as { problems?: unknown }).problems;
+    if (Array.isArray(problems) && problems.length > 0) {
+      for (const p of problems as { file?: string; line?: number; column?: number; message?: string }[]) {
+        out.push({
+          severity: 'error',
+          code: 'chart-error',
+          // Chart files live beside the desired state, not in it: keep the path relative to it.
+          file: p.file ? relative(base, resolve(root, p.file)) : parent.source?.file,
+          ...(p.line ? { line: p.line } : {}),
+          ...(p.column ? { column: p.column } : {}),
+          message: `${parentSchema.kind} "${parent.name}" (${parent.source?.file}:${parent.source?.line}): ${p.message ?? 'invalid chart'}`,
+          hint: 'fix the chart or the values given to it',
+        });
+      }
+      return [];
+    }
     out.push({
       ...parent.source,
       file: parent.source?.file,
@@ -294,7 +311,8 @@ function expand(
   const result: Located[] = [];
   for (const child of expanded) {
     const schema = registry.schema(child.kind);
-    const check = schema ? checkSpec(schema.spec, child.spec) : undefined;
+    const childSpec = schema ? (coerceSpec(schema.spec, child.spec) as Record<string, unknown>) : child.spec;
+    const check = schema ? checkSpec(schema.spec, childSpec) : undefined;
     if (!schema || (check && check.problems.length > 0)) {
       for (const p of check?.problems ?? [
         { path: [], code: 'unknown-kind' as const, message: `unknown kind ${child.kind}` },
@@ -317,7 +335,7 @@ function expand(
         kind: child.kind,
         name: child.name,
         provider: providerOf(child.kind),
-        spec: child.spec,
+        spec: childSpec,
         policy: parent.policy,
         protect: parent.protect,
         allowReplace: parent.allowReplace,

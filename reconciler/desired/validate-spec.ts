@@ -28,6 +28,41 @@ export interface SpecCheck {
   readonly secretRefs: { path: readonly (string | number)[]; name: string }[];
 }
 
+/**
+ * Numbers and booleans written as map values where strings are expected (`env: { PORT: 8080 }`)
+ * become strings, as Compose does; everything else is left as written. Pure.
+ */
+export function coerceSpec(fields: Readonly<Record<string, Field>>, spec: unknown): unknown {
+  if (!isPlainObject(spec)) return spec;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(spec)) {
+    const field = fields[key];
+    out[key] = field ? coerceValue(field, value) : value;
+  }
+  return out;
+}
+
+function coerceValue(field: Field, value: unknown): unknown {
+  switch (field.type) {
+    case 'map':
+      if (!isPlainObject(value)) return value;
+      return Object.fromEntries(
+        Object.entries(value).map(([k, v]) => [
+          k,
+          field.values.type === 'string' && (typeof v === 'number' || typeof v === 'boolean')
+            ? String(v)
+            : coerceValue(field.values, v),
+        ]),
+      );
+    case 'object':
+      return coerceSpec(field.properties, value);
+    case 'array':
+      return Array.isArray(value) ? value.map((v) => coerceValue(field.items, v)) : value;
+    default:
+      return value;
+  }
+}
+
 /** Checks a spec against a kind's fields, collecting every problem (never stopping at the first). */
 export function checkSpec(fields: Readonly<Record<string, Field>>, spec: unknown): SpecCheck {
   const out: SpecCheck = { problems: [], references: [], secretRefs: [] };
