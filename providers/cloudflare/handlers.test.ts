@@ -134,7 +134,7 @@ describe('cloudflare.WorkerScript', () => {
     expect(JSON.stringify(live)).not.toContain('first');
     expect(diffResource(workerScriptSchema, scripts, worker('first'), live as never)).toEqual([]);
     const changes = diffResource(workerScriptSchema, scripts, worker('second'), live as never);
-    expect(changes.map((c) => [c.path, c.sensitive])).toEqual([['secrets', true]]);
+    expect(changes.map((c) => [c.path, c.sensitive])).toEqual([['secrets.API_KEY', true]]);
   });
 
   it('code changed outside keelson shows as a bundle change and is re-uploaded', async () => {
