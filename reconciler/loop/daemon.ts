@@ -61,7 +61,13 @@ export class Daemon {
   constructor(config: DaemonConfig, log: Logger, overrides: DaemonOverrides = {}) {
     this.config = config;
     this.#log = log;
-    const env = overrides.env ?? process.env;
+    // Providers that read files of the revision (Worker sources) find the checkout through
+    // KEELSON_CHECKOUT_DIR, also when the checkout directory was set in the config file.
+    const given = overrides.env ?? process.env;
+    const env =
+      config.source.type === 'git' && !given.KEELSON_CHECKOUT_DIR
+        ? { ...given, KEELSON_CHECKOUT_DIR: config.source.checkoutDir }
+        : given;
     this.#env = env;
     this.store = overrides.store ?? makeStore(config);
     this.registry = overrides.engine
