@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { silentLogger } from '../providers/sdk/testing.ts';
 import { desiredStateJsonSchema } from '../reconciler/desired/json-schema.ts';
 import { loadDesiredState } from '../reconciler/desired/load.ts';
 import { builtinModules } from '../reconciler/providers/builtin.ts';
