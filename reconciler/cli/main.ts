@@ -154,10 +154,7 @@ async function planCommand(args: readonly string[], mode: 'plan' | 'apply'): Pro
   if (deletionBudget !== undefined && !(Number.isInteger(deletionBudget) && deletionBudget >= 0)) {
     throw new UsageError(`--deletion-budget takes a whole number, got "${budgetText}"`);
   }
-  for (const [name, why] of Object.entries(reg.unavailableProviders())) {
-    if (loaded.resources.some((r) => r.provider === name))
-      process.stderr.write(`keelson: provider ${name} is not available (${why}); its resources are skipped\n`);
-  }
+
   const common = {
     resources: loaded.resources,
     revision: revisionOf(dir as string),
@@ -178,7 +175,9 @@ async function planCommand(args: readonly string[], mode: 'plan' | 'apply'): Pro
     process.stdout.write(`${JSON.stringify(planToJson(planned.plan, { errors: planned.errors }), null, 2)}\n`);
   } else {
     process.stdout.write(renderPlan(planned.plan, { color }));
-    for (const e of planned.errors) process.stderr.write(`${e.severity}[${e.code}] ${e.message}\n`);
+    // Unavailable providers are already summed up in the plan; the rest is printed once here.
+    for (const e of planned.errors)
+      if (e.code !== 'UNAVAILABLE') process.stderr.write(`${e.severity}[${e.code}] ${e.message}\n`);
   }
   const changes = planned.plan.changes.some((c) => c.action !== 'no-op' && c.action !== 'skip');
   if (mode === 'plan') {

@@ -132,29 +132,40 @@ export async function runPass(input: PassInput): Promise<PassResult> {
     deletionBudget: input.deletionBudget,
     kindOrder: (kind) => kindOrder(registry, kind),
   });
+  const codes = {
+    unowned: 'CONFLICT_UNOWNED',
+    'missing-secret': 'INVALID_SPEC',
+    'replace-refused': 'REPLACE_REFUSED',
+  } as const;
+  const unavailable = new Map<string, { count: number; why: string }>();
   for (const c of plan.changes) {
     if (c.action !== 'skip') continue;
-    if (
-      c.reason === 'unowned' ||
-      c.reason === 'missing-secret' ||
-      c.reason === 'replace-refused' ||
-      c.reason === 'provider-unavailable'
-    ) {
+    if (c.reason === 'unowned' || c.reason === 'missing-secret' || c.reason === 'replace-refused') {
       errors.push({
-        code: {
-          unowned: 'CONFLICT_UNOWNED',
-          'missing-secret': 'INVALID_SPEC',
-          'replace-refused': 'REPLACE_REFUSED',
-          'provider-unavailable': 'UNAVAILABLE',
-        }[c.reason],
+        code: codes[c.reason],
         key: c.key,
         kind: c.kind,
         provider: c.provider,
-        severity: c.reason === 'provider-unavailable' ? 'warning' : 'error',
-        class: c.reason === 'provider-unavailable' ? 'transient' : 'terminal',
+        severity: 'error',
+        class: 'terminal',
         message: c.detail ?? c.key,
       });
     }
+    if (c.reason === 'provider-unavailable') {
+      const seenBefore = unavailable.get(c.provider);
+      const why = seen.unobservable.get(c.kind) ?? `provider ${c.provider} is not available`;
+      unavailable.set(c.provider, { count: (seenBefore?.count ?? 0) + 1, why: seenBefore?.why ?? why });
+    }
+  }
+  // One warning per provider, not one per resource: the cause is the same for all of them.
+  for (const [provider, { count, why }] of unavailable) {
+    errors.push({
+      code: 'UNAVAILABLE',
+      provider,
+      severity: 'warning',
+      class: 'transient',
+      message: `${count} ${provider} resource${count === 1 ? '' : 's'} skipped: ${why}`,
+    });
   }
   if (plan.refused)
     errors.push({ code: 'DELETION_BUDGET', severity: 'error', class: 'terminal', message: plan.refused.message });

@@ -51,9 +51,23 @@ export function renderPlan(plan: Plan, options: RenderOptions): string {
       lines.push('');
     }
   }
-  const shown = plan.changes.filter((ch) => options.verbose || ch.action !== 'no-op');
+  // Resources of a provider that cannot be reached are summed up per provider, not listed one by one.
+  const unreachable = new Map<string, { count: number; detail: string }>();
+  for (const ch of plan.changes) {
+    if (ch.reason !== 'provider-unavailable' || options.verbose) continue;
+    const seen = unreachable.get(ch.provider);
+    unreachable.set(ch.provider, { count: (seen?.count ?? 0) + 1, detail: seen?.detail ?? ch.detail ?? '' });
+  }
+  const shown = plan.changes.filter(
+    (ch) => (options.verbose || ch.action !== 'no-op') && (options.verbose || ch.reason !== 'provider-unavailable'),
+  );
   if (shown.length === 0) {
-    lines.push(c('32', 'No changes. Live state matches the desired state.'));
+    lines.push(
+      unreachable.size === 0
+        ? c('32', 'No changes. Live state matches the desired state.')
+        : c('33', 'No changes for the providers that could be read.'),
+      '',
+    );
   } else {
     lines.push(c('1', `keelson will perform these actions (revision ${plan.revision}):`), '');
     for (const ch of shown) {
@@ -65,6 +79,9 @@ export function renderPlan(plan: Plan, options: RenderOptions): string {
         lines.push(...fieldLines(ch.fields, c, ch.action === 'create'));
       lines.push('');
     }
+  }
+  for (const [provider, { count, detail }] of unreachable) {
+    lines.push(c('36', `  ! ${count} ${provider} resource${count === 1 ? '' : 's'} skipped: ${detail}`), '');
   }
   const s = plan.summary;
   lines.push(

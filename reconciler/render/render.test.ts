@@ -41,6 +41,33 @@ describe('plan renderers', () => {
     expect(text).toContain('# mem.Thing/a will be updated in place (heals drift)');
   });
 
+  it('sums up the resources of an unavailable provider in one line instead of listing each', () => {
+    const skipped = (name: string) => ({
+      key: `mem.Thing/${name}`,
+      kind: 'mem.Thing',
+      name,
+      provider: 'mem',
+      action: 'skip' as const,
+      reason: 'provider-unavailable' as const,
+      detail: 'cannot read mem.Thing: MEM_TOKEN is not set',
+      fields: [],
+      cause: 'git' as const,
+      wave: 0,
+    });
+    const plan = {
+      revision: 'r',
+      changes: [skipped('a'), skipped('b'), skipped('c')],
+      drift: [],
+      summary: { create: 0, update: 0, replace: 0, delete: 0, noop: 0, skip: 3 },
+    };
+    const text = renderPlan(plan, { color: false });
+    expect(text).toContain('! 3 mem resources skipped: cannot read mem.Thing: MEM_TOKEN is not set');
+    expect(text).not.toContain('mem.Thing/a');
+    expect(text).toContain('No changes for the providers that could be read.');
+    expect(text).not.toContain('Live state matches');
+    expect(renderPlan(plan, { color: false, verbose: true })).toContain('mem.Thing/a');
+  });
+
   it('colours only when asked (a TTY)', async () => {
     expect(renderPlan(await rotatedSecretPlan(), { color: true })).toContain('\u001b[');
   });
