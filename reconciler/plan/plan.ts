@@ -149,10 +149,12 @@ export function planChanges(input: PlanInput): Plan {
         skip('dependency-failed', `${r.key} depends on ${failedDep}, which will not exist after this pass`);
         continue;
       }
+      // A create shows what the user wrote (references resolved), not every defaulted field.
+      const written = resolveSpec(r.spec, { observed: input.observed, secrets: input.secrets }).spec;
       changes.push({
         ...base,
         action: 'create',
-        fields: createFields(schema, want.spec),
+        fields: createFields(schema, written),
         cause: gitUnchanged ? 'drift' : 'git',
       });
       continue;
