@@ -109,6 +109,23 @@ export function fieldChanged(changes: readonly { path: string }[], field: string
   return changes.some((c) => c.path === field || c.path.startsWith(`${field}.`) || c.path.startsWith(`${field}[`));
 }
 
+/** Reads one resource by id (`GET /<collection>/<id>`), unwrapping the vendor's `{ <envelope>: ... }`. */
+export async function getOne<T>(
+  client: HcloudClient,
+  ctx: HandlerContext,
+  collection: string,
+  envelope: string,
+  id: string | number,
+  key: string,
+): Promise<T> {
+  const body = await client.request<Record<string, T>>('GET', `/${collection}/${id}`, {
+    what: `read ${key}`,
+    resource: key,
+    ...signalOf(ctx),
+  });
+  return body[envelope] as T;
+}
+
 export function signalOf(ctx: HandlerContext): { signal?: AbortSignal } {
   return ctx.signal ? { signal: ctx.signal } : {};
 }

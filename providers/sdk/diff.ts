@@ -105,7 +105,7 @@ function diffObject(
 
 /** Structural equality with the schema's rules (secret digests, unordered sets, number/string care). */
 export function valuesEqual(field: Field | undefined, a: unknown, b: unknown): boolean {
-  if (a instanceof SecretValue || isSecretDigest(a) || a instanceof SecretValue || isSecretDigest(b)) {
+  if (a instanceof SecretValue || isSecretDigest(a) || b instanceof SecretValue || isSecretDigest(b)) {
     return digestOf(a) !== undefined && digestOf(a) === digestOf(b);
   }
   if (field?.type === 'array' && Array.isArray(a) && Array.isArray(b)) {

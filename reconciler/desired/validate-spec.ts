@@ -116,7 +116,7 @@ function checkObject(
       out.problems.push({
         path,
         code: 'missing-field',
-        message: `missing required field "${key}"${path.length ? '' : ''}`,
+        message: `missing required field "${key}"`,
         hint: field.description ? `${key}: ${field.description}` : undefined,
       });
     }

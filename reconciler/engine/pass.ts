@@ -5,6 +5,7 @@ import {
   errorMessage,
   type HandlerContext,
   type Logger,
+  type ObservedResource,
 } from '../../providers/sdk/index.ts';
 import { type ApplyProgress, applyPlan, type ChangeResult } from '../apply/apply.ts';
 import { DEFAULT_RETRY, type RetryPolicy } from '../apply/retry.ts';
@@ -301,7 +302,7 @@ async function checkStable(
   results: readonly ChangeResult[],
   input: PassInput,
   desired: ReadonlyMap<string, DesiredResource>,
-  observed: Map<string, import('../../providers/sdk/index.ts').ObservedResource>,
+  observed: Map<string, ObservedResource>,
   planInput: Pick<PlanInput, 'secrets' | 'schema' | 'normalize'>,
   retry: RetryPolicy,
   context: (provider: string) => HandlerContext,

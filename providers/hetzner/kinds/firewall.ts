@@ -14,6 +14,7 @@ import {
   asId,
   createNamed,
   fieldChanged,
+  getOne,
   type HetznerRuntime,
   labelsFor,
   observedBase,
@@ -163,14 +164,8 @@ export class FirewallHandler implements ResourceHandler {
     return relevant(firewalls, ctx, query).map((f) => this.#observed(ctx, f));
   }
 
-  async #get(ctx: HandlerContext, id: string | number, key: string): Promise<HcloudFirewall> {
-    return (
-      await this.#rt.client.request<{ firewall: HcloudFirewall }>('GET', `/firewalls/${id}`, {
-        what: `read ${key}`,
-        resource: key,
-        ...signalOf(ctx),
-      })
-    ).firewall;
+  #get(ctx: HandlerContext, id: string | number, key: string): Promise<HcloudFirewall> {
+    return getOne<HcloudFirewall>(this.#rt.client, ctx, 'firewalls', 'firewall', id, key);
   }
 
   async create(ctx: HandlerContext, desired: ResolvedResource): Promise<ObservedResource> {

@@ -13,6 +13,7 @@ import { userLabelsOf } from '../ownership.ts';
 import {
   createNamed,
   fieldChanged,
+  getOne,
   type HetznerRuntime,
   labelsFor,
   observedBase,
@@ -95,14 +96,8 @@ export class NetworkHandler implements ResourceHandler {
     return relevant(networks, ctx, query).map((n) => this.#observed(ctx, n));
   }
 
-  async #get(ctx: HandlerContext, id: string | number, key: string): Promise<HcloudNetwork> {
-    return (
-      await this.#rt.client.request<{ network: HcloudNetwork }>('GET', `/networks/${id}`, {
-        what: `read ${key}`,
-        resource: key,
-        ...signalOf(ctx),
-      })
-    ).network;
+  #get(ctx: HandlerContext, id: string | number, key: string): Promise<HcloudNetwork> {
+    return getOne<HcloudNetwork>(this.#rt.client, ctx, 'networks', 'network', id, key);
   }
 
   async create(ctx: HandlerContext, desired: ResolvedResource): Promise<ObservedResource> {

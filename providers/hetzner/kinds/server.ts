@@ -13,6 +13,7 @@ import {
   asId,
   createNamed,
   fieldChanged,
+  getOne,
   type HetznerRuntime,
   labelsFor,
   observedBase,
@@ -179,14 +180,8 @@ export class ServerHandler implements ResourceHandler {
     return relevant(servers, ctx, query).map((s) => this.#observed(ctx, s, desired.get(s.name)));
   }
 
-  async #get(ctx: HandlerContext, id: string | number, key: string): Promise<HcloudServer> {
-    return (
-      await this.#rt.client.request<{ server: HcloudServer }>('GET', `/servers/${id}`, {
-        what: `read ${key}`,
-        resource: key,
-        ...signalOf(ctx),
-      })
-    ).server;
+  #get(ctx: HandlerContext, id: string | number, key: string): Promise<HcloudServer> {
+    return getOne<HcloudServer>(this.#rt.client, ctx, 'servers', 'server', id, key);
   }
 
   async create(ctx: HandlerContext, desired: ResolvedResource): Promise<ObservedResource> {

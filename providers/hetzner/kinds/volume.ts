@@ -14,6 +14,7 @@ import {
   asId,
   createNamed,
   fieldChanged,
+  getOne,
   type HetznerRuntime,
   labelsFor,
   observedBase,
@@ -96,14 +97,8 @@ export class VolumeHandler implements ResourceHandler {
     return relevant(volumes, ctx, query).map((v) => this.#observed(ctx, v, desired.get(v.name)));
   }
 
-  async #get(ctx: HandlerContext, id: string | number, key: string): Promise<HcloudVolume> {
-    return (
-      await this.#rt.client.request<{ volume: HcloudVolume }>('GET', `/volumes/${id}`, {
-        what: `read ${key}`,
-        resource: key,
-        ...signalOf(ctx),
-      })
-    ).volume;
+  #get(ctx: HandlerContext, id: string | number, key: string): Promise<HcloudVolume> {
+    return getOne<HcloudVolume>(this.#rt.client, ctx, 'volumes', 'volume', id, key);
   }
 
   async create(ctx: HandlerContext, desired: ResolvedResource): Promise<ObservedResource> {
