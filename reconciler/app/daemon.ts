@@ -181,6 +181,9 @@ export class Daemon {
 
 function makeStore(config: DaemonConfig): StateStore {
   if (config.state.backend === 'file') return new FileStateStore(config.state.path);
+  // Against the emulator no credential is used at all: say so explicitly, or Google's auth library
+  // probes the cloud metadata server (169.254.169.254) looking for one.
+  if (process.env.FIRESTORE_EMULATOR_HOST) process.env.METADATA_SERVER_DETECTION ??= 'none';
   return new FirestoreStateStore(
     new Firestore({ projectId: config.state.projectId }),
     config.state.collection,
