@@ -45,8 +45,9 @@ export interface DriftPassFacts {
  * - a fingerprint seen again counts up; a new fingerprint for the same resource starts over; when
  *   the old one's alert was open, that is announced as `changed` (not `resolved`) and the alert stays open;
  * - a drift under `enforce` that keelson healed in this very pass is announced once as `healed`
- *   (someone changed production by hand), whatever the observation threshold; the same fingerprint
- *   on the same resource is not announced again within `reminderMs`;
+ *   (someone changed production by hand) instead of opening an alert, whatever the observation
+ *   threshold; the same fingerprint on the same resource is not announced again within
+ *   `reminderMs`, and if it keeps coming back the usual alert opens at the threshold;
  * - `paused` resources are recorded but never alerted;
  * - a record whose resource was not observed this pass (`unobserved`, e.g. its provider failed)
  *   is kept as it is: not seeing a drift is not the same as seeing it gone.
@@ -90,11 +91,15 @@ export function trackDrift(
     }
     if (
       entry.policy === 'enforce' &&
+      !record.alertedAt &&
       facts.applied?.(entry.key) &&
       healed[entry.key]?.fingerprint !== entry.fingerprint
     ) {
+      // Put back in this very pass: announced as healed instead of opening an alert (nothing is open).
       healed[entry.key] = { fingerprint: entry.fingerprint, at };
       events.push({ type: 'healed', record, entry });
+      records[entry.key] = record;
+      continue;
     }
     if (entry.policy !== 'paused' && !changed) {
       if (!record.alertedAt && record.observations >= policy.afterObservations) {
