@@ -112,7 +112,11 @@ describe('keelson serve on the local Swarm', { timeout: 180_000 }, () => {
     expect(replicas()).toBe(2);
     await until(() => receiver.alerts.length > start, 'the healed notification');
     expect(receiver.alerts.slice(start)).toMatchObject([
-      { type: 'drift.healed', key: `swarm.Service/${NAME}`, fields: [{ path: 'deploy.replicas', before: '4', after: '2' }] },
+      {
+        type: 'drift.healed',
+        key: `swarm.Service/${NAME}`,
+        fields: [{ path: 'deploy.replicas', before: '4', after: '2' }],
+      },
     ]);
     // Nothing was left open, so the next pass has nothing to resolve.
     await pass();
