@@ -136,7 +136,9 @@ export class Daemon {
 
   /** Listens on the configured address and starts the loop. Resolves with the URL it listens on. */
   async start(): Promise<string> {
-    const address = await this.app.listen({ host: this.config.http.host, port: this.config.http.port });
+    // A deep accept queue: with Node's default (511) a burst of scrapers overflows it, and the
+    // kernel drops the SYN of a liveness probe, which then waits seconds for its retransmission.
+    const address = await this.app.listen({ host: this.config.http.host, port: this.config.http.port, backlog: 4096 });
     this.#stopInstrumenting = instrumentProviderRequests(this.metrics, providerRoutes(this.#env));
     this.source.watch?.(() => this.trigger('file-change'));
     try {

@@ -61,6 +61,7 @@ const MAX_REFUSED = 5;
 /** The daemon's live status. Conditions keep their transition time while their status does not change. */
 export class DaemonStatus {
   #data: DaemonStatusData;
+  #version = 0;
 
   constructor(mode: 'apply' | 'plan', unavailableProviders: Readonly<Record<string, string>> = {}) {
     this.#data = {
@@ -86,8 +87,14 @@ export class DaemonStatus {
     return this.#data;
   }
 
+  /** Goes up with every change: what is rendered from the status can be reused until it moves. */
+  get version(): number {
+    return this.#version;
+  }
+
   update(patch: Partial<DaemonStatusData>): void {
     this.#data = { ...this.#data, ...patch };
+    this.#version++;
   }
 
   setCondition(type: Condition['type'], status: Condition['status'], reason: string, message: string, now: Date): void {
@@ -104,6 +111,7 @@ export class DaemonStatus {
       (a, b) => order.indexOf(a.type) - order.indexOf(b.type),
     );
     this.#data = { ...this.#data, conditions };
+    this.#version++;
   }
 
   /** Records a refused revision (once per revision and reason), keeping the newest few. */
@@ -112,11 +120,13 @@ export class DaemonStatus {
       (r) => !(r.revision === refused.revision && r.reason === refused.reason),
     );
     this.#data = { ...this.#data, refusedRevisions: [...others, refused].slice(-MAX_REFUSED) };
+    this.#version++;
   }
 
   /** Replaces the error list with this pass's errors (the newest pass is what matters). */
   setErrors(errors: readonly StatusError[]): void {
     this.#data = { ...this.#data, lastErrors: errors.slice(-MAX_ERRORS) };
+    this.#version++;
   }
 
   /**
