@@ -79,6 +79,14 @@ describe('loadDesiredState', () => {
       message: /inline/,
     },
     {
+      why: 'a secret name that would reach outside the secrets directory (it once copied /proc/self/environ into a Worker)',
+      yaml: 'kind: mem.Thing\nname: a\nspec:\n  size: 1\n  password: { secretRef: ../../../proc/self/environ }\n',
+      code: 'invalid-value',
+      line: 5,
+      field: 'spec.password',
+      message: /secret name "\.\.\/\.\.\/\.\.\/proc\/self\/environ" is not allowed: use letters, digits/,
+    },
+    {
       why: 'dangling reference',
       yaml: 'kind: mem.Link\nname: l\nspec:\n  target: { ref: mem.Thing/nope }\n',
       code: 'dangling-reference',

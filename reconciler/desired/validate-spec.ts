@@ -4,6 +4,7 @@ import {
   isReference,
   isSecretReference,
   type Reference,
+  secretNameProblem,
 } from '../../providers/sdk/index.ts';
 import type { Diagnostic } from './diagnostic.ts';
 
@@ -123,13 +124,20 @@ function checkObject(
   }
 }
 
+/** A secret reference, or an `invalid-value` problem when its name could reach outside the secrets directory. */
+function addSecretRef(name: string, path: (string | number)[], out: SpecCheck): void {
+  const problem = secretNameProblem(name);
+  if (problem) out.problems.push({ path, code: 'invalid-value', message: problem });
+  else out.secretRefs.push({ path, name });
+}
+
 function checkValue(field: Field, value: unknown, path: (string | number)[], out: SpecCheck): void {
   if (value === null || value === undefined) {
     if (field.required) out.problems.push({ path, code: 'missing-field', message: 'a value is required here' });
     return;
   }
   if (field.type === 'secret') {
-    if (isSecretReference(value)) out.secretRefs.push({ path, name: value.secretRef });
+    if (isSecretReference(value)) addSecretRef(value.secretRef, path, out);
     else
       out.problems.push({
         path,
@@ -141,7 +149,7 @@ function checkValue(field: Field, value: unknown, path: (string | number)[], out
   }
   if (isSecretReference(value)) {
     if (field.sensitive && field.type === 'string') {
-      out.secretRefs.push({ path, name: value.secretRef });
+      addSecretRef(value.secretRef, path, out);
       return;
     }
     out.problems.push({ path, code: 'wrong-type', message: 'this field does not take a secret reference' });
