@@ -172,6 +172,16 @@ describe('loadDesiredState', () => {
     ]);
   });
 
+  it.each([
+    ['a dependsOn on itself', thing('a', 'size: 1', 'dependsOn: [mem.Thing/a]\n')],
+    ['a reference to its own output', 'kind: mem.Link\nname: l\nspec:\n  target: { ref: mem.Link/l }\n'],
+  ])('reports %s as a dependency cycle (it would be skipped forever at apply)', (_why, yaml) => {
+    const loaded = diagnosticsOf({ 'self.yaml': yaml });
+    expect(loaded.diagnostics.map((d) => [d.code, d.line])).toEqual([['dependency-cycle', 1]]);
+    expect(loaded.diagnostics[0]?.message).toMatch(/dependency cycle: (mem\.\w+\/\w) -> \1$/);
+    expect(loaded.resources).toEqual([]);
+  });
+
   it('collects every problem of a malformed tree before reporting, and yields no resources', () => {
     const loaded = diagnosticsOf({
       'one.yaml': 'kind: mem.Thing\nname: a\nspec:\n  size: x\n  colour: red\n---\nkind: nope.Kind\nname: b\n',

@@ -370,9 +370,11 @@ function dependOnChildren(located: readonly Located[]): Located[] {
   }
   if (children.size === 0) return [...located];
   return located.map((l) => {
-    const dependsOn = [...new Set(l.resource.dependsOn.flatMap((d) => children.get(d) ?? [d]))].filter(
-      (d) => d !== l.resource.key,
-    );
+    // A child of a composite named in dependsOn does not depend on itself; a resource that names
+    // itself directly (or references its own output) does, and that is reported as a cycle.
+    const dependsOn = [
+      ...new Set(l.resource.dependsOn.flatMap((d) => children.get(d)?.filter((c) => c !== l.resource.key) ?? [d])),
+    ];
     return { ...l, resource: { ...l.resource, dependsOn } };
   });
 }
