@@ -232,8 +232,21 @@ export function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'an object';
-  if (typeof value === 'string') return `the string "${value.length > 40 ? `${value.slice(0, 40)}…` : value}"`;
-  return `${typeof value} ${String(value)}`;
+  if (typeof value === 'string') return `the string ${excerpt(value)}`;
+  return `${typeof value} ${String(value).slice(0, 40)}`;
+}
+
+/**
+ * A value from Git as a diagnostic may quote it: at most `max` characters, in double quotes, with
+ * control characters escaped, so no file content, terminal escape or 2 MB line reaches a log,
+ * `/status` or the status page.
+ */
+export function excerpt(text: string, max = 40): string {
+  const short = text.length > max ? `${text.slice(0, max)}…` : text;
+  return JSON.stringify(short).replace(
+    /[\u007f-\u009f\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }
 
 /** The allowed name nearest to a misspelt one (Levenshtein distance ≤ 2), for "did you mean". */
