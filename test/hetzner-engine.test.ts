@@ -94,11 +94,17 @@ describe('the Hetzner part of the system, through runPass', { timeout: 60_000 },
   });
 
   it('429s in the middle of an apply slow it down; it finishes without losing errors', async () => {
-    world.sim.rateLimit.configure({ limit: 40, refillPerSecond: 40, remaining: 0 });
+    // An empty bucket that refills only when keelson's budget waits (on a clock that skips the wait):
+    // the first request is refused whatever the machine's speed, and every wait is what lets it go on.
+    const bucket = { limit: 40, refillPerSecond: 0 };
+    world.sim.rateLimit.configure({ ...bucket, remaining: 0 });
+    world.onBudgetWait = () => world.sim.rateLimit.configure({ ...bucket, remaining: bucket.limit });
     world.write('extra.yaml', 'kind: hetzner.PlacementGroup\nname: extra\nspec:\n  labels: { purpose: rate-test }\n');
     const before = world.sim.requests.length;
-    const result = await world.pass();
-    world.sim.rateLimit.configure({ limit: 3600, refillPerSecond: 1 });
+    const result = await world.pass().finally(() => {
+      world.onBudgetWait = undefined;
+      world.sim.rateLimit.configure({ limit: 3600, refillPerSecond: 1 });
+    });
     expect(result.errors).toEqual([]);
     expect(result.results.find((r) => r.key === 'hetzner.PlacementGroup/extra')?.status).toBe('applied');
     expect([...world.sim.state.placementGroups.values()].some((g) => g.name === 'extra')).toBe(true);

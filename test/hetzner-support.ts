@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHetznerProvider, hetznerModule } from '../providers/hetzner/index.ts';
 import { type HetznerSimulator, startHetznerSimulator } from '../providers/hetzner/simulator/index.ts';
-import { SecretValue } from '../providers/sdk/index.ts';
+import { type Clock, SecretValue } from '../providers/sdk/index.ts';
 import { silentLogger } from '../providers/sdk/testing.ts';
 import { loadDesiredState } from '../reconciler/desired/load.ts';
 import { type PassInput, type PassResult, runPass } from '../reconciler/engine/pass.ts';
@@ -21,6 +21,12 @@ export class HetznerWorld {
   readonly sim: HetznerSimulator;
   readonly provider: ReturnType<typeof createHetznerProvider>;
   readonly registry: ProviderRegistry;
+  /**
+   * Called each time the provider's rate budget waits. Its clock skips the wait instead of sleeping,
+   * so a test decides what the wait brings (a refilled simulator bucket), whatever the machine's load.
+   */
+  onBudgetWait: (() => void) | undefined;
+  #skipped = 0;
   #revision = 0;
 
   private constructor(sim: HetznerSimulator) {
@@ -29,10 +35,20 @@ export class HetznerWorld {
       endpoint: sim.endpoint,
       token: new SecretValue('sim-token', 'test'),
       backoffMs: 20,
+      rateBudget: { clock: this.#budgetClock },
     });
     this.registry = new ProviderRegistry([hetznerModule], [this.provider]);
     cpSync(repoDesired, this.desired, { recursive: true });
   }
+
+  readonly #budgetClock: Clock = {
+    now: () => Date.now() + this.#skipped,
+    sleep: async (ms, signal) => {
+      signal?.throwIfAborted();
+      this.#skipped += ms;
+      this.onBudgetWait?.();
+    },
+  };
 
   static async start(options: Parameters<typeof startHetznerSimulator>[0] = {}): Promise<HetznerWorld> {
     const world = new HetznerWorld(await startHetznerSimulator({ actionDurationMs: 15, ...options }));

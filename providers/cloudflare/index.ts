@@ -1,6 +1,6 @@
+export { CLOUDFLARE_QUOTA, cloudflareBudget } from './client/client.ts';
 export type { CloudflareConfig } from './client/config.ts';
 export { readCloudflareConfig } from './client/config.ts';
-export { RateBudget } from './client/rate-budget.ts';
 export { dnsRecordSchema } from './kinds/dns-record.ts';
 export { r2BucketSchema } from './kinds/r2-bucket.ts';
 export { workerCronSchema } from './kinds/worker-cron.ts';
@@ -14,11 +14,11 @@ import {
   type Provider,
   type ProviderModule,
   type ProviderOptions,
+  type RateBudget,
 } from '../sdk/index.ts';
 import { toKeelsonError } from './client/api-error.ts';
 import { type CloudflareClient, createCloudflareClient } from './client/client.ts';
 import { type CloudflareConfig, readCloudflareConfig } from './client/config.ts';
-import type { RateBudget } from './client/rate-budget.ts';
 import { ZoneDirectory } from './client/zone-directory.ts';
 import { DnsRecordHandler, dnsRecordSchema } from './kinds/dns-record.ts';
 import { R2BucketHandler, r2BucketSchema } from './kinds/r2-bucket.ts';
@@ -60,7 +60,7 @@ export function createCloudflareProvider(
       { schema: workerRouteSchema, handler: new WorkerRouteHandler(client, zones) },
       { schema: workerCronSchema, handler: new WorkerCronHandler(client) },
     ],
-    rateBudget: () => ({ remaining: client.budget.remaining(), limit: client.budget.limit }),
+    rateBudget: () => client.budget.snapshot(),
     async connect(ctx: HandlerContext): Promise<void> {
       let status: string;
       try {

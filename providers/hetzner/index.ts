@@ -1,5 +1,5 @@
 import type { Provider, ProviderModule } from '../sdk/index.ts';
-import { ActionTracker } from './client/action-tracker.ts';
+import { actionTracker } from './client/actions.ts';
 import { readHetznerConfig } from './client/config.ts';
 import { HcloudClient, type HcloudClientOptions } from './client/hcloud-client.ts';
 import { FirewallHandler, firewallSchema } from './kinds/firewall.ts';
@@ -34,7 +34,7 @@ export function createHetznerProvider(options: HetznerProviderOptions): Provider
   const client = new HcloudClient(options);
   const rt: HetznerRuntime = {
     client,
-    actions: new ActionTracker(),
+    actions: actionTracker(client),
     actionTimeoutMs: options.actionTimeoutMs ?? 120_000,
   };
   return {

@@ -1,6 +1,8 @@
 import type { RecordCreateParams, RecordUpdateParams } from 'cloudflare/resources/dns/records';
 import {
+  deleteIgnoringMissing,
   type FieldChange,
+  findOrClaim,
   type HandlerContext,
   isPlainObject,
   KeelsonError,
@@ -11,8 +13,9 @@ import {
   type ResourceHandler,
   resourceKey,
   UnknownValue,
+  unownedConflict,
 } from '../../sdk/index.ts';
-import { isNotFound, toKeelsonError } from '../client/api-error.ts';
+import { cloudflareCall, toKeelsonError } from '../client/api-error.ts';
 import type { CloudflareClient } from '../client/client.ts';
 import type { ZoneDirectory } from '../client/zone-directory.ts';
 import { markComment, parseComment } from '../ownership.ts';
@@ -235,32 +238,39 @@ export class DnsRecordHandler implements ResourceHandler {
     const spec = normalizeDnsRecord(desired.spec);
     const zone = String(spec.zone);
     const zoneId = await this.#zones.idOf(zone, desired.key);
-    const same = await this.#records(zoneId, zone, { name: String(spec.name), type: String(spec.type) });
-    const ours = same.find((r) => {
+    const ours = (r: LiveRecord): boolean => {
       const m = parseComment(r.comment);
       return m.owner === ctx.owner && m.name === desired.name;
+    };
+    const action = `cannot create DNS record ${desired.name} (${spec.name} ${spec.type}) in ${zone}`;
+    const { item } = await findOrClaim<LiveRecord>({
+      desired,
+      // Ours first; else one of that name and type that no keelson of this owner marked.
+      find: async () => {
+        const same = await this.#records(zoneId, zone, { name: String(spec.name), type: String(spec.type) });
+        return same.find(ours) ?? same.find((r) => parseComment(r.comment).owner !== ctx.owner);
+      },
+      owned: ours,
+      create: async () =>
+        (await cloudflareCall(
+          () =>
+            this.#client.sdk.dns.records.create({ zone_id: zoneId, ...this.#body(ctx, desired) } as RecordCreateParams),
+          action,
+          desired.key,
+        )) as unknown as LiveRecord,
+      claim: async (clash) =>
+        (await cloudflareCall(
+          () =>
+            this.#client.sdk.dns.records.update(clash.id, {
+              zone_id: zoneId,
+              ...this.#body(ctx, desired),
+            } as RecordUpdateParams),
+          action,
+          desired.key,
+        )) as unknown as LiveRecord,
+      describe: () => `${spec.name} (${spec.type}) in ${zone}`,
     });
-    if (ours) return observedFrom(ours, zone, zoneId, desired.name, true);
-    const clash = same.find((r) => parseComment(r.comment).owner !== ctx.owner);
-    if (clash && !desired.adopt) {
-      throw new KeelsonError(
-        `cannot create DNS record ${desired.name}: ${spec.name} (${spec.type}) already exists in ${zone} and keelson does not own it; set adopt: true to take it over`,
-        { code: 'CONFLICT_UNOWNED', class: 'terminal', resource: desired.key },
-      );
-    }
-    const body = this.#body(ctx, desired);
-    try {
-      const record = clash
-        ? await this.#client.sdk.dns.records.update(clash.id, { zone_id: zoneId, ...body } as RecordUpdateParams)
-        : await this.#client.sdk.dns.records.create({ zone_id: zoneId, ...body } as RecordCreateParams);
-      return observedFrom(record as unknown as LiveRecord, zone, zoneId, desired.name, true);
-    } catch (error) {
-      throw toKeelsonError(
-        error,
-        `cannot create DNS record ${desired.name} (${spec.name} ${spec.type}) in ${zone}`,
-        desired.key,
-      );
-    }
+    return observedFrom(item, zone, zoneId, desired.name, true);
   }
 
   async update(
@@ -271,12 +281,8 @@ export class DnsRecordHandler implements ResourceHandler {
   ): Promise<ObservedResource> {
     const spec = normalizeDnsRecord(desired.spec);
     const zone = String(spec.zone);
-    if (!observed.owned && !desired.adopt) {
-      throw new KeelsonError(
-        `cannot update DNS record ${desired.name}: ${spec.name} (${spec.type}) in ${zone} is not owned by keelson; set adopt: true to take it over`,
-        { code: 'CONFLICT_UNOWNED', class: 'terminal', resource: desired.key },
-      );
-    }
+    if (!observed.owned && !desired.adopt)
+      throw unownedConflict(desired, `${spec.name} (${spec.type}) in ${zone}`, 'update');
     const zoneId = String(observed.outputs.zoneId ?? (await this.#zones.idOf(zone, desired.key)));
     try {
       // PUT writes the whole record, so fields edited by hand that Git does not set are reset too.
@@ -296,11 +302,12 @@ export class DnsRecordHandler implements ResourceHandler {
 
   async delete(_ctx: HandlerContext, observed: ObservedResource): Promise<void> {
     const zoneId = String(observed.outputs.zoneId);
-    try {
-      await this.#client.sdk.dns.records.delete(observed.id, { zone_id: zoneId });
-    } catch (error) {
-      if (isNotFound(error)) return;
-      throw toKeelsonError(error, `cannot delete DNS record ${observed.name}`, observed.key);
-    }
+    await deleteIgnoringMissing(() =>
+      cloudflareCall(
+        () => this.#client.sdk.dns.records.delete(observed.id, { zone_id: zoneId }),
+        `cannot delete DNS record ${observed.name}`,
+        observed.key,
+      ),
+    );
   }
 }

@@ -1,15 +1,16 @@
 import {
+  deleteIgnoringMissing,
   type FieldChange,
   type HandlerContext,
-  KeelsonError,
   type KindSchema,
   type ObservedResource,
   type ObserveQuery,
   type ResolvedResource,
   type ResourceHandler,
   resourceKey,
+  unownedConflict,
 } from '../../sdk/index.ts';
-import { isNotFound, toKeelsonError } from '../client/api-error.ts';
+import { cloudflareCall, isNotFound, toKeelsonError } from '../client/api-error.ts';
 import type { CloudflareClient } from '../client/client.ts';
 
 export const WORKER_CRON_KIND = 'cloudflare.WorkerCron';
@@ -111,12 +112,7 @@ export class WorkerCronHandler implements ResourceHandler {
     const script = String(desired.spec.script);
     if (ctx.inventory.get(desired.key)?.id !== script && !desired.adopt) {
       const live = await this.#schedules(script, desired.key);
-      if (live !== undefined && live.length > 0) {
-        throw new KeelsonError(
-          `cannot create cron triggers ${desired.name}: Worker ${script} already has triggers keelson does not own; set adopt: true to take them over`,
-          { code: 'CONFLICT_UNOWNED', class: 'terminal', resource: desired.key },
-        );
-      }
+      if (live !== undefined && live.length > 0) throw unownedConflict(desired, `cron triggers of Worker ${script}`);
     }
     return this.#write(ctx, desired, 'create');
   }
@@ -127,22 +123,18 @@ export class WorkerCronHandler implements ResourceHandler {
     observed: ObservedResource,
     _changes: readonly FieldChange[],
   ): Promise<ObservedResource> {
-    if (!observed.owned && !desired.adopt) {
-      throw new KeelsonError(`cannot update cron triggers ${desired.name}: keelson does not own them`, {
-        code: 'CONFLICT_UNOWNED',
-        class: 'terminal',
-        resource: desired.key,
-      });
-    }
+    if (!observed.owned && !desired.adopt) throw unownedConflict(desired, `cron triggers ${desired.name}`, 'update');
     return this.#write(ctx, desired, 'update');
   }
 
   async delete(ctx: HandlerContext, observed: ObservedResource): Promise<void> {
-    try {
-      await this.#client.sdk.workers.scripts.schedules.update(observed.id, { ...this.#account, body: [] });
-    } catch (error) {
-      if (!isNotFound(error)) throw toKeelsonError(error, `cannot delete cron triggers ${observed.name}`, observed.key);
-    }
+    await deleteIgnoringMissing(() =>
+      cloudflareCall(
+        () => this.#client.sdk.workers.scripts.schedules.update(observed.id, { ...this.#account, body: [] }),
+        `cannot delete cron triggers ${observed.name}`,
+        observed.key,
+      ),
+    );
     await ctx.inventory.remove(observed.key);
   }
 }

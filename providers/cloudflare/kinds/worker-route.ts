@@ -1,15 +1,17 @@
 import {
+  deleteIgnoringMissing,
   type FieldChange,
+  findOrClaim,
   type HandlerContext,
-  KeelsonError,
   type KindSchema,
   type ObservedResource,
   type ObserveQuery,
   type ResolvedResource,
   type ResourceHandler,
   resourceKey,
+  unownedConflict,
 } from '../../sdk/index.ts';
-import { isNotFound, toKeelsonError } from '../client/api-error.ts';
+import { cloudflareCall, toKeelsonError } from '../client/api-error.ts';
 import type { CloudflareClient } from '../client/client.ts';
 import type { ZoneDirectory } from '../client/zone-directory.ts';
 
@@ -98,28 +100,27 @@ export class WorkerRouteHandler implements ResourceHandler {
   async create(ctx: HandlerContext, desired: ResolvedResource): Promise<ObservedResource> {
     const zone = String(desired.spec.zone).toLowerCase();
     const zoneId = await this.#zones.idOf(zone, desired.key);
-    const routes = await this.#routes(zoneId, zone);
     const mine = ctx.inventory.get(desired.key);
-    const existing = routes.find((r) => r.id === mine?.id) ?? routes.find((r) => r.pattern === desired.spec.pattern);
-    if (existing && existing.id !== mine?.id && !desired.adopt) {
-      throw new KeelsonError(
-        `cannot create Worker route ${desired.name}: pattern ${existing.pattern} already routes to ${existing.script ?? 'nothing'} and keelson does not own it; set adopt: true to take it over`,
-        { code: 'CONFLICT_UNOWNED', class: 'terminal', resource: desired.key },
-      );
-    }
     const body = { zone_id: zoneId, pattern: String(desired.spec.pattern), script: String(desired.spec.script) };
-    let id: string;
-    try {
-      if (existing) {
-        id = existing.id;
-        if (existing.pattern !== body.pattern || existing.script !== body.script) {
-          await this.#client.sdk.workers.routes.update(existing.id, body);
-        }
-      } else {
-        id = (await this.#client.sdk.workers.routes.create(body)).id;
-      }
-    } catch (error) {
-      throw toKeelsonError(error, `cannot create Worker route ${desired.name} (${body.pattern})`, desired.key);
+    const action = `cannot create Worker route ${desired.name} (${body.pattern})`;
+    // Routes carry no labels: ours is the one the inventory names; the claim is the inventory entry below.
+    const { item, outcome } = await findOrClaim<LiveRoute>({
+      desired,
+      find: async () => {
+        const routes = await this.#routes(zoneId, zone);
+        return routes.find((r) => r.id === mine?.id) ?? routes.find((r) => r.pattern === body.pattern);
+      },
+      owned: (r) => r.id === mine?.id,
+      create: async () => {
+        const created = await cloudflareCall(() => this.#client.sdk.workers.routes.create(body), action, desired.key);
+        return { id: created.id, pattern: body.pattern, script: body.script };
+      },
+      claim: async (r) => r,
+      describe: (r) => `a route of pattern ${r.pattern} to ${r.script ?? 'nothing'}`,
+    });
+    const id = item.id;
+    if (outcome !== 'created' && (item.pattern !== body.pattern || item.script !== body.script)) {
+      await cloudflareCall(() => this.#client.sdk.workers.routes.update(id, body), action, desired.key);
     }
     await ctx.inventory.set({ key: desired.key, kind: WORKER_ROUTE_KIND, id, data: { zone } });
     return observedFrom({ id, pattern: body.pattern, script: body.script }, zone, zoneId, desired.name, true);
@@ -131,21 +132,15 @@ export class WorkerRouteHandler implements ResourceHandler {
     observed: ObservedResource,
     _changes: readonly FieldChange[],
   ): Promise<ObservedResource> {
-    if (!observed.owned && !desired.adopt) {
-      throw new KeelsonError(`cannot update Worker route ${desired.name}: keelson does not own it`, {
-        code: 'CONFLICT_UNOWNED',
-        class: 'terminal',
-        resource: desired.key,
-      });
-    }
+    if (!observed.owned && !desired.adopt) throw unownedConflict(desired, `Worker route ${desired.name}`, 'update');
     const zone = String(desired.spec.zone).toLowerCase();
     const zoneId = String(observed.outputs.zoneId);
     const body = { zone_id: zoneId, pattern: String(desired.spec.pattern), script: String(desired.spec.script) };
-    try {
-      await this.#client.sdk.workers.routes.update(observed.id, body);
-    } catch (error) {
-      throw toKeelsonError(error, `cannot update Worker route ${desired.name} (${body.pattern})`, desired.key);
-    }
+    await cloudflareCall(
+      () => this.#client.sdk.workers.routes.update(observed.id, body),
+      `cannot update Worker route ${desired.name} (${body.pattern})`,
+      desired.key,
+    );
     await ctx.inventory.set({ key: desired.key, kind: WORKER_ROUTE_KIND, id: observed.id, data: { zone } });
     return observedFrom(
       { id: observed.id, pattern: body.pattern, script: body.script },
@@ -157,11 +152,13 @@ export class WorkerRouteHandler implements ResourceHandler {
   }
 
   async delete(ctx: HandlerContext, observed: ObservedResource): Promise<void> {
-    try {
-      await this.#client.sdk.workers.routes.delete(observed.id, { zone_id: String(observed.outputs.zoneId) });
-    } catch (error) {
-      if (!isNotFound(error)) throw toKeelsonError(error, `cannot delete Worker route ${observed.name}`, observed.key);
-    }
+    await deleteIgnoringMissing(() =>
+      cloudflareCall(
+        () => this.#client.sdk.workers.routes.delete(observed.id, { zone_id: String(observed.outputs.zoneId) }),
+        `cannot delete Worker route ${observed.name}`,
+        observed.key,
+      ),
+    );
     await ctx.inventory.remove(observed.key);
   }
 }

@@ -1,5 +1,6 @@
 import type { ScriptUpdateParams } from 'cloudflare/resources/workers/scripts/scripts';
 import {
+  deleteIgnoringMissing,
   type FieldChange,
   type HandlerContext,
   isPlainObject,
@@ -11,8 +12,9 @@ import {
   type ResourceHandler,
   resourceKey,
   SecretValue,
+  unownedConflict,
 } from '../../sdk/index.ts';
-import { isNotFound, toKeelsonError } from '../client/api-error.ts';
+import { cloudflareCall, toKeelsonError } from '../client/api-error.ts';
 import type { CloudflareClient } from '../client/client.ts';
 import { parseScriptTags, scriptTags } from '../ownership.ts';
 import { bundleWorker } from './worker-bundle.ts';
@@ -261,10 +263,7 @@ export class WorkerScriptHandler implements ResourceHandler {
       throw toKeelsonError(error, 'cannot list Worker scripts', desired.key);
     }
     if (existing && parseScriptTags(existing.tags).owner !== ctx.owner && !desired.adopt) {
-      throw new KeelsonError(
-        `cannot create Worker ${desired.name}: a script of that name exists and keelson does not own it; set adopt: true to take it over`,
-        { code: 'CONFLICT_UNOWNED', class: 'terminal', resource: desired.key },
-      );
+      throw unownedConflict(desired, `a Worker script named ${desired.name}`);
     }
     // Uploading is a PUT of the whole script: idempotent, so an existing owned script is simply rewritten.
     return this.#upload(ctx, desired);
@@ -276,22 +275,18 @@ export class WorkerScriptHandler implements ResourceHandler {
     observed: ObservedResource,
     _changes: readonly FieldChange[],
   ): Promise<ObservedResource> {
-    if (!observed.owned && !desired.adopt) {
-      throw new KeelsonError(`cannot update Worker ${desired.name}: keelson does not own it`, {
-        code: 'CONFLICT_UNOWNED',
-        class: 'terminal',
-        resource: desired.key,
-      });
-    }
+    if (!observed.owned && !desired.adopt) throw unownedConflict(desired, `Worker ${desired.name}`, 'update');
     return this.#upload(ctx, desired);
   }
 
   async delete(ctx: HandlerContext, observed: ObservedResource): Promise<void> {
-    try {
-      await this.#client.sdk.workers.scripts.delete(observed.id, { ...this.#account, force: true });
-    } catch (error) {
-      if (!isNotFound(error)) throw toKeelsonError(error, `cannot delete Worker ${observed.name}`, observed.key);
-    }
+    await deleteIgnoringMissing(() =>
+      cloudflareCall(
+        () => this.#client.sdk.workers.scripts.delete(observed.id, { ...this.#account, force: true }),
+        `cannot delete Worker ${observed.name}`,
+        observed.key,
+      ),
+    );
     await ctx.inventory.remove(observed.key);
   }
 }

@@ -1,4 +1,5 @@
 import {
+  deleteIgnoringMissing,
   type FieldChange,
   type HandlerContext,
   KeelsonError,
@@ -13,8 +14,9 @@ import { userLabelsOf } from '../ownership.ts';
 import { without } from './network.ts';
 import {
   asId,
-  createNamed,
+  deleteById,
   fieldChanged,
+  findOrClaimNamed,
   getOne,
   type HetznerRuntime,
   labelsFor,
@@ -23,7 +25,6 @@ import {
   relevant,
   signalOf,
 } from './runtime.ts';
-import { deleteIgnoringMissing } from './ssh-key.ts';
 
 export const firewallSchema: KindSchema = {
   kind: 'hetzner.Firewall',
@@ -156,7 +157,7 @@ export class FirewallHandler implements ResourceHandler {
   }
 
   async observe(ctx: HandlerContext, query: ObserveQuery): Promise<ObservedResource[]> {
-    await this.#rt.actions.refresh(this.#rt.client, ctx.signal);
+    await this.#rt.actions.refresh(ctx.signal);
     const firewalls = await this.#rt.client.list<HcloudFirewall>('/firewalls', 'firewalls', {
       what: 'list firewalls',
       ...signalOf(ctx),
@@ -171,18 +172,8 @@ export class FirewallHandler implements ResourceHandler {
   async create(ctx: HandlerContext, desired: ResolvedResource): Promise<ObservedResource> {
     const c = this.#rt.client;
     const spec = desired.spec as { rules?: Rule[]; applyTo?: Target[] };
-    const { item } = await createNamed<HcloudFirewall>({
-      ctx,
-      desired,
-      find: async () =>
-        (
-          await c.list<HcloudFirewall>('/firewalls', 'firewalls', {
-            query: { name: desired.name },
-            what: `find firewall ${desired.name}`,
-            ...signalOf(ctx),
-          })
-        )[0],
-      post: async () => {
+    const { item } = await findOrClaimNamed<HcloudFirewall>(this.#rt, ctx, desired, 'firewalls', {
+      create: async () => {
         const answer = await c.request<{ firewall: HcloudFirewall; actions?: never[] }>('POST', '/firewalls', {
           body: {
             name: desired.name,
@@ -247,8 +238,8 @@ export class FirewallHandler implements ResourceHandler {
     }
     const targets = (observed.spec.applyTo as Target[] | undefined) ?? [];
     if (targets.length > 0) {
-      try {
-        await postAction(
+      await deleteIgnoringMissing(() =>
+        postAction(
           this.#rt,
           ctx,
           observed.key,
@@ -256,15 +247,13 @@ export class FirewallHandler implements ResourceHandler {
           { remove_from: targets.map(apiTarget) },
           `detach ${observed.key} before deleting it`,
           true,
-        );
-      } catch (e) {
-        if ((e as { code?: string }).code !== 'NOT_FOUND') throw e;
-      }
+        ),
+      );
     }
-    await deleteIgnoringMissing(this.#rt, ctx, `/firewalls/${observed.id}`, observed.key);
+    await deleteById(this.#rt, ctx, 'firewalls', observed.id, observed.key);
   }
 
   async settle(ctx: HandlerContext, applied: ObservedResource): Promise<void> {
-    await this.#rt.actions.settle(this.#rt.client, applied.key, this.#rt.actionTimeoutMs, ctx.signal);
+    await this.#rt.actions.settle(applied.key, this.#rt.actionTimeoutMs, ctx.signal);
   }
 }

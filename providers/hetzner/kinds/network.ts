@@ -11,8 +11,9 @@ import {
 import type { HcloudNetwork } from '../client/api-types.ts';
 import { userLabelsOf } from '../ownership.ts';
 import {
-  createNamed,
+  deleteById,
   fieldChanged,
+  findOrClaimNamed,
   getOne,
   type HetznerRuntime,
   labelsFor,
@@ -21,7 +22,6 @@ import {
   relevant,
   signalOf,
 } from './runtime.ts';
-import { deleteIgnoringMissing } from './ssh-key.ts';
 
 export const networkSchema: KindSchema = {
   kind: 'hetzner.Network',
@@ -88,7 +88,7 @@ export class NetworkHandler implements ResourceHandler {
   }
 
   async observe(ctx: HandlerContext, query: ObserveQuery): Promise<ObservedResource[]> {
-    await this.#rt.actions.refresh(this.#rt.client, ctx.signal);
+    await this.#rt.actions.refresh(ctx.signal);
     const networks = await this.#rt.client.list<HcloudNetwork>('/networks', 'networks', {
       what: 'list networks',
       ...signalOf(ctx),
@@ -103,18 +103,8 @@ export class NetworkHandler implements ResourceHandler {
   async create(ctx: HandlerContext, desired: ResolvedResource): Promise<ObservedResource> {
     const c = this.#rt.client;
     const spec = desired.spec as { ipRange: string; subnets?: Subnet[]; routes?: Route[]; deleteProtection?: boolean };
-    const { item, created } = await createNamed<HcloudNetwork>({
-      ctx,
-      desired,
-      find: async () =>
-        (
-          await c.list<HcloudNetwork>('/networks', 'networks', {
-            query: { name: desired.name },
-            what: `find network ${desired.name}`,
-            ...signalOf(ctx),
-          })
-        )[0],
-      post: async () =>
+    const { item, outcome } = await findOrClaimNamed<HcloudNetwork>(this.#rt, ctx, desired, 'networks', {
+      create: async () =>
         (
           await c.request<{ network: HcloudNetwork }>('POST', '/networks', {
             body: {
@@ -135,7 +125,7 @@ export class NetworkHandler implements ResourceHandler {
         ).network,
       claim: (found) => this.#putLabels(ctx, desired, found.id),
     });
-    if (created && spec.deleteProtection) {
+    if (outcome === 'created' && spec.deleteProtection) {
       await postAction(
         this.#rt,
         ctx,
@@ -192,11 +182,11 @@ export class NetworkHandler implements ResourceHandler {
   }
 
   async delete(ctx: HandlerContext, observed: ObservedResource): Promise<void> {
-    await deleteIgnoringMissing(this.#rt, ctx, `/networks/${observed.id}`, observed.key);
+    await deleteById(this.#rt, ctx, 'networks', observed.id, observed.key);
   }
 
   async settle(ctx: HandlerContext, applied: ObservedResource): Promise<void> {
-    await this.#rt.actions.settle(this.#rt.client, applied.key, this.#rt.actionTimeoutMs, ctx.signal);
+    await this.#rt.actions.settle(applied.key, this.#rt.actionTimeoutMs, ctx.signal);
   }
 }
 

@@ -9,8 +9,15 @@ import type {
 } from '../../sdk/index.ts';
 import type { HcloudPlacementGroup } from '../client/api-types.ts';
 import { userLabelsOf } from '../ownership.ts';
-import { createNamed, type HetznerRuntime, labelsFor, observedBase, relevant, signalOf } from './runtime.ts';
-import { deleteIgnoringMissing } from './ssh-key.ts';
+import {
+  deleteById,
+  findOrClaimNamed,
+  type HetznerRuntime,
+  labelsFor,
+  observedBase,
+  relevant,
+  signalOf,
+} from './runtime.ts';
 
 export const placementGroupSchema: KindSchema = {
   kind: 'hetzner.PlacementGroup',
@@ -54,18 +61,8 @@ export class PlacementGroupHandler implements ResourceHandler {
 
   async create(ctx: HandlerContext, desired: ResolvedResource): Promise<ObservedResource> {
     const c = this.#rt.client;
-    const { item } = await createNamed<HcloudPlacementGroup>({
-      ctx,
-      desired,
-      find: async () =>
-        (
-          await c.list<HcloudPlacementGroup>('/placement_groups', 'placement_groups', {
-            query: { name: desired.name },
-            what: `find placement group ${desired.name}`,
-            ...signalOf(ctx),
-          })
-        )[0],
-      post: async () =>
+    const { item } = await findOrClaimNamed<HcloudPlacementGroup>(this.#rt, ctx, desired, 'placement_groups', {
+      create: async () =>
         (
           await c.request<{ placement_group: HcloudPlacementGroup }>('POST', '/placement_groups', {
             body: { name: desired.name, type: desired.spec.type ?? 'spread', labels: labelsFor(ctx, desired) },
@@ -103,6 +100,6 @@ export class PlacementGroupHandler implements ResourceHandler {
   }
 
   async delete(ctx: HandlerContext, observed: ObservedResource): Promise<void> {
-    await deleteIgnoringMissing(this.#rt, ctx, `/placement_groups/${observed.id}`, observed.key);
+    await deleteById(this.#rt, ctx, 'placement_groups', observed.id, observed.key);
   }
 }

@@ -12,8 +12,9 @@ import { INPUT_HASH_LABEL, inputHash, userLabelsOf } from '../ownership.ts';
 import { without } from './network.ts';
 import {
   asId,
-  createNamed,
+  deleteById,
   fieldChanged,
+  findOrClaimNamed,
   getOne,
   type HetznerRuntime,
   labelsFor,
@@ -171,7 +172,7 @@ export class ServerHandler implements ResourceHandler {
   }
 
   async observe(ctx: HandlerContext, query: ObserveQuery): Promise<ObservedResource[]> {
-    await this.#rt.actions.refresh(this.#rt.client, ctx.signal);
+    await this.#rt.actions.refresh(ctx.signal);
     const servers = await this.#rt.client.list<HcloudServer>('/servers', 'servers', {
       what: 'list servers',
       ...signalOf(ctx),
@@ -190,18 +191,8 @@ export class ServerHandler implements ResourceHandler {
     const key = desired.key;
     const labels = () => labelsFor(ctx, desired, { [INPUT_HASH_LABEL]: writeOnlyDigest(spec) });
     let createAction: HcloudAction | undefined;
-    const { item, created } = await createNamed<HcloudServer>({
-      ctx,
-      desired,
-      find: async () =>
-        (
-          await c.list<HcloudServer>('/servers', 'servers', {
-            query: { name: desired.name },
-            what: `find server ${desired.name}`,
-            ...signalOf(ctx),
-          })
-        )[0],
-      post: async () => {
+    const { item, outcome } = await findOrClaimNamed<HcloudServer>(this.#rt, ctx, desired, 'servers', {
+      create: async () => {
         // Not idempotent: never retried here; the create journal and the ownership labels decide.
         const answer = await c.request<{ server: HcloudServer; action: HcloudAction }>('POST', '/servers', {
           idempotent: false,
@@ -232,7 +223,7 @@ export class ServerHandler implements ResourceHandler {
         return this.#get(ctx, found.id, key);
       },
     });
-    if (!created) return this.#observed(ctx, item, desired);
+    if (outcome !== 'created') return this.#observed(ctx, item, desired);
     const fixed = (spec.networks ?? []).filter((n) => n.ip !== undefined);
     const protect = spec.deleteProtection || spec.rebuildProtection;
     if (fixed.length === 0 && !protect) {
@@ -240,7 +231,7 @@ export class ServerHandler implements ResourceHandler {
       return this.#observed(ctx, item, desired);
     }
     // Further actions on a server are refused (423) until its create action has finished.
-    if (createAction) await c.waitForAction(createAction, `create ${key}`, key, this.#rt.actionTimeoutMs, ctx.signal);
+    await this.#rt.actions.wait(key, [createAction], `create ${key}`, this.#rt.actionTimeoutMs, ctx.signal);
     for (const [i, n] of fixed.entries()) {
       const last = i === fixed.length - 1 && !protect;
       await postAction(
@@ -340,30 +331,18 @@ export class ServerHandler implements ResourceHandler {
   }
 
   async delete(ctx: HandlerContext, observed: ObservedResource): Promise<void> {
-    let answer: { action?: HcloudAction } | undefined;
-    try {
-      answer = await this.#rt.client.request('DELETE', `/servers/${observed.id}`, {
-        what: `delete ${observed.key}`,
-        resource: observed.key,
-        ...signalOf(ctx),
-      });
-    } catch (e) {
-      if ((e as { code?: string }).code === 'NOT_FOUND') return;
-      throw e;
-    }
+    const answer = await deleteById<{ action?: HcloudAction }>(this.#rt, ctx, 'servers', observed.id, observed.key);
     // Wait, so that the network or placement group it leaves can be deleted next in the same pass.
-    if (answer?.action) {
-      await this.#rt.client.waitForAction(
-        answer.action,
-        `delete ${observed.key}`,
-        observed.key,
-        this.#rt.actionTimeoutMs,
-        ctx.signal,
-      );
-    }
+    await this.#rt.actions.wait(
+      observed.key,
+      [answer?.action],
+      `delete ${observed.key}`,
+      this.#rt.actionTimeoutMs,
+      ctx.signal,
+    );
   }
 
   async settle(ctx: HandlerContext, applied: ObservedResource): Promise<void> {
-    await this.#rt.actions.settle(this.#rt.client, applied.key, this.#rt.actionTimeoutMs, ctx.signal);
+    await this.#rt.actions.settle(applied.key, this.#rt.actionTimeoutMs, ctx.signal);
   }
 }

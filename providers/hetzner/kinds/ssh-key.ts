@@ -9,7 +9,15 @@ import type {
 } from '../../sdk/index.ts';
 import type { HcloudSshKey } from '../client/api-types.ts';
 import { userLabelsOf } from '../ownership.ts';
-import { createNamed, type HetznerRuntime, labelsFor, observedBase, relevant, signalOf } from './runtime.ts';
+import {
+  deleteById,
+  findOrClaimNamed,
+  type HetznerRuntime,
+  labelsFor,
+  observedBase,
+  relevant,
+  signalOf,
+} from './runtime.ts';
 
 export const sshKeySchema: KindSchema = {
   kind: 'hetzner.SshKey',
@@ -51,18 +59,8 @@ export class SshKeyHandler implements ResourceHandler {
 
   async create(ctx: HandlerContext, desired: ResolvedResource): Promise<ObservedResource> {
     const c = this.#rt.client;
-    const { item } = await createNamed<HcloudSshKey>({
-      ctx,
-      desired,
-      find: async () =>
-        (
-          await c.list<HcloudSshKey>('/ssh_keys', 'ssh_keys', {
-            query: { name: desired.name },
-            what: `find SSH key ${desired.name}`,
-            ...signalOf(ctx),
-          })
-        )[0],
-      post: async () =>
+    const { item } = await findOrClaimNamed<HcloudSshKey>(this.#rt, ctx, desired, 'ssh_keys', {
+      create: async () =>
         (
           await c.request<{ ssh_key: HcloudSshKey }>('POST', '/ssh_keys', {
             body: { name: desired.name, public_key: desired.spec.publicKey, labels: labelsFor(ctx, desired) },
@@ -96,21 +94,6 @@ export class SshKeyHandler implements ResourceHandler {
   }
 
   async delete(ctx: HandlerContext, observed: ObservedResource): Promise<void> {
-    await deleteIgnoringMissing(this.#rt, ctx, `/ssh_keys/${observed.id}`, observed.key);
-  }
-}
-
-/** DELETE that succeeds when the resource is already gone (handlers are idempotent). */
-export async function deleteIgnoringMissing(
-  rt: HetznerRuntime,
-  ctx: HandlerContext,
-  path: string,
-  key: string,
-): Promise<unknown> {
-  try {
-    return await rt.client.request('DELETE', path, { what: `delete ${key}`, resource: key, ...signalOf(ctx) });
-  } catch (e) {
-    if ((e as { code?: string }).code === 'NOT_FOUND') return undefined;
-    throw e;
+    await deleteById(this.#rt, ctx, 'ssh_keys', observed.id, observed.key);
   }
 }

@@ -1,4 +1,5 @@
 import {
+  deleteIgnoringMissing,
   type FieldChange,
   type HandlerContext,
   KeelsonError,
@@ -12,8 +13,9 @@ import type { HcloudAction, HcloudVolume } from '../client/api-types.ts';
 import { userLabelsOf } from '../ownership.ts';
 import {
   asId,
-  createNamed,
+  deleteById,
   fieldChanged,
+  findOrClaimNamed,
   getOne,
   type HetznerRuntime,
   labelsFor,
@@ -88,7 +90,7 @@ export class VolumeHandler implements ResourceHandler {
   }
 
   async observe(ctx: HandlerContext, query: ObserveQuery): Promise<ObservedResource[]> {
-    await this.#rt.actions.refresh(this.#rt.client, ctx.signal);
+    await this.#rt.actions.refresh(ctx.signal);
     const volumes = await this.#rt.client.list<HcloudVolume>('/volumes', 'volumes', {
       what: 'list volumes',
       ...signalOf(ctx),
@@ -106,18 +108,8 @@ export class VolumeHandler implements ResourceHandler {
     const spec = desired.spec as VolumeSpec;
     const key = desired.key;
     let action: HcloudAction | undefined;
-    const { item, created } = await createNamed<HcloudVolume>({
-      ctx,
-      desired,
-      find: async () =>
-        (
-          await c.list<HcloudVolume>('/volumes', 'volumes', {
-            query: { name: desired.name },
-            what: `find volume ${desired.name}`,
-            ...signalOf(ctx),
-          })
-        )[0],
-      post: async () => {
+    const { item, outcome } = await findOrClaimNamed<HcloudVolume>(this.#rt, ctx, desired, 'volumes', {
+      create: async () => {
         const answer = await c.request<{ volume: HcloudVolume; action: HcloudAction }>('POST', '/volumes', {
           body: {
             name: desired.name,
@@ -140,8 +132,9 @@ export class VolumeHandler implements ResourceHandler {
         return this.#get(ctx, found.id, key);
       },
     });
+    const created = outcome === 'created';
     if (created && spec.deleteProtection) {
-      if (action) await c.waitForAction(action, `create ${key}`, key, this.#rt.actionTimeoutMs, ctx.signal);
+      await this.#rt.actions.wait(key, [action], `create ${key}`, this.#rt.actionTimeoutMs, ctx.signal);
       await postAction(
         this.#rt,
         ctx,
@@ -193,31 +186,17 @@ export class VolumeHandler implements ResourceHandler {
   }
 
   async delete(ctx: HandlerContext, observed: ObservedResource): Promise<void> {
-    try {
-      const v = await this.#get(ctx, observed.id, observed.key);
-      if (v.server !== null) {
-        await postAction(
-          this.#rt,
-          ctx,
-          observed.key,
-          `/volumes/${v.id}/actions/detach`,
-          {},
-          `detach ${observed.key}`,
-          true,
-        );
-      }
-      await this.#rt.client.request('DELETE', `/volumes/${v.id}`, {
-        what: `delete ${observed.key}`,
-        resource: observed.key,
-        ...signalOf(ctx),
-      });
-    } catch (e) {
-      if ((e as { code?: string }).code === 'NOT_FOUND') return;
-      throw e;
+    const v = await deleteIgnoringMissing(() => this.#get(ctx, observed.id, observed.key));
+    if (v === undefined) return;
+    if (v.server !== null) {
+      await deleteIgnoringMissing(() =>
+        postAction(this.#rt, ctx, observed.key, `/volumes/${v.id}/actions/detach`, {}, `detach ${observed.key}`, true),
+      );
     }
+    await deleteById(this.#rt, ctx, 'volumes', v.id, observed.key);
   }
 
   async settle(ctx: HandlerContext, applied: ObservedResource): Promise<void> {
-    await this.#rt.actions.settle(this.#rt.client, applied.key, this.#rt.actionTimeoutMs, ctx.signal);
+    await this.#rt.actions.settle(applied.key, this.#rt.actionTimeoutMs, ctx.signal);
   }
 }
