@@ -1,4 +1,5 @@
 export * from './clock.ts';
+export * from './define-kind.ts';
 export * from './delete-ignoring-missing.ts';
 export * from './diff.ts';
 export * from './errors.ts';

@@ -1,17 +1,19 @@
 import type { RecordCreateParams, RecordUpdateParams } from 'cloudflare/resources/dns/records';
 import {
+  defineKind,
   deleteIgnoringMissing,
   type FieldChange,
   findOrClaim,
   type HandlerContext,
   isPlainObject,
   KeelsonError,
-  type KindSchema,
+  type KindSpec,
   type ObservedResource,
   type ObserveQuery,
   type ResolvedResource,
   type ResourceHandler,
   resourceKey,
+  specOf,
   UnknownValue,
   unownedConflict,
 } from '../../sdk/index.ts';
@@ -29,7 +31,7 @@ export type DnsRecordType = (typeof RECORD_TYPES)[number];
 /** Records per list page: the API allows up to 5,000,000, so a zone is usually one page (plus the empty one). */
 const PAGE_SIZE = 5000;
 
-export const dnsRecordSchema: KindSchema = {
+export const dnsRecordSchema = defineKind({
   kind: DNS_RECORD_KIND,
   description: 'A DNS record in a Cloudflare zone; ownership is marked at the end of its comment.',
   spec: {
@@ -68,7 +70,7 @@ export const dnsRecordSchema: KindSchema = {
     zoneId: { type: 'string', computed: true },
     content: { type: 'string', computed: true },
   },
-};
+});
 
 /** A record as the API returns it (the SDK's per-type union, flattened to what keelson reads). */
 interface LiveRecord {
@@ -148,6 +150,11 @@ function observedFrom(
     outputs: { id: record.id, fqdn: record.name, zoneId, content: record.content ?? '' },
     ready: true,
   };
+}
+
+/** The desired spec, normalised as the API stores it, with the schema's type. */
+function normalizedSpec(desired: ResolvedResource): KindSpec<typeof dnsRecordSchema> {
+  return specOf(dnsRecordSchema, { spec: normalizeDnsRecord(desired.spec) });
 }
 
 /** DNS records: observed with one list per zone page, owned by a comment marker. */
@@ -235,8 +242,8 @@ export class DnsRecordHandler implements ResourceHandler {
   }
 
   async create(ctx: HandlerContext, desired: ResolvedResource): Promise<ObservedResource> {
-    const spec = normalizeDnsRecord(desired.spec);
-    const zone = String(spec.zone);
+    const spec = normalizedSpec(desired);
+    const zone = spec.zone;
     const zoneId = await this.#zones.idOf(zone, desired.key);
     const ours = (r: LiveRecord): boolean => {
       const m = parseComment(r.comment);
@@ -247,7 +254,7 @@ export class DnsRecordHandler implements ResourceHandler {
       desired,
       // Ours first; else one of that name and type that no keelson of this owner marked.
       find: async () => {
-        const same = await this.#records(zoneId, zone, { name: String(spec.name), type: String(spec.type) });
+        const same = await this.#records(zoneId, zone, { name: spec.name, type: spec.type });
         return same.find(ours) ?? same.find((r) => parseComment(r.comment).owner !== ctx.owner);
       },
       owned: ours,
@@ -279,8 +286,8 @@ export class DnsRecordHandler implements ResourceHandler {
     observed: ObservedResource,
     _changes: readonly FieldChange[],
   ): Promise<ObservedResource> {
-    const spec = normalizeDnsRecord(desired.spec);
-    const zone = String(spec.zone);
+    const spec = normalizedSpec(desired);
+    const zone = spec.zone;
     if (!observed.owned && !desired.adopt)
       throw unownedConflict(desired, `${spec.name} (${spec.type}) in ${zone}`, 'update');
     const zoneId = String(observed.outputs.zoneId ?? (await this.#zones.idOf(zone, desired.key)));

@@ -1,17 +1,19 @@
 import type { BucketCreateParams, BucketListResponse } from 'cloudflare/resources/r2/buckets/buckets';
 import type { LifecycleGetResponse, LifecycleUpdateParams } from 'cloudflare/resources/r2/buckets/lifecycle';
 import {
+  defineKind,
   deleteIgnoringMissing,
   type FieldChange,
   findOrClaim,
   type HandlerContext,
   KeelsonError,
-  type KindSchema,
+  type KindSpec,
   type ObservedResource,
   type ObserveQuery,
   type ResolvedResource,
   type ResourceHandler,
   resourceKey,
+  specOf,
   unownedConflict,
 } from '../../sdk/index.ts';
 import { errorCodes, isNotFound, toKeelsonError } from '../client/api-error.ts';
@@ -26,7 +28,7 @@ const BUCKET_NOT_EMPTY = 10008;
 /** Cloudflare's "bucket already exists" error code. */
 const BUCKET_EXISTS = 10004;
 
-export const r2BucketSchema: KindSchema = {
+export const r2BucketSchema = defineKind({
   kind: R2_BUCKET_KIND,
   description: 'An R2 bucket (named like the resource) with lifecycle rules; ownership is kept in the inventory.',
   stateful: true,
@@ -52,13 +54,10 @@ export const r2BucketSchema: KindSchema = {
     },
   },
   outputs: { name: { type: 'string', computed: true } },
-};
+});
 
 /** One retention rule as keelson writes it. */
-export interface LifecycleRule {
-  readonly prefix: string;
-  readonly expireAfterDays: number;
-}
+export type LifecycleRule = KindSpec<typeof r2BucketSchema>['lifecycle'][number];
 
 function toApiRules(rules: readonly LifecycleRule[]): LifecycleUpdateParams.Rule[] {
   return rules.map((rule) => ({
@@ -158,7 +157,7 @@ export class R2BucketHandler implements ResourceHandler {
   }
 
   async #writeLifecycle(desired: ResolvedResource): Promise<void> {
-    const rules = (desired.spec.lifecycle ?? []) as LifecycleRule[];
+    const rules = specOf(r2BucketSchema, desired).lifecycle;
     try {
       await this.#client.sdk.r2.buckets.lifecycle.update(desired.name, { ...this.#account, rules: toApiRules(rules) });
     } catch (error) {
@@ -182,8 +181,8 @@ export class R2BucketHandler implements ResourceHandler {
       owned: (name) => ctx.inventory.get(desired.key)?.id === name,
       create: async () => {
         const params: BucketCreateParams = { ...this.#account, name: desired.name };
-        const hint = desired.spec.locationHint;
-        if (typeof hint === 'string') params.locationHint = hint as BucketCreateParams['locationHint'];
+        const hint = specOf(r2BucketSchema, desired).locationHint;
+        if (hint !== undefined) params.locationHint = hint;
         try {
           await this.#client.sdk.r2.buckets.create(params);
         } catch (error) {
@@ -199,7 +198,7 @@ export class R2BucketHandler implements ResourceHandler {
     });
     await ctx.inventory.set({ key: desired.key, kind: R2_BUCKET_KIND, id: desired.name });
     await this.#writeLifecycle(desired);
-    const hint = typeof desired.spec.locationHint === 'string' ? desired.spec.locationHint : undefined;
+    const hint = specOf(r2BucketSchema, desired).locationHint;
     return this.#observed(ctx, desired.name, hint);
   }
 
@@ -214,7 +213,7 @@ export class R2BucketHandler implements ResourceHandler {
       await ctx.inventory.set({ key: desired.key, kind: R2_BUCKET_KIND, id: desired.name });
     }
     await this.#writeLifecycle(desired);
-    const location = typeof observed.spec.locationHint === 'string' ? observed.spec.locationHint : undefined;
+    const location = specOf(r2BucketSchema, observed).locationHint;
     return this.#observed(ctx, desired.name, location);
   }
 

@@ -1,13 +1,14 @@
 import {
+  defineKind,
   deleteIgnoringMissing,
   type FieldChange,
   type HandlerContext,
-  type KindSchema,
   type ObservedResource,
   type ObserveQuery,
   type ResolvedResource,
   type ResourceHandler,
   resourceKey,
+  specOf,
   unownedConflict,
 } from '../../sdk/index.ts';
 import { cloudflareCall, isNotFound, toKeelsonError } from '../client/api-error.ts';
@@ -15,7 +16,7 @@ import type { CloudflareClient } from '../client/client.ts';
 
 export const WORKER_CRON_KIND = 'cloudflare.WorkerCron';
 
-export const workerCronSchema: KindSchema = {
+export const workerCronSchema = defineKind({
   kind: WORKER_CRON_KIND,
   description:
     "A Worker's cron triggers (all of them: Cloudflare replaces the whole list); ownership in the inventory.",
@@ -36,7 +37,7 @@ export const workerCronSchema: KindSchema = {
     },
   },
   outputs: { script: { type: 'string', computed: true } },
-};
+});
 
 /** Cron triggers: one read per script involved (Cloudflare has no account-wide list). */
 export class WorkerCronHandler implements ResourceHandler {
@@ -79,7 +80,7 @@ export class WorkerCronHandler implements ResourceHandler {
       wanted.set(e.id, { name: e.key.slice(WORKER_CRON_KIND.length + 1), owned: true });
     }
     for (const d of query.desired) {
-      const script = String(d.spec.script);
+      const { script } = specOf(workerCronSchema, d);
       if (!wanted.has(script)) wanted.set(script, { name: d.name, owned: false });
     }
     const out: ObservedResource[] = [];
@@ -94,8 +95,7 @@ export class WorkerCronHandler implements ResourceHandler {
   }
 
   async #write(ctx: HandlerContext, desired: ResolvedResource, action: string): Promise<ObservedResource> {
-    const script = String(desired.spec.script);
-    const schedules = Array.isArray(desired.spec.schedules) ? desired.spec.schedules.map(String) : [];
+    const { script, schedules } = specOf(workerCronSchema, desired);
     try {
       await this.#client.sdk.workers.scripts.schedules.update(script, {
         ...this.#account,
@@ -105,11 +105,11 @@ export class WorkerCronHandler implements ResourceHandler {
       throw toKeelsonError(error, `cannot ${action} cron triggers ${desired.name} of Worker ${script}`, desired.key);
     }
     await ctx.inventory.set({ key: desired.key, kind: WORKER_CRON_KIND, id: script });
-    return this.#observed(desired.name, script, schedules, true);
+    return this.#observed(desired.name, script, [...schedules], true);
   }
 
   async create(ctx: HandlerContext, desired: ResolvedResource): Promise<ObservedResource> {
-    const script = String(desired.spec.script);
+    const { script } = specOf(workerCronSchema, desired);
     if (ctx.inventory.get(desired.key)?.id !== script && !desired.adopt) {
       const live = await this.#schedules(script, desired.key);
       if (live !== undefined && live.length > 0) throw unownedConflict(desired, `cron triggers of Worker ${script}`);

@@ -1,14 +1,15 @@
 import {
+  defineKind,
   deleteIgnoringMissing,
   type FieldChange,
   findOrClaim,
   type HandlerContext,
-  type KindSchema,
   type ObservedResource,
   type ObserveQuery,
   type ResolvedResource,
   type ResourceHandler,
   resourceKey,
+  specOf,
   unownedConflict,
 } from '../../sdk/index.ts';
 import { cloudflareCall, toKeelsonError } from '../client/api-error.ts';
@@ -17,7 +18,7 @@ import type { ZoneDirectory } from '../client/zone-directory.ts';
 
 export const WORKER_ROUTE_KIND = 'cloudflare.WorkerRoute';
 
-export const workerRouteSchema: KindSchema = {
+export const workerRouteSchema = defineKind({
   kind: WORKER_ROUTE_KIND,
   description:
     'A route sending requests that match a pattern in a zone to a Worker; ownership is kept in the inventory.',
@@ -27,7 +28,7 @@ export const workerRouteSchema: KindSchema = {
     script: { type: 'string', required: true, referenceable: true, description: 'Worker script name.' },
   },
   outputs: { id: { type: 'string', computed: true } },
-};
+});
 
 interface LiveRoute {
   readonly id: string;
@@ -76,7 +77,7 @@ export class WorkerRouteHandler implements ResourceHandler {
     const zones = await this.#zones.all();
     const owned = ctx.inventory.list(WORKER_ROUTE_KIND);
     const zoneNames = new Set<string>();
-    for (const d of query.desired) if (typeof d.spec.zone === 'string') zoneNames.add(d.spec.zone.toLowerCase());
+    for (const d of query.desired) zoneNames.add(specOf(workerRouteSchema, d).zone.toLowerCase());
     for (const e of owned) if (typeof e.data?.zone === 'string') zoneNames.add(e.data.zone);
     const found = new Map<string, ObservedResource>();
     for (const zone of zoneNames) {
@@ -89,8 +90,9 @@ export class WorkerRouteHandler implements ResourceHandler {
         if (name !== undefined) found.set(name, observedFrom(route, zone, zoneId, name, true));
       }
       for (const d of query.desired) {
-        if (found.has(d.name) || String(d.spec.zone).toLowerCase() !== zone) continue;
-        const clash = routes.find((r) => r.pattern === d.spec.pattern && !ownedIds.has(r.id));
+        const want = specOf(workerRouteSchema, d);
+        if (found.has(d.name) || want.zone.toLowerCase() !== zone) continue;
+        const clash = routes.find((r) => r.pattern === want.pattern && !ownedIds.has(r.id));
         if (clash) found.set(d.name, observedFrom(clash, zone, zoneId, d.name, false));
       }
     }
@@ -98,10 +100,11 @@ export class WorkerRouteHandler implements ResourceHandler {
   }
 
   async create(ctx: HandlerContext, desired: ResolvedResource): Promise<ObservedResource> {
-    const zone = String(desired.spec.zone).toLowerCase();
+    const want = specOf(workerRouteSchema, desired);
+    const zone = want.zone.toLowerCase();
     const zoneId = await this.#zones.idOf(zone, desired.key);
     const mine = ctx.inventory.get(desired.key);
-    const body = { zone_id: zoneId, pattern: String(desired.spec.pattern), script: String(desired.spec.script) };
+    const body = { zone_id: zoneId, pattern: want.pattern, script: want.script };
     const action = `cannot create Worker route ${desired.name} (${body.pattern})`;
     // Routes carry no labels: ours is the one the inventory names; the claim is the inventory entry below.
     const { item, outcome } = await findOrClaim<LiveRoute>({
@@ -133,9 +136,10 @@ export class WorkerRouteHandler implements ResourceHandler {
     _changes: readonly FieldChange[],
   ): Promise<ObservedResource> {
     if (!observed.owned && !desired.adopt) throw unownedConflict(desired, `Worker route ${desired.name}`, 'update');
-    const zone = String(desired.spec.zone).toLowerCase();
+    const want = specOf(workerRouteSchema, desired);
+    const zone = want.zone.toLowerCase();
     const zoneId = String(observed.outputs.zoneId);
-    const body = { zone_id: zoneId, pattern: String(desired.spec.pattern), script: String(desired.spec.script) };
+    const body = { zone_id: zoneId, pattern: want.pattern, script: want.script };
     await cloudflareCall(
       () => this.#client.sdk.workers.routes.update(observed.id, body),
       `cannot update Worker route ${desired.name} (${body.pattern})`,

@@ -1,17 +1,18 @@
 import type { ScriptUpdateParams } from 'cloudflare/resources/workers/scripts/scripts';
 import {
+  defineKind,
   deleteIgnoringMissing,
   type FieldChange,
   type HandlerContext,
   isPlainObject,
   KeelsonError,
-  type KindSchema,
   type ObservedResource,
   type ObserveQuery,
   type ResolvedResource,
   type ResourceHandler,
   resourceKey,
   SecretValue,
+  specOf,
   unownedConflict,
 } from '../../sdk/index.ts';
 import { cloudflareCall, toKeelsonError } from '../client/api-error.ts';
@@ -24,7 +25,7 @@ export const WORKER_SCRIPT_KIND = 'cloudflare.WorkerScript';
 /** What an observed bundle hash is when the script's content was changed outside keelson. */
 export const EDITED_OUTSIDE = 'edited-outside-keelson';
 
-export const workerScriptSchema: KindSchema = {
+export const workerScriptSchema = defineKind({
   kind: WORKER_SCRIPT_KIND,
   description:
     'A Worker script (named like the resource) bundled with esbuild from a folder of the repository; uploaded only when its bundle or settings change.',
@@ -54,7 +55,7 @@ export const workerScriptSchema: KindSchema = {
     },
   },
   outputs: { name: { type: 'string', computed: true }, etag: { type: 'string', computed: true } },
-};
+});
 
 interface LiveBinding {
   readonly name: string;
@@ -182,9 +183,9 @@ export class WorkerScriptHandler implements ResourceHandler {
   }
 
   async #upload(ctx: HandlerContext, desired: ResolvedResource): Promise<ObservedResource> {
-    const spec = desired.spec;
-    const main = typeof spec.main === 'string' ? spec.main : 'src/index.ts';
-    const bundle = bundleWorker(this.#client.root, String(spec.source), main, desired.key);
+    const spec = specOf(workerScriptSchema, desired);
+    const main = spec.main;
+    const bundle = bundleWorker(this.#client.root, spec.source, main, desired.key);
     const bindings: NonNullable<ScriptUpdateParams.Metadata['bindings']> = [];
     for (const [name, text] of Object.entries(stringMap(spec.vars))) bindings.push({ type: 'plain_text', name, text });
     const digests: Record<string, string> = {};
@@ -206,8 +207,8 @@ export class WorkerScriptHandler implements ResourceHandler {
       bindings.push({ type: 'service', name, service });
     const metadata: ScriptUpdateParams.Metadata = {
       main_module: 'index.js',
-      compatibility_date: String(spec.compatibilityDate),
-      compatibility_flags: Array.isArray(spec.compatibilityFlags) ? spec.compatibilityFlags.map(String) : [],
+      compatibility_date: spec.compatibilityDate,
+      compatibility_flags: [...spec.compatibilityFlags],
       bindings,
       tags: scriptTags(ctx.owner, bundle.hash),
     };
@@ -235,7 +236,7 @@ export class WorkerScriptHandler implements ResourceHandler {
     const record: ScriptRecord = {
       ...(etag === undefined ? {} : { etag }),
       secrets: digests,
-      source: String(spec.source),
+      source: spec.source,
       main,
     };
     await ctx.inventory.set({ key: desired.key, kind: WORKER_SCRIPT_KIND, id: desired.name, data: { ...record } });

@@ -1,13 +1,15 @@
 import {
+  defineKind,
   deleteIgnoringMissing,
   type FieldChange,
   type HandlerContext,
   KeelsonError,
-  type KindSchema,
+  type KindSpec,
   type ObservedResource,
   type ObserveQuery,
   type ResolvedResource,
   type ResourceHandler,
+  specOf,
 } from '../../sdk/index.ts';
 import type { HcloudFirewall, HcloudFirewallRule, HcloudFirewallTarget } from '../client/api-types.ts';
 import { userLabelsOf } from '../ownership.ts';
@@ -26,7 +28,7 @@ import {
   signalOf,
 } from './runtime.ts';
 
-export const firewallSchema: KindSchema = {
+export const firewallSchema = defineKind({
   kind: 'hetzner.Firewall',
   description:
     "A firewall with its rules, applied to servers or label selectors. Hetzner has no delete protection for firewalls: use keelson's `protect: true`.",
@@ -70,22 +72,17 @@ export const firewallSchema: KindSchema = {
     labels: { type: 'map', values: { type: 'string' }, default: {}, description: 'User labels (default none).' },
   },
   outputs: { id: { type: 'integer' } },
-};
+});
 
-type Rule = {
-  direction: 'in' | 'out';
-  protocol: string;
-  port?: string;
-  sourceIps: string[];
-  destinationIps: string[];
-  description?: string;
-};
-type Target = { type: 'server'; server: number } | { type: 'label_selector'; labelSelector: string };
+type FirewallSpec = KindSpec<typeof firewallSchema>;
+type Rule = FirewallSpec['rules'][number];
+type Target = FirewallSpec['applyTo'][number];
 
 function ruleOf(r: HcloudFirewallRule): Rule {
   return {
     direction: r.direction,
-    protocol: r.protocol,
+    // What the API returns is one of the protocols it accepts.
+    protocol: r.protocol as Rule['protocol'],
     ...(r.port ? { port: r.port } : {}),
     sourceIps: [...r.source_ips],
     destinationIps: [...r.destination_ips],
@@ -96,7 +93,8 @@ function ruleOf(r: HcloudFirewallRule): Rule {
 function apiRule(r: Rule): Record<string, unknown> {
   return {
     direction: r.direction,
-    protocol: r.protocol,
+    // What the API returns is one of the protocols it accepts.
+    protocol: r.protocol as Rule['protocol'],
     ...(r.port ? { port: r.port } : {}),
     source_ips: r.direction === 'in' ? r.sourceIps : [],
     destination_ips: r.direction === 'out' ? r.destinationIps : [],
@@ -113,7 +111,7 @@ function targetOf(t: HcloudFirewallTarget): Target {
 function apiTarget(t: Target): HcloudFirewallTarget {
   return t.type === 'server'
     ? { type: 'server', server: { id: Number(t.server) } }
-    : { type: 'label_selector', label_selector: { selector: t.labelSelector } };
+    : { type: 'label_selector', label_selector: { selector: String(t.labelSelector) } };
 }
 
 /** `hetzner.Firewall`: rules are set as a whole (`set_rules`); targets are applied and removed one by one. */
@@ -171,7 +169,7 @@ export class FirewallHandler implements ResourceHandler {
 
   async create(ctx: HandlerContext, desired: ResolvedResource): Promise<ObservedResource> {
     const c = this.#rt.client;
-    const spec = desired.spec as { rules?: Rule[]; applyTo?: Target[] };
+    const spec = specOf(firewallSchema, desired);
     const { item } = await findOrClaimNamed<HcloudFirewall>(this.#rt, ctx, desired, 'firewalls', {
       create: async () => {
         const answer = await c.request<{ firewall: HcloudFirewall; actions?: never[] }>('POST', '/firewalls', {
@@ -212,8 +210,8 @@ export class FirewallHandler implements ResourceHandler {
   ): Promise<ObservedResource> {
     const id = observed.id;
     const key = desired.key;
-    const want = desired.spec as { rules: Rule[]; applyTo: Target[] };
-    const have = observed.spec as typeof want;
+    const want = specOf(firewallSchema, desired);
+    const have = specOf(firewallSchema, observed);
     const act = (command: string, body: unknown) =>
       postAction(this.#rt, ctx, key, `/firewalls/${id}/actions/${command}`, body, `${command} on ${key}`, true);
     if (!observed.owned || fieldChanged(changes, 'labels')) await this.#putLabels(ctx, desired, id);
@@ -236,7 +234,7 @@ export class FirewallHandler implements ResourceHandler {
         resource: observed.key,
       });
     }
-    const targets = (observed.spec.applyTo as Target[] | undefined) ?? [];
+    const targets = specOf(firewallSchema, observed).applyTo ?? [];
     if (targets.length > 0) {
       await deleteIgnoringMissing(() =>
         postAction(

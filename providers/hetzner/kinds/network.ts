@@ -1,12 +1,13 @@
 import {
   canonicalJson,
+  defineKind,
   type FieldChange,
   type HandlerContext,
-  type KindSchema,
   type ObservedResource,
   type ObserveQuery,
   type ResolvedResource,
   type ResourceHandler,
+  specOf,
 } from '../../sdk/index.ts';
 import type { HcloudNetwork } from '../client/api-types.ts';
 import { userLabelsOf } from '../ownership.ts';
@@ -23,7 +24,7 @@ import {
   signalOf,
 } from './runtime.ts';
 
-export const networkSchema: KindSchema = {
+export const networkSchema = defineKind({
   kind: 'hetzner.Network',
   description: 'A private network with its subnets and routes.',
   spec: {
@@ -56,10 +57,7 @@ export const networkSchema: KindSchema = {
     deleteProtection: { type: 'boolean', default: false, description: 'Hetzner delete protection (default off).' },
   },
   outputs: { id: { type: 'integer' } },
-};
-
-type Subnet = { type: string; ipRange: string; networkZone: string };
-type Route = { destination: string; gateway: string };
+});
 
 /** `hetzner.Network`: range, subnets, routes, labels and protection all change in place through actions. */
 export class NetworkHandler implements ResourceHandler {
@@ -102,7 +100,7 @@ export class NetworkHandler implements ResourceHandler {
 
   async create(ctx: HandlerContext, desired: ResolvedResource): Promise<ObservedResource> {
     const c = this.#rt.client;
-    const spec = desired.spec as { ipRange: string; subnets?: Subnet[]; routes?: Route[]; deleteProtection?: boolean };
+    const spec = specOf(networkSchema, desired);
     const { item, outcome } = await findOrClaimNamed<HcloudNetwork>(this.#rt, ctx, desired, 'networks', {
       create: async () =>
         (
@@ -159,8 +157,8 @@ export class NetworkHandler implements ResourceHandler {
   ): Promise<ObservedResource> {
     const id = observed.id;
     const key = desired.key;
-    const want = desired.spec as { ipRange: string; subnets: Subnet[]; routes: Route[]; deleteProtection: boolean };
-    const have = observed.spec as typeof want;
+    const want = specOf(networkSchema, desired);
+    const have = specOf(networkSchema, observed);
     const act = (command: string, body: unknown) =>
       postAction(this.#rt, ctx, key, `/networks/${id}/actions/${command}`, body, `${command} on ${key}`, true);
     if (!observed.owned || fieldChanged(changes, 'labels')) await this.#putLabels(ctx, desired, id);

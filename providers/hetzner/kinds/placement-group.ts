@@ -1,11 +1,12 @@
-import type {
-  FieldChange,
-  HandlerContext,
-  KindSchema,
-  ObservedResource,
-  ObserveQuery,
-  ResolvedResource,
-  ResourceHandler,
+import {
+  defineKind,
+  type FieldChange,
+  type HandlerContext,
+  type ObservedResource,
+  type ObserveQuery,
+  type ResolvedResource,
+  type ResourceHandler,
+  specOf,
 } from '../../sdk/index.ts';
 import type { HcloudPlacementGroup } from '../client/api-types.ts';
 import { userLabelsOf } from '../ownership.ts';
@@ -19,7 +20,7 @@ import {
   signalOf,
 } from './runtime.ts';
 
-export const placementGroupSchema: KindSchema = {
+export const placementGroupSchema = defineKind({
   kind: 'hetzner.PlacementGroup',
   description: 'A placement group: its servers run on different physical hosts.',
   spec: {
@@ -33,7 +34,7 @@ export const placementGroupSchema: KindSchema = {
     labels: { type: 'map', values: { type: 'string' }, default: {}, description: 'User labels (default none).' },
   },
   outputs: { id: { type: 'integer' } },
-};
+});
 
 /** `hetzner.PlacementGroup`: labels change in place. */
 export class PlacementGroupHandler implements ResourceHandler {
@@ -65,7 +66,11 @@ export class PlacementGroupHandler implements ResourceHandler {
       create: async () =>
         (
           await c.request<{ placement_group: HcloudPlacementGroup }>('POST', '/placement_groups', {
-            body: { name: desired.name, type: desired.spec.type ?? 'spread', labels: labelsFor(ctx, desired) },
+            body: {
+              name: desired.name,
+              type: specOf(placementGroupSchema, desired).type,
+              labels: labelsFor(ctx, desired),
+            },
             what: `create ${desired.key}`,
             resource: desired.key,
             ...signalOf(ctx),

@@ -1,11 +1,13 @@
-import type {
-  FieldChange,
-  HandlerContext,
-  KindSchema,
-  ObservedResource,
-  ObserveQuery,
-  ResolvedResource,
-  ResourceHandler,
+import {
+  defineKind,
+  type FieldChange,
+  type HandlerContext,
+  type KindSpec,
+  type ObservedResource,
+  type ObserveQuery,
+  type ResolvedResource,
+  type ResourceHandler,
+  specOf,
 } from '../../sdk/index.ts';
 import type { HcloudAction, HcloudServer } from '../client/api-types.ts';
 import { INPUT_HASH_LABEL, inputHash, userLabelsOf } from '../ownership.ts';
@@ -24,7 +26,7 @@ import {
   signalOf,
 } from './runtime.ts';
 
-export const serverSchema: KindSchema = {
+export const serverSchema = defineKind({
   kind: 'hetzner.Server',
   description: 'A cloud server. Its disk holds data: a replacement needs `allowReplace: true`.',
   stateful: true,
@@ -79,23 +81,9 @@ export const serverSchema: KindSchema = {
     ipv6: { type: 'string' },
     privateIp: { type: 'string', description: 'Address in the first private network.' },
   },
-};
+});
 
-type ServerSpec = {
-  serverType: string;
-  image: string | number;
-  location: string;
-  networks: { network: number; ip?: string }[];
-  firewalls?: number[];
-  sshKeys: (string | number)[];
-  userData?: string;
-  placementGroup?: number;
-  labels: Record<string, string>;
-  deleteProtection: boolean;
-  rebuildProtection: boolean;
-  publicIpv4: boolean;
-  publicIpv6: boolean;
-};
+type ServerSpec = KindSpec<typeof serverSchema>;
 
 /** What the API never returns (user data, SSH keys) is compared through a digest label. */
 function writeOnlyDigest(spec: Partial<ServerSpec>): string {
@@ -125,7 +113,7 @@ export class ServerHandler implements ResourceHandler {
 
   #observed(ctx: HandlerContext, s: HcloudServer, desired?: ResolvedResource): ObservedResource {
     const key = `${serverSchema.kind}/${s.name}`;
-    const want = (desired?.spec ?? {}) as Partial<ServerSpec>;
+    const want: Partial<ServerSpec> = desired ? specOf(serverSchema, desired) : {};
     const wantIps = new Map((want.networks ?? []).map((n) => [Number(n.network), n.ip]));
     const running = this.#rt.actions.running(key) || s.status !== 'running';
     const failure = this.#rt.actions.failure(key);
@@ -187,7 +175,7 @@ export class ServerHandler implements ResourceHandler {
 
   async create(ctx: HandlerContext, desired: ResolvedResource): Promise<ObservedResource> {
     const c = this.#rt.client;
-    const spec = desired.spec as ServerSpec;
+    const spec = specOf(serverSchema, desired);
     const key = desired.key;
     const labels = () => labelsFor(ctx, desired, { [INPUT_HASH_LABEL]: writeOnlyDigest(spec) });
     let createAction: HcloudAction | undefined;
@@ -280,8 +268,8 @@ export class ServerHandler implements ResourceHandler {
   ): Promise<ObservedResource> {
     const id = observed.id;
     const key = desired.key;
-    const want = desired.spec as ServerSpec;
-    const have = observed.spec as ServerSpec;
+    const want = specOf(serverSchema, desired);
+    const have = specOf(serverSchema, observed);
     const act = (command: string, body: unknown, wait = true) =>
       postAction(this.#rt, ctx, key, `/servers/${id}/actions/${command}`, body, `${command} on ${key}`, wait);
     if (!observed.owned || fieldChanged(changes, 'labels')) {

@@ -1,11 +1,12 @@
-import type {
-  FieldChange,
-  HandlerContext,
-  KindSchema,
-  ObservedResource,
-  ObserveQuery,
-  ResolvedResource,
-  ResourceHandler,
+import {
+  defineKind,
+  type FieldChange,
+  type HandlerContext,
+  type ObservedResource,
+  type ObserveQuery,
+  type ResolvedResource,
+  type ResourceHandler,
+  specOf,
 } from '../../sdk/index.ts';
 import type { HcloudSshKey } from '../client/api-types.ts';
 import { userLabelsOf } from '../ownership.ts';
@@ -19,7 +20,7 @@ import {
   signalOf,
 } from './runtime.ts';
 
-export const sshKeySchema: KindSchema = {
+export const sshKeySchema = defineKind({
   kind: 'hetzner.SshKey',
   description: 'An SSH public key in the Hetzner project, for servers to trust at creation.',
   spec: {
@@ -27,7 +28,7 @@ export const sshKeySchema: KindSchema = {
     labels: { type: 'map', values: { type: 'string' }, default: {}, description: 'User labels (default none).' },
   },
   outputs: { id: { type: 'integer' }, fingerprint: { type: 'string' } },
-};
+});
 
 /** `hetzner.SshKey`: only the labels change in place; another key is a new resource. */
 export class SshKeyHandler implements ResourceHandler {
@@ -63,7 +64,11 @@ export class SshKeyHandler implements ResourceHandler {
       create: async () =>
         (
           await c.request<{ ssh_key: HcloudSshKey }>('POST', '/ssh_keys', {
-            body: { name: desired.name, public_key: desired.spec.publicKey, labels: labelsFor(ctx, desired) },
+            body: {
+              name: desired.name,
+              public_key: specOf(sshKeySchema, desired).publicKey,
+              labels: labelsFor(ctx, desired),
+            },
             what: `create ${desired.key}`,
             resource: desired.key,
             ...signalOf(ctx),

@@ -1,13 +1,14 @@
 import {
+  defineKind,
   deleteIgnoringMissing,
   type FieldChange,
   type HandlerContext,
   KeelsonError,
-  type KindSchema,
   type ObservedResource,
   type ObserveQuery,
   type ResolvedResource,
   type ResourceHandler,
+  specOf,
 } from '../../sdk/index.ts';
 import type { HcloudAction, HcloudVolume } from '../client/api-types.ts';
 import { userLabelsOf } from '../ownership.ts';
@@ -25,7 +26,7 @@ import {
   signalOf,
 } from './runtime.ts';
 
-export const volumeSchema: KindSchema = {
+export const volumeSchema = defineKind({
   kind: 'hetzner.Volume',
   description: 'A block volume. It holds data: a replacement needs `allowReplace: true`; it grows, never shrinks.',
   stateful: true,
@@ -44,17 +45,7 @@ export const volumeSchema: KindSchema = {
     deleteProtection: { type: 'boolean', default: false, description: 'Default off.' },
   },
   outputs: { id: { type: 'integer' }, linuxDevice: { type: 'string' } },
-};
-
-type VolumeSpec = {
-  size: number;
-  location: string;
-  server?: number;
-  automount: boolean;
-  format?: string;
-  labels: Record<string, string>;
-  deleteProtection: boolean;
-};
+});
 
 /** `hetzner.Volume`: size grows (a shrink is a terminal error), attach/detach and protection in place. */
 export class VolumeHandler implements ResourceHandler {
@@ -78,7 +69,7 @@ export class VolumeHandler implements ResourceHandler {
         location: v.location.name,
         ...(v.server === null ? {} : { server: v.server }),
         // automount acts only at attach time and cannot be read back.
-        automount: (desired?.spec.automount as boolean | undefined) ?? false,
+        automount: desired ? specOf(volumeSchema, desired).automount : false,
         ...(v.format === null ? {} : { format: v.format }),
         labels: userLabelsOf(v.labels),
         deleteProtection: v.protection.delete,
@@ -105,7 +96,7 @@ export class VolumeHandler implements ResourceHandler {
 
   async create(ctx: HandlerContext, desired: ResolvedResource): Promise<ObservedResource> {
     const c = this.#rt.client;
-    const spec = desired.spec as VolumeSpec;
+    const spec = specOf(volumeSchema, desired);
     const key = desired.key;
     let action: HcloudAction | undefined;
     const { item, outcome } = await findOrClaimNamed<HcloudVolume>(this.#rt, ctx, desired, 'volumes', {
@@ -165,8 +156,8 @@ export class VolumeHandler implements ResourceHandler {
   ): Promise<ObservedResource> {
     const id = observed.id;
     const key = desired.key;
-    const want = desired.spec as VolumeSpec;
-    const have = observed.spec as VolumeSpec;
+    const want = specOf(volumeSchema, desired);
+    const have = specOf(volumeSchema, observed);
     if (want.size < have.size) {
       throw new KeelsonError(
         `cannot update ${key}: size ${want.size} GB is smaller than the current ${have.size} GB, and a volume cannot shrink`,
