@@ -5,6 +5,7 @@ export * from './diff.ts';
 export * from './errors.ts';
 export * from './find-or-claim.ts';
 export * from './handler.ts';
+export * from './kind-list.ts';
 export * from './labels.ts';
 export * from './module.ts';
 export * from './operation-tracker.ts';

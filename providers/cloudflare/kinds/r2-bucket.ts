@@ -18,6 +18,7 @@ import {
 } from '../../sdk/index.ts';
 import { errorCodes, isNotFound, toKeelsonError } from '../client/api-error.ts';
 import type { CloudflareClient } from '../client/client.ts';
+import { ownedInInventory } from '../ownership.ts';
 
 export const R2_BUCKET_KIND = 'cloudflare.R2Bucket';
 
@@ -138,7 +139,7 @@ export class R2BucketHandler implements ResourceHandler {
       kind: R2_BUCKET_KIND,
       name,
       id: name,
-      owned: ctx.inventory.get(key)?.id === name,
+      owned: ownedInInventory(ctx, key, name),
       spec,
       outputs: { name },
       ready: true,
@@ -178,7 +179,7 @@ export class R2BucketHandler implements ResourceHandler {
           throw toKeelsonError(error, `cannot read R2 bucket ${desired.name}`, desired.key);
         }
       },
-      owned: (name) => ctx.inventory.get(desired.key)?.id === name,
+      owned: (name) => ownedInInventory(ctx, desired.key, name),
       create: async () => {
         const params: BucketCreateParams = { ...this.#account, name: desired.name };
         const hint = specOf(r2BucketSchema, desired).locationHint;

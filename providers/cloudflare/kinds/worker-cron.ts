@@ -13,6 +13,7 @@ import {
 } from '../../sdk/index.ts';
 import { cloudflareCall, isNotFound, toKeelsonError } from '../client/api-error.ts';
 import type { CloudflareClient } from '../client/client.ts';
+import { ownedInInventory } from '../ownership.ts';
 
 export const WORKER_CRON_KIND = 'cloudflare.WorkerCron';
 
@@ -110,7 +111,7 @@ export class WorkerCronHandler implements ResourceHandler {
 
   async create(ctx: HandlerContext, desired: ResolvedResource): Promise<ObservedResource> {
     const { script } = specOf(workerCronSchema, desired);
-    if (ctx.inventory.get(desired.key)?.id !== script && !desired.adopt) {
+    if (!ownedInInventory(ctx, desired.key, script) && !desired.adopt) {
       const live = await this.#schedules(script, desired.key);
       if (live !== undefined && live.length > 0) throw unownedConflict(desired, `cron triggers of Worker ${script}`);
     }
