@@ -95,3 +95,19 @@ export function fakeClock(start = 0, onSleep?: (ms: number) => void | Promise<vo
     },
   };
 }
+
+/**
+ * The real clock, except that `sleep` returns at once: the wait is added to `now` and `onSleep` is
+ * called. For code that should not really wait in a test that otherwise runs in real time.
+ */
+export function skippingClock(onSleep?: (ms: number) => void | Promise<void>): Clock {
+  let skipped = 0;
+  return {
+    now: () => Date.now() + skipped,
+    async sleep(ms: number, signal?: AbortSignal) {
+      if (signal?.aborted) throw signal.reason;
+      skipped += ms;
+      await onSleep?.(ms);
+    },
+  };
+}
