@@ -95,4 +95,24 @@ describe('OperationTracker', () => {
     expect(error).toMatchObject({ code: 'TIMEOUT', class: 'waiting', resource: 'k/a' });
     expect(tracker.running('k/a')).toBe(true);
   });
+
+  it('an operation that came back finished is not tracked; one that came back failed is the failure', () => {
+    const v = vendor();
+    const tracker = new OperationTracker(v.adapter, { clock: fakeClock() });
+    tracker.track('k/a', 'create k/a', [{ id: 'op-1', done: true }]);
+    expect(tracker.running('k/a')).toBe(false);
+    expect(tracker.message('k/a')).toBeUndefined();
+    tracker.track('k/b', 'create k/b', [{ id: 'op-2', done: true, error: 'quota exceeded' }]);
+    expect(tracker.message('k/b')).toBe('operation op-2 failed: quota exceeded');
+  });
+
+  it('refresh can be limited to some resources, when each read costs a call (Google operations)', async () => {
+    const v = vendor();
+    const tracker = new OperationTracker(v.adapter, { clock: fakeClock() });
+    tracker.track('gcp.Function/a', 'deploy gcp.Function/a', [v.start('op-1')]);
+    tracker.track('gcp.RunService/b', 'deploy gcp.RunService/b', [v.start('op-2')]);
+    expect(tracker.message('gcp.Function/a')).toBe('deploy gcp.Function/a: operation op-1 is running');
+    await tracker.refresh(undefined, (key) => key.startsWith('gcp.Function/'));
+    expect(v.reads).toEqual([['op-1']]);
+  });
 });

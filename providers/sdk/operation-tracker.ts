@@ -60,35 +60,51 @@ export class OperationTracker<Op> {
     this.#maxPollMs = options.maxPollMs ?? 1000;
   }
 
-  /** Tracks operations started on a resource; a new start forgets the resource's last failure. */
+  /**
+   * Tracks operations started on a resource; a new start forgets the resource's last failure. An
+   * operation that came back already finished is not tracked; one that came back failed is kept as
+   * the resource's failure.
+   */
   track(key: string, what: string, ops: readonly (Op | null | undefined)[]): void {
     this.#failed.delete(key);
     const list = this.#pending.get(key) ?? [];
-    for (const op of ops) if (op) list.push({ op, what });
+    for (const op of ops) {
+      if (!op) continue;
+      const status = this.#adapter.status(op);
+      if (status === 'running') list.push({ op, what });
+      else if (status === 'failed') this.#failed.set(key, { op, what });
+    }
     if (list.length > 0) this.#pending.set(key, list);
   }
 
-  /** Reads every running operation in one adapter call (none when nothing runs); failures are kept per key. */
-  async refresh(signal?: AbortSignal): Promise<void> {
+  /**
+   * Reads the running operations in one adapter call (none when nothing runs); failures are kept per
+   * key. `only` limits it to some resources (the kind being observed) when each read costs a call.
+   */
+  async refresh(signal?: AbortSignal, only?: (key: string) => boolean): Promise<void> {
     const a = this.#adapter;
-    const running = [...this.#pending.values()].flat().filter((t) => a.status(t.op) === 'running');
+    const keys = [...this.#pending.keys()].filter((k) => only === undefined || only(k));
+    const running = keys.flatMap((k) => this.#pending.get(k) ?? []).filter((t) => a.status(t.op) === 'running');
     if (running.length === 0) return;
-    const fresh = new Map(
-      (
-        await a.read(
-          running.map((t) => t.op),
-          signal,
-        )
-      ).map((op) => [a.id(op), op]),
+    const read = await a.read(
+      running.map((t) => t.op),
+      signal,
     );
-    for (const [key, list] of this.#pending) {
-      const next = list.map((t) => ({ op: fresh.get(a.id(t.op)) ?? t.op, what: t.what }));
+    const fresh = new Map(read.map((op) => [a.id(op), op]));
+    for (const key of keys) {
+      const next = (this.#pending.get(key) ?? []).map((t) => ({ op: fresh.get(a.id(t.op)) ?? t.op, what: t.what }));
       const failed = next.find((t) => a.status(t.op) === 'failed');
       if (failed) this.#failed.set(key, failed);
       const still = next.filter((t) => a.status(t.op) === 'running');
       if (still.length === 0) this.#pending.delete(key);
       else this.#pending.set(key, still);
     }
+  }
+
+  /** What an observe shows for the resource: the operation that runs, else its last failure. */
+  message(key: string): string | undefined {
+    const running = (this.#pending.get(key) ?? []).find((t) => this.#adapter.status(t.op) === 'running');
+    return running ? `${running.what}: ${this.#adapter.describe(running.op)} is running` : this.failure(key);
   }
 
   /** True while an operation started on this resource runs (as of the last `refresh`). */
