@@ -17,6 +17,7 @@ const ENV: Record<string, Record<string, string>> = {
   hetzner: { HCLOUD_TOKEN: 'layout-test' },
   cloudflare: { CLOUDFLARE_API_TOKEN: 'layout-test', CLOUDFLARE_ACCOUNT_ID: 'layout-test' },
   swarm: { DOCKER_HOST: 'tcp://127.0.0.1:9' },
+  gcp: { GCP_PROJECT_ID: 'layout-test', GCP_ACCESS_TOKEN: 'layout-test', GCP_API_ENDPOINT: 'http://127.0.0.1:9' },
 };
 
 /** Providers tested against the real thing instead of a simulator. */
