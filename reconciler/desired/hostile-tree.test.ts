@@ -166,3 +166,21 @@ describe('a hostile desired-state tree', () => {
     expect(line.length).toBeLessThan(300);
   });
 });
+
+describe('resources that would fight over one thing', () => {
+  it('two cloudflare.WorkerCron for one script are refused at validate, naming the first', async () => {
+    // Why: Cloudflare keeps one schedule list per script; two resources would overwrite each other forever.
+    const { cloudflareModule } = await import('../../providers/cloudflare/index.ts');
+    const { ProviderRegistry } = await import('../providers/registry.ts');
+    const { dir } = tree();
+    const cron = (name: string, schedule: string) =>
+      `kind: cloudflare.WorkerCron\nname: ${name}\nspec:\n  script: guesty-webhook\n  schedules: ["${schedule}"]\n`;
+    writeFileSync(join(dir, 'a.yaml'), cron('heartbeat', '*/30 * * * *'));
+    writeFileSync(join(dir, 'b.yaml'), cron('nightly', '0 3 * * *'));
+    const loaded = loadDesiredState(dir, new ProviderRegistry([cloudflareModule]));
+    expect(loaded.diagnostics.map((d) => formatDiagnostic(d).split('\n')[0])).toEqual([
+      'b.yaml:4:11: error[invalid-value] spec.script: cloudflare.WorkerCron/heartbeat (a.yaml:1) already has this script',
+    ]);
+    expect(loaded.diagnostics[0]?.hint).toMatch(/one list of cron triggers per script/);
+  });
+});

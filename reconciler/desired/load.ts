@@ -119,6 +119,7 @@ export function loadDesiredState(dir: string, registry: ProviderRegistry, option
   }
   const expandedLocated = dependOnChildren(located);
   checkCrossReferences(expandedLocated, registry, diagnostics);
+  checkUnique(expandedLocated, registry, diagnostics);
   const resources = expandedLocated.map((l) => l.resource);
   const graph = buildGraph(resources);
   for (const cycle of graph.cycles) {
@@ -463,6 +464,34 @@ function checkCrossReferences(located: readonly Located[], registry: ProviderReg
           hint: 'add that resource, or remove it from dependsOn',
         });
       }
+    }
+  }
+}
+
+/** Values of `unique` spec fields shared by two resources of one kind (the later one is reported). */
+function checkUnique(located: readonly Located[], registry: ProviderRegistry, out: Diagnostic[]): void {
+  const first = new Map<string, Located>();
+  for (const l of located) {
+    for (const rule of registry.schema(l.resource.kind)?.unique ?? []) {
+      const value = l.resource.spec[rule.field];
+      if (value === undefined) continue;
+      const id = `${l.resource.kind}\n${rule.field}\n${JSON.stringify(value)}`;
+      const earlier = first.get(id);
+      if (!earlier) {
+        first.set(id, l);
+        continue;
+      }
+      const s = earlier.resource.source;
+      out.push({
+        ...(l.doc && l.lines
+          ? position(l.doc, l.lines, l.resource.source?.file ?? '', ['spec', rule.field])
+          : where(l)),
+        severity: 'error',
+        code: 'invalid-value',
+        field: `spec.${rule.field}`,
+        message: `${earlier.resource.key}${s ? ` (${s.file}:${s.line})` : ''} already has this ${rule.field}`,
+        hint: rule.why,
+      });
     }
   }
 }
