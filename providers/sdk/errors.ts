@@ -24,7 +24,8 @@ export type ErrorCode =
   | 'NOT_FOUND'
   | 'UNAVAILABLE'
   | 'JOURNAL_UNRESOLVED'
-  | 'DEPENDENCY_FAILED';
+  | 'DEPENDENCY_FAILED'
+  | 'DELETION_BUDGET';
 
 export interface ProviderErrorOptions {
   readonly code: ErrorCode;

@@ -159,6 +159,8 @@ describe('ReconcileStep', () => {
     expect(await h.metrics.render()).toContain('keelson_stalled 1');
     h.setOutcome((revision) => ({ plan: plan(revision), applied: [], errors: [], unobservableKinds: new Set() }));
     expect(await h.run()).toEqual({ type: 'done' });
+    // The three crashed passes are recorded by the step; a pass the engine ran is the engine's to record.
+    expect(h.state().runs.map((r) => r.result)).toEqual(['failed', 'failed', 'failed']);
     expect(h.status.data.stalled).toBe(false);
     expect(await h.metrics.render()).toContain('keelson_provider_rate_budget_remaining{provider="fake"} 42');
   });

@@ -2,7 +2,8 @@ import { classify, type DesiredResource, errorMessage, KeelsonError, type Logger
 import { alertFromEvent } from '../alerts/alert.ts';
 import type { AlertDispatcher } from '../alerts/alert-dispatcher.ts';
 import { type Diagnostic, formatDiagnostic } from '../desired/diagnostic.ts';
-import { type DriftAlertPolicy, trackDrift } from '../drift/track-drift.ts';
+import type { DriftAlertPolicy } from '../drift/track-drift.ts';
+import { recordRun } from '../engine/state-keeper.ts';
 import type { KeelsonMetrics, PassResultLabel } from '../observability/metrics.ts';
 import type { DesiredStateSource, SourceSnapshot } from '../source/source.ts';
 import type { RunRecord, StateStore } from '../state/types.ts';
@@ -26,8 +27,6 @@ export interface ReconcileStepOptions {
   readonly stallAfter?: number;
   readonly now?: () => Date;
 }
-
-const RUN_HISTORY = 20;
 
 /**
  * One reconcile pass (ARCHITECTURE §3): fetch, load (a bad revision is kept out entirely: the
@@ -111,6 +110,8 @@ export class ReconcileStep {
         mode: this.#o.mode,
         signal,
         log,
+        drift: this.#o.alertPolicy,
+        now,
       });
     } catch (error) {
       const k = asKeelson(error);
@@ -129,7 +130,7 @@ export class ReconcileStep {
 
     for (const e of outcome.errors) errors.push({ ...e, at: at() });
     status.update({ lastObserveAt: at(), lastPlan: outcome.plan });
-    await this.#recordDrift(outcome, good.revision, now());
+    this.#reportDrift(outcome, good.revision, now());
     this.#countPass(outcome, good.resources);
 
     const applied = outcome.applied.filter((a) => a.status === 'applied').length;
@@ -218,14 +219,13 @@ export class ReconcileStep {
     return true;
   }
 
-  async #recordDrift(outcome: EnginePassOutcome, revision: string, now: Date): Promise<void> {
-    const { store, status, metrics, log } = this.#o;
-    const state = await store.load();
-    const unobservable = (key: string) => outcome.unobservableKinds.has(key.slice(0, key.indexOf('/')));
-    const update = trackDrift(state.drift, outcome.plan.drift, now, this.#o.alertPolicy, unobservable);
-    state.drift = update.records;
-    await store.save(state);
-    status.update({ drifted: Object.values(update.records).sort((a, b) => a.key.localeCompare(b.key)) });
+  /** Drift as the engine recorded it (saved before any alert is queued): status, metrics, logs, alerts. */
+  #reportDrift(outcome: EnginePassOutcome, revision: string, now: Date): void {
+    const { status, metrics, log } = this.#o;
+    const update = outcome.drift ?? { records: {}, events: [] };
+    if (outcome.drift) {
+      status.update({ drifted: Object.values(update.records).sort((a, b) => a.key.localeCompare(b.key)) });
+    }
     for (const entry of outcome.plan.drift) {
       metrics.driftDetected.inc({ provider: entry.provider, kind: entry.kind });
       log.warn(
@@ -315,15 +315,14 @@ export class ReconcileStep {
       result,
       summary,
     };
-    // The engine records its own runs in apply mode; record the others (invalid, failed early, plan mode).
-    if (outcome && this.#o.mode === 'apply') {
+    // A pass that reached the engine was recorded by it (the one writer of the store); record the
+    // others (invalid revision, fetch failed before any good revision, engine crashed).
+    if (outcome) {
       log.info({ revision: this.#good?.revision, result, durationMs, errors: errors.length }, 'pass finished');
       return next;
     }
     try {
-      const state = await this.#o.store.load();
-      state.runs = [...state.runs, run].slice(-RUN_HISTORY);
-      await this.#o.store.save(state);
+      await recordRun(this.#o.store, run);
     } catch (error) {
       log.error({ err: errorMessage(error) }, 'cannot record the run in the state store');
     }

@@ -38,6 +38,9 @@ export interface PlanInput {
 
 export const DEFAULT_DELETION_BUDGET = 5;
 
+/** What turns a desired spec into the spec a handler sees: secrets, schemas, normalisers. */
+export type SpecInput = Pick<PlanInput, 'secrets' | 'schema' | 'normalize'>;
+
 /** The desired spec as the handler will see it: defaults applied, references resolved, normalised. */
 export function desiredSpec(
   input: Pick<PlanInput, 'observed' | 'secrets' | 'schema' | 'normalize'>,
