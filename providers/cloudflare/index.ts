@@ -22,6 +22,7 @@ import type { RateBudget } from './client/rate-budget.ts';
 import { ZoneDirectory } from './client/zone-directory.ts';
 import { DnsRecordHandler, dnsRecordSchema } from './kinds/dns-record.ts';
 import { R2BucketHandler, r2BucketSchema } from './kinds/r2-bucket.ts';
+import { workerBundleBuilder } from './kinds/worker-bundle.ts';
 import { WorkerCronHandler, workerCronSchema } from './kinds/worker-cron.ts';
 import { WorkerRouteHandler, workerRouteSchema } from './kinds/worker-route.ts';
 import { WorkerScriptHandler, workerScriptSchema } from './kinds/worker-script.ts';
@@ -83,6 +84,7 @@ export function createCloudflareProvider(
 export const cloudflareModule: ProviderModule = {
   name: 'cloudflare',
   schemas: [dnsRecordSchema, r2BucketSchema, workerScriptSchema, workerRouteSchema, workerCronSchema],
+  builders: { [workerScriptSchema.kind]: workerBundleBuilder },
   create(options: ProviderOptions) {
     const config = readCloudflareConfig(options.env);
     if ('unavailable' in config) return config;

@@ -25,7 +25,8 @@ export type ErrorCode =
   | 'UNAVAILABLE'
   | 'JOURNAL_UNRESOLVED'
   | 'DEPENDENCY_FAILED'
-  | 'DELETION_BUDGET';
+  | 'DELETION_BUDGET'
+  | 'BUILD_FAILED';
 
 export interface ProviderErrorOptions {
   readonly code: ErrorCode;

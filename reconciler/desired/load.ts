@@ -12,6 +12,7 @@ import {
   type SourceLocation,
 } from '../../providers/sdk/index.ts';
 import type { ProviderRegistry } from '../providers/registry.ts';
+import { buildArtifacts } from './build.ts';
 import type { Diagnostic } from './diagnostic.ts';
 import { buildGraph, type DependencyGraph } from './graph.ts';
 import { checkSpec, closest, coerceSpec, describe } from './validate-spec.ts';
@@ -108,7 +109,10 @@ export function loadDesiredState(dir: string, registry: ProviderRegistry, option
   }
   const expandedLocated = dependOnChildren(located);
   checkCrossReferences(expandedLocated, registry, diagnostics);
-  const resources = expandedLocated.map((l) => l.resource);
+  const checked = expandedLocated.map((l) => l.resource);
+  const valid = !diagnostics.some((d) => d.severity === 'error');
+  // Build only a revision that is otherwise valid: an invalid one is not applied anyway.
+  const resources = valid ? buildArtifacts(checked, registry, { root, base }, diagnostics) : checked;
   const graph = buildGraph(resources);
   for (const cycle of graph.cycles) {
     const first = located.find((l) => l.resource.key === cycle[0]);

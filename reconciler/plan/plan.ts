@@ -9,9 +9,16 @@ import {
   type ObservedResource,
   type SecretValue,
 } from '../../providers/sdk/index.ts';
-import type { AppliedRecord, UnstableRecord } from '../state/types.ts';
 import { hasUnknown, resolveSpec } from './resolve.ts';
-import type { DriftEntry, Plan, PlanSummary, ResourceChange, SkipReason } from './types.ts';
+import type {
+  AppliedRecord,
+  DriftEntry,
+  Plan,
+  PlanSummary,
+  ResourceChange,
+  SkipReason,
+  UnstableRecord,
+} from './types.ts';
 
 /** Everything the planner needs, already read. The planner does no I/O, reads no clock, draws no random number. */
 export interface PlanInput {
@@ -104,6 +111,10 @@ export function planChanges(input: PlanInput): Plan {
     if (unobservable !== undefined) {
       skip('provider-unavailable', `cannot read ${r.kind}: ${unobservable}`);
       blocked.add(r.key);
+      continue;
+    }
+    if (r.buildError !== undefined) {
+      skip('build-failed', r.buildError);
       continue;
     }
     if (schema?.readOnly) {

@@ -9,6 +9,7 @@ const SKIP_ERRORS: Partial<Record<SkipReason, PassError['code']>> = {
   unowned: 'CONFLICT_UNOWNED',
   'missing-secret': 'INVALID_SPEC',
   'replace-refused': 'REPLACE_REFUSED',
+  'build-failed': 'BUILD_FAILED',
 };
 
 /** Plans (pure) and reports what the plan refused or could not do. */
