@@ -1,6 +1,7 @@
 import PQueue from 'p-queue';
 import {
   type DesiredResource,
+  ERRORS,
   type ErrorClass,
   type ErrorCode,
   errorMessage,
@@ -170,7 +171,7 @@ async function applyOne(
         error: {
           code: 'DEPENDENCY_FAILED',
           class: 'waiting',
-          message: `${change.key} was not applied: its dependency ${blocker} failed`,
+          message: ERRORS.DEPENDENCY_FAILED.message(change.key, `its dependency ${blocker}`, 'failed'),
         },
       });
     }
@@ -183,7 +184,7 @@ async function applyOne(
         error: {
           code: 'DEPENDENCY_FAILED',
           class: 'waiting',
-          message: `${change.key} was not applied: ${unknown} does not exist yet`,
+          message: ERRORS.DEPENDENCY_FAILED.message(change.key, unknown, 'does not exist yet'),
         },
       });
     }

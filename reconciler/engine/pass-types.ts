@@ -76,6 +76,12 @@ export interface PassResult {
   /** The drift records as saved and the alerts to send (when `drift` was given and the pass recorded). */
   readonly drift?: DriftUpdate;
   readonly durationMs: number;
+  /**
+   * Set when something is waiting (not ready, locked, rate limited, a dependency not there yet):
+   * come back after this long rather than after a whole poll interval. The shortest time named,
+   * or `WAITING_REQUEUE_MS` when none is.
+   */
+  readonly requeueAfterMs?: number;
   /** Milliseconds per step (`settle` is the part of `apply` spent waiting for rollouts to settle). */
   readonly timings: Readonly<Partial<Record<StepName | 'settle', number>>>;
   readonly startedAt: string;

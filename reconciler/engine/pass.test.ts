@@ -246,4 +246,22 @@ describe('runPass with the in-memory provider', () => {
     expect(Object.keys(state.drift)).toEqual(['mem.Thing/a']);
     expect(state.runs.map((r) => r.result)).toEqual(['success', 'success']);
   });
+
+  it('a waiting error (rate limited, locked) asks for the next pass after the time it names', async () => {
+    const f = new EngineFixture().write({ 'a.yaml': thing('a', 'size: 1') });
+    f.world.failNext.set(
+      'mem.Thing/a',
+      new KeelsonError('cannot create thing a: locked by a running action', {
+        code: 'LOCKED',
+        class: 'waiting',
+        retryAfterMs: 1200,
+      }),
+    );
+    const pass = await f.pass('apply', { retry: { attempts: 1, baseDelayMs: 1, maxDelayMs: 5 } });
+    expect(pass.errors).toMatchObject([{ code: 'LOCKED', class: 'waiting', retryAfterMs: 1200 }]);
+    expect(pass.requeueAfterMs).toBe(1200);
+    const next = await f.pass();
+    expect(next.outcome).toBe('changed');
+    expect(next.requeueAfterMs).toBeUndefined();
+  });
 });

@@ -49,6 +49,7 @@ export async function runPass(input: PassInput): Promise<PassResult> {
     errors: pass.errors,
     unobservable: Object.fromEntries(pass.unobservable),
     outcome: outcomeOf(pass),
+    ...requeue(pass),
     ...(pass.drift ? { drift: pass.drift } : {}),
     durationMs: Math.round(performance.now() - pass.t0),
     timings,
@@ -95,6 +96,20 @@ async function openPass(input: PassInput): Promise<Pass> {
     unstable: [],
     settleMs: 0,
   };
+}
+
+/** How soon to look again when something waits and names no time (a resource still busy at the vendor). */
+export const WAITING_REQUEUE_MS = 5_000;
+
+/** The shortest wait any waiting error, not-ready resource or skipped dependent asks for. */
+function requeue(pass: Pass): { requeueAfterMs?: number } {
+  const waits: number[] = [];
+  for (const e of pass.errors) if (e.class === 'waiting') waits.push(e.retryAfterMs ?? WAITING_REQUEUE_MS);
+  for (const r of pass.results) {
+    if (r.error?.class === 'waiting') waits.push(r.error.retryAfterMs ?? WAITING_REQUEUE_MS);
+  }
+  if (pass.plan.changes.some((c) => c.reason === 'not-ready')) waits.push(WAITING_REQUEUE_MS);
+  return waits.length > 0 ? { requeueAfterMs: Math.max(0, Math.min(...waits)) } : {};
 }
 
 function childLog(log: Logger, bindings: Record<string, unknown>): Logger {

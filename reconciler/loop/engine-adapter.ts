@@ -60,6 +60,7 @@ export function engineAdapter(options: {
         unobservableKinds,
         ...(result.drift ? { drift: result.drift } : {}),
         timings: result.timings,
+        ...(result.requeueAfterMs === undefined ? {} : { requeueAfterMs: result.requeueAfterMs }),
       };
     },
     kinds() {

@@ -23,6 +23,8 @@ export interface EnginePassOutcome {
   readonly unobservableKinds: ReadonlySet<string>;
   /** The drift records the engine saved, and the alerts they call for (the engine is the one writer of the store). */
   readonly drift?: DriftUpdate;
+  /** Something is waiting (not ready, locked, rate limited): come back after this long, not a whole interval. */
+  readonly requeueAfterMs?: number;
   /** Milliseconds per step of the pass (observe, plan, apply, settle, record...), for `bench/daemon-push.ts`. */
   readonly timings?: Readonly<Record<string, number>>;
 }

@@ -183,4 +183,17 @@ describe('ReconcileStep', () => {
       'keelson_apply_actions_total{provider="fake",kind="fake.Thing",action="update",result="failed"} 1',
     );
   });
+
+  it('a pass that waits on something (not ready, locked) is requeued after the time it names, not a whole interval', async () => {
+    const h = harness();
+    h.fetches.push(h.snap('r1'));
+    h.setOutcome((revision) => ({
+      plan: plan(revision),
+      applied: [],
+      errors: [],
+      unobservableKinds: new Set(),
+      requeueAfterMs: 1500,
+    }));
+    expect(await h.run()).toEqual({ type: 'requeue', afterMs: 1500 });
+  });
 });

@@ -166,7 +166,12 @@ export class ReconcileStep {
       metrics.lastSuccess.set(now().getTime() / 1000);
     }
     const transient = errors.some((e) => e.class === 'transient');
-    return this.#finish(started, result, errors, outcome, now, transient ? { type: 'retry' } : { type: 'done' });
+    const next: StepOutcome = transient
+      ? { type: 'retry' }
+      : outcome.requeueAfterMs !== undefined
+        ? { type: 'requeue', afterMs: outcome.requeueAfterMs }
+        : { type: 'done' };
+    return this.#finish(started, result, errors, outcome, now, next);
   };
 
   /** Loads a fetched revision. Returns false (and keeps the last good revision) when it has errors. */

@@ -4,6 +4,7 @@ import {
   canonicalJson,
   type DesiredResource,
   diffSpec,
+  ERRORS,
   type FieldChange,
   type KindSchema,
   type ObservedResource,
@@ -175,10 +176,7 @@ export function planChanges(input: PlanInput): Plan {
     }
 
     if (!observed.owned && !r.adopt) {
-      skip(
-        'unowned',
-        `${r.key} already exists (id ${observed.id}) and is not owned by keelson; set "adopt: true" to take it over, or rename it`,
-      );
+      skip('unowned', ERRORS.CONFLICT_UNOWNED.message(r.key, observed.id));
       continue;
     }
 
@@ -222,12 +220,7 @@ export function planChanges(input: PlanInput): Plan {
     const replace = fields.some((f) => f.forcesReplacement);
     if (replace && schema?.stateful && !r.allowReplace) {
       const which = fields.filter((f) => f.forcesReplacement).map((f) => f.path);
-      skip(
-        'replace-refused',
-        `${r.key} would have to be replaced (${which.join(', ')} cannot change in place) and it holds data; set "allowReplace: true" to allow it`,
-        fields,
-        cause,
-      );
+      skip('replace-refused', ERRORS.REPLACE_REFUSED.message(r.key, which), fields, cause);
       continue;
     }
     if (failedDep && (replace || hasUnknown(want.spec))) {
@@ -283,8 +276,8 @@ export function planChanges(input: PlanInput): Plan {
   const refused =
     deletes.length > budget
       ? {
-          code: 'deletion-budget' as const,
-          message: `this plan would delete ${deletes.length} resources, more than the deletion budget of ${budget} per pass; nothing is applied. If this is intended, run again with a higher budget (--deletion-budget ${deletes.length}, or deletionBudget in the config); if not, check that the desired-state directory was not emptied by mistake`,
+          code: 'DELETION_BUDGET' as const,
+          message: ERRORS.DELETION_BUDGET.message(deletes.length, budget),
         }
       : undefined;
 

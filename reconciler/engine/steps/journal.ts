@@ -1,3 +1,4 @@
+import { ERRORS } from '../../../providers/sdk/index.ts';
 import type { PassStep } from '../pass-types.ts';
 
 /**
@@ -17,7 +18,7 @@ export const journalStep: PassStep = async (pass) => {
         key,
         kind: entry.kind,
         severity: 'error',
-        message: `an interrupted create of ${key} cannot be checked: ${why}; it is not created again until it can`,
+        message: ERRORS.JOURNAL_UNRESOLVED.message(key, why),
       });
       continue;
     }

@@ -1,3 +1,4 @@
+import { ERRORS } from '../../../providers/sdk/index.ts';
 import { buildGraph } from '../../desired/graph.ts';
 import { planChanges } from '../../plan/plan.ts';
 import type { SkipReason } from '../../plan/types.ts';
@@ -51,7 +52,7 @@ export const planStep: PassStep = async (pass) => {
       provider,
       severity: 'warning',
       class: 'transient',
-      message: `${count} ${provider} resource${count === 1 ? '' : 's'} skipped: ${why}`,
+      message: ERRORS.UNAVAILABLE.message(count, provider, why),
     });
   }
   if (pass.plan.refused) {

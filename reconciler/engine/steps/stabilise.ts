@@ -1,4 +1,4 @@
-import { diffSpec } from '../../../providers/sdk/index.ts';
+import { diffSpec, ERRORS } from '../../../providers/sdk/index.ts';
 import { desiredSpec, specDigest } from '../../plan/plan.ts';
 import { observeAll } from '../observe.ts';
 import type { PassStep } from '../pass-types.ts';
@@ -41,7 +41,6 @@ export const stabiliseStep: PassStep = async (pass) => {
     state.unstable[r.key] = { digest, fields, at: now };
     pass.unstable.push({ key: r.key, fields });
     if (previous?.digest === digest) continue;
-    const one = fields.length === 1;
     pass.errors.push({
       code: 'UNSTABLE_FIELD',
       key: r.key,
@@ -49,7 +48,7 @@ export const stabiliseStep: PassStep = async (pass) => {
       provider: r.provider,
       severity: 'warning',
       class: 'terminal',
-      message: `${r.key}: ${fields.join(', ')} still differ${one ? 's' : ''} right after applying (the provider rewrites ${one ? 'it' : 'them'}); keelson will not re-apply until the desired spec changes. Align the desired value with what the provider stores.`,
+      message: ERRORS.UNSTABLE_FIELD.message(r.key, fields),
     });
   }
 };
