@@ -489,7 +489,8 @@ function fieldPath(path: readonly (string | number)[]): string {
   return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
 }
 
-function listYamlFiles(dir: string): string[] {
+/** Every `*.yaml`/`*.yml` file under `dir`, sorted (hidden folders and node_modules left out). */
+export function listYamlFiles(dir: string): string[] {
   const out: string[] = [];
   const walk = (d: string): void => {
     for (const entry of readdirSync(d, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {

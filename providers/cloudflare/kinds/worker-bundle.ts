@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import type { BuildOptions, BuildResult, Message } from 'esbuild';
 import { type ArtifactBuilder, BuildError } from '../../sdk/index.ts';
@@ -40,8 +41,12 @@ function loadEsbuild(): NonNullable<typeof esbuild> {
 export function bundleWorker(root: string, source: string, main: string, resource: string): WorkerBundle {
   const dir = isAbsolute(source) ? source : resolve(root, source);
   const entry = join(dir, main);
-  const cached = byEntry.get(entry);
-  if (cached && unchanged(cached.inputs)) return cached.bundle;
+  const cached = byEntry.get(entry) ?? fromDisk(entry);
+  if (cached && unchanged(cached.inputs)) {
+    byEntry.set(entry, cached);
+    byHash.set(cached.bundle.hash, cached.bundle);
+    return cached.bundle;
+  }
   let result: BuildResult<{ write: false; metafile: true }>;
   try {
     result = loadEsbuild().buildSync({
@@ -81,7 +86,42 @@ export function bundleWorker(root: string, source: string, main: string, resourc
   const bundle = { code, sourceMap, hash };
   byEntry.set(entry, { inputs, bundle });
   byHash.set(hash, bundle);
+  toDisk(entry, { inputs, bundle });
   return bundle;
+}
+
+/**
+ * The cache on disk (`$KEELSON_BUILD_CACHE`, default `<tmpdir>/keelson-build-cache`), so that a
+ * `keelson validate` or `plan` of an unchanged Worker costs hashing its inputs, not an esbuild run.
+ * One JSON file per entry module; a file that cannot be read or written is only a cache miss.
+ */
+function cacheFile(entry: string): string {
+  const dir = process.env.KEELSON_BUILD_CACHE || join(tmpdir(), 'keelson-build-cache');
+  return join(dir, `${createHash('sha256').update(entry).digest('hex').slice(0, 32)}.json`);
+}
+
+function fromDisk(entry: string): CacheEntry | undefined {
+  try {
+    const data = JSON.parse(readFileSync(cacheFile(entry), 'utf8')) as {
+      inputs: Record<string, string>;
+      bundle: WorkerBundle;
+    };
+    return { inputs: new Map(Object.entries(data.inputs)), bundle: data.bundle };
+  } catch {
+    return undefined;
+  }
+}
+
+function toDisk(entry: string, cached: CacheEntry): void {
+  const file = cacheFile(entry);
+  try {
+    mkdirSync(join(file, '..'), { recursive: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify({ inputs: Object.fromEntries(cached.inputs), bundle: cached.bundle }));
+    renameSync(tmp, file);
+  } catch {
+    // A cache that cannot be written is a slower next start, nothing more.
+  }
 }
 
 /** The bundle the load step built with this hash, if this process built it. */
