@@ -1,4 +1,5 @@
-import { Firestore } from '@google-cloud/firestore';
+import { createRequire } from 'node:module';
+import type { Firestore } from '@google-cloud/firestore';
 import type { FastifyInstance } from 'fastify';
 import type { Logger, ProviderModule } from '../../providers/sdk/index.ts';
 import { AlertDispatcher, type DeliveryPolicy } from '../alerts/alert-dispatcher.ts';
@@ -164,8 +165,12 @@ export class Daemon {
 
 function makeStore(config: DaemonConfig): StateStore {
   if (config.state.backend === 'file') return new FileStateStore(config.state.path);
+  // Required only for this backend: a daemon on the file store never loads the Firestore client (gRPC).
+  const { Firestore: FirestoreClient } = createRequire(import.meta.url)('@google-cloud/firestore') as {
+    Firestore: typeof Firestore;
+  };
   return new FirestoreStateStore(
-    new Firestore({ projectId: config.state.projectId }),
+    new FirestoreClient({ projectId: config.state.projectId }),
     config.state.collection,
     config.owner,
   );

@@ -82,8 +82,11 @@ export interface PassResult {
    * or `WAITING_REQUEUE_MS` when none is.
    */
   readonly requeueAfterMs?: number;
-  /** Milliseconds per step (`settle` is the part of `apply` spent waiting for rollouts to settle). */
-  readonly timings: Readonly<Partial<Record<StepName | 'settle', number>>>;
+  /**
+   * Milliseconds per step, plus `open` (reading the state and the secrets) and `settle` (the part
+   * of `apply` spent waiting for rollouts to settle).
+   */
+  readonly timings: Readonly<Partial<Record<StepName | 'open' | 'settle', number>>>;
   readonly startedAt: string;
 }
 

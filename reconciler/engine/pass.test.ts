@@ -231,7 +231,7 @@ describe('runPass with the in-memory provider', () => {
       },
     };
     const first = await f.pass('apply', { store: counting });
-    expect(Object.keys(first.timings)).toEqual(['observe', 'journal', 'plan', 'apply', 'stabilise', 'record']);
+    expect(Object.keys(first.timings)).toEqual(['open', 'observe', 'journal', 'plan', 'apply', 'stabilise', 'record']);
     expect((await store.load()).runs.map((r) => r.result)).toEqual(['success']);
     // `keelson plan` writes nothing; the daemon's plan-only pass records drift and the run.
     saves.length = 0;

@@ -1,5 +1,7 @@
 import type { HandlerContext, Logger } from '../../providers/sdk/index.ts';
 import { DEFAULT_RETRY } from '../apply/retry.ts';
+import type { SpecInput } from '../plan/plan.ts';
+import type { ProviderRegistry } from '../providers/registry.ts';
 import type { Pass, PassInput, PassResult, PassStep, StepName } from './pass-types.ts';
 import { readSecrets } from './secrets.ts';
 import { StateKeeper } from './state-keeper.ts';
@@ -33,7 +35,7 @@ export const PASS_STEPS: readonly (readonly [StepName, PassStep])[] = [
  */
 export async function runPass(input: PassInput): Promise<PassResult> {
   const pass = await openPass(input);
-  const timings: Partial<Record<StepName | 'settle', number>> = {};
+  const timings: Partial<Record<StepName | 'open' | 'settle', number>> = { open: performance.now() - pass.t0 };
   for (const [name, step] of PASS_STEPS) {
     const t = performance.now();
     await step(pass);
@@ -78,11 +80,7 @@ async function openPass(input: PassInput): Promise<Pass> {
     retry: input.retry ?? DEFAULT_RETRY,
     keeper,
     context,
-    specInput: {
-      secrets: readSecrets(input.resources, input.secrets).values,
-      schema: (kind) => registry.schema(kind),
-      normalize: (kind, spec) => registry.handler(kind)?.normalize?.(spec) ?? spec,
-    },
+    specInput: { secrets: readSecrets(input.resources, input.secrets).values, ...specFunctions(registry) },
     errors: [],
     observed: new Map(),
     unobservable: new Map(),
@@ -110,6 +108,23 @@ function requeue(pass: Pass): { requeueAfterMs?: number } {
   }
   if (pass.plan.changes.some((c) => c.reason === 'not-ready')) waits.push(WAITING_REQUEUE_MS);
   return waits.length > 0 ? { requeueAfterMs: Math.max(0, Math.min(...waits)) } : {};
+}
+
+/**
+ * The registry's schemas and normalisers as the planner takes them: the same two functions for
+ * every pass, so that what the planner prepares once per revision is found again next pass.
+ */
+const registryFunctions = new WeakMap<ProviderRegistry, Pick<SpecInput, 'schema' | 'normalize'>>();
+function specFunctions(registry: ProviderRegistry): Pick<SpecInput, 'schema' | 'normalize'> {
+  let fns = registryFunctions.get(registry);
+  if (!fns) {
+    fns = {
+      schema: (kind) => registry.schema(kind),
+      normalize: (kind, spec) => registry.handler(kind)?.normalize?.(spec) ?? spec,
+    };
+    registryFunctions.set(registry, fns);
+  }
+  return fns;
 }
 
 function childLog(log: Logger, bindings: Record<string, unknown>): Logger {

@@ -39,6 +39,8 @@ export class ReconcileStep {
   #good: { revision: string; resources: readonly DesiredResource[] } | undefined;
   #fetched: string | undefined;
   #failures = 0;
+  /** Milliseconds per phase of the last pass: fetch, load, the engine's steps, report (`bench/daemon-push.ts`). */
+  lastTimings: Readonly<Record<string, number>> = {};
 
   constructor(options: ReconcileStepOptions) {
     this.#o = options;
@@ -56,6 +58,14 @@ export class ReconcileStep {
     const errors: StatusError[] = [];
     const at = () => now().toISOString();
     let fetchFailed: KeelsonError | undefined;
+    const timings: Record<string, number> = {};
+    this.lastTimings = timings;
+    let mark = performance.now();
+    const lap = (phase: string): void => {
+      const t = performance.now();
+      timings[phase] = (timings[phase] ?? 0) + (t - mark);
+      mark = t;
+    };
 
     let snapshot: SourceSnapshot | undefined;
     try {
@@ -81,6 +91,7 @@ export class ReconcileStep {
       );
     }
 
+    lap('fetch');
     let invalid = false;
     if (snapshot && (snapshot.changed || snapshot.revision !== this.#fetched)) {
       this.#fetched = snapshot.revision;
@@ -89,6 +100,7 @@ export class ReconcileStep {
       invalid = true;
     }
     status.update({ fetchedRevision: this.#fetched });
+    lap('load');
 
     const good = this.#good;
     if (!good) {
@@ -128,6 +140,8 @@ export class ReconcileStep {
       );
     }
 
+    mark = performance.now();
+    Object.assign(timings, outcome.timings ?? {});
     for (const e of outcome.errors) errors.push({ ...e, at: at() });
     status.update({ lastObserveAt: at(), lastPlan: outcome.plan });
     this.#reportDrift(outcome, good.revision, now());
@@ -171,7 +185,9 @@ export class ReconcileStep {
       : outcome.requeueAfterMs !== undefined
         ? { type: 'requeue', afterMs: outcome.requeueAfterMs }
         : { type: 'done' };
-    return this.#finish(started, result, errors, outcome, now, next);
+    const finished = await this.#finish(started, result, errors, outcome, now, next);
+    lap('report');
+    return finished;
   };
 
   /** Loads a fetched revision. Returns false (and keeps the last good revision) when it has errors. */
