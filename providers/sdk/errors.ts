@@ -121,9 +121,9 @@ export const ERRORS = {
   }),
   DELETION_BUDGET: entry({
     class: 'terminal',
-    meaning: 'the plan would delete more than the deletion budget per pass; nothing is applied',
+    meaning: 'the plan would delete (or replace) more than the deletion budget per pass; nothing is applied',
     message: (count: number, budget: number) =>
-      `this plan would delete ${count} resources, more than the deletion budget of ${budget} per pass; nothing is applied. If this is intended, run again with a higher budget (--deletion-budget ${count}, or deletionBudget in the config); if not, check that the desired-state directory was not emptied by mistake`,
+      `this plan would delete or replace ${count} resources, more than the deletion budget of ${budget} per pass; nothing is applied. If this is intended, run again with a higher budget (--deletion-budget ${count}, or deletionBudget in the config); if not, check that the desired-state directory was not emptied by mistake`,
   }),
 } as const;
 

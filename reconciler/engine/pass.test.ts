@@ -111,12 +111,28 @@ describe('runPass with the in-memory provider', () => {
     const writes = f.world.writes;
     const pass = await f.pass('apply', { deletionBudget: 5 });
     expect(pass.outcome).toBe('refused');
-    expect(pass.plan.refused?.message).toMatch(/delete 7 resources, more than the deletion budget of 5/);
+    expect(pass.plan.refused?.message).toMatch(/delete or replace 7 resources, more than the deletion budget of 5/);
     expect(pass.errors.map((e) => e.code)).toEqual(['DELETION_BUDGET']);
     expect(f.world.writes).toBe(writes);
     expect(f.world.items.size).toBe(7);
     expect((await f.pass('apply', { deletionBudget: 7 })).outcome).toBe('changed');
     expect(f.world.items.size).toBe(1);
+  });
+
+  it('counts replacements against the deletion budget (7 replacements with a budget of 0 once deleted 7 objects)', async () => {
+    const docs = (zone: string) =>
+      Array.from({ length: 7 }, (_, i) => thing(`r${i}`, `size: 1\nzone: ${zone}`)).join('');
+    const f = new EngineFixture().write({ 'a.yaml': docs('z1') });
+    await f.pass();
+    const ids = [...f.world.items.values()].map((i) => i.id).sort();
+    f.write({ 'a.yaml': docs('z2') });
+    const writes = f.world.writes;
+    const pass = await f.pass('apply', { deletionBudget: 0 });
+    expect(pass.plan.summary.replace).toBe(7);
+    expect(pass.outcome).toBe('refused');
+    expect(pass.errors.map((e) => e.code)).toEqual(['DELETION_BUDGET']);
+    expect(f.world.writes).toBe(writes);
+    expect([...f.world.items.values()].map((i) => i.id).sort()).toEqual(ids);
   });
 
   it('refuses to take over a resource it does not own unless told to adopt it', async () => {

@@ -307,12 +307,14 @@ export function planChanges(input: PlanInput): Plan {
   }
   changes.push(...deletes);
 
+  // A replacement deletes too (the old object goes, whatever comes after it): it counts.
   const budget = input.deletionBudget ?? DEFAULT_DELETION_BUDGET;
+  const destroying = deletes.length + changes.filter((c) => c.action === 'replace').length;
   const refused =
-    deletes.length > budget
+    destroying > budget
       ? {
           code: 'DELETION_BUDGET' as const,
-          message: ERRORS.DELETION_BUDGET.message(deletes.length, budget),
+          message: ERRORS.DELETION_BUDGET.message(destroying, budget),
         }
       : undefined;
 
