@@ -12,7 +12,11 @@ Usage:
   keelson plan DIR [--json] [--detailed-exitcode]
                                        show what apply would change (exit 0 no changes, 1 error,
                                        2 changes with --detailed-exitcode)
-  keelson apply DIR [--auto-approve]   apply the plan (asks for confirmation on a terminal)
+  keelson plan DIR --out plan.json     save the plan; apply exactly it later with keelson apply plan.json
+  keelson apply DIR [--auto-approve]   apply the plan (asks for confirmation on a terminal); refused
+                                       if observing again gives a plan other than the one shown
+  keelson apply plan.json              apply a saved plan; refused if the desired state or the live
+                                       state of a resource in it changed since
   keelson schema [--out FILE]          write the JSON Schema for desired-state files
   keelson serve [--config FILE]        run the reconciler daemon
   keelson demo                         run the local demo (daemon on an example repository)
