@@ -43,7 +43,10 @@ export class PubSubBroker {
   }
 
   /** Publishes to a topic (which must exist); answers the message ids. */
-  publish(topic: string, messages: { data?: string; attributes?: Record<string, string>; orderingKey?: string }[]): string[] {
+  publish(
+    topic: string,
+    messages: { data?: string; attributes?: Record<string, string>; orderingKey?: string }[],
+  ): string[] {
     const ids: string[] = [];
     const now = this.#ctx.clock.now();
     for (const m of messages) {
@@ -59,8 +62,8 @@ export class PubSubBroker {
         if (sub.topic !== topic || sub.detached === true) continue;
         if (typeof sub.filter === 'string' && sub.filter !== '' && !compileFilter(sub.filter)(message.attributes))
           continue;
-        const list = (this.#backlog[sub.name as string] ??= []);
-        list.push({ message, attempts: 0, availableAt: now });
+        this.#backlog[sub.name as string] ??= [];
+        this.#backlog[sub.name as string]!.push({ message, attempts: 0, availableAt: now });
         this.#arm(sub.name as string, 0);
       }
     }
@@ -297,7 +300,10 @@ export class PubSubBroker {
 }
 
 function isPush(sub: Json): boolean {
-  return typeof (sub.pushConfig as Json | undefined)?.pushEndpoint === 'string' && (sub.pushConfig as Json).pushEndpoint !== '';
+  return (
+    typeof (sub.pushConfig as Json | undefined)?.pushEndpoint === 'string' &&
+    (sub.pushConfig as Json).pushEndpoint !== ''
+  );
 }
 
 export function renderMessage(m: StoredMessage): Json {
