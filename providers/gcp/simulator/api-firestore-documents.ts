@@ -244,7 +244,8 @@ export function firestoreDocumentRoutes(
 
   const handle = (req: SimRequest): SimReply => {
     const p = req.params;
-    let rest = p.rest ?? '';
+    // The verb is a literal ':' in the raw path; an encoded one (%3A) belongs to a document id.
+    let rest = req.path.slice(req.path.indexOf('/documents') + '/documents'.length);
     let verb = '';
     const colon = rest.lastIndexOf(':');
     if (colon >= 0 && !rest.slice(colon).includes('/')) {
@@ -252,7 +253,7 @@ export function firestoreDocumentRoutes(
       rest = rest.slice(0, colon);
     }
     if (rest !== '' && !rest.startsWith('/')) throw new ApiError('NOT_FOUND', `no such method ${req.path}`);
-    const segs = rest === '' ? [] : rest.slice(1).split('/');
+    const segs = rest === '' ? [] : rest.slice(1).split('/').map(decodeSegment);
     const path = segs.join('/');
     const { name: dbName, docs } = database(p);
     const q = req.query;
@@ -406,6 +407,14 @@ export function firestoreDocumentRoutes(
   };
 
   return [route('firestore', '*', '/v1/projects/{project}/databases/{database}/documents{rest=**}', handle)];
+}
+
+function decodeSegment(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    throw invalidArgument('name', `"${s}" is not a valid percent-encoded path segment`);
+  }
 }
 
 function checkDocPath(path: string, field: string): void {

@@ -1,13 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { upsertDocument } from '../../../workers/shared/firestore-rest.ts';
-import { startGcpSimulator, type GcpSimulator } from './server.ts';
+import { type GcpSimulator, startGcpSimulator } from './server.ts';
 
 describe('Firestore documents over REST', () => {
   let sim: GcpSimulator;
   let base: string;
   const h = () => ({ authorization: `Bearer ${sim.env.GCP_ACCESS_TOKEN}`, 'content-type': 'application/json' });
   const call = async (method: string, path: string, body?: unknown) => {
-    const r = await fetch(`${base}${path}`, { method, headers: h(), body: body === undefined ? undefined : JSON.stringify(body) });
+    const r = await fetch(`${base}${path}`, {
+      method,
+      headers: h(),
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
     return { status: r.status, body: (await r.json()) as Record<string, any> };
   };
   beforeAll(async () => {
@@ -16,7 +20,7 @@ describe('Firestore documents over REST', () => {
   });
   afterAll(() => sim.close());
 
-  it('takes the Workers\' upsert (workers/shared/firestore-rest.ts) with a base URL', async () => {
+  it("takes the Workers' upsert (workers/shared/firestore-rest.ts) with a base URL", async () => {
     const res = await upsertDocument(
       { baseUrl: sim.url, projectId: sim.projectId, accessToken: sim.env.GCP_ACCESS_TOKEN },
       'calls',
@@ -30,28 +34,48 @@ describe('Firestore documents over REST', () => {
   });
 
   it('create with documentId answers 409 the second time; patch with updateMask and preconditions', async () => {
-    const created = await call('POST', '/calls?documentId=c2', { fields: { status: { stringValue: 'new' }, n: { integerValue: '1' } } });
+    const created = await call('POST', '/calls?documentId=c2', {
+      fields: { status: { stringValue: 'new' }, n: { integerValue: '1' } },
+    });
     expect(created.status).toBe(200);
     expect((await call('POST', '/calls?documentId=c2', { fields: {} })).status).toBe(409);
-    const stale = await call('PATCH', `/calls/c2?updateMask.fieldPaths=status&currentDocument.updateTime=2020-01-01T00:00:00.000000Z`, {
-      fields: { status: { stringValue: 'x' } },
-    });
+    const stale = await call(
+      'PATCH',
+      `/calls/c2?updateMask.fieldPaths=status&currentDocument.updateTime=2020-01-01T00:00:00.000000Z`,
+      {
+        fields: { status: { stringValue: 'x' } },
+      },
+    );
     expect(stale.status).toBe(400);
     expect(stale.body.error.status).toBe('FAILED_PRECONDITION');
-    const patched = await call('PATCH', `/calls/c2?updateMask.fieldPaths=status&currentDocument.updateTime=${created.body.updateTime}`, {
-      fields: { status: { stringValue: 'done' } },
-    });
+    const patched = await call(
+      'PATCH',
+      `/calls/c2?updateMask.fieldPaths=status&currentDocument.updateTime=${created.body.updateTime}`,
+      {
+        fields: { status: { stringValue: 'done' } },
+      },
+    );
     expect(patched.status).toBe(200);
     expect(patched.body.fields).toEqual({ status: { stringValue: 'done' }, n: { integerValue: '1' } });
     expect((await call('PATCH', '/calls/missing?currentDocument.exists=true', { fields: {} })).status).toBe(404);
   });
 
   it('runQuery filters and orders one collection; a query needing a composite index fails until it is READY', async () => {
-    for (const [id, status, n] of [['q1', 'open', 3], ['q2', 'open', 1], ['q3', 'closed', 2]] as const) {
-      await call('PATCH', `/tickets/${id}`, { fields: { status: { stringValue: status }, n: { integerValue: String(n) } } });
+    for (const [id, status, n] of [
+      ['q1', 'open', 3],
+      ['q2', 'open', 1],
+      ['q3', 'closed', 2],
+    ] as const) {
+      await call('PATCH', `/tickets/${id}`, {
+        fields: { status: { stringValue: status }, n: { integerValue: String(n) } },
+      });
     }
     const simple = await call('POST', ':runQuery', {
-      structuredQuery: { from: [{ collectionId: 'tickets' }], orderBy: [{ field: { fieldPath: 'n' }, direction: 'DESCENDING' }], limit: 2 },
+      structuredQuery: {
+        from: [{ collectionId: 'tickets' }],
+        orderBy: [{ field: { fieldPath: 'n' }, direction: 'DESCENDING' }],
+        limit: 2,
+      },
     });
     expect((simple.body as unknown as any[]).map((r) => r.document.name.split('/').at(-1))).toEqual(['q1', 'q3']);
     const composite = {
@@ -68,7 +92,13 @@ describe('Firestore documents over REST', () => {
     const op = await fetch(admin, {
       method: 'POST',
       headers: h(),
-      body: JSON.stringify({ queryScope: 'COLLECTION', fields: [{ fieldPath: 'status', order: 'ASCENDING' }, { fieldPath: 'n', order: 'ASCENDING' }] }),
+      body: JSON.stringify({
+        queryScope: 'COLLECTION',
+        fields: [
+          { fieldPath: 'status', order: 'ASCENDING' },
+          { fieldPath: 'n', order: 'ASCENDING' },
+        ],
+      }),
     });
     expect(op.status).toBe(200);
     await sim.settleOperations();
@@ -88,16 +118,31 @@ describe('Firestore documents over REST', () => {
     expect((await call('GET', '/counters/a')).status).toBe(404);
     const ok = await call('POST', ':commit', {
       writes: [
-        { update: { name: name('counters/a'), fields: { v: { integerValue: '1' } } }, updateTransforms: [{ fieldPath: 'at', setToServerValue: 'REQUEST_TIME' }] },
+        {
+          update: { name: name('counters/a'), fields: { v: { integerValue: '1' } } },
+          updateTransforms: [{ fieldPath: 'at', setToServerValue: 'REQUEST_TIME' }],
+        },
       ],
     });
     expect(ok.status).toBe(200);
-    await call('POST', ':commit', { writes: [{ transform: { document: name('counters/a'), fieldTransforms: [{ fieldPath: 'v', increment: { integerValue: '5' } }] } }] });
+    await call('POST', ':commit', {
+      writes: [
+        {
+          transform: {
+            document: name('counters/a'),
+            fieldTransforms: [{ fieldPath: 'v', increment: { integerValue: '5' } }],
+          },
+        },
+      ],
+    });
     expect((await call('GET', '/counters/a')).body.fields.v).toEqual({ integerValue: '6' });
     const tx = (await call('POST', ':beginTransaction', {})).body.transaction as string;
     await call('GET', `/counters/a?transaction=${encodeURIComponent(tx)}`);
     await call('PATCH', '/counters/a', { fields: { v: { integerValue: '7' } } });
-    const aborted = await call('POST', ':commit', { transaction: tx, writes: [{ update: { name: name('counters/a'), fields: { v: { integerValue: '8' } } } }] });
+    const aborted = await call('POST', ':commit', {
+      transaction: tx,
+      writes: [{ update: { name: name('counters/a'), fields: { v: { integerValue: '8' } } } }],
+    });
     expect(aborted.status).toBe(409);
     expect(aborted.body.error.status).toBe('ABORTED');
   });

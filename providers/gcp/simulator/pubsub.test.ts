@@ -79,9 +79,18 @@ describe('Pub/Sub push delivery, retry, dead-lettering and ordering (fake clock)
     server.close();
   });
   const h = () => ({ authorization: `Bearer ${sim.env.GCP_ACCESS_TOKEN}`, 'content-type': 'application/json' });
-  const put = (path: string, body: unknown) => fetch(`${sim.url}/v1/projects/${sim.projectId}/${path}`, { method: 'PUT', headers: h(), body: JSON.stringify(body) });
+  const put = (path: string, body: unknown) =>
+    fetch(`${sim.url}/v1/projects/${sim.projectId}/${path}`, {
+      method: 'PUT',
+      headers: h(),
+      body: JSON.stringify(body),
+    });
   const publish = (topic: string, messages: unknown[]) =>
-    fetch(`${sim.url}/v1/projects/${sim.projectId}/topics/${topic}:publish`, { method: 'POST', headers: h(), body: JSON.stringify({ messages }) });
+    fetch(`${sim.url}/v1/projects/${sim.projectId}/topics/${topic}:publish`, {
+      method: 'POST',
+      headers: h(),
+      body: JSON.stringify({ messages }),
+    });
   const P = () => `projects/${sim.projectId}`;
 
   it('pushes with a verifiable OIDC token, redelivers with backoff after a 500, then dead-letters', async () => {
@@ -91,7 +100,10 @@ describe('Pub/Sub push delivery, retry, dead-lettering and ordering (fake clock)
     await put('subscriptions/events-dead-pull', { topic: `${P()}/topics/events-dead` });
     await put('subscriptions/events-push', {
       topic: `${P()}/topics/events`,
-      pushConfig: { pushEndpoint: endpoint, oidcToken: { serviceAccountEmail: `push@${sim.projectId}.iam.gserviceaccount.com`, audience: 'events' } },
+      pushConfig: {
+        pushEndpoint: endpoint,
+        oidcToken: { serviceAccountEmail: `push@${sim.projectId}.iam.gserviceaccount.com`, audience: 'events' },
+      },
       retryPolicy: { minimumBackoff: '10s', maximumBackoff: '60s' },
       deadLetterPolicy: { deadLetterTopic: `${P()}/topics/events-dead`, maxDeliveryAttempts: 5 },
     });
@@ -100,10 +112,14 @@ describe('Pub/Sub push delivery, retry, dead-lettering and ordering (fake clock)
     await publish('events', [{ data: Buffer.from('x').toString('base64'), attributes: { kind: 'call' } }]);
     await sim.advance(0);
     expect(received).toHaveLength(1);
-    const { payload } = await jwtVerify(received[0]!.auth!.slice(7), createRemoteJWKSet(new URL(sim.env.GCP_OIDC_JWKS_URL!)), {
-      issuer: 'https://accounts.google.com',
-      audience: 'events',
-    });
+    const { payload } = await jwtVerify(
+      received[0]!.auth!.slice(7),
+      createRemoteJWKSet(new URL(sim.env.GCP_OIDC_JWKS_URL!)),
+      {
+        issuer: 'https://accounts.google.com',
+        audience: 'events',
+      },
+    );
     expect(payload.email).toBe(`push@${sim.projectId}.iam.gserviceaccount.com`);
     expect(received[0]!.body.message.attributes).toEqual({ kind: 'call' });
     expect(received[0]!.body.deliveryAttempt).toBe(1);
@@ -115,7 +131,11 @@ describe('Pub/Sub push delivery, retry, dead-lettering and ordering (fake clock)
     await sim.advance(40_000);
     await sim.advance(60_000);
     expect(received.map((r) => r.body.deliveryAttempt)).toEqual([1, 2, 3, 4, 5]);
-    const pulled = await fetch(`${sim.url}/v1/${P()}/subscriptions/events-dead-pull:pull`, { method: 'POST', headers: h(), body: JSON.stringify({ maxMessages: 5 }) });
+    const pulled = await fetch(`${sim.url}/v1/${P()}/subscriptions/events-dead-pull:pull`, {
+      method: 'POST',
+      headers: h(),
+      body: JSON.stringify({ maxMessages: 5 }),
+    });
     const dead = ((await pulled.json()) as any).receivedMessages;
     expect(dead).toHaveLength(1);
     expect(dead[0].message.attributes.CloudPubSubDeadLetterSourceDeliveryCount).toBe('5');
@@ -123,7 +143,11 @@ describe('Pub/Sub push delivery, retry, dead-lettering and ordering (fake clock)
 
   it('delivers an ordering key one message at a time, in order', async () => {
     await put('topics/ordered', {});
-    await put('subscriptions/ordered-push', { topic: `${P()}/topics/ordered`, pushConfig: { pushEndpoint: endpoint }, enableMessageOrdering: true });
+    await put('subscriptions/ordered-push', {
+      topic: `${P()}/topics/ordered`,
+      pushConfig: { pushEndpoint: endpoint },
+      enableMessageOrdering: true,
+    });
     received.length = 0;
     let failFirst = true;
     answer = (body) => {
@@ -133,7 +157,10 @@ describe('Pub/Sub push delivery, retry, dead-lettering and ordering (fake clock)
       }
       return 200;
     };
-    await publish('ordered', ['1', '2', '3'].map((n) => ({ data: Buffer.from(n).toString('base64'), orderingKey: 'room-1' })));
+    await publish(
+      'ordered',
+      ['1', '2', '3'].map((n) => ({ data: Buffer.from(n).toString('base64'), orderingKey: 'room-1' })),
+    );
     await sim.advance(0);
     await sim.advance(1_000);
     await sim.advance(1_000);
