@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { upsertDocument } from '../../../workers/shared/firestore-rest.ts';
 import { type GcpSimulator, startGcpSimulator } from './server.ts';
 
+type QueryRow = { document: { name: string } };
+
 describe('Firestore documents over REST', () => {
   let sim: GcpSimulator;
   let base: string;
@@ -12,6 +14,7 @@ describe('Firestore documents over REST', () => {
       headers: h(),
       body: body === undefined ? undefined : JSON.stringify(body),
     });
+    // biome-ignore lint/suspicious/noExplicitAny: the test reads API answers of many shapes.
     return { status: r.status, body: (await r.json()) as Record<string, any> };
   };
   beforeAll(async () => {
@@ -77,7 +80,7 @@ describe('Firestore documents over REST', () => {
         limit: 2,
       },
     });
-    expect((simple.body as unknown as any[]).map((r) => r.document.name.split('/').at(-1))).toEqual(['q1', 'q3']);
+    expect((simple.body as unknown as QueryRow[]).map((r) => r.document.name.split('/').at(-1))).toEqual(['q1', 'q3']);
     const composite = {
       structuredQuery: {
         from: [{ collectionId: 'tickets' }],
@@ -103,7 +106,7 @@ describe('Firestore documents over REST', () => {
     expect(op.status).toBe(200);
     await sim.settleOperations();
     const served = await call('POST', ':runQuery', composite);
-    expect((served.body as unknown as any[]).map((r) => r.document.name.split('/').at(-1))).toEqual(['q2', 'q1']);
+    expect((served.body as unknown as QueryRow[]).map((r) => r.document.name.split('/').at(-1))).toEqual(['q2', 'q1']);
   });
 
   it('commit is atomic and applies transforms; a transaction aborts when what it read changed', async () => {

@@ -24,10 +24,12 @@ describe('functions that the simulator runs in the Functions Framework', { timeo
     const body = (await r.json()) as {
       documents?: { name: string; fields: Record<string, { stringValue: string }> }[];
     };
-    return (body.documents ?? []).map((d) => ({
-      id: d.name.split('/').at(-1)!,
-      ...Object.fromEntries(Object.entries(d.fields).map(([k, v]) => [k, v.stringValue])),
-    }));
+    return (body.documents ?? []).map(
+      (d): Record<string, string> => ({
+        id: d.name.split('/').at(-1)!,
+        ...Object.fromEntries(Object.entries(d.fields).map(([k, v]) => [k, v.stringValue])),
+      }),
+    );
   };
 
   beforeAll(async () => {
@@ -179,7 +181,7 @@ describe('functions that the simulator runs in the Functions Framework', { timeo
           { role: 'roles/cloudfunctions.invoker', members: [`serviceAccount:scheduler@${P}.iam.gserviceaccount.com`] },
         ],
       },
-    });
+    } as unknown as Parameters<typeof fns.setIamPolicy>[0]);
     const sched = new (google.scheduler().CloudSchedulerClient)(clientOptions(sim));
     await sched.createJob({
       parent,

@@ -57,8 +57,9 @@ describe('Pub/Sub push delivery, retry, dead-lettering and ordering (fake clock)
   const clock = new FakeClock();
   let server: import('node:http').Server;
   let endpoint: string;
-  const received: { body: any; auth: string | undefined }[] = [];
-  let answer = (_body: any): number => 204;
+  type PushBody = { message: { data: string; attributes: Record<string, string> }; deliveryAttempt?: number };
+  const received: { body: PushBody; auth: string | undefined }[] = [];
+  let answer = (_body: PushBody): number => 204;
   beforeAll(async () => {
     sim = await startGcpSimulator({ clock, runFunctions: false });
     const { createServer } = await import('node:http');
@@ -136,9 +137,10 @@ describe('Pub/Sub push delivery, retry, dead-lettering and ordering (fake clock)
       headers: h(),
       body: JSON.stringify({ maxMessages: 5 }),
     });
-    const dead = ((await pulled.json()) as any).receivedMessages;
+    const dead = ((await pulled.json()) as { receivedMessages: { message: { attributes: Record<string, string> } }[] })
+      .receivedMessages;
     expect(dead).toHaveLength(1);
-    expect(dead[0].message.attributes.CloudPubSubDeadLetterSourceDeliveryCount).toBe('5');
+    expect(dead[0]!.message.attributes.CloudPubSubDeadLetterSourceDeliveryCount).toBe('5');
   });
 
   it('delivers an ordering key one message at a time, in order', async () => {
