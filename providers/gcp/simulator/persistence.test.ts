@@ -27,13 +27,18 @@ describe('statePath: the state survives a restart', { timeout: 90_000 }, () => {
     const [upload] = await fns.generateUploadUrl({ parent });
     const zip = zipSync({
       'package.json': new TextEncoder().encode('{"main":"index.js"}'),
-      'index.js': new TextEncoder().encode(`require('@google-cloud/functions-framework').http('hi', (req, res) => res.send('hi ' + process.env.WHO));`),
+      'index.js': new TextEncoder().encode(
+        `require('@google-cloud/functions-framework').http('hi', (req, res) => res.send('hi ' + process.env.WHO));`,
+      ),
     });
     await fetch(upload.uploadUrl!, { method: 'PUT', headers: { 'content-type': 'application/zip' }, body: zip });
     const [op] = await fns.createFunction({
       parent,
       functionId: 'hi',
-      function: { buildConfig: { runtime: 'nodejs22', entryPoint: 'hi', source: { storageSource: upload.storageSource } }, serviceConfig: { environmentVariables: { WHO: 'there' } } },
+      function: {
+        buildConfig: { runtime: 'nodejs22', entryPoint: 'hi', source: { storageSource: upload.storageSource } },
+        serviceConfig: { environmentVariables: { WHO: 'there' } },
+      },
     });
     await op.promise();
     await fns.setIamPolicy({
@@ -48,12 +53,17 @@ describe('statePath: the state survives a restart', { timeout: 90_000 }, () => {
       const env = second.env;
       const h2 = { authorization: `Bearer ${env.GCP_ACCESS_TOKEN}` };
       expect((await fetch(`${env.GCP_API_ENDPOINT}/v1/projects/${P}/topics/kept`, { headers: h2 })).status).toBe(200);
-      const doc = (await (await fetch(`${env.GCP_API_ENDPOINT}/v1/projects/${P}/databases/(default)/documents/notes/n1`, { headers: h2 })).json()) as {
+      const doc = (await (
+        await fetch(`${env.GCP_API_ENDPOINT}/v1/projects/${P}/databases/(default)/documents/notes/n1`, { headers: h2 })
+      ).json()) as {
         fields: { t: { stringValue: string } };
       };
       expect(doc.fields.t.stringValue).toBe('kept');
       expect(await (await fetch(env.GCP_OIDC_JWKS_URL!)).json()).toEqual(jwks);
-      const fn = (await (await fetch(`${env.GCP_API_ENDPOINT}/v2/${parent}/functions/hi`, { headers: h2 })).json()) as { url: string; state: string };
+      const fn = (await (await fetch(`${env.GCP_API_ENDPOINT}/v2/${parent}/functions/hi`, { headers: h2 })).json()) as {
+        url: string;
+        state: string;
+      };
       expect(fn.state).toBe('ACTIVE');
       expect(fn.url.startsWith(env.GCP_API_ENDPOINT!)).toBe(true);
       expect(await (await fetch(fn.url)).text()).toBe('hi there');
@@ -62,6 +72,8 @@ describe('statePath: the state survives a restart', { timeout: 90_000 }, () => {
     }
     expect(JSON.parse(readFileSync(statePath, 'utf8')).version).toBe(1);
     writeFileSync(statePath, '{not json');
-    await expect(startGcpSimulator({ statePath })).rejects.toThrow(`cannot load the GCP simulator state from ${statePath}`);
+    await expect(startGcpSimulator({ statePath })).rejects.toThrow(
+      `cannot load the GCP simulator state from ${statePath}`,
+    );
   });
 });

@@ -192,7 +192,8 @@ export function buildRoutes(ctx: SimContext, parts: Parts): { routes: Route[]; r
         if (!ok2) {
           const noRetry = (fn.eventTrigger as Json | undefined)?.retryPolicy === 'RETRY_POLICY_DO_NOT_RETRY';
           ctx.log.warn(
-            `gcp simulator: ${r.functionName} answered ${result.status} to a Pub/Sub event${noRetry ? '; not retried (RETRY_POLICY_DO_NOT_RETRY)' : '; it will be redelivered'}`,
+            { function: r.functionName, status: result.status, redelivered: !noRetry },
+            'gcp simulator: a function refused a Pub/Sub event',
           );
           if (noRetry) return 204;
         }
@@ -269,7 +270,10 @@ export function buildRoutes(ctx: SimContext, parts: Parts): { routes: Route[]; r
             host
               .deploy(f)
               .catch((e: unknown) =>
-                ctx.log.warn(`gcp simulator: cannot restart ${f.name as string}: ${(e as Error).message}`),
+                ctx.log.warn(
+                  { function: f.name, error: (e as Error).message },
+                  'gcp simulator: cannot restart function',
+                ),
               ),
           ),
       );

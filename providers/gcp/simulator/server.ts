@@ -139,7 +139,7 @@ export async function startGcpSimulator(options: GcpSimulatorOptions = {}): Prom
 
   const server = createServer((req, res) => {
     void handle(req, res).catch((e: unknown) => {
-      log.warn('gcp simulator: request failed', e);
+      log.warn({ error: String(e) }, 'gcp simulator: request failed');
       if (!res.headersSent) reply(res, { status: 500, json: new ApiError('INTERNAL', String(e)).toBody() });
     });
   });
@@ -271,7 +271,7 @@ export async function startGcpSimulator(options: GcpSimulatorOptions = {}): Prom
     } catch (e) {
       if (e instanceof ApiError) fail(e);
       else {
-        log.warn('gcp simulator: handler error', e);
+        log.warn({ error: String(e), method, path }, 'gcp simulator: handler error');
         fail(new ApiError('INTERNAL', (e as Error).message));
       }
     }
