@@ -419,3 +419,27 @@ if (discoveryFiles().length === 0) {
       'and point KEELSON_SPEC_DIR at their folder.',
   );
 }
+
+describe('requireEnabledApis', () => {
+  it('refuses an API until its service is enabled, with the SERVICE_DISABLED reason', async () => {
+    const sim = await startGcpSimulator({ runFunctions: false, requireEnabledApis: true });
+    try {
+      const h = { authorization: `Bearer ${sim.env.GCP_ACCESS_TOKEN}`, 'content-type': 'application/json' };
+      const topic = `${sim.url}/v1/projects/${sim.projectId}/topics/topic-1`;
+      const refused = await fetch(topic, { method: 'PUT', headers: h, body: '{}' });
+      expect(refused.status).toBe(403);
+      const body = (await refused.json()) as { error: { details: { reason?: string }[] } };
+      expect(body.error.details[0]?.reason).toBe('SERVICE_DISABLED');
+      const op = await fetch(`${sim.url}/v1/projects/${sim.projectId}/services/pubsub.googleapis.com:enable`, {
+        method: 'POST',
+        headers: h,
+        body: '{}',
+      });
+      expect(op.status).toBe(200);
+      await sim.settleOperations();
+      expect((await fetch(topic, { method: 'PUT', headers: h, body: '{}' })).status).toBe(200);
+    } finally {
+      await sim.close();
+    }
+  });
+});

@@ -35,6 +35,11 @@ export interface GcpSimulatorOptions {
   readonly firestoreDefaultDatabase?: boolean;
   /** Queries that need a composite index fail unless a READY one exists, as on GCP (default true). */
   readonly requireFirestoreIndexes?: boolean;
+  /**
+   * Answer `403 PERMISSION_DENIED` (reason `SERVICE_DISABLED`) for an API whose service is not
+   * enabled in Service Usage, as GCP does (default false: every API answers).
+   */
+  readonly requireEnabledApis?: boolean;
   /** Requests per minute per API before 429 RESOURCE_EXHAUSTED (default 6000; clock time). */
   readonly requestsPerMinute?: number;
   /** Called with each answered API request and its bodies (for contract checks). */
@@ -94,6 +99,18 @@ export interface GcpSimulator {
 }
 
 const DEFAULT_TOKEN = 'gcp-sim-access-token';
+
+/** The Service Usage name of each simulated API (Service Usage itself is always on). */
+const serviceOfApi: Record<string, string> = {
+  pubsub: 'pubsub.googleapis.com',
+  scheduler: 'cloudscheduler.googleapis.com',
+  functions: 'cloudfunctions.googleapis.com',
+  run: 'run.googleapis.com',
+  secretmanager: 'secretmanager.googleapis.com',
+  firestore: 'firestore.googleapis.com',
+  iam: 'iam.googleapis.com',
+  cloudresourcemanager: 'cloudresourcemanager.googleapis.com',
+};
 
 /** Starts the Google Cloud simulator on loopback: one port, routed by path. */
 export async function startGcpSimulator(options: GcpSimulatorOptions = {}): Promise<GcpSimulator> {
@@ -223,6 +240,29 @@ export async function startGcpSimulator(options: GcpSimulatorOptions = {}): Prom
     const fault = faults.take(method, path, api);
     if (fault?.type === 'status') {
       fail(faultError(fault));
+      return;
+    }
+    const service = serviceOfApi[apiOfPath(path)];
+    if (
+      options.requireEnabledApis &&
+      service &&
+      found?.route.api !== 'operations' &&
+      state.data.services[service] !== 'ENABLED'
+    ) {
+      fail(
+        new ApiError(
+          'PERMISSION_DENIED',
+          `${service} has not been used in project ${projectNumber} before or it is disabled. Enable it by visiting https://console.developers.google.com/apis/api/${service}/overview?project=${projectNumber} then retry.`,
+          [
+            {
+              '@type': 'type.googleapis.com/google.rpc.ErrorInfo',
+              reason: 'SERVICE_DISABLED',
+              domain: 'googleapis.com',
+              metadata: { service, consumer: `projects/${projectNumber}` },
+            },
+          ],
+        ),
+      );
       return;
     }
     if (!takeQuota(api)) {
