@@ -28,7 +28,7 @@ interface Transaction {
 export function firestoreDocumentRoutes(
   ctx: SimContext,
   options: { requireIndexes: boolean; onChange: (changes: DocumentChange[]) => void },
-): Route[] {
+): { routes: Route[]; sweepTtl: () => number } {
   const d = ctx.state.data;
   const transactions = new Map<string, Transaction>();
   let lastMicros = 0n;
@@ -406,7 +406,40 @@ export function firestoreDocumentRoutes(
     }
   };
 
-  return [route('firestore', '*', '/v1/projects/{project}/databases/{database}/documents{rest=**}', handle)];
+  /**
+   * Deletes documents whose TTL field (an ACTIVE policy's timestamp) has passed, through the same
+   * write path as an API delete (so triggers see them). GCP does this within a day of expiry.
+   */
+  const sweepTtl = (): number => {
+    const now = BigInt(ctx.clock.now()) * 1000n;
+    let deleted = 0;
+    for (const field of Object.values(d.fields)) {
+      if ((field.ttlConfig as Json | undefined)?.state !== 'ACTIVE') continue;
+      const m = /^(projects\/[^/]+\/databases\/[^/]+)\/collectionGroups\/([^/]+)\/fields\/(.+)$/.exec(
+        field.name as string,
+      );
+      if (!m) continue;
+      const [, dbName, group, fieldPath] = m as unknown as [string, string, string, string];
+      const docs = d.documents[dbName];
+      if (!docs) continue;
+      const expired = Object.entries(docs)
+        .filter(([path, doc]) => {
+          const segs = path.split('/');
+          const v = getField(doc.fields as Record<string, Value>, fieldPath);
+          return segs.at(-2) === group && typeof v?.timestampValue === 'string' && micros(v.timestampValue) <= now;
+        })
+        .map(([path]) => ({ delete: `${dbName}/documents/${path}` }));
+      if (expired.length === 0) continue;
+      applyWrites(dbName, docs, expired, false);
+      deleted += expired.length;
+    }
+    return deleted;
+  };
+
+  return {
+    routes: [route('firestore', '*', '/v1/projects/{project}/databases/{database}/documents{rest=**}', handle)],
+    sweepTtl,
+  };
 }
 
 function decodeSegment(s: string): string {

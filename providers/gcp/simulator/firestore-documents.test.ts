@@ -160,3 +160,43 @@ describe('Firestore documents over REST', () => {
     expect(r.status).toBe(404);
   });
 });
+
+describe('Firestore TTL policies', () => {
+  it('delete documents whose TTL field has passed, on the clock', async () => {
+    const { FakeClock } = await import('./clock.ts');
+    const clock = new FakeClock(Date.UTC(2026, 0, 5, 8, 0, 0));
+    const sim = await startGcpSimulator({ runFunctions: false, clock });
+    try {
+      const h = { authorization: `Bearer ${sim.env.GCP_ACCESS_TOKEN}`, 'content-type': 'application/json' };
+      const db = `${sim.url}/v1/projects/${sim.projectId}/databases/(default)`;
+      const op = await fetch(`${db}/collectionGroups/sessions/fields/expiresAt?updateMask=ttlConfig`, {
+        method: 'PATCH',
+        headers: h,
+        body: JSON.stringify({ ttlConfig: {} }),
+      });
+      expect(op.status).toBe(200);
+      await sim.settleOperations();
+      const put = (path: string, at: string) =>
+        fetch(`${db}/documents/${path}`, {
+          method: 'PATCH',
+          headers: h,
+          body: JSON.stringify({ fields: { expiresAt: { timestampValue: at } } }),
+        });
+      await put('sessions/old', '2026-01-05T08:30:00Z');
+      await put('sessions/new', '2026-01-06T08:30:00Z');
+      await put('users/u1/sessions/nested', '2026-01-05T08:10:00Z');
+      await put('other/old', '2026-01-05T08:10:00Z');
+      expect(await sim.sweepTtl()).toBe(0);
+      await sim.advance(3_600_000);
+      const status = async (p: string) => (await fetch(`${db}/documents/${p}`, { headers: h })).status;
+      expect([
+        await status('sessions/old'),
+        await status('users/u1/sessions/nested'),
+        await status('sessions/new'),
+        await status('other/old'),
+      ]).toEqual([404, 404, 200, 200]);
+    } finally {
+      await sim.close();
+    }
+  });
+});

@@ -87,6 +87,8 @@ export interface GcpSimulator {
   advance(ms: number): Promise<void>;
   /** Fires every ENABLED Scheduler job whose time has come on the clock, and waits for their requests. */
   fireDueJobs(): Promise<void>;
+  /** Deletes the documents whose TTL has passed now (the simulator also does so every clock hour); answers how many. */
+  sweepTtl(): Promise<number>;
   /** Finishes every running long-running operation now. */
   settleOperations(): Promise<void>;
   /** Resolves when no push, event or Scheduler request is on the wire. */
@@ -368,6 +370,11 @@ export async function startGcpSimulator(options: GcpSimulatorOptions = {}): Prom
       await idle();
     },
     settleOperations: () => operations.settle(),
+    async sweepTtl() {
+      const n = runtime.sweepTtl();
+      await idle();
+      return n;
+    },
     idle,
     functionLogs: (name: string) => runtime.logs(name),
     idToken: (email, audience) => signer.idToken(email, audience),
