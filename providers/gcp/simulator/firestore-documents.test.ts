@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { upsertDocument } from '../../../workers/shared/firestore-rest.ts';
-import { type GcpSimulator, startGcpSimulator } from './server.ts';
+import { contractProblems } from './contract-check.ts';
+import { type Exchange, type GcpSimulator, startGcpSimulator } from './server.ts';
 import { clientOptions, google } from './test-clients.ts';
 
 type QueryRow = { document: { name: string } };
@@ -18,8 +19,9 @@ describe('Firestore documents over REST', () => {
     // biome-ignore lint/suspicious/noExplicitAny: the test reads API answers of many shapes.
     return { status: r.status, body: (await r.json()) as Record<string, any> };
   };
+  const exchanges: Exchange[] = [];
   beforeAll(async () => {
-    sim = await startGcpSimulator({ runFunctions: false });
+    sim = await startGcpSimulator({ runFunctions: false, onExchange: (e) => exchanges.push(e) });
     base = `${sim.url}/v1/projects/${sim.projectId}/databases/(default)/documents`;
   });
   afterAll(() => sim.close());
@@ -159,6 +161,12 @@ describe('Firestore documents over REST', () => {
     expect(second.body.documents.map((d: { name: string }) => d.name.split('/').at(-1))).toEqual(['d2', 'd3']);
     const r = await fetch(`${sim.url}/v1/projects/${sim.projectId}/databases/other/documents/a/b`, { headers: h() });
     expect(r.status).toBe(404);
+  });
+
+  it('every answer above fits the discovery document and the client descriptors', () => {
+    const { discovery, problems } = contractProblems(exchanges);
+    console.log(`checked ${discovery} Firestore document answers against the discovery document`);
+    expect(problems).toEqual([]);
   });
 });
 

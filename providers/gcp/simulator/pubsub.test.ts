@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeClock } from './clock.ts';
-import { type GcpSimulator, startGcpSimulator } from './server.ts';
+import { contractProblems } from './contract-check.ts';
+import { type Exchange, type GcpSimulator, startGcpSimulator } from './server.ts';
 import { clientOptions, google } from './test-clients.ts';
 
 describe('Pub/Sub through @google-cloud/pubsub in REST mode', () => {
@@ -60,8 +61,9 @@ describe('Pub/Sub push delivery, retry, dead-lettering and ordering (fake clock)
   type PushBody = { message: { data: string; attributes: Record<string, string> }; deliveryAttempt?: number };
   const received: { body: PushBody; auth: string | undefined }[] = [];
   let answer = (_body: PushBody): number => 204;
+  const exchanges: Exchange[] = [];
   beforeAll(async () => {
-    sim = await startGcpSimulator({ clock, runFunctions: false });
+    sim = await startGcpSimulator({ clock, runFunctions: false, onExchange: (e) => exchanges.push(e) });
     const { createServer } = await import('node:http');
     server = createServer((req, res) => {
       const chunks: Buffer[] = [];
@@ -169,5 +171,14 @@ describe('Pub/Sub push delivery, retry, dead-lettering and ordering (fake clock)
     await sim.advance(1_000);
     const seen = received.map((r) => Buffer.from(r.body.message.data, 'base64').toString());
     expect(seen).toEqual(['1', '1', '2', '3']);
+  });
+
+  it('every answer above fits the discovery document and the client descriptors', () => {
+    const { protos, discovery, problems } = contractProblems(exchanges);
+    console.log(
+      `checked ${protos} Pub/Sub answers against the client's descriptors, ${discovery} against the discovery document`,
+    );
+    expect(problems).toEqual([]);
+    expect(protos).toBeGreaterThan(5);
   });
 });
