@@ -99,13 +99,29 @@ describe('Pub/Sub push delivery, retry, dead-lettering and ordering (fake clock)
   it('pushes with a verifiable OIDC token, redelivers with backoff after a 500, then dead-letters', async () => {
     const { createRemoteJWKSet, jwtVerify } = await import('jose');
     await put('topics/events', {});
+    const refused = await put('subscriptions/events-push', {
+      topic: `${P()}/topics/events`,
+      pushConfig: {
+        pushEndpoint: endpoint,
+        oidcToken: { serviceAccountEmail: `push-sa@${sim.projectId}.iam.gserviceaccount.com` },
+      },
+    });
+    expect(refused.status).toBe(400);
+    expect(await refused.text()).toContain(
+      `Service account push-sa@${sim.projectId}.iam.gserviceaccount.com does not exist.`,
+    );
+    await fetch(`${sim.url}/v1/${P()}/serviceAccounts`, {
+      method: 'POST',
+      headers: h(),
+      body: JSON.stringify({ accountId: 'push-sa' }),
+    });
     await put('topics/events-dead', {});
     await put('subscriptions/events-dead-pull', { topic: `${P()}/topics/events-dead` });
     await put('subscriptions/events-push', {
       topic: `${P()}/topics/events`,
       pushConfig: {
         pushEndpoint: endpoint,
-        oidcToken: { serviceAccountEmail: `push@${sim.projectId}.iam.gserviceaccount.com`, audience: 'events' },
+        oidcToken: { serviceAccountEmail: `push-sa@${sim.projectId}.iam.gserviceaccount.com`, audience: 'events' },
       },
       retryPolicy: { minimumBackoff: '10s', maximumBackoff: '60s' },
       deadLetterPolicy: { deadLetterTopic: `${P()}/topics/events-dead`, maxDeliveryAttempts: 5 },
@@ -123,7 +139,7 @@ describe('Pub/Sub push delivery, retry, dead-lettering and ordering (fake clock)
         audience: 'events',
       },
     );
-    expect(payload.email).toBe(`push@${sim.projectId}.iam.gserviceaccount.com`);
+    expect(payload.email).toBe(`push-sa@${sim.projectId}.iam.gserviceaccount.com`);
     expect(received[0]!.body.message.attributes).toEqual({ kind: 'call' });
     expect(received[0]!.body.deliveryAttempt).toBe(1);
     await sim.advance(9_000);
