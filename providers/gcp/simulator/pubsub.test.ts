@@ -51,6 +51,20 @@ describe('Pub/Sub through @google-cloud/pubsub in REST mode', () => {
     const [after] = await client.pull({ subscription: name, maxMessages: 10 });
     expect(after.receivedMessages ?? []).toHaveLength(0);
   });
+
+  it('drops a message nobody pulled once it is older than the retention', async () => {
+    const ps = pubsub();
+    await ps.topic('chat').createSubscription('short-retention', { messageRetentionDuration: 600 });
+    await ps.topic('chat').createSubscription('long-retention');
+    await ps.topic('chat').publishMessage({ data: Buffer.from('stale') });
+    const client = new (google.pubsub().v1.SubscriberClient)(clientOptions(sim));
+    await clock.advance(601_000);
+    const pull = async (name: string) =>
+      (await client.pull({ subscription: `projects/${sim.projectId}/subscriptions/${name}`, maxMessages: 10 }))[0]
+        .receivedMessages ?? [];
+    expect(await pull('short-retention')).toHaveLength(0);
+    expect(await pull('long-retention')).toHaveLength(1);
+  });
 });
 
 describe('Pub/Sub push delivery, retry, dead-lettering and ordering (fake clock)', () => {
