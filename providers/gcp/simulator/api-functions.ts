@@ -1,7 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { ApiError, alreadyExists, failedPrecondition, invalidArgument, notFound } from './api-error.ts';
+import { ApiError, alreadyExists, failedPrecondition, invalidArgument, notFound, raise } from './api-error.ts';
 import { checkServiceAccount } from './api-iam.ts';
-import { throwIt } from './api-pubsub.ts';
 import type { SimContext } from './context.ts';
 import { type Operations, render, typeUrl } from './operations.ts';
 import { canonical } from './proto-types.ts';
@@ -39,7 +38,7 @@ export function functionsRoutes(ctx: SimContext, ops: Operations, deployer: Func
   const d = ctx.state.data;
   const base = '/v2/projects/{project}/locations/{location}/functions';
   const fnName = (p: Record<string, string>) => `projects/${p.project}/locations/${p.location}/functions/${p.fn}`;
-  const fn = (name: string) => d.functions[name] ?? throwIt(notFound('Function', name));
+  const fn = (name: string) => d.functions[name] ?? raise(notFound('Function', name));
   const opName = (p: Record<string, string>) =>
     `projects/${p.project}/locations/${p.location}/operations/operation-${ctx.clock.now()}-${randomBytes(13).toString('hex')}`;
   const metadata = (target: string, verb: string, requestResource?: Json): Json => ({
@@ -191,7 +190,7 @@ export function functionsRoutes(ctx: SimContext, ops: Operations, deployer: Func
   };
 
   ops.register('functions.deploy', async (op) => {
-    const f = d.functions[op.target] ?? throwIt(new ApiError('ABORTED', `${op.target} was deleted while deploying`));
+    const f = d.functions[op.target] ?? raise(new ApiError('ABORTED', `${op.target} was deleted while deploying`));
     const previous = op.input?.previous as Json | undefined;
     try {
       const source = ((((f.buildConfig as Json).source as Json).storageSource as Json) ?? {}) as Json;

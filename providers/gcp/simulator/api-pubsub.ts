@@ -1,4 +1,4 @@
-import { alreadyExists, invalidArgument, notFound } from './api-error.ts';
+import { alreadyExists, invalidArgument, notFound, raise } from './api-error.ts';
 import { checkServiceAccount } from './api-iam.ts';
 import type { SimContext } from './context.ts';
 import { canonical } from './proto-types.ts';
@@ -17,8 +17,8 @@ export function pubsubRoutes(ctx: SimContext, broker: PubSubBroker): Route[] {
   const d = ctx.state.data;
   const topicName = (p: Record<string, string>) => `projects/${p.project}/topics/${p.topic}`;
   const subName = (p: Record<string, string>) => `projects/${p.project}/subscriptions/${p.sub}`;
-  const topic = (name: string) => d.topics[name] ?? throwIt(notFound('Topic', name));
-  const sub = (name: string) => d.subscriptions[name] ?? throwIt(notFound('Subscription', name));
+  const topic = (name: string) => d.topics[name] ?? raise(notFound('Topic', name));
+  const sub = (name: string) => d.subscriptions[name] ?? raise(notFound('Subscription', name));
   const save = <T>(v: T): T => {
     ctx.state.changed();
     return v;
@@ -233,8 +233,4 @@ export function pubsubRoutes(ctx: SimContext, broker: PubSubBroker): Route[] {
       return save(ok({}));
     }),
   ];
-}
-
-export function throwIt(e: Error): never {
-  throw e;
 }

@@ -1,6 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { ApiError, alreadyExists, invalidArgument, notFound } from './api-error.ts';
-import { throwIt } from './api-pubsub.ts';
+import { ApiError, alreadyExists, invalidArgument, notFound, raise } from './api-error.ts';
 import type { SimContext } from './context.ts';
 import { type Operations, render, typeUrl } from './operations.ts';
 import { canonical } from './proto-types.ts';
@@ -18,7 +17,7 @@ export function runRoutes(ctx: SimContext, ops: Operations): Route[] {
   const d = ctx.state.data;
   const base = '/v2/projects/{project}/locations/{location}/services';
   const svcName = (p: Record<string, string>) => `projects/${p.project}/locations/${p.location}/services/${p.svc}`;
-  const svc = (name: string) => d.runServices[name] ?? throwIt(notFound('Service', name));
+  const svc = (name: string) => d.runServices[name] ?? raise(notFound('Service', name));
   const opName = (p: Record<string, string>) =>
     `projects/${p.project}/locations/${p.location}/operations/${randomUUID()}`;
 
@@ -65,7 +64,7 @@ export function runRoutes(ctx: SimContext, ops: Operations): Route[] {
   };
 
   ops.register('run.deploy', (op) => {
-    const s = d.runServices[op.target] ?? throwIt(new ApiError('ABORTED', `${op.target} was deleted`));
+    const s = d.runServices[op.target] ?? raise(new ApiError('ABORTED', `${op.target} was deleted`));
     const id = op.target.split('/').at(-1)!;
     const revision = `${id}-${String(s.generation).padStart(5, '0')}-${randomBytes(2).toString('hex').slice(0, 3)}`;
     Object.assign(s, conditions(s, true), {
@@ -78,7 +77,7 @@ export function runRoutes(ctx: SimContext, ops: Operations): Route[] {
     return { '@type': typeUrl('google.cloud.run.v2.Service'), ...s };
   });
   ops.register('run.delete', (op) => {
-    const s = d.runServices[op.target] ?? throwIt(notFound('Service', op.target));
+    const s = d.runServices[op.target] ?? raise(notFound('Service', op.target));
     delete d.runServices[op.target];
     delete d.policies[op.target];
     ctx.state.changed();

@@ -1,6 +1,5 @@
-import { alreadyExists, failedPrecondition, invalidArgument, notFound } from './api-error.ts';
+import { alreadyExists, failedPrecondition, invalidArgument, notFound, raise } from './api-error.ts';
 import { checkServiceAccount } from './api-iam.ts';
-import { throwIt } from './api-pubsub.ts';
 import type { SimContext } from './context.ts';
 import { nextFire, parseCron, validTimeZone } from './cron.ts';
 import { canonical } from './proto-types.ts';
@@ -16,7 +15,7 @@ export function schedulerRoutes(ctx: SimContext, runner: SchedulerRunner): Route
   const d = ctx.state.data;
   const base = '/v1/projects/{project}/locations/{location}/jobs';
   const jobName = (p: Record<string, string>) => `projects/${p.project}/locations/${p.location}/jobs/${p.job}`;
-  const job = (name: string) => d.jobs[name] ?? throwIt(notFound('Job', name));
+  const job = (name: string) => d.jobs[name] ?? raise(notFound('Job', name));
 
   const validate = (j: Json): void => {
     if (typeof j.schedule !== 'string' || j.schedule === '') throw invalidArgument('job.schedule', 'is required');

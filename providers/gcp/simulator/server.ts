@@ -9,7 +9,7 @@ import { OidcSigner } from './oidc.ts';
 import { Operations, type OperationTiming } from './operations.ts';
 import { PubSubBroker } from './pubsub-broker.ts';
 import { findRoute, type SimReply } from './router.ts';
-import { api as apiOfPath, buildRoutes, type Runtime } from './routes.ts';
+import { apiOfPath, buildRoutes, type Runtime } from './routes.ts';
 import { GcpState } from './state.ts';
 
 /** Options of {@link startGcpSimulator}. */
