@@ -109,6 +109,17 @@ export function functionsRoutes(ctx: SimContext, ops: Operations, deployer: Func
     const sc = (f.serviceConfig ?? {}) as Json;
     checkServiceAccount(ctx, sc.serviceAccountEmail, 'function.service_config.service_account_email');
     checkServiceAccount(ctx, trigger?.serviceAccountEmail, 'function.event_trigger.service_account_email');
+    if (sc.availableMemory !== undefined && !/^\d+(\.\d+)?(k|M|G|T|Ki|Mi|Gi|Ti)?$/.test(String(sc.availableMemory)))
+      throw invalidArgument(
+        'function.service_config.available_memory',
+        `"${String(sc.availableMemory)}" is not a quantity such as 256M or 1Gi`,
+      );
+    if (
+      sc.minInstanceCount !== undefined &&
+      sc.maxInstanceCount !== undefined &&
+      Number(sc.minInstanceCount) > Number(sc.maxInstanceCount)
+    )
+      throw invalidArgument('function.service_config.min_instance_count', 'must not exceed max_instance_count');
     const timeout = Number(sc.timeoutSeconds ?? 60);
     if (timeout < 1 || timeout > (trigger ? 540 : 3600))
       throw invalidArgument('function.service_config.timeout_seconds', `must be 1-${trigger ? 540 : 3600}`);

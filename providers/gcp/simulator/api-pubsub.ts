@@ -71,6 +71,7 @@ export function pubsubRoutes(ctx: SimContext, broker: PubSubBroker): Route[] {
       if (d.topics[name]) throw alreadyExists('Topic', name);
       const body = canonical('google.pubsub.v1.Topic', req.body, 'topic');
       checkLabels(body.labels);
+      checkTopicRetention(body);
       d.topics[name] = save({ ...body, name, state: 'ACTIVE' });
       return ok(d.topics[name]);
     }),
@@ -89,6 +90,7 @@ export function pubsubRoutes(ctx: SimContext, broker: PubSubBroker): Route[] {
         'schemaSettings',
       ]);
       checkLabels(next.labels);
+      checkTopicRetention(next);
       d.topics[name] = save(next);
       return ok(next);
     }),
@@ -233,4 +235,15 @@ export function pubsubRoutes(ctx: SimContext, broker: PubSubBroker): Route[] {
       return save(ok({}));
     }),
   ];
+}
+
+/** A topic keeps messages between 10 minutes and 31 days. */
+function checkTopicRetention(topic: Json): void {
+  if (topic.messageRetentionDuration === undefined) return;
+  const seconds = durationSeconds(topic.messageRetentionDuration, -1);
+  if (seconds < 600 || seconds > 31 * 86_400)
+    throw invalidArgument(
+      'topic.message_retention_duration',
+      'must be between 10 minutes (600s) and 31 days (2678400s)',
+    );
 }

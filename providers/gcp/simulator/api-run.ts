@@ -23,6 +23,18 @@ export function runRoutes(ctx: SimContext, ops: Operations): Route[] {
 
   const validate = (s: Json) => {
     checkLabels(s.labels, 'service.labels');
+    for (const [field, scaling] of [
+      ['service.scaling', s.scaling],
+      ['service.template.scaling', ((s.template ?? {}) as Json).scaling],
+    ] as const) {
+      const sc = (scaling ?? {}) as Json;
+      if (
+        sc.minInstanceCount !== undefined &&
+        sc.maxInstanceCount !== undefined &&
+        Number(sc.minInstanceCount) > Number(sc.maxInstanceCount)
+      )
+        throw invalidArgument(`${field}.min_instance_count`, 'must not exceed max_instance_count');
+    }
     const containers = (((s.template ?? {}) as Json).containers ?? []) as Json[];
     if (containers.length === 0)
       throw invalidArgument('service.template.containers', 'at least one container is required');

@@ -3,7 +3,7 @@ import { checkServiceAccount } from './api-iam.ts';
 import type { SimContext } from './context.ts';
 import { nextFire, parseCron, validTimeZone } from './cron.ts';
 import { canonical } from './proto-types.ts';
-import { applyMask, maskPaths, page } from './resource-helpers.ts';
+import { applyMask, durationSeconds, maskPaths, page } from './resource-helpers.ts';
 import { ok, type Route, route } from './router.ts';
 import type { SchedulerRunner } from './scheduler-runner.ts';
 import type { Json } from './state.ts';
@@ -32,6 +32,9 @@ export function schedulerRoutes(ctx: SimContext, runner: SchedulerRunner): Route
         'job.target',
         'exactly one of http_target, pubsub_target, app_engine_http_target is required',
       );
+    const deadline = durationSeconds(j.attemptDeadline, 180);
+    if (j.httpTarget && (deadline < 15 || deadline > 1800))
+      throw invalidArgument('job.attempt_deadline', 'must be between 15s and 30m for HTTP targets');
     const http = j.httpTarget as Json | undefined;
     if (http) {
       if (typeof http.uri !== 'string' || !/^https?:\/\//.test(http.uri))
