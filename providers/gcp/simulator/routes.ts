@@ -31,6 +31,7 @@ export interface Runtime {
   fireDueJobs(): Promise<void>;
   sweepTtl(): number;
   logs(name: string): string[];
+  pid(name: string): number | undefined;
 }
 
 export interface Parts {
@@ -306,10 +307,12 @@ export function buildRoutes(ctx: SimContext, parts: Parts): { routes: Route[]; r
       await scheduler.idle();
     },
     sweepTtl: () => documents.sweepTtl(),
-    logs(name) {
-      const full = name.includes('/') ? name : `projects/${ctx.projectId}/locations/${ctx.region}/functions/${name}`;
-      return host.logs(full);
-    },
+    logs: (name) => host.logs(fullFunctionName(ctx, name)),
+    pid: (name) => host.pid(fullFunctionName(ctx, name)),
   };
   return { routes, runtime };
+}
+
+function fullFunctionName(ctx: SimContext, name: string): string {
+  return name.includes('/') ? name : `projects/${ctx.projectId}/locations/${ctx.region}/functions/${name}`;
 }

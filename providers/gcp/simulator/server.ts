@@ -95,6 +95,8 @@ export interface GcpSimulator {
   idle(): Promise<void>;
   /** Output lines of a deployed function's process (`projects/P/locations/L/functions/F` or just `F`). */
   functionLogs(name: string): string[];
+  /** The process id of a running function's instance (a test may kill it; the simulator starts another). */
+  functionPid(name: string): number | undefined;
   /** A verifiable ID token signed by the simulator (as Google would mint for `email`). */
   idToken(email: string, audience: string): Promise<string>;
   close(): Promise<void>;
@@ -381,6 +383,7 @@ export async function startGcpSimulator(options: GcpSimulatorOptions = {}): Prom
     },
     idle,
     functionLogs: (name: string) => runtime.logs(name),
+    functionPid: (name: string) => runtime.pid(name),
     idToken: (email, audience) => signer.idToken(email, audience),
     async close() {
       operations.stop();
