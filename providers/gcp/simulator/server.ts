@@ -347,6 +347,9 @@ export async function startGcpSimulator(options: GcpSimulatorOptions = {}): Prom
     }
   };
 
+  const fake = clock as Partial<FakeClock>;
+  const removeSettler = typeof fake.addSettler === 'function' ? fake.addSettler(idle) : undefined;
+
   return {
     url: ctx.url,
     projectId,
@@ -386,6 +389,7 @@ export async function startGcpSimulator(options: GcpSimulatorOptions = {}): Prom
     functionPid: (name: string) => runtime.pid(name),
     idToken: (email, audience) => signer.idToken(email, audience),
     async close() {
+      removeSettler?.();
       operations.stop();
       broker.close();
       await runtime.stop();
