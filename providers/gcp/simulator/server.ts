@@ -218,7 +218,8 @@ export async function startGcpSimulator(options: GcpSimulatorOptions = {}): Prom
           template: found.route.template,
           requestBody,
           status: r.status,
-          responseBody: r.json,
+          // What went over the wire (JSON drops undefined members).
+          responseBody: JSON.parse(JSON.stringify(r.json)) as unknown,
         });
       if (dropped) {
         res.socket?.destroy();
