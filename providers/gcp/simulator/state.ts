@@ -73,6 +73,8 @@ export interface StateData {
   eventarc: Record<string, string>;
   /** Documents by database name, then by document path below `documents/`. */
   documents: Record<string, Record<string, StoredDocument>>;
+  /** The URL the simulator last listened on (URLs in the state that start with it move with the port). */
+  baseUrl?: string;
   /** The simulator's OIDC signing key (a private JWK), kept so tokens verify across restarts. */
   signingKey?: Json;
 }
