@@ -2,12 +2,14 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type * as protobufTypes from 'protobufjs';
 import { ApiError, invalidArgument } from './api-error.ts';
-import { packageFile } from './module-path.ts';
+import { packageDir, packageFile } from './module-path.ts';
 import type { Json } from './state.ts';
 
 const require = createRequire(import.meta.url);
 const protobuf = require('protobufjs') as typeof protobufTypes;
-const serializer = require('proto3-json-serializer') as {
+// The JSON mapping the clients themselves use: google-gax's proto3-json-serializer (not a direct dependency).
+const gaxRequire = createRequire(require.resolve('google-gax', { paths: [packageDir('@google-cloud/pubsub')] }));
+const serializer = gaxRequire('proto3-json-serializer') as {
   fromProto3JSON(type: protobufTypes.Type, json: unknown): protobufTypes.Message | null;
   toProto3JSON(message: protobufTypes.Message, options?: { numericEnums?: boolean }): unknown;
 };
