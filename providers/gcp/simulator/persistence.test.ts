@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { zipSync } from 'fflate';
@@ -94,6 +94,7 @@ describe('statePath: the state survives a restart', { timeout: 90_000 }, () => {
       await second.close();
     }
     expect(JSON.parse(readFileSync(statePath, 'utf8')).version).toBe(1);
+    expect(statSync(statePath).mode & 0o077).toBe(0);
     writeFileSync(statePath, '{not json');
     await expect(startGcpSimulator({ statePath })).rejects.toThrow(
       `cannot load the GCP simulator state from ${statePath}`,

@@ -141,7 +141,8 @@ export class GcpState {
     this.#scheduled = false;
     if (!this.#path) return;
     const tmp = `${this.#path}.${process.pid}.tmp`;
-    writeFileSync(tmp, JSON.stringify(this.data));
+    // Owner-only: the state holds the simulated Secret Manager's payloads.
+    writeFileSync(tmp, JSON.stringify(this.data), { mode: 0o600 });
     renameSync(tmp, this.#path);
   }
 }
