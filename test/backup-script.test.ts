@@ -10,8 +10,8 @@ import {
   restic,
   resticEnv,
   run,
-  SERVER_SCRIPTS,
   type S3Rig,
+  SERVER_SCRIPTS,
   snapshots,
   startReceiver,
   startS3,
@@ -73,7 +73,13 @@ describe('backup.sh and restore.sh with restic against S3 on loopback', () => {
     ok(await backup({ BACKUP_TIME: '2026-03-02 03:00:00' }));
     const first = lastReport();
     expect(first.received.headers.authorization).toBe(`Bearer ${TOKEN}`);
-    expect(first).toMatchObject({ runId: '2026-03-02', status: 'succeeded', type: 'daily', files: 300, check: 'skipped' });
+    expect(first).toMatchObject({
+      runId: '2026-03-02',
+      status: 'succeeded',
+      type: 'daily',
+      files: 300,
+      check: 'skipped',
+    });
     // Random data does not compress: at least the 3 MB of the files went to the repository.
     expect(first.bytesAdded).toBeGreaterThan(2_900_000);
     const [snap] = await snapshots(env());
@@ -107,14 +113,14 @@ describe('backup.sh and restore.sh with restic against S3 on loopback', () => {
     ok(await restore('--volume', 'volume-1', '--target', vol));
     const restored = treeContents(vol);
     expect([...restored.keys()].every((p) => p.startsWith('volume-1/'))).toBe(true);
-    expect(restored).toEqual(
-      new Map([...treeContents(src)].filter(([p]) => p.startsWith('volume-1/'))),
-    );
+    expect(restored).toEqual(new Map([...treeContents(src)].filter(([p]) => p.startsWith('volume-1/'))));
 
     const one = join(tmp.dir, 'restored-path');
     ok(await restore('--path', 'volume-2/d0/file-2.bin', '--target', one));
     expect([...treeContents(one).keys()]).toEqual(['volume-2/d0/file-2.bin']);
-    expect(readFileSync(join(one, 'volume-2/d0/file-2.bin'))).toEqual(readFileSync(join(src, 'volume-2/d0/file-2.bin')));
+    expect(readFileSync(join(one, 'volume-2/d0/file-2.bin'))).toEqual(
+      readFileSync(join(src, 'volume-2/d0/file-2.bin')),
+    );
 
     const missing = await restore('--path', 'volume-9/nothing', '--target', join(tmp.dir, 'restored-missing'));
     expect(missing.code).not.toBe(0);
@@ -131,7 +137,10 @@ describe('backup.sh and restore.sh with restic against S3 on loopback', () => {
 
   it('R2 unreachable: the run reports a failure, and nothing in the repository is deleted', async () => {
     const before = await snapshots(env());
-    const r = await backup({ RESTIC_REPOSITORY: 's3:http://127.0.0.1:9/backups/script-test', BACKUP_RUN_ID: '2026-03-05' });
+    const r = await backup({
+      RESTIC_REPOSITORY: 's3:http://127.0.0.1:9/backups/script-test',
+      BACKUP_RUN_ID: '2026-03-05',
+    });
     expect(r.code).toBe(1);
     const report = lastReport();
     expect(report).toMatchObject({ runId: '2026-03-05', status: 'failed', stage: 'open' });
@@ -147,7 +156,12 @@ describe('backup.sh and restore.sh with restic against S3 on loopback', () => {
 
   it('a damaged repository fails the weekly check, and the run is reported failed', async () => {
     const dir = tempDir('keelson-backup-damaged-');
-    const local = { ...env(), RESTIC_REPOSITORY: join(dir.dir, 'repo'), BACKUP_TYPE: 'weekly', BACKUP_CHECK_SUBSET: '100%' };
+    const local = {
+      ...env(),
+      RESTIC_REPOSITORY: join(dir.dir, 'repo'),
+      BACKUP_TYPE: 'weekly',
+      BACKUP_CHECK_SUBSET: '100%',
+    };
     try {
       await restic(local, 'init');
       ok(await run(join(SERVER_SCRIPTS, 'backup.sh'), [], local));

@@ -3,10 +3,10 @@
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { createRequire } from 'node:module';
 
 /** `@20minutes/s3rver` ships no types: the part of it these tests use. */
 interface S3rverInstance {
@@ -31,10 +31,10 @@ export interface S3Rig {
 }
 
 /** `@20minutes/s3rver` over http on loopback, one `backups` bucket (see ../shared/rigs/cloud-runtimes.md). */
-export async function startS3(dir: string): Promise<S3Rig> {
+export async function startS3(dir: string, port = 0): Promise<S3Rig> {
   const server = new S3rver({
     address: '127.0.0.1',
-    port: 0,
+    port,
     silent: true,
     directory: dir,
     // restic signs `/bucket/` with a trailing slash, which this s3rver's check rejects; the key is still checked.

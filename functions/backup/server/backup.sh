@@ -113,6 +113,7 @@ if [ "${BACKUP_MOUNT:-filer}" = filer ]; then
   if ! "$here/mount-filer.sh" "$source_dir" 2>"$work/mount.err"; then
     fail mount "$(tail_of "$work/mount.err")"
   fi
+  cat "$work/mount.err" >&2
 elif [ "${BACKUP_MOUNT}" != none ]; then
   fail mount "BACKUP_MOUNT is '${BACKUP_MOUNT}', expected filer or none"
 fi
