@@ -34,7 +34,11 @@ if ! mountpoint -q "$mount_point"; then
     fi
     sleep 1
   done
-  mountpoint -q "$mount_point" || { echo "cannot mount the filer $filer: not mounted after ${waits} s" >&2; exit 1; }
+  if ! mountpoint -q "$mount_point"; then
+    kill "$weed_pid" 2>/dev/null || true
+    echo "cannot mount the filer $filer: not mounted after ${waits} s" >&2
+    exit 1
+  fi
 fi
 
 probe="$mount_point/.keelson-backup-write-probe-$$"
