@@ -13,7 +13,7 @@ import { SIGNATURE_HEADER, signBody } from '../reconciler/alerts/json-webhook-ch
 import { type FunctionRig, HCLOUD_TOKEN, runUserData, startFunctionRig } from './backup-function-rig.ts';
 import { makeTree, resticEnv, run, SERVER_SCRIPTS, snapshots, tempDir, treeContents } from './backup-support.ts';
 
-describe('functions/backup in the Functions Framework against the simulators', () => {
+describe('functions/backup in the Functions Framework against the simulators', { timeout: 180_000 }, () => {
   const tmp = tempDir('keelson-backup-fn-');
   const filer = join(tmp.dir, 'filer');
   let rig: FunctionRig;

@@ -21,7 +21,7 @@ import {
 
 const TOKEN = 'run-token-for-the-script-test';
 
-describe('backup.sh and restore.sh with restic against S3 on loopback', () => {
+describe('backup.sh and restore.sh with restic against S3 on loopback', { timeout: 180_000 }, () => {
   const tmp = tempDir('keelson-backup-script-');
   let s3: S3Rig;
   let receiver: Awaited<ReturnType<typeof startReceiver>>;
@@ -127,6 +127,36 @@ describe('backup.sh and restore.sh with restic against S3 on loopback', () => {
     expect(missing.stderr).toContain('has no volume-9/nothing');
     const notEmpty = await restore('--target', one);
     expect(notEmpty.stderr).toContain('is not empty');
+  });
+
+  it('restores one volume back into SeaweedFS (the filer mounted read-write by weed), over what is there', async () => {
+    // The filer stands in as a directory; `weed mount` is a stand-in that bind-mounts it read-write in a
+    // private mount namespace (SeaweedFS cannot run here). The volume on the "filer" was damaged.
+    const live = join(tmp.dir, 'live-filer');
+    mkdirSync(join(live, 'volume-1', 'd0'), { recursive: true });
+    writeFileSync(join(live, 'volume-1', 'd0', 'file-1.bin'), 'damaged');
+    const weed = join(tmp.dir, 'weed-rw');
+    writeFileSync(
+      weed,
+      `#!/bin/sh\ndir=""\nfor a in "$@"; do case "$a" in -dir=*) dir="\${a#-dir=}" ;; esac; done\nmount --bind ${JSON.stringify(live)} "$dir"\n`,
+    );
+    chmodSync(weed, 0o755);
+    const r = await run(
+      'unshare',
+      [
+        '--mount',
+        '--propagation',
+        'private',
+        join(SERVER_SCRIPTS, 'restore.sh'),
+        '--volume',
+        'volume-1',
+        '--into-filer',
+      ],
+      { ...env(), SEAWEEDFS_FILER: '10.0.1.2:8888', WEED: weed },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('the filer is mounted read-write');
+    expect(treeContents(live)).toEqual(new Map([...treeContents(src)].filter(([p]) => p.startsWith('volume-1/'))));
   });
 
   it('lists the snapshots with their tags', async () => {
