@@ -98,9 +98,12 @@ export interface RunResult {
   readonly stderr: string;
 }
 
-/** Runs a command with exactly `env` (plus PATH and HOME), never throwing on a non-zero exit. */
+/**
+ * Runs a command with exactly `env` (plus PATH, HOME and TZ=UTC), never throwing on a non-zero exit;
+ * throws when the program is not installed, saying how to get it.
+ */
 export function run(file: string, args: readonly string[], env: Record<string, string>): Promise<RunResult> {
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     execFile(
       file,
       args,
@@ -109,6 +112,10 @@ export function run(file: string, args: readonly string[], env: Record<string, s
         maxBuffer: 64 * 1024 * 1024,
       },
       (error, stdout, stderr) => {
+        if (error && (error as NodeJS.ErrnoException).code === 'ENOENT') {
+          reject(new Error(`${file} is not installed: run scripts/setup.sh as root (it installs restic, jq, curl)`));
+          return;
+        }
         const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
         resolve({ code, stdout, stderr });
       },
