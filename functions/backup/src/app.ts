@@ -55,7 +55,12 @@ export async function createBackupApp(config: BackupConfig): Promise<BackupApp> 
   return {
     async handle(req) {
       if (req.method !== 'POST') return { status: 405, body: { error: 'use POST' } };
-      if (req.path === '/report') return runs.report(header(req, 'authorization'), req.body);
+      if (req.path === '/report') {
+        const outcome = await runs.report(header(req, 'authorization'), req.body);
+        // The watchdog runs on every authenticated invocation; unauthenticated ones cause no work.
+        if (outcome.status === 200) await runs.watchdog();
+        return outcome;
+      }
       try {
         await verifier.verify(header(req, 'authorization'));
       } catch (e) {
