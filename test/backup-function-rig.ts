@@ -63,6 +63,23 @@ export async function startJwks(): Promise<{
   };
 }
 
+/** The Hetzner simulator with what the backup function needs: the labelled snapshot and the private network. */
+export async function startBackupHetzner(): Promise<{ hetzner: HetznerSimulator; snapshotId: number }> {
+  const hetzner = await startHetznerSimulator({ token: HCLOUD_TOKEN, actionDurationMs: 5 });
+  const snapshot = hetzner.state.addSnapshot('backup server', { role: 'backup-server' });
+  const network = await fetch(`${hetzner.endpoint}/networks`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${HCLOUD_TOKEN}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({
+      name: 'swarm',
+      ip_range: '10.0.0.0/16',
+      subnets: [{ type: 'cloud', ip_range: '10.0.1.0/24', network_zone: 'eu-central' }],
+    }),
+  });
+  if (!network.ok) throw new Error(`cannot create the test network: ${await network.text()}`);
+  return { hetzner, snapshotId: snapshot.id };
+}
+
 export interface FunctionRig {
   readonly url: string;
   readonly audience: string;
@@ -90,18 +107,7 @@ export interface FunctionRig {
 
 /** Starts every part and the Functions Framework with the function's production configuration. */
 export async function startFunctionRig(dir: string, extraEnv: Record<string, string> = {}): Promise<FunctionRig> {
-  const hetzner = await startHetznerSimulator({ token: HCLOUD_TOKEN, actionDurationMs: 5 });
-  const snapshot = hetzner.state.addSnapshot('backup server', { role: 'backup-server' });
-  const network = await fetch(`${hetzner.endpoint}/networks`, {
-    method: 'POST',
-    headers: { Authorization: `Bearer ${HCLOUD_TOKEN}`, 'Content-Type': 'application/json' },
-    body: JSON.stringify({
-      name: 'swarm',
-      ip_range: '10.0.0.0/16',
-      subnets: [{ type: 'cloud', ip_range: '10.0.1.0/24', network_zone: 'eu-central' }],
-    }),
-  });
-  if (!network.ok) throw new Error(`cannot create the test network: ${await network.text()}`);
+  const { hetzner, snapshotId } = await startBackupHetzner();
 
   const firestorePort = await freePort();
   const emulator = new FirestoreServer();
@@ -201,7 +207,7 @@ export async function startFunctionRig(dir: string, extraEnv: Record<string, str
     s3Port,
     alerts,
     jwks,
-    snapshotId: snapshot.id,
+    snapshotId,
     logs,
     setNow,
     now,

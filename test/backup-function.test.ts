@@ -2,9 +2,10 @@
 // → server from the snapshot in the Hetzner simulator → the user data's script on this host with
 // Debian's restic → report → status, alerts, server gone. Then the faults.
 //
-// The Scheduler here is the test signing a token with a local key served as JWKS (the GCP simulator's
-// Scheduler, which fires jobs on a fake clock, was not on this branch when this was written); the
-// function verifies it exactly as it verifies Google's.
+// The Scheduler here is the test signing tokens with a local key served as JWKS (so that forged,
+// expired and foreign tokens can be tried), and Firestore is the emulator through Google's client.
+// test/backup-scheduler.test.ts runs the same function deployed to the GCP simulator, fired by its
+// Scheduler job, with Firestore through REST.
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HcloudClient } from '../providers/hetzner/client/hcloud-client.ts';

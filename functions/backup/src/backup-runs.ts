@@ -77,7 +77,14 @@ export class BackupRuns {
     const type = backupTypeFor(day);
 
     const existing = await this.#d.docs.get(this.#runs, runId);
-    if (existing) return { status: 200, body: { result: 'already-ran', runId, runStatus: existing.data.status } };
+    if (existing) {
+      const runStatus = existing.data.status;
+      this.#d.log({
+        severity: 'INFO',
+        message: `backup ${runId} already ran today (${String(runStatus)}): nothing to do`,
+      });
+      return { status: 200, body: { result: 'already-ran', runId, runStatus } };
+    }
 
     if (!(await this.#d.docs.create(this.#leases, LEASE_ID, { runId, since: now.toISOString() }))) {
       const lease = await this.#d.docs.get(this.#leases, LEASE_ID);

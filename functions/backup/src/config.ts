@@ -8,7 +8,7 @@ export interface BackupConfig {
     readonly audience: string;
     /** `BACKUP_SCHEDULER_SERVICE_ACCOUNT`: the only identity allowed to start a run. */
     readonly serviceAccount: string;
-    /** `BACKUP_OIDC_JWKS_URL`, default Google's `https://www.googleapis.com/oauth2/v3/certs`. */
+    /** `BACKUP_OIDC_JWKS_URL`, else `GCP_OIDC_JWKS_URL` (the GCP simulator sets it), else Google's `https://www.googleapis.com/oauth2/v3/certs`. */
     readonly jwksUrl: string;
   };
   /** `BACKUP_TIME_ZONE`, default Europe/Berlin: decides the run's day and type. */
@@ -124,7 +124,7 @@ export function readConfig(env: NodeJS.ProcessEnv): BackupConfig {
       serviceAccount: required('BACKUP_SCHEDULER_SERVICE_ACCOUNT'),
       jwksUrl: url(
         'BACKUP_OIDC_JWKS_URL',
-        optional('BACKUP_OIDC_JWKS_URL', 'https://www.googleapis.com/oauth2/v3/certs'),
+        optional('BACKUP_OIDC_JWKS_URL', optional('GCP_OIDC_JWKS_URL', 'https://www.googleapis.com/oauth2/v3/certs')),
       ),
     },
     timeZone,
