@@ -134,6 +134,9 @@ describe('Firestore REST values', () => {
     expect(encoded.ratio).toEqual({ doubleValue: 0.5 });
     expect(encoded.tokenHash).toEqual({ nullValue: null });
     expect(decodeFields(encoded)).toEqual(data);
+    expect(encodeFields({ at: new Date('2027-04-05T02:00:00Z') })).toEqual({
+      at: { timestampValue: '2027-04-05T02:00:00.000Z' },
+    });
   });
 });
 

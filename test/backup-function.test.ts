@@ -95,6 +95,7 @@ describe('functions/backup in the Functions Framework against the simulators', {
       server: { id: server?.id, name: 'backup-2026-03-01' },
     });
     expect(running?.tokenHash).toMatch(/^[0-9a-f]{64}$/);
+    expect(running?.expireAt?.toDate().toISOString()).toBe('2027-04-05T02:00:00.000Z');
     expect((await leaseDoc())?.runId).toBe('2026-03-01');
 
     // The user data carries the R2 key, the repository password and the run token, and no admin credential.

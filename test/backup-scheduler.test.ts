@@ -184,6 +184,12 @@ describe('the backup function deployed to the GCP simulator, fired by its Schedu
     expect(server).toMatchObject({ name: 'backup-2026-03-01', labels: { 'backup.keelson.io/type': 'monthly' } });
     expect(hetzner.state.servers.get(server!.id)?.imageId).toBe(snapshotId);
     expect(await runDoc('2026-03-01')).toMatchObject({ status: 'started', type: 'monthly' });
+    // A real timestamp for the TTL policy on backup-runs: 400 days after the start.
+    const raw = await fetch(`${sim.url}/v1/projects/${PROJECT}/databases/(default)/documents/backup-runs/2026-03-01`, {
+      headers: headers(),
+    });
+    const expireAt = ((await raw.json()) as { fields: { expireAt: { timestampValue?: string } } }).fields.expireAt;
+    expect(Date.parse(expireAt.timestampValue ?? '')).toBe(Date.parse('2027-04-05T02:00:00Z'));
 
     const result = await runUserData(userDataOf(server!.id), join(tmp.dir, 'server-1'), filer);
     expect(result.code, result.stderr).toBe(0);

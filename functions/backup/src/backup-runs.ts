@@ -101,6 +101,8 @@ export class BackupRuns {
       startedAt: now.toISOString(),
       timeZone: this.#d.config.timeZone,
       tokenHash: hashToken(token),
+      // For the TTL policy on backup-runs: old records go by themselves.
+      expireAt: new Date(now.getTime() + this.#d.config.runRecordMs),
     });
     if (!created) {
       await this.#releaseLease(runId);

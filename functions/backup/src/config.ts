@@ -17,6 +17,8 @@ export interface BackupConfig {
   readonly reportUrl: string;
   /** `BACKUP_MAX_SERVER_AGE_MINUTES`, default 360: the watchdog deletes backup servers older than this. */
   readonly maxServerAgeMs: number;
+  /** `BACKUP_RUN_RECORD_DAYS`, default 400: a run's `expireAt` (a Firestore TTL policy on it deletes old records). */
+  readonly runRecordMs: number;
   readonly hetzner: {
     /** `HCLOUD_ENDPOINT`, default `https://api.hetzner.cloud/v1`. */
     readonly endpoint: string;
@@ -50,7 +52,7 @@ export interface BackupConfig {
     readonly checkSubset: string;
   };
   readonly firestore: {
-    /** `GCP_PROJECT_ID`. */
+    /** `GCP_PROJECT_ID`, else `GOOGLE_CLOUD_PROJECT`. */
     readonly projectId: string;
     /** `GCP_API_ENDPOINT`: the Firestore REST base, default `https://firestore.googleapis.com`. */
     readonly endpoint: string;
@@ -96,6 +98,9 @@ export function readConfig(env: NodeJS.ProcessEnv): BackupConfig {
   const minutes = Number(optional('BACKUP_MAX_SERVER_AGE_MINUTES', '360'));
   if (!Number.isFinite(minutes) || minutes <= 0)
     problems.push('BACKUP_MAX_SERVER_AGE_MINUTES must be a positive number');
+  const recordDays = Number(optional('BACKUP_RUN_RECORD_DAYS', '400'));
+  if (!Number.isFinite(recordDays) || recordDays <= 0)
+    problems.push('BACKUP_RUN_RECORD_DAYS must be a positive number');
   const timeZone = optional('BACKUP_TIME_ZONE', 'Europe/Berlin');
   try {
     assertTimeZone(timeZone, 'BACKUP_TIME_ZONE');
@@ -130,6 +135,7 @@ export function readConfig(env: NodeJS.ProcessEnv): BackupConfig {
     timeZone,
     reportUrl: url('BACKUP_REPORT_URL', required('BACKUP_REPORT_URL')),
     maxServerAgeMs: minutes * 60_000,
+    runRecordMs: recordDays * 86_400_000,
     hetzner: {
       endpoint: url('HCLOUD_ENDPOINT', optional('HCLOUD_ENDPOINT', 'https://api.hetzner.cloud/v1')).replace(/\/+$/, ''),
       token: new Secret(required('HCLOUD_TOKEN')),
@@ -149,7 +155,7 @@ export function readConfig(env: NodeJS.ProcessEnv): BackupConfig {
       checkSubset: optional('BACKUP_CHECK_SUBSET', '10%'),
     },
     firestore: {
-      projectId: required('GCP_PROJECT_ID'),
+      projectId: env.GCP_PROJECT_ID?.trim() || env.GOOGLE_CLOUD_PROJECT?.trim() || required('GCP_PROJECT_ID'),
       endpoint: url('GCP_API_ENDPOINT', optional('GCP_API_ENDPOINT', 'https://firestore.googleapis.com')).replace(
         /\/+$/,
         '',

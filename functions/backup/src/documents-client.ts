@@ -34,7 +34,11 @@ export class ClientDocumentStore implements DocumentStore {
     const snap = await this.#db.collection(collection).doc(id).get();
     if (!snap.exists) return undefined;
     const t = snap.updateTime;
-    return { data: (snap.data() ?? {}) as DocData, version: t ? `${t.seconds}.${t.nanoseconds}` : '' };
+    const data: DocData = {};
+    // Timestamps read back as ISO strings, as from REST.
+    for (const [k, v] of Object.entries(snap.data() ?? {}))
+      data[k] = v instanceof this.#Timestamp ? v.toDate().toISOString() : v;
+    return { data, version: t ? `${t.seconds}.${t.nanoseconds}` : '' };
   }
 
   async create(collection: string, id: string, data: DocData): Promise<boolean> {

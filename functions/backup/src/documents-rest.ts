@@ -17,6 +17,7 @@ export function encodeValue(v: unknown): Value {
   if (typeof v === 'boolean') return { booleanValue: v };
   if (typeof v === 'number') return Number.isInteger(v) ? { integerValue: String(v) } : { doubleValue: v };
   if (typeof v === 'string') return { stringValue: v };
+  if (v instanceof Date) return { timestampValue: v.toISOString() };
   if (Array.isArray(v)) return { arrayValue: { values: v.map(encodeValue) } };
   if (typeof v === 'object') return { mapValue: { fields: encodeFields(v as DocData) } };
   throw new TypeError(`cannot store a ${typeof v} in Firestore`);

@@ -1,4 +1,4 @@
-/** Plain data as stored in a document: strings, numbers, booleans, null, arrays and maps of them. */
+/** Plain data as stored in a document: strings, numbers, booleans, null, Dates (timestamps), arrays and maps of them. Timestamps read back as ISO strings. */
 export type DocData = Record<string, unknown>;
 
 /** A document as read, with the version a conditional update can name. */
