@@ -263,7 +263,10 @@ export async function runUserData(userData: string, root: string, filerDir: stri
 dir=""
 for a in "$@"; do case "$a" in -dir=*) dir="\${a#-dir=}" ;; esac; done
 [ "$1" = mount ] && [ -n "$dir" ] || { echo "weed stand-in: expected mount -dir=..." >&2; exit 1; }
-mount --bind ${JSON.stringify(filerDir)} "$dir" && mount -o remount,bind,ro "$dir"
+# Read-only before it appears at the mount point (as weed's -readOnly is): bind at a staging
+# directory, make that read-only, then move it into place in one step.
+stage="$(mktemp -d "$(dirname "$dir")/.weed-stage.XXXXXX")"
+mount --bind ${JSON.stringify(filerDir)} "$stage" && mount -o remount,bind,ro "$stage" && mount --move "$stage" "$dir"
 `,
   );
   chmodSync(join(bin, 'weed'), 0o755);

@@ -18,7 +18,10 @@ describe('mount-filer.sh', () => {
     const mount =
       mode === 'fail'
         ? 'echo "connect to filer 10.0.1.2:8888: connection refused" >&2; exit 1'
-        : `${mode === 'slow' ? 'sleep 1; ' : ''}mount --bind ${JSON.stringify(filer)} "$dir"${mode === 'rw' ? '' : ' && mount -o remount,bind,ro "$dir"'}`;
+        : // Read-only before it appears at the mount point, as with weed's -readOnly: staged, then moved.
+          `${mode === 'slow' ? 'sleep 1; ' : ''}stage="$(mktemp -d "$(dirname "$dir")/.weed-stage.XXXXXX")"; mount --bind ${JSON.stringify(filer)} "$stage"${
+            mode === 'rw' ? '' : ' && mount -o remount,bind,ro "$stage"'
+          } && mount --move "$stage" "$dir"`;
     writeFileSync(
       file,
       `#!/bin/sh
