@@ -226,18 +226,16 @@ export class BackupRuns {
       this.#d.log({ severity: 'ERROR', message: serverNote, runId });
     }
     await this.#releaseLease(runId);
+    const error = [outcome.error, serverNote].filter((e) => typeof e === 'string' && e !== '').join('; ');
     const event: BackupEvent = {
       status: outcome.status,
       runId,
       backupType: type,
       at: now.toISOString(),
       ...(server?.name ? { server: server.name } : {}),
-      ...(['stage', 'error', 'snapshotId', 'files', 'bytesAdded', 'durationSeconds', 'check'] as const).reduce(
-        (acc, k) => (outcome[k] === undefined ? acc : Object.assign(acc, { [k]: outcome[k] })),
-        {} as Partial<BackupEvent>,
-      ),
+      ...pickEventFigures(outcome),
+      ...(error ? { error } : {}),
     };
-    if (serverNote) Object.assign(event, { error: [event.error, serverNote].filter(Boolean).join('; ') });
     this.#d.log({
       severity: outcome.status === 'succeeded' ? 'INFO' : 'ERROR',
       message: `backup ${runId} ${outcome.status}`,
@@ -301,4 +299,16 @@ export class BackupRuns {
       this.#d.log({ severity: 'ERROR', message: `watchdog: ${(e as Error).message}` });
     }
   }
+}
+
+/** The figures of an outcome that monitoring shows (those present, with their types). */
+function pickEventFigures(outcome: DocData): Partial<BackupEvent> {
+  const out: { -readonly [K in keyof BackupEvent]?: BackupEvent[K] } = {};
+  if (typeof outcome.stage === 'string') out.stage = outcome.stage;
+  if (typeof outcome.snapshotId === 'string') out.snapshotId = outcome.snapshotId;
+  if (typeof outcome.check === 'string') out.check = outcome.check;
+  if (typeof outcome.files === 'number') out.files = outcome.files;
+  if (typeof outcome.bytesAdded === 'number') out.bytesAdded = outcome.bytesAdded;
+  if (typeof outcome.durationSeconds === 'number') out.durationSeconds = outcome.durationSeconds;
+  return out;
 }
