@@ -152,7 +152,7 @@ describe('backup.sh and restore.sh with restic against S3 on loopback', { timeou
         'volume-1',
         '--into-filer',
       ],
-      { ...env(), SEAWEEDFS_FILER: '10.0.1.2:8888', WEED: weed },
+      { ...env(), SEAWEEDFS_FILER: '10.0.1.2:8888', WEED: weed, TMPDIR: tmp.dir },
     );
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain('the filer is mounted read-write');

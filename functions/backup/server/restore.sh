@@ -65,7 +65,7 @@ include=""
 
 if $into_filer; then
   [ -n "${SEAWEEDFS_FILER:-}" ] || die "--into-filer needs SEAWEEDFS_FILER (host:port)"
-  target="$(mktemp -d /tmp/keelson-restore-filer.XXXXXX)"
+  target="$(mktemp -d "${TMPDIR:-/tmp}/keelson-restore-filer.XXXXXX")"
   "${WEED:-weed}" mount -filer="$SEAWEEDFS_FILER" -filer.path="${SEAWEEDFS_FILER_PATH:-/}" -dir="$target" \
     >"$target.log" 2>&1 </dev/null &
   for ((i = 0; i < 60; i++)); do mountpoint -q "$target" && break; sleep 1; done
