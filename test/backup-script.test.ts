@@ -179,6 +179,23 @@ describe('backup.sh and restore.sh with restic against S3 on loopback', { timeou
     expect(await snapshots(env())).toEqual(before);
   });
 
+  it('stops reporting when the function refuses the report for good (no retries on a 4xx)', async () => {
+    receiver.setStatus(409);
+    const before = receiver.received.length;
+    try {
+      const r = await backup({
+        BACKUP_RUN_ID: '2026-03-06',
+        BACKUP_TIME: '2026-03-06 03:00:00',
+        BACKUP_REPORT_ATTEMPTS: '5',
+      });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain('the backup function refused the report (409)');
+      expect(receiver.received.length - before).toBe(1);
+    } finally {
+      receiver.setStatus(200);
+    }
+  });
+
   it('a weekly run checks a sample of the data and says so', async () => {
     ok(await backup({ BACKUP_TYPE: 'weekly', BACKUP_RUN_ID: '2026-03-08', BACKUP_CHECK_SUBSET: '50%' }));
     expect(lastReport()).toMatchObject({ status: 'succeeded', type: 'weekly', check: 'passed' });

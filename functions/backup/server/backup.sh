@@ -89,13 +89,21 @@ report() { # status stage error
   for ((i = 1; i <= attempts; i++)); do
     # The token goes in a header read from a file, so it never shows in the process list.
     printf 'Authorization: Bearer %s\n' "$BACKUP_RUN_TOKEN" >"$work/auth"
-    if curl -sS -f -o /dev/null -X POST -H @"$work/auth" -H 'Content-Type: application/json' \
-      --data-binary "$body" --max-time 30 "$BACKUP_REPORT_URL"; then
-      rm -f "$work/auth"
-      log "reported $status"
-      return 0
-    fi
+    code="$(curl -sS -o "$work/answer" -w '%{http_code}' -X POST -H @"$work/auth" \
+      -H 'Content-Type: application/json' --data-binary "$body" --max-time 30 "$BACKUP_REPORT_URL")" || code=000
     rm -f "$work/auth"
+    case "$code" in
+      2??)
+        log "reported $status"
+        return 0
+        ;;
+      429 | 5?? | 000) ;; # the function or the network may recover: try again
+      *)
+        # Refused for good (a spent token, a run the watchdog already ended): asking again changes nothing.
+        log "the backup function refused the report ($code): $(head -c 300 "$work/answer" 2>/dev/null)"
+        return 1
+        ;;
+    esac
     [ "$i" -lt "$attempts" ] && sleep "$((i < 6 ? i * 2 : 10))"
   done
   log "cannot report $status to the backup function after $attempts attempts; its watchdog will mark the run failed"
