@@ -1,6 +1,7 @@
 import { zipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type GcpSimulator, startGcpSimulator } from './server.ts';
+import { checkAgainstClientProtos, checkAgainstDiscovery, discoveryFiles, specDir } from './contract-check.ts';
+import { type Exchange, type GcpSimulator, startGcpSimulator } from './server.ts';
 import { clientOptions, google } from './test-clients.ts';
 
 /**
@@ -23,12 +24,21 @@ describe('admin APIs through the official clients in REST mode', { timeout: 60_0
   let sim: GcpSimulator;
   let P: string;
   let L: string;
+  const exchanges: Exchange[] = [];
   beforeAll(async () => {
-    sim = await startGcpSimulator({ runFunctions: false });
+    sim = await startGcpSimulator({ runFunctions: false, onExchange: (e) => exchanges.push(e) });
     P = sim.projectId;
     L = sim.region;
   });
   afterAll(() => sim.close());
+  const createServiceAccount = async (accountId: string) => {
+    const r = await fetch(`${sim.url}/v1/projects/${P}/serviceAccounts`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${sim.env.GCP_ACCESS_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ accountId }),
+    });
+    expect(r.status).toBe(200);
+  };
 
   it('Secret Manager: secrets, versions, access, disable, destroy, 409 and 404', async () => {
     const c = new (google.secretManager().v1.SecretManagerServiceClient)(clientOptions(sim));
@@ -125,6 +135,28 @@ describe('admin APIs through the official clients in REST mode', { timeout: 60_0
       10,
       409,
     );
+    await createServiceAccount('short-lived');
+    const [withShort] = await c.setIamPolicy({
+      resource: `projects/${P}`,
+      policy: {
+        bindings: [
+          ...(set.bindings ?? []),
+          { role: 'roles/viewer', members: [`serviceAccount:short-lived@${P}.iam.gserviceaccount.com`] },
+        ],
+        etag: set.etag,
+      },
+    });
+    expect(withShort.bindings?.find((b) => b.role === 'roles/viewer')?.members).toEqual([
+      `serviceAccount:short-lived@${P}.iam.gserviceaccount.com`,
+    ]);
+    await fetch(`${sim.url}/v1/projects/${P}/serviceAccounts/short-lived@${P}.iam.gserviceaccount.com`, {
+      method: 'DELETE',
+      headers: h,
+    });
+    const [afterDelete] = await c.getIamPolicy({ resource: `projects/${P}` });
+    expect(afterDelete.bindings?.find((b) => b.role === 'roles/viewer')?.members?.[0]).toMatch(
+      /^deleted:serviceAccount:short-lived@keelson-demo\.iam\.gserviceaccount\.com\?uid=\d+$/,
+    );
     await expectGoogleError(
       c.setIamPolicy({
         resource: `projects/${P}`,
@@ -192,6 +224,7 @@ describe('admin APIs through the official clients in REST mode', { timeout: 60_0
   it('Pub/Sub subscriptions: push with OIDC, dead-letter, retry policy, update mask; filter is immutable', async () => {
     const pub = new (google.pubsub().v1.PublisherClient)(clientOptions(sim));
     const sub = new (google.pubsub().v1.SubscriberClient)(clientOptions(sim));
+    await createServiceAccount('push-sa');
     await pub.createTopic({
       name: `projects/${P}/topics/rc-messages`,
       labels: { 'keelson-owner': 'gcp' },
@@ -203,7 +236,7 @@ describe('admin APIs through the official clients in REST mode', { timeout: 60_0
       topic: `projects/${P}/topics/rc-messages`,
       pushConfig: {
         pushEndpoint: 'http://127.0.0.1:9/x',
-        oidcToken: { serviceAccountEmail: `push@${P}.iam.gserviceaccount.com` },
+        oidcToken: { serviceAccountEmail: `push-sa@${P}.iam.gserviceaccount.com` },
       },
       ackDeadlineSeconds: 30,
       deadLetterPolicy: { deadLetterTopic: `projects/${P}/topics/rc-dead`, maxDeliveryAttempts: 5 },
@@ -218,7 +251,7 @@ describe('admin APIs through the official clients in REST mode', { timeout: 60_0
       updateMask: { paths: ['ack_deadline_seconds'] },
     });
     expect(u.ackDeadlineSeconds).toBe(60);
-    expect(u.pushConfig?.oidcToken?.serviceAccountEmail).toBe(`push@${P}.iam.gserviceaccount.com`);
+    expect(u.pushConfig?.oidcToken?.serviceAccountEmail).toBe(`push-sa@${P}.iam.gserviceaccount.com`);
     await expect(
       sub.updateSubscription({ subscription: { name: s.name, filter: '' }, updateMask: { paths: ['filter'] } }),
     ).rejects.toMatchObject({ code: 3 });
@@ -233,6 +266,7 @@ describe('admin APIs through the official clients in REST mode', { timeout: 60_0
   it('Scheduler: a job with an HTTP target and OIDC token; pause, resume; enums arrive as numbers', async () => {
     const c = new (google.scheduler().CloudSchedulerClient)(clientOptions(sim));
     const name = `projects/${P}/locations/${L}/jobs/daily-backup`;
+    await createServiceAccount('scheduler');
     const [job] = await c.createJob({
       parent: `projects/${P}/locations/${L}`,
       job: {
@@ -378,5 +412,188 @@ describe('admin APIs through the official clients in REST mode', { timeout: 60_0
     ).rejects.toThrow();
     const again = await fetch(`${sim.url}/v1/projects/${P}/topics/dropped`, { method: 'PUT', headers: h, body: '{}' });
     expect(again.status).toBe(409);
+  });
+
+  it("every answer above fits the pinned clients' descriptors", () => {
+    const { checked, problems, unmatched } = checkAgainstClientProtos(exchanges);
+    console.log(
+      `checked ${checked} simulator answers against the clients' descriptors; no rule for: ${unmatched.join(', ') || 'none'}`,
+    );
+    expect(problems).toEqual([]);
+    expect(checked).toBeGreaterThan(40);
+    // The check itself catches a field the client does not know, and a wrong type.
+    const bogus = {
+      ...exchanges.find((e) => e.method === 'PUT' && e.template.endsWith('/topics/{topic}') && e.status === 200)!,
+    };
+    const bad = checkAgainstClientProtos([
+      { ...bogus, responseBody: { ...(bogus.responseBody as object), colour: 'red' } },
+      { ...bogus, responseBody: { ...(bogus.responseBody as object), messageRetentionDuration: 5 } },
+    ]);
+    expect(bad.problems).toHaveLength(2);
+  });
+
+  it.runIf(discoveryFiles().length > 0)('every answer above fits the discovery documents', () => {
+    const { checked, problems, unmatched } = checkAgainstDiscovery(exchanges);
+    console.log(
+      `checked ${checked} simulator answers against ${discoveryFiles().length} discovery documents in ${specDir}; not in them: ${unmatched.join(', ') || 'none'}`,
+    );
+    // Fields the pinned clients' descriptors have (checked above) but the older discovery documents lack.
+    const newerThanDiscovery = /\((databaseEdition|density)\)$/;
+    expect(problems.filter((p) => !newerThanDiscovery.test(p))).toEqual([]);
+    expect(checked).toBeGreaterThan(30);
+  });
+});
+
+if (discoveryFiles().length === 0) {
+  console.log(
+    `GCP simulator discovery check NOT run: no gcp-*.discovery.json in ${specDir}. Download them with\n` +
+      '  curl -o gcp-pubsub.v1.discovery.json https://pubsub.googleapis.com/$discovery/rest?version=v1  (and cloudscheduler v1, cloudfunctions v2, run v2, firestore v1)\n' +
+      'and point KEELSON_SPEC_DIR at their folder.',
+  );
+}
+
+describe('requireEnabledApis', () => {
+  it('refuses an API until its service is enabled, with the SERVICE_DISABLED reason', async () => {
+    const sim = await startGcpSimulator({ runFunctions: false, requireEnabledApis: true });
+    try {
+      const h = { authorization: `Bearer ${sim.env.GCP_ACCESS_TOKEN}`, 'content-type': 'application/json' };
+      const topic = `${sim.url}/v1/projects/${sim.projectId}/topics/topic-1`;
+      const refused = await fetch(topic, { method: 'PUT', headers: h, body: '{}' });
+      expect(refused.status).toBe(403);
+      const body = (await refused.json()) as { error: { details: { reason?: string }[] } };
+      expect(body.error.details[0]?.reason).toBe('SERVICE_DISABLED');
+      const op = await fetch(`${sim.url}/v1/projects/${sim.projectId}/services/pubsub.googleapis.com:enable`, {
+        method: 'POST',
+        headers: h,
+        body: '{}',
+      });
+      expect(op.status).toBe(200);
+      await sim.settleOperations();
+      expect((await fetch(topic, { method: 'PUT', headers: h, body: '{}' })).status).toBe(200);
+    } finally {
+      await sim.close();
+    }
+  });
+});
+
+describe('bad input is a 400 that names the field', () => {
+  let sim: GcpSimulator;
+  beforeAll(async () => {
+    sim = await startGcpSimulator({ runFunctions: false });
+  });
+  afterAll(() => sim.close());
+  const P = () => `projects/${sim.projectId}`;
+  const L = () => `${P()}/locations/${sim.region}`;
+  const cases: [string, string, string, () => unknown, string][] = [
+    [
+      'topic retention under 10 minutes',
+      'PUT',
+      '/v1/{P}/topics/short-lived',
+      () => ({ messageRetentionDuration: '60s' }),
+      'topic.message_retention_duration',
+    ],
+    [
+      'a label key with a capital',
+      'PUT',
+      '/v1/{P}/topics/labelled',
+      () => ({ labels: { Owner: 'x' } }),
+      'labels.Owner',
+    ],
+    [
+      'ack deadline over 600 s',
+      'PUT',
+      '/v1/{P}/subscriptions/slow',
+      () => ({ topic: 'TOPIC', ackDeadlineSeconds: 900 }),
+      'subscription.ack_deadline_seconds',
+    ],
+    [
+      'an unreadable subscription filter',
+      'PUT',
+      '/v1/{P}/subscriptions/filtered',
+      () => ({ topic: 'TOPIC', filter: 'data = 1' }),
+      'filter',
+    ],
+    [
+      'a Scheduler attempt deadline of 5 s',
+      'POST',
+      '/v1/{L}/jobs',
+      () => ({
+        name: `${L()}/jobs/quick`,
+        schedule: '* * * * *',
+        httpTarget: { uri: 'http://127.0.0.1:9/' },
+        attemptDeadline: '5s',
+      }),
+      'job.attempt_deadline',
+    ],
+    [
+      'an unknown time zone',
+      'POST',
+      '/v1/{L}/jobs',
+      () => ({
+        name: `${L()}/jobs/tz`,
+        schedule: '* * * * *',
+        timeZone: 'Mars/Olympus',
+        httpTarget: { uri: 'http://127.0.0.1:9/' },
+      }),
+      'job.time_zone',
+    ],
+    [
+      'function memory that is not a quantity',
+      'POST',
+      '/v2/{L}/functions?functionId=mem',
+      () => ({
+        buildConfig: {
+          runtime: 'nodejs22',
+          entryPoint: 'f',
+          source: { storageSource: { bucket: 'b', object: 'o.zip' } },
+        },
+        serviceConfig: { availableMemory: 'lots' },
+      }),
+      'function.service_config.available_memory',
+    ],
+    [
+      'a function in Python',
+      'POST',
+      '/v2/{L}/functions?functionId=py',
+      () => ({
+        buildConfig: {
+          runtime: 'python312',
+          entryPoint: 'f',
+          source: { storageSource: { bucket: 'b', object: 'o.zip' } },
+        },
+      }),
+      'function.build_config.runtime',
+    ],
+    [
+      'a Run service scaling min over max',
+      'POST',
+      '/v2/{L}/services?serviceId=ui',
+      () => ({ template: { containers: [{ image: 'x' }], scaling: { minInstanceCount: 3, maxInstanceCount: 1 } } }),
+      'service.template.scaling.min_instance_count',
+    ],
+    ['a secret without replication', 'POST', '/v1/{P}/secrets?secretId=s1', () => ({}), 'secret.replication'],
+    [
+      'a one-field composite index',
+      'POST',
+      '/v1/{P}/databases/(default)/collectionGroups/c/indexes',
+      () => ({ fields: [{ fieldPath: 'a', order: 'ASCENDING' }] }),
+      'index.fields',
+    ],
+  ];
+  it.each(cases)('%s', async (_why, method, template, body, field) => {
+    const h = { authorization: `Bearer ${sim.env.GCP_ACCESS_TOKEN}`, 'content-type': 'application/json' };
+    await fetch(`${sim.url}/v1/${P()}/topics/target-topic`, { method: 'PUT', headers: h, body: '{}' });
+    const text = JSON.stringify(body()).replace('"TOPIC"', JSON.stringify(`${P()}/topics/target-topic`));
+    const res = await fetch(`${sim.url}${template.replace('{P}', P()).replace('{L}', L())}`, {
+      method,
+      headers: h,
+      body: text,
+    });
+    expect(res.status).toBe(400);
+    const err = (
+      (await res.json()) as { error: { status: string; details: { fieldViolations?: { field: string }[] }[] } }
+    ).error;
+    expect(err.status).toBe('INVALID_ARGUMENT');
+    expect(err.details[0]?.fieldViolations?.[0]?.field).toBe(field);
   });
 });

@@ -82,6 +82,7 @@ describe('functions that the simulator runs in the Functions Framework', { timeo
               { attribute: 'database', value: '(default)' },
               { attribute: 'document', value: 'inbox/{id}', operator: 'match-path-pattern' },
             ],
+            retryPolicy: 'RETRY_POLICY_RETRY',
           },
         },
       }),
@@ -138,6 +139,21 @@ describe('functions that the simulator runs in the Functions Framework', { timeo
       ['google.cloud.firestore.document.v1.written', 'inbox/a1', '(default)', 'again', 'hello', 'text'],
       ['google.cloud.firestore.document.v1.written', 'inbox/a1', '(default)', 'hello', '', ''],
     ]);
+  });
+
+  it('with RETRY_POLICY_RETRY a refused Firestore event comes again after the backoff, with the same id', async () => {
+    const base = `${sim.url}/v1/projects/${P}/databases/(default)/documents`;
+    await fetch(`${base}/inbox/f1`, {
+      method: 'PATCH',
+      headers: h(),
+      body: JSON.stringify({ fields: { text: { stringValue: 'fail-once' } } }),
+    });
+    await sim.advance(0);
+    expect((await docs('markers')).filter((m) => m.document === 'inbox/f1')).toEqual([]);
+    await sim.advance(10_000);
+    const markers = (await docs('markers')).filter((m) => m.document === 'inbox/f1');
+    expect(markers).toHaveLength(1);
+    expect(sim.functionLogs('on-doc').join('\n')).toMatch(/failing the first delivery of this event on purpose/);
   });
 
   it('a Pub/Sub message reaches the function as a CloudEvent; a 500 gets it again after the backoff', async () => {

@@ -1,4 +1,4 @@
-import type { SimLog } from './context.ts';
+import type { SimulatorEntry } from '../../sdk/module.ts';
 import { startGcpSimulator } from './server.ts';
 
 export { ApiError } from './api-error.ts';
@@ -15,11 +15,8 @@ export {
 } from './server.ts';
 
 /** The shape `keelson simulate gcp` starts simulators through. */
-export const gcpSimulatorEntry = {
-  async start(opts: { port?: number; statePath?: string; log?: SimLog } = {}): Promise<{
-    env: Record<string, string>;
-    close(): Promise<void>;
-  }> {
+export const gcpSimulatorEntry: SimulatorEntry = {
+  async start(opts = {}) {
     const sim = await startGcpSimulator({ port: opts.port, statePath: opts.statePath, log: opts.log });
     return { env: { ...sim.env }, close: () => sim.close() };
   },

@@ -29,6 +29,7 @@ export interface Runtime {
   idle(): Promise<void>;
   busy(): number;
   fireDueJobs(): Promise<void>;
+  sweepTtl(): number;
   logs(name: string): string[];
 }
 
@@ -42,7 +43,7 @@ export interface Parts {
 }
 
 /** The API name of a path (for the request log, quotas and faults). */
-export function api(path: string): string {
+export function apiOfPath(path: string): string {
   if (/\/documents(\/|:|$)/.test(path)) return 'firestore';
   if (/\/(topics|subscriptions)(\/|:|$)/.test(path)) return 'pubsub';
   if (/\/jobs(\/|:|$)/.test(path) && path.startsWith('/v1/')) return 'scheduler';
@@ -56,6 +57,9 @@ export function api(path: string): string {
   if (/\/serviceAccounts(\/|:|$)/.test(path)) return 'iam';
   return 'other';
 }
+
+/** How often (clock time) expired documents are deleted by their TTL policies. */
+const TTL_SWEEP_MS = 3_600_000;
 
 const INVOKER_ROLES = ['roles/cloudfunctions.invoker', 'roles/run.invoker', 'roles/owner', 'roles/editor'];
 const HOP_HEADERS = new Set(['host', 'connection', 'content-length', 'transfer-encoding', 'keep-alive']);
@@ -72,12 +76,20 @@ export function buildRoutes(ctx: SimContext, parts: Parts): { routes: Route[]; r
     d.databases[name] = newDatabase(ctx, name, {});
   }
 
+  const documents = firestoreDocumentRoutes(ctx, {
+    requireIndexes: parts.requireFirestoreIndexes,
+    onChange: (c) => events.publish(c),
+  });
+  let ttlTimer: { cancel(): void } | undefined;
+  const armTtl = () => {
+    ttlTimer = ctx.clock.setTimer(TTL_SWEEP_MS, () => {
+      documents.sweepTtl();
+      armTtl();
+    });
+  };
   const routes: Route[] = [
     ...parts.operations.routes(),
-    ...firestoreDocumentRoutes(ctx, {
-      requireIndexes: parts.requireFirestoreIndexes,
-      onChange: (c) => events.publish(c),
-    }),
+    ...documents.routes,
     ...pubsubRoutes(ctx, parts.broker),
     ...secretManagerRoutes(ctx),
     ...serviceUsageRoutes(ctx, parts.operations),
@@ -188,11 +200,11 @@ export function buildRoutes(ctx: SimContext, parts: Parts): { routes: Route[]; r
             timeoutMs: r.timeoutMs,
           })
           .catch(() => ({ status: 0 }));
-        const ok2 = result.status >= 200 && result.status < 300;
-        if (!ok2) {
+        if (result.status < 200 || result.status >= 300) {
           const noRetry = (fn.eventTrigger as Json | undefined)?.retryPolicy === 'RETRY_POLICY_DO_NOT_RETRY';
           ctx.log.warn(
-            `gcp simulator: ${r.functionName} answered ${result.status} to a Pub/Sub event${noRetry ? '; not retried (RETRY_POLICY_DO_NOT_RETRY)' : '; it will be redelivered'}`,
+            { function: r.functionName, status: result.status, redelivered: !noRetry },
+            'gcp simulator: a function refused a Pub/Sub event',
           );
           if (noRetry) return 204;
         }
@@ -262,6 +274,7 @@ export function buildRoutes(ctx: SimContext, parts: Parts): { routes: Route[]; r
         if (s) (s.pushConfig as Json).pushEndpoint = functionUrl(ctx, fnName);
       }
       scheduler.resume();
+      armTtl();
       await Promise.all(
         Object.values(d.functions)
           .filter((f) => f.state === 'ACTIVE')
@@ -269,12 +282,16 @@ export function buildRoutes(ctx: SimContext, parts: Parts): { routes: Route[]; r
             host
               .deploy(f)
               .catch((e: unknown) =>
-                ctx.log.warn(`gcp simulator: cannot restart ${f.name as string}: ${(e as Error).message}`),
+                ctx.log.warn(
+                  { function: f.name, error: (e as Error).message },
+                  'gcp simulator: cannot restart function',
+                ),
               ),
           ),
       );
     },
     async stop() {
+      ttlTimer?.cancel();
       scheduler.close();
       events.close();
       await host.stopAll();
@@ -288,6 +305,7 @@ export function buildRoutes(ctx: SimContext, parts: Parts): { routes: Route[]; r
       scheduler.fireDue();
       await scheduler.idle();
     },
+    sweepTtl: () => documents.sweepTtl(),
     logs(name) {
       const full = name.includes('/') ? name : `projects/${ctx.projectId}/locations/${ctx.region}/functions/${name}`;
       return host.logs(full);

@@ -9,7 +9,7 @@ import { OidcSigner } from './oidc.ts';
 import { Operations, type OperationTiming } from './operations.ts';
 import { PubSubBroker } from './pubsub-broker.ts';
 import { findRoute, type SimReply } from './router.ts';
-import { api as apiOfPath, buildRoutes, type Runtime } from './routes.ts';
+import { apiOfPath, buildRoutes, type Runtime } from './routes.ts';
 import { GcpState } from './state.ts';
 
 /** Options of {@link startGcpSimulator}. */
@@ -35,7 +35,12 @@ export interface GcpSimulatorOptions {
   readonly firestoreDefaultDatabase?: boolean;
   /** Queries that need a composite index fail unless a READY one exists, as on GCP (default true). */
   readonly requireFirestoreIndexes?: boolean;
-  /** Requests per minute per API before 429 RESOURCE_EXHAUSTED (default 6000; clock time). */
+  /**
+   * Answer `403 PERMISSION_DENIED` (reason `SERVICE_DISABLED`) for an API whose service is not
+   * enabled in Service Usage, as GCP does (default false: every API answers).
+   */
+  readonly requireEnabledApis?: boolean;
+  /** Requests per minute per API before 429 RESOURCE_EXHAUSTED (default 6000; wall-clock minutes). */
   readonly requestsPerMinute?: number;
   /** Called with each answered API request and its bodies (for contract checks). */
   readonly onExchange?: (exchange: Exchange) => void;
@@ -74,7 +79,7 @@ export interface GcpSimulator {
   readonly faults: Faults;
   readonly clock: SimClock;
   readonly state: GcpState;
-  /** Every request, oldest first. */
+  /** Every request, oldest first (the newest 200,000). */
   readonly requests: LoggedRequest[];
   /** Requests that changed something (not GET), answered with any status. */
   writes(): number;
@@ -82,6 +87,8 @@ export interface GcpSimulator {
   advance(ms: number): Promise<void>;
   /** Fires every ENABLED Scheduler job whose time has come on the clock, and waits for their requests. */
   fireDueJobs(): Promise<void>;
+  /** Deletes the documents whose TTL has passed now (the simulator also does so every clock hour); answers how many. */
+  sweepTtl(): Promise<number>;
   /** Finishes every running long-running operation now. */
   settleOperations(): Promise<void>;
   /** Resolves when no push, event or Scheduler request is on the wire. */
@@ -94,6 +101,20 @@ export interface GcpSimulator {
 }
 
 const DEFAULT_TOKEN = 'gcp-sim-access-token';
+/** The request log keeps the newest entries only (a long `keelson simulate` run must not grow without end). */
+const MAX_LOGGED = 200_000;
+
+/** The Service Usage name of each simulated API (Service Usage itself is always on). */
+const serviceOfApi: Record<string, string> = {
+  pubsub: 'pubsub.googleapis.com',
+  scheduler: 'cloudscheduler.googleapis.com',
+  functions: 'cloudfunctions.googleapis.com',
+  run: 'run.googleapis.com',
+  secretmanager: 'secretmanager.googleapis.com',
+  firestore: 'firestore.googleapis.com',
+  iam: 'iam.googleapis.com',
+  cloudresourcemanager: 'cloudresourcemanager.googleapis.com',
+};
 
 /** Starts the Google Cloud simulator on loopback: one port, routed by path. */
 export async function startGcpSimulator(options: GcpSimulatorOptions = {}): Promise<GcpSimulator> {
@@ -139,7 +160,7 @@ export async function startGcpSimulator(options: GcpSimulatorOptions = {}): Prom
 
   const server = createServer((req, res) => {
     void handle(req, res).catch((e: unknown) => {
-      log.warn('gcp simulator: request failed', e);
+      log.warn({ error: String(e) }, 'gcp simulator: request failed');
       if (!res.headersSent) reply(res, { status: 500, json: new ApiError('INTERNAL', String(e)).toBody() });
     });
   });
@@ -154,8 +175,9 @@ export async function startGcpSimulator(options: GcpSimulatorOptions = {}): Prom
     }
   }
 
+  /** A request rate is wall-clock even under a fake clock (a test that never moves time must not run dry). */
   function takeQuota(api: string): boolean {
-    const now = clock.now();
+    const now = Date.now();
     const q = quota.get(api);
     if (!q || now - q.windowStart >= 60_000) {
       quota.set(api, { windowStart: now, count: 1 });
@@ -185,6 +207,7 @@ export async function startGcpSimulator(options: GcpSimulatorOptions = {}): Prom
     let requestBody: unknown;
     const finish = (r: SimReply, dropped = false) => {
       requests.push({ api, method, path, status: dropped ? 0 : r.status });
+      if (requests.length > MAX_LOGGED) requests.splice(0, requests.length - MAX_LOGGED);
       if (options.onExchange && found && 'json' in r && !dropped)
         options.onExchange({
           api,
@@ -225,6 +248,29 @@ export async function startGcpSimulator(options: GcpSimulatorOptions = {}): Prom
       fail(faultError(fault));
       return;
     }
+    const service = serviceOfApi[apiOfPath(path)];
+    if (
+      options.requireEnabledApis &&
+      service &&
+      found?.route.api !== 'operations' &&
+      state.data.services[service] !== 'ENABLED'
+    ) {
+      fail(
+        new ApiError(
+          'PERMISSION_DENIED',
+          `${service} has not been used in project ${projectNumber} before or it is disabled. Enable it by visiting https://console.developers.google.com/apis/api/${service}/overview?project=${projectNumber} then retry.`,
+          [
+            {
+              '@type': 'type.googleapis.com/google.rpc.ErrorInfo',
+              reason: 'SERVICE_DISABLED',
+              domain: 'googleapis.com',
+              metadata: { service, consumer: `projects/${projectNumber}` },
+            },
+          ],
+        ),
+      );
+      return;
+    }
     if (!takeQuota(api)) {
       fail(
         new ApiError(
@@ -233,7 +279,7 @@ export async function startGcpSimulator(options: GcpSimulatorOptions = {}): Prom
           [
             {
               '@type': 'type.googleapis.com/google.rpc.RetryInfo',
-              retryDelay: `${Math.ceil((60_000 - (clock.now() - (quota.get(api)?.windowStart ?? 0))) / 1000)}s`,
+              retryDelay: `${Math.ceil((60_000 - (Date.now() - (quota.get(api)?.windowStart ?? 0))) / 1000)}s`,
             },
           ],
         ),
@@ -271,7 +317,7 @@ export async function startGcpSimulator(options: GcpSimulatorOptions = {}): Prom
     } catch (e) {
       if (e instanceof ApiError) fail(e);
       else {
-        log.warn('gcp simulator: handler error', e);
+        log.warn({ error: String(e), method, path }, 'gcp simulator: handler error');
         fail(new ApiError('INTERNAL', (e as Error).message));
       }
     }
@@ -328,6 +374,11 @@ export async function startGcpSimulator(options: GcpSimulatorOptions = {}): Prom
       await idle();
     },
     settleOperations: () => operations.settle(),
+    async sweepTtl() {
+      const n = runtime.sweepTtl();
+      await idle();
+      return n;
+    },
     idle,
     functionLogs: (name: string) => runtime.logs(name),
     idToken: (email, audience) => signer.idToken(email, audience),

@@ -19,9 +19,14 @@ async function record(collection, id, fields) {
   if (!res.ok) throw new Error(`cannot record ${collection}/${id}: ${res.status} ${await res.text()}`);
 }
 
+const seenEvents = new Set();
 functions.cloudEvent('onDocument', async (event) => {
   const data = DocumentEventData.toObject(DocumentEventData.decode(event.data), { longs: String });
   const text = data.value?.fields?.text?.stringValue ?? '';
+  if (text === 'fail-once' && !seenEvents.has(event.id)) {
+    seenEvents.add(event.id);
+    throw new Error('failing the first delivery of this event on purpose');
+  }
   const old = data.oldValue?.fields?.text?.stringValue ?? '';
   const id = event.document.split('/').at(-1);
   await record('markers', `${id}-${data.value ? data.value.updateTime.seconds : 'deleted'}-${event.id}`, {
