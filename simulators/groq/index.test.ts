@@ -62,7 +62,8 @@ describe('Groq simulator through the openai client', () => {
   });
 
   it('answers 429 with retry-after past the per-minute limit, and again after the window moves', async () => {
-    const ask = () => client.chat.completions.create({ model: 'llama-3.1-8b-instant', messages: [{ role: 'user', content: 'hi' }] });
+    const ask = () =>
+      client.chat.completions.create({ model: 'llama-3.1-8b-instant', messages: [{ role: 'user', content: 'hi' }] });
     const refused = await ask().catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(OpenAI.RateLimitError);
     const e = refused as InstanceType<typeof OpenAI.RateLimitError>;

@@ -1,5 +1,5 @@
-import { BadJson, type SimRequest, type SimResponse, startJsonServer } from '../shared/json-server.ts';
 import { words } from '../qdrant/embedding.ts';
+import { BadJson, type SimRequest, type SimResponse, startJsonServer } from '../shared/json-server.ts';
 
 /**
  * A stateful simulator of Groq's OpenAI-compatible chat API (`/openai/v1/chat/completions`,
@@ -27,6 +27,8 @@ export interface GroqSimulatorState {
   rateLimitNext(count: number, seconds?: number): void;
   /** While true every request answers 503 (`service_unavailable`). */
   unavailable: boolean;
+  /** While true requests get no answer at all (a hung upstream: callers need timeouts). */
+  stalled: boolean;
 }
 
 export interface GroqSimulatorOptions {
@@ -47,7 +49,13 @@ export interface GroqSimulator {
   close(): Promise<void>;
 }
 
-const err = (status: number, message: string, type: string, code?: string, headers?: Record<string, string>): SimResponse => ({
+const err = (
+  status: number,
+  message: string,
+  type: string,
+  code?: string,
+  headers?: Record<string, string>,
+): SimResponse => ({
   status,
   body: { error: { message, type, ...(code ? { code } : {}) } },
   ...(headers ? { headers } : {}),
@@ -66,10 +74,17 @@ function duration(ms: number): string {
 
 /** The deterministic answer: quote the best-matching context line, or summarise when asked. */
 export function answerFor(messages: { role: string; content: string }[]): string {
-  const system = messages.filter((m) => m.role === 'system').map((m) => m.content).join('\n');
+  const system = messages
+    .filter((m) => m.role === 'system')
+    .map((m) => m.content)
+    .join('\n');
   const user = [...messages].reverse().find((m) => m.role === 'user')?.content ?? '';
   if (/summari[sz]e/i.test(system)) {
-    const sentences = user.match(/[^.!?\n]+[.!?]?/g)?.map((s) => s.trim()).filter(Boolean) ?? [];
+    const sentences =
+      user
+        .match(/[^.!?\n]+[.!?]?/g)
+        ?.map((s) => s.trim())
+        .filter(Boolean) ?? [];
     return `Summary: ${sentences.slice(0, 2).join(' ')}`;
   }
   const question = new Set(words(user));
@@ -94,6 +109,7 @@ export async function startGroqSimulator(options: GroqSimulatorOptions = {}): Pr
     calls: [],
     rateLimited: 0,
     unavailable: false,
+    stalled: false,
     rateLimitNext(count, seconds = 1) {
       forced = { count, seconds };
     },
@@ -109,22 +125,40 @@ export async function startGroqSimulator(options: GroqSimulatorOptions = {}): Pr
     if (req.method === 'GET' && req.path === '/openai/v1/models') {
       return {
         status: 200,
-        body: { object: 'list', data: GROQ_MODELS.map((id) => ({ id, object: 'model', created: 1700000000, owned_by: 'groq', active: true })) },
+        body: {
+          object: 'list',
+          data: GROQ_MODELS.map((id) => ({ id, object: 'model', created: 1700000000, owned_by: 'groq', active: true })),
+        },
       };
     }
     if (req.method !== 'POST' || req.path !== '/openai/v1/chat/completions') {
-      return err(404, `Unknown request URL: ${req.method} ${req.path}. Please check the URL for typos.`, 'invalid_request_error', 'unknown_url');
+      return err(
+        404,
+        `Unknown request URL: ${req.method} ${req.path}. Please check the URL for typos.`,
+        'invalid_request_error',
+        'unknown_url',
+      );
     }
     const body = req.json() as { model?: unknown; messages?: unknown; stream?: unknown } | undefined;
-    if (typeof body?.model !== 'string') return err(400, "'model' : property 'model' is missing", 'invalid_request_error');
+    if (typeof body?.model !== 'string')
+      return err(400, "'model' : property 'model' is missing", 'invalid_request_error');
     if (!GROQ_MODELS.includes(body.model))
-      return err(404, `The model \`${body.model}\` does not exist or you do not have access to it.`, 'invalid_request_error', 'model_not_found');
+      return err(
+        404,
+        `The model \`${body.model}\` does not exist or you do not have access to it.`,
+        'invalid_request_error',
+        'model_not_found',
+      );
     if (!Array.isArray(body.messages) || body.messages.length === 0)
       return err(400, "'messages' : minimum number of items is 1", 'invalid_request_error');
     const messages = body.messages as { role: string; content: string }[];
     for (const [i, m] of messages.entries()) {
       if (!['system', 'user', 'assistant', 'tool'].includes(m?.role) || typeof m.content !== 'string')
-        return err(400, `'messages.${i}' : discriminator property 'role' has invalid value or 'content' is not a string`, 'invalid_request_error');
+        return err(
+          400,
+          `'messages.${i}' : discriminator property 'role' has invalid value or 'content' is not a string`,
+          'invalid_request_error',
+        );
     }
 
     const t = now();
@@ -155,8 +189,10 @@ export async function startGroqSimulator(options: GroqSimulatorOptions = {}): Pr
       forced.count--;
       return refuse('requests per minute (RPM)', rpm, rpm, 1, forced.seconds);
     }
-    if (window.length >= rpm) return refuse('requests per minute (RPM)', rpm, window.length, 1, Math.ceil(resetMs / 1000));
-    if (usedTokens + promptTokens > tpm) return refuse('tokens per minute (TPM)', tpm, usedTokens, promptTokens, Math.ceil(resetMs / 1000));
+    if (window.length >= rpm)
+      return refuse('requests per minute (RPM)', rpm, window.length, 1, Math.ceil(resetMs / 1000));
+    if (usedTokens + promptTokens > tpm)
+      return refuse('tokens per minute (TPM)', tpm, usedTokens, promptTokens, Math.ceil(resetMs / 1000));
 
     const answer = answerFor(messages);
     const completionTokens = tokens(answer);
@@ -165,7 +201,11 @@ export async function startGroqSimulator(options: GroqSimulatorOptions = {}): Pr
     const id = `chatcmpl-sim-${++sequence}`;
     const created = Math.floor(t / 1000);
     const rateHeaders = headers(rpm - window.length, tpm - usedTokens - promptTokens - completionTokens);
-    const usageBody = { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
+    const usageBody = {
+      prompt_tokens: promptTokens,
+      completion_tokens: completionTokens,
+      total_tokens: promptTokens + completionTokens,
+    };
     if (body.stream === true) {
       const chunk = (delta: unknown, finish: string | null) =>
         `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model: body.model, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] })}\n\n`;
@@ -192,10 +232,12 @@ export async function startGroqSimulator(options: GroqSimulatorOptions = {}): Pr
   }
 
   const server = await startJsonServer((req) => {
+    if (state.stalled) return new Promise<SimResponse>(() => undefined);
     try {
       return route(req);
     } catch (e) {
-      if (e instanceof BadJson) return err(400, `We could not parse the JSON body of your request. (${e.message})`, 'invalid_request_error');
+      if (e instanceof BadJson)
+        return err(400, `We could not parse the JSON body of your request. (${e.message})`, 'invalid_request_error');
       throw e;
     }
   }, options.port ?? 0);

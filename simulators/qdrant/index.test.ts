@@ -43,8 +43,16 @@ describe('Qdrant simulator through @qdrant/js-client-rest', () => {
     await client.upsert('kb', {
       wait: true,
       points: [
-        { id: 1, vector: { text: 'Check-in is at 3pm, check-out at 11am.', model: MODEL }, payload: { source: 'faq', text: 'check-in' } },
-        { id: 2, vector: { text: 'The wifi password is on the fridge.', model: MODEL }, payload: { source: 'faq', text: 'wifi' } },
+        {
+          id: 1,
+          vector: { text: 'Check-in is at 3pm, check-out at 11am.', model: MODEL },
+          payload: { source: 'faq', text: 'check-in' },
+        },
+        {
+          id: 2,
+          vector: { text: 'The wifi password is on the fridge.', model: MODEL },
+          payload: { source: 'faq', text: 'wifi' },
+        },
         {
           id: '6f1c2e4a-9b7d-4c3e-8a1f-2b3c4d5e6f70',
           vector: { text: 'Parking is free in the garage under the building.', model: MODEL },
@@ -52,10 +60,18 @@ describe('Qdrant simulator through @qdrant/js-client-rest', () => {
         },
       ],
     });
-    const found = await client.query('kb', { query: { text: 'what is the wifi password?', model: MODEL }, limit: 2, with_payload: true });
+    const found = await client.query('kb', {
+      query: { text: 'what is the wifi password?', model: MODEL },
+      limit: 2,
+      with_payload: true,
+    });
     expect(found.points[0]?.id).toBe(2);
     expect(found.points[0]?.payload?.text).toBe('wifi');
-    const parking = await client.query('kb', { query: { text: 'where can I park? garage', model: MODEL }, limit: 1, with_payload: true });
+    const parking = await client.query('kb', {
+      query: { text: 'where can I park? garage', model: MODEL },
+      limit: 1,
+      with_payload: true,
+    });
     expect(parking.points[0]?.id).toBe('6f1c2e4a-9b7d-4c3e-8a1f-2b3c4d5e6f70');
     const onlyCalls = await client.query('kb', {
       query: { text: 'wifi password', model: MODEL },
@@ -66,7 +82,16 @@ describe('Qdrant simulator through @qdrant/js-client-rest', () => {
   });
 
   it('upserts are idempotent by id; count, scroll and retrieve agree', async () => {
-    await client.upsert('kb', { wait: true, points: [{ id: 2, vector: { text: 'The wifi password is taped under the router.', model: MODEL }, payload: { source: 'faq', text: 'wifi v2' } }] });
+    await client.upsert('kb', {
+      wait: true,
+      points: [
+        {
+          id: 2,
+          vector: { text: 'The wifi password is taped under the router.', model: MODEL },
+          payload: { source: 'faq', text: 'wifi v2' },
+        },
+      ],
+    });
     expect((await client.count('kb', { exact: true })).count).toBe(3);
     const page = await client.scroll('kb', { limit: 2, with_payload: true });
     expect(page.points.map((p) => p.id)).toEqual([1, 2]);
@@ -93,9 +118,13 @@ describe('Qdrant simulator through @qdrant/js-client-rest', () => {
     const wrongDim = await errorOf(client.upsert('kb', { wait: true, points: [{ id: 9, vector: [1, 2, 3] }] }));
     expect(wrongDim.status).toBe(400);
     expect(wrongDim.data?.status?.error).toContain('expected dim: 384, got 3');
-    const badId = await errorOf(client.upsert('kb', { wait: true, points: [{ id: 'not-a-uuid', vector: { text: 'x', model: MODEL } }] }));
+    const badId = await errorOf(
+      client.upsert('kb', { wait: true, points: [{ id: 'not-a-uuid', vector: { text: 'x', model: MODEL } }] }),
+    );
     expect(badId.status).toBe(400);
-    const badModel = await errorOf(client.upsert('kb', { wait: true, points: [{ id: 10, vector: { text: 'x', model: 'no/such-model' } }] }));
+    const badModel = await errorOf(
+      client.upsert('kb', { wait: true, points: [{ id: 10, vector: { text: 'x', model: 'no/such-model' } }] }),
+    );
     expect(badModel.data?.status?.error).toContain('no/such-model');
     expect((await client.count('kb')).count).toBe(1);
   });

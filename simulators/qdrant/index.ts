@@ -104,9 +104,13 @@ function score(distance: Distance, a: number[], b: number[]): number {
 /** Turns a vector or an inference document into a vector of the collection's size. */
 function toVector(collection: Collection, raw: unknown, where: string): { vector: number[]; model?: string } {
   if (Array.isArray(raw)) {
-    if (!raw.every((v) => typeof v === 'number')) throw new QdrantError(400, `Format error in JSON body: ${where}: expected numbers`);
+    if (!raw.every((v) => typeof v === 'number'))
+      throw new QdrantError(400, `Format error in JSON body: ${where}: expected numbers`);
     if (raw.length !== collection.size)
-      throw new QdrantError(400, `Wrong input: Vector dimension error: expected dim: ${collection.size}, got ${raw.length}`);
+      throw new QdrantError(
+        400,
+        `Wrong input: Vector dimension error: expected dim: ${collection.size}, got ${raw.length}`,
+      );
     const vector = raw as number[];
     return { vector: collection.distance === 'Cosine' ? normalise(vector) : vector };
   }
@@ -115,7 +119,8 @@ function toVector(collection: Collection, raw: unknown, where: string): { vector
     if (typeof doc.text !== 'string' || typeof doc.model !== 'string')
       throw new QdrantError(400, `Format error in JSON body: ${where}: a document needs text and model strings`);
     const size = INFERENCE_MODELS[doc.model];
-    if (size === undefined) throw new QdrantError(400, `Wrong input: Model ${doc.model} is not supported for inference`);
+    if (size === undefined)
+      throw new QdrantError(400, `Wrong input: Model ${doc.model} is not supported for inference`);
     if (size !== collection.size)
       throw new QdrantError(400, `Wrong input: Vector dimension error: expected dim: ${collection.size}, got ${size}`);
     return { vector: embedText(doc.text, doc.model, size), model: doc.model };
@@ -130,7 +135,8 @@ function valuesAt(payload: unknown, path: string): unknown[] {
     for (const value of current) {
       const items = Array.isArray(value) ? value : [value];
       for (const item of items) {
-        if (typeof item === 'object' && item !== null && part in item) next.push((item as Record<string, unknown>)[part]);
+        if (typeof item === 'object' && item !== null && part in item)
+          next.push((item as Record<string, unknown>)[part]);
       }
     }
     current = next;
@@ -171,7 +177,8 @@ function matches(point: StoredPoint, filter: Filter | undefined): boolean {
     if (typeof cond.is_null === 'object' && cond.is_null !== null) {
       return valuesAt(point.payload, String((cond.is_null as { key: unknown }).key)).some((v) => v === null);
     }
-    if (typeof cond.key !== 'string') throw new QdrantError(400, `Format error in JSON body: unknown condition ${JSON.stringify(c)}`);
+    if (typeof cond.key !== 'string')
+      throw new QdrantError(400, `Format error in JSON body: unknown condition ${JSON.stringify(c)}`);
     const values = valuesAt(point.payload, cond.key);
     if (cond.match !== undefined) {
       const m = cond.match as { value?: unknown; any?: unknown[]; except?: unknown[]; text?: string };
@@ -287,7 +294,11 @@ export async function startQdrantSimulator(options: QdrantSimulatorOptions = {})
         },
         wal_config: { wal_capacity_mb: 32, wal_segments_ahead: 0 },
         quantization_config: null,
-        strict_mode_config: { enabled: c.strict, unindexed_filtering_retrieve: !c.strict, unindexed_filtering_update: !c.strict },
+        strict_mode_config: {
+          enabled: c.strict,
+          unindexed_filtering_retrieve: !c.strict,
+          unindexed_filtering_update: !c.strict,
+        },
       },
       payload_schema,
     };
@@ -308,7 +319,10 @@ export async function startQdrantSimulator(options: QdrantSimulatorOptions = {})
 
     switch (m) {
       case 'GET /':
-        return { status: 200, body: { title: 'qdrant - vector search engine', version: QDRANT_VERSION, commit: 'simulator' } };
+        return {
+          status: 200,
+          body: { title: 'qdrant - vector search engine', version: QDRANT_VERSION, commit: 'simulator' },
+        };
       case 'GET /healthz':
       case 'GET /readyz':
         return { status: 200, body: 'healthz check passed' };
@@ -320,11 +334,18 @@ export async function startQdrantSimulator(options: QdrantSimulatorOptions = {})
         return ok({ exists: state.collections.has(name) });
       case 'PUT /collections/:c': {
         if (!/^[A-Za-z0-9_.-]{1,255}$/.test(name))
-          throw new QdrantError(422, `Validation error in path parameters: [name: collection name ${name} is not valid]`);
-        if (state.collections.has(name)) throw new QdrantError(409, `Wrong input: Collection \`${name}\` already exists!`);
+          throw new QdrantError(
+            422,
+            `Validation error in path parameters: [name: collection name ${name} is not valid]`,
+          );
+        if (state.collections.has(name))
+          throw new QdrantError(409, `Wrong input: Collection \`${name}\` already exists!`);
         const vectors = body.vectors as { size?: unknown; distance?: unknown } | undefined;
         if (!vectors || typeof vectors.size !== 'number' || !Number.isInteger(vectors.size) || vectors.size < 1)
-          throw new QdrantError(400, 'Format error in JSON body: vectors: expected {size, distance} (named vectors are not simulated)');
+          throw new QdrantError(
+            400,
+            'Format error in JSON body: vectors: expected {size, distance} (named vectors are not simulated)',
+          );
         if (!['Cosine', 'Dot', 'Euclid', 'Manhattan'].includes(String(vectors.distance)))
           throw new QdrantError(
             400,
@@ -345,9 +366,13 @@ export async function startQdrantSimulator(options: QdrantSimulatorOptions = {})
         return ok(state.collections.delete(name));
       case 'PUT /collections/:c/index': {
         const c = collectionOf(name);
-        const schema = typeof body.field_schema === 'string' ? body.field_schema : (body.field_schema as { type?: string })?.type;
+        const schema =
+          typeof body.field_schema === 'string' ? body.field_schema : (body.field_schema as { type?: string })?.type;
         if (typeof body.field_name !== 'string' || !INDEX_TYPES.includes(String(schema)))
-          throw new QdrantError(400, `Format error in JSON body: field_schema must be one of ${INDEX_TYPES.join(', ')}`);
+          throw new QdrantError(
+            400,
+            `Format error in JSON body: field_schema must be one of ${INDEX_TYPES.join(', ')}`,
+          );
         c.indexes.set(body.field_name, String(schema));
         return written(req);
       }
@@ -419,9 +444,14 @@ export async function startQdrantSimulator(options: QdrantSimulatorOptions = {})
         const offset = typeof body.offset === 'number' ? body.offset : 0;
         const candidates = ordered(c).filter((p) => matches(p, body.filter as Filter));
         let query = body.query as unknown;
-        if (typeof query === 'object' && query !== null && 'nearest' in query) query = (query as { nearest: unknown }).nearest;
+        if (typeof query === 'object' && query !== null && 'nearest' in query)
+          query = (query as { nearest: unknown }).nearest;
         if (query === undefined || query === null) {
-          return ok({ points: candidates.slice(offset, offset + limit).map((p) => render(p, body.with_payload ?? false, body.with_vector)) });
+          return ok({
+            points: candidates
+              .slice(offset, offset + limit)
+              .map((p) => render(p, body.with_payload ?? false, body.with_vector)),
+          });
         }
         const { vector } = toVector(c, query, 'query');
         const lowerIsBetter = c.distance === 'Euclid' || c.distance === 'Manhattan';
@@ -447,10 +477,10 @@ export async function startQdrantSimulator(options: QdrantSimulatorOptions = {})
       return route(req);
     } catch (err) {
       if (err instanceof QdrantError) return { status: err.status, body: { status: { error: err.message }, time: 0 } };
-      if (err instanceof BadJson) return { status: 400, body: { status: { error: `Format error in JSON body: ${err.message}` }, time: 0 } };
+      if (err instanceof BadJson)
+        return { status: 400, body: { status: { error: `Format error in JSON body: ${err.message}` }, time: 0 } };
       throw err;
     }
   }, options.port ?? 0);
   return { url: server.url, state, close: server.close };
 }
-

@@ -12,7 +12,13 @@ const received: Record<string, unknown>[] = [];
 let answers: { status: number; body: string }[] = [];
 
 beforeAll(async () => {
-  rc = await startRocketChatSimulator({ users: [{ username: 'alice', password: 'a' }, { username: 'kb-bot', password: 'b' }], retryDelayMs: () => 1 });
+  rc = await startRocketChatSimulator({
+    users: [
+      { username: 'alice', password: 'a' },
+      { username: 'kb-bot', password: 'b' },
+    ],
+    retryDelayMs: () => 1,
+  });
   receiver = createServer(async (req, res) => {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
@@ -23,7 +29,15 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
   receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/llm`;
-  rc.addOutgoingIntegration({ name: 'kb', channel: ['#general'], triggerWords: ['@kb'], urls: [receiverUrl], token: 'rc-tok', username: 'kb-bot', retryCount: 2 });
+  rc.addOutgoingIntegration({
+    name: 'kb',
+    channel: ['#general'],
+    triggerWords: ['@kb'],
+    urls: [receiverUrl],
+    token: 'rc-tok',
+    username: 'kb-bot',
+    retryCount: 2,
+  });
 });
 afterAll(async () => {
   await rc?.close();
@@ -32,7 +46,11 @@ afterAll(async () => {
 });
 
 async function login(user: string, password: string) {
-  const r = await fetch(`${rc.url}/api/v1/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user, password }) });
+  const r = await fetch(`${rc.url}/api/v1/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ user, password }),
+  });
   return { status: r.status, body: (await r.json()) as { data?: { userId: string; authToken: string } } };
 }
 
@@ -43,12 +61,22 @@ describe('RocketChat simulator', () => {
     const question = rc.say('alice', 'general', '@kb when is check-in?');
     await rc.idle();
     expect(received).toHaveLength(1);
-    expect(received[0]).toMatchObject({ token: 'rc-tok', trigger_word: '@kb', text: '@kb when is check-in?', message_id: question._id, channel_name: 'general', user_name: 'alice' });
+    expect(received[0]).toMatchObject({
+      token: 'rc-tok',
+      trigger_word: '@kb',
+      text: '@kb when is check-in?',
+      message_id: question._id,
+      channel_name: 'general',
+      user_name: 'alice',
+    });
   });
 
   it('retries a failing webhook (as RocketChat does) and stops at the first success', async () => {
     received.length = 0;
-    answers = [{ status: 500, body: '' }, { status: 200, body: '{}' }];
+    answers = [
+      { status: 500, body: '' },
+      { status: 200, body: '{}' },
+    ];
     const m = rc.say('alice', 'general', '@kb retry me');
     await rc.idle();
     expect(received.map((r) => r.message_id)).toEqual([m._id, m._id]);
@@ -69,20 +97,36 @@ describe('RocketChat simulator', () => {
   it('logs in over REST and posts a reply in a thread', async () => {
     const question = rc.say('alice', 'general', 'a question');
     const { body } = await login('kb-bot', 'b');
-    const headers = { 'content-type': 'application/json', 'x-auth-token': body.data?.authToken ?? '', 'x-user-id': body.data?.userId ?? '' };
-    const r = await fetch(`${rc.url}/api/v1/chat.postMessage`, { method: 'POST', headers, body: JSON.stringify({ roomId: 'GENERAL', text: 'an answer', tmid: question._id }) });
+    const headers = {
+      'content-type': 'application/json',
+      'x-auth-token': body.data?.authToken ?? '',
+      'x-user-id': body.data?.userId ?? '',
+    };
+    const r = await fetch(`${rc.url}/api/v1/chat.postMessage`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ roomId: 'GENERAL', text: 'an answer', tmid: question._id }),
+    });
     expect(r.status).toBe(200);
     expect(((await r.json()) as { success: boolean }).success).toBe(true);
     expect(rc.thread(question._id).map((m) => [m.u.username, m.msg])).toEqual([['kb-bot', 'an answer']]);
     const listed = await fetch(`${rc.url}/api/v1/chat.getThreadMessages?tmid=${question._id}`, { headers });
     expect(((await listed.json()) as { count: number }).count).toBe(1);
-    const badThread = await fetch(`${rc.url}/api/v1/chat.postMessage`, { method: 'POST', headers, body: JSON.stringify({ roomId: 'GENERAL', text: 'x', tmid: 'nope' }) });
+    const badThread = await fetch(`${rc.url}/api/v1/chat.postMessage`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ roomId: 'GENERAL', text: 'x', tmid: 'nope' }),
+    });
     expect(badThread.status).toBe(400);
   });
 
   it('refuses a wrong password and requests without a session', async () => {
     expect((await login('kb-bot', 'wrong')).status).toBe(401);
-    const r = await fetch(`${rc.url}/api/v1/chat.postMessage`, { method: 'POST', headers: { 'x-auth-token': 't', 'x-user-id': 'u' }, body: '{}' });
+    const r = await fetch(`${rc.url}/api/v1/chat.postMessage`, {
+      method: 'POST',
+      headers: { 'x-auth-token': 't', 'x-user-id': 'u' },
+      body: '{}',
+    });
     expect(r.status).toBe(401);
   });
 });

@@ -93,7 +93,9 @@ export interface RocketChatSimulator {
   remove(messageId: string): void;
   /** A system message (`uj`: the user joined the room). */
   join(username: string, room: string): RcMessage;
-  addOutgoingIntegration(spec: Omit<OutgoingIntegration, '_id' | 'enabled' | 'retryCount'> & { retryCount?: number }): OutgoingIntegration;
+  addOutgoingIntegration(
+    spec: Omit<OutgoingIntegration, '_id' | 'enabled' | 'retryCount'> & { retryCount?: number },
+  ): OutgoingIntegration;
   /** Messages of a thread, oldest first. */
   thread(tmid: string): RcMessage[];
   /** Resolves when every webhook call started so far has finished (including its retries). */
@@ -187,7 +189,8 @@ export async function startRocketChatSimulator(options: RocketChatSimulatorOptio
         state.deliveries.push({ integration: integration._id, messageId: message._id, attempt, status });
         if (typeof status === 'number' && status >= 200 && status < 300) {
           // RocketChat posts a webhook's `{text}` answer in the room, as the integration's user.
-          if (typeof reply?.text === 'string' && reply.text.trim() !== '') post(userByName(integration.username), message.rid, reply.text, {});
+          if (typeof reply?.text === 'string' && reply.text.trim() !== '')
+            post(userByName(integration.username), message.rid, reply.text, {});
           return;
         }
         if (attempt <= integration.retryCount) await new Promise((r) => setTimeout(r, retryDelay(attempt)));
@@ -232,64 +235,107 @@ export async function startRocketChatSimulator(options: RocketChatSimulatorOptio
     return message;
   }
 
-  const rest = (m: RcMessage) => ({ ...m, ts: m.ts.toISOString(), _updatedAt: m._updatedAt.toISOString(), editedAt: m.editedAt?.toISOString() });
+  const rest = (m: RcMessage) => ({
+    ...m,
+    ts: m.ts.toISOString(),
+    _updatedAt: m._updatedAt.toISOString(),
+    editedAt: m.editedAt?.toISOString(),
+  });
 
   function route(req: SimRequest): SimResponse {
-    if (req.method === 'GET' && req.path === '/api/info') return { status: 200, body: { version: '6.12.1', success: true } };
+    if (req.method === 'GET' && req.path === '/api/info')
+      return { status: 200, body: { version: '6.12.1', success: true } };
     if (req.method === 'POST' && req.path === '/api/v1/login') {
       const body = (req.json() ?? {}) as { user?: string; username?: string; password?: string };
       const name = body.user ?? body.username;
       const user = [...state.users.values()].find((u) => u.username === name);
-      if (!user || user.password !== body.password) return { status: 401, body: { status: 'error', error: 'Unauthorized', message: 'Unauthorized' } };
+      if (!user || user.password !== body.password)
+        return { status: 401, body: { status: 'error', error: 'Unauthorized', message: 'Unauthorized' } };
       const authToken = randomBytes(24).toString('base64url');
       tokens.set(authToken, user._id);
-      return { status: 200, body: { status: 'success', data: { userId: user._id, authToken, me: { _id: user._id, username: user.username, name: user.name } } } };
+      return {
+        status: 200,
+        body: {
+          status: 'success',
+          data: { userId: user._id, authToken, me: { _id: user._id, username: user.username, name: user.name } },
+        },
+      };
     }
     const token = String(req.headers['x-auth-token'] ?? '');
     const userId = String(req.headers['x-user-id'] ?? '');
     const user = tokens.get(token) === userId ? state.users.get(userId) : undefined;
     if (!user) return { status: 401, body: { status: 'error', message: 'You must be logged in to do this.' } };
 
-    if (req.method === 'GET' && req.path === '/api/v1/me') return { status: 200, body: { _id: user._id, username: user.username, success: true } };
+    if (req.method === 'GET' && req.path === '/api/v1/me')
+      return { status: 200, body: { _id: user._id, username: user.username, success: true } };
     if (req.method === 'POST' && req.path === '/api/v1/chat.postMessage') {
-      const body = (req.json() ?? {}) as { roomId?: string; channel?: string; text?: string; tmid?: string; alias?: string };
+      const body = (req.json() ?? {}) as {
+        roomId?: string;
+        channel?: string;
+        text?: string;
+        tmid?: string;
+        alias?: string;
+      };
       const room = roomBy(body.roomId ?? body.channel ?? '');
       if (!room) return fail(400, '[invalid-channel]');
-      if (typeof body.text !== 'string' || body.text === '') return fail(400, 'The \'text\' param is required [error-invalid-params]');
+      if (typeof body.text !== 'string' || body.text === '')
+        return fail(400, "The 'text' param is required [error-invalid-params]");
       if (body.tmid !== undefined) {
         const parent = state.messages.get(body.tmid);
         if (!parent || parent.rid !== room._id) return fail(400, 'Invalid thread [error-invalid-message]');
       }
-      const message = post(user, room._id, body.text, { ...(body.tmid ? { tmid: body.tmid } : {}), ...(body.alias ? { alias: body.alias } : {}) });
-      return { status: 200, body: { ts: message.ts.getTime(), channel: room.name, message: rest(message), success: true } };
+      const message = post(user, room._id, body.text, {
+        ...(body.tmid ? { tmid: body.tmid } : {}),
+        ...(body.alias ? { alias: body.alias } : {}),
+      });
+      return {
+        status: 200,
+        body: { ts: message.ts.getTime(), channel: room.name, message: rest(message), success: true },
+      };
     }
     if (req.method === 'GET' && req.path === '/api/v1/chat.getMessage') {
       const m = state.messages.get(req.query.get('msgId') ?? '');
-      return m ? { status: 200, body: { message: rest(m), success: true } } : fail(400, 'Message not found [error-not-allowed]');
+      return m
+        ? { status: 200, body: { message: rest(m), success: true } }
+        : fail(400, 'Message not found [error-not-allowed]');
     }
     if (req.method === 'GET' && req.path === '/api/v1/chat.getThreadMessages') {
       const tmid = req.query.get('tmid') ?? '';
       const messages = [...state.messages.values()].filter((m) => m.tmid === tmid).map(rest);
-      return { status: 200, body: { messages, count: messages.length, offset: 0, total: messages.length, success: true } };
+      return {
+        status: 200,
+        body: { messages, count: messages.length, offset: 0, total: messages.length, success: true },
+      };
     }
     if (req.method === 'POST' && req.path === '/api/v1/integrations.create') {
       const body = (req.json() ?? {}) as Record<string, unknown>;
       if (body.type !== 'webhook-outgoing') return fail(400, 'Invalid integration type. [error-invalid-type]');
       const integration = addOutgoing({
         name: String(body.name ?? 'outgoing'),
-        channel: String(body.channel ?? '').split(',').map((c) => c.trim()).filter(Boolean),
+        channel: String(body.channel ?? '')
+          .split(',')
+          .map((c) => c.trim())
+          .filter(Boolean),
         triggerWords: Array.isArray(body.triggerWords) ? (body.triggerWords as string[]) : [],
         urls: Array.isArray(body.urls) ? (body.urls as string[]) : [],
         token: String(body.token ?? randomId(24)),
         username: String(body.username ?? user.username),
       });
-      return { status: 200, body: { integration: { ...integration, type: 'webhook-outgoing', event: 'sendMessage' }, success: true } };
+      return {
+        status: 200,
+        body: { integration: { ...integration, type: 'webhook-outgoing', event: 'sendMessage' }, success: true },
+      };
     }
     return { status: 404, body: { success: false, error: `Unknown route ${req.method} ${req.path}` } };
   }
 
   function addOutgoing(spec: Omit<OutgoingIntegration, '_id' | 'enabled' | 'retryCount'> & { retryCount?: number }) {
-    const integration: OutgoingIntegration = { ...spec, _id: randomId(), enabled: true, retryCount: spec.retryCount ?? 6 };
+    const integration: OutgoingIntegration = {
+      ...spec,
+      _id: randomId(),
+      enabled: true,
+      retryCount: spec.retryCount ?? 6,
+    };
     state.integrations.push(integration);
     return integration;
   }
@@ -316,7 +362,13 @@ export async function startRocketChatSimulator(options: RocketChatSimulatorOptio
       const m = state.messages.get(messageId);
       if (!m) throw new Error(`no message ${messageId}`);
       const now = new Date();
-      const edited: RcMessage = { ...m, msg: text, editedAt: now, editedBy: { _id: m.u._id, username: m.u.username }, _updatedAt: now };
+      const edited: RcMessage = {
+        ...m,
+        msg: text,
+        editedAt: now,
+        editedBy: { _id: m.u._id, username: m.u.username },
+        _updatedAt: now,
+      };
       write(edited, 'replace');
       return edited;
     },
@@ -329,12 +381,22 @@ export async function startRocketChatSimulator(options: RocketChatSimulatorOptio
       const user = userByName(username);
       if (!r) throw new Error(`no RocketChat room ${room}`);
       const now = new Date();
-      const message: RcMessage = { _id: randomId(), rid: r._id, t: 'uj', msg: user.username, ts: now, u: { _id: user._id, username: user.username, name: user.name }, _updatedAt: now, mentions: [] };
+      const message: RcMessage = {
+        _id: randomId(),
+        rid: r._id,
+        t: 'uj',
+        msg: user.username,
+        ts: now,
+        u: { _id: user._id, username: user.username, name: user.name },
+        _updatedAt: now,
+        mentions: [],
+      };
       write(message, 'insert');
       return message;
     },
     addOutgoingIntegration: addOutgoing,
-    thread: (tmid) => [...state.messages.values()].filter((m) => m.tmid === tmid).sort((a, b) => a.ts.getTime() - b.ts.getTime()),
+    thread: (tmid) =>
+      [...state.messages.values()].filter((m) => m.tmid === tmid).sort((a, b) => a.ts.getTime() - b.ts.getTime()),
     async idle() {
       while (pending.size > 0) await Promise.allSettled([...pending]);
     },

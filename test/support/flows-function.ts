@@ -33,13 +33,23 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function startFunction(name: string, target: string, env: Record<string, string>): Promise<RunningFunction> {
+export async function startFunction(
+  name: string,
+  target: string,
+  env: Record<string, string>,
+): Promise<RunningFunction> {
   const root = resolve(import.meta.dirname, '../..');
   const port = await freePort();
   const main = resolve(root, 'node_modules/@google-cloud/functions-framework/build/src/main.js');
   const child: ChildProcess = spawn(
     process.execPath,
-    [main, `--target=${target}`, '--signature-type=cloudevent', `--port=${port}`, `--source=${resolve(root, 'functions', name)}`],
+    [
+      main,
+      `--target=${target}`,
+      '--signature-type=cloudevent',
+      `--port=${port}`,
+      `--source=${resolve(root, 'functions', name)}`,
+    ],
     { env: { ...process.env, ...env, NODE_ENV: 'production' }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const logs: string[] = [];
@@ -86,7 +96,11 @@ export interface FirestoreDocument {
  * The CloudEvent Eventarc sends for a Firestore `document.written` trigger: binary mode,
  * `application/protobuf` data, the document path in `subject` and the `document` extension.
  */
-export function firestoreWrittenEvent(project: string, before: FirestoreDocument | undefined, after: FirestoreDocument | undefined): BinaryCloudEvent {
+export function firestoreWrittenEvent(
+  project: string,
+  before: FirestoreDocument | undefined,
+  after: FirestoreDocument | undefined,
+): BinaryCloudEvent {
   const name = (after ?? before)?.name ?? '';
   const path = name.split('/documents/')[1] ?? '';
   return {
@@ -97,7 +111,8 @@ export function firestoreWrittenEvent(project: string, before: FirestoreDocument
       'ce-source': `//firestore.googleapis.com/projects/${project}/databases/(default)`,
       'ce-subject': `documents/${path}`,
       'ce-time': new Date().toISOString(),
-      'ce-dataschema': 'https://github.com/googleapis/google-cloudevents/blob/main/proto/google/events/cloud/firestore/v1/data.proto',
+      'ce-dataschema':
+        'https://github.com/googleapis/google-cloudevents/blob/main/proto/google/events/cloud/firestore/v1/data.proto',
       'ce-project': project,
       'ce-database': '(default)',
       'ce-namespace': '(default)',
@@ -113,7 +128,13 @@ export function firestoreWrittenEvent(project: string, before: FirestoreDocument
 export function pubsubEvent(
   project: string,
   topic: string,
-  message: { data: string; attributes?: Record<string, string>; messageId: string; publishTime?: string; orderingKey?: string },
+  message: {
+    data: string;
+    attributes?: Record<string, string>;
+    messageId: string;
+    publishTime?: string;
+    orderingKey?: string;
+  },
 ): BinaryCloudEvent {
   return {
     headers: {

@@ -38,7 +38,13 @@ export interface FirestoreDocuments {
   close(): Promise<void>;
 }
 
-const STATUS: Record<number, string> = { 400: 'INVALID_ARGUMENT', 401: 'UNAUTHENTICATED', 404: 'NOT_FOUND', 409: 'ALREADY_EXISTS', 503: 'UNAVAILABLE' };
+const STATUS: Record<number, string> = {
+  400: 'INVALID_ARGUMENT',
+  401: 'UNAUTHENTICATED',
+  404: 'NOT_FOUND',
+  409: 'ALREADY_EXISTS',
+  503: 'UNAVAILABLE',
+};
 const error = (code: number, message: string) => ({ error: { code, message, status: STATUS[code] ?? 'UNKNOWN' } });
 
 function nestedArray(value: FirestoreValue, insideArray: boolean): boolean {
@@ -47,7 +53,9 @@ function nestedArray(value: FirestoreValue, insideArray: boolean): boolean {
   return false;
 }
 
-export async function startFirestoreDocuments(options: { projectId?: string; publicKeyPem?: string } = {}): Promise<FirestoreDocuments> {
+export async function startFirestoreDocuments(
+  options: { projectId?: string; publicKeyPem?: string } = {},
+): Promise<FirestoreDocuments> {
   const projectId = options.projectId ?? 'demo-project';
   const documents = new Map<string, StoredDocument>();
   const requests: RecordedRequest[] = [];
@@ -81,13 +89,25 @@ export async function startFirestoreDocuments(options: { projectId?: string; pub
     const name = `projects/${projectId}/databases/(default)/documents/${docPath}`;
     const write = (target: string, fields: Record<string, FirestoreValue>) => {
       for (const v of Object.values(fields))
-        if (nestedArray(v, false)) return answer(400, error(400, 'Cannot have an array value directly inside another array.'));
+        if (nestedArray(v, false))
+          return answer(400, error(400, 'Cannot have an array value directly inside another array.'));
       const size = documentSize(target, fields);
       if (size > MAX_DOCUMENT_BYTES)
-        return answer(400, error(400, `Document cannot be written because its size (${size} bytes) exceeds the maximum allowed size of 1,048,576 bytes.`));
+        return answer(
+          400,
+          error(
+            400,
+            `Document cannot be written because its size (${size} bytes) exceeds the maximum allowed size of 1,048,576 bytes.`,
+          ),
+        );
       const before = documents.get(target);
       const now = new Date().toISOString();
-      const doc = { name: `projects/${projectId}/databases/(default)/documents/${target}`, fields, createTime: before?.createTime ?? now, updateTime: now };
+      const doc = {
+        name: `projects/${projectId}/databases/(default)/documents/${target}`,
+        fields,
+        createTime: before?.createTime ?? now,
+        updateTime: now,
+      };
       documents.set(target, doc);
       answer(200, doc);
       for (const l of listeners) l(before, doc);
@@ -100,8 +120,10 @@ export async function startFirestoreDocuments(options: { projectId?: string; pub
       }
       case 'PATCH': {
         const exists = url.searchParams.get('currentDocument.exists');
-        if (exists === 'false' && documents.has(docPath)) return answer(409, error(409, `Document already exists: ${name}`));
-        if (exists === 'true' && !documents.has(docPath)) return answer(404, error(404, `No document to update: ${name}`));
+        if (exists === 'false' && documents.has(docPath))
+          return answer(409, error(409, `Document already exists: ${name}`));
+        if (exists === 'true' && !documents.has(docPath))
+          return answer(404, error(404, `No document to update: ${name}`));
         return write(docPath, body.fields ?? {});
       }
       case 'POST': {

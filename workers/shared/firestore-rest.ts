@@ -29,7 +29,9 @@ export function toFirestoreValue(value: unknown, insideArray = false): Firestore
   if (value instanceof Date) return { timestampValue: value.toISOString() };
   // Firestore refuses an array directly inside an array: keep the inner one as JSON text.
   if (Array.isArray(value))
-    return insideArray ? { stringValue: JSON.stringify(value) } : { arrayValue: { values: value.map((v) => toFirestoreValue(v, true)) } };
+    return insideArray
+      ? { stringValue: JSON.stringify(value) }
+      : { arrayValue: { values: value.map((v) => toFirestoreValue(v, true)) } };
   if (typeof value === 'object') return { mapValue: { fields: toFirestoreFields(value as Record<string, unknown>) } };
   return { stringValue: String(value) };
 }
@@ -89,7 +91,9 @@ export function firestoreTarget(env: FirestoreEnv): FirestoreTarget {
   if (!env.GCP_PROJECT) throw new CredentialsError('GCP_PROJECT is not set');
   const emulator = env.FIRESTORE_URL !== undefined && !env.FIRESTORE_URL.startsWith('https://firestore.googleapis.com');
   const credentials =
-    env.GCP_SERVICE_ACCOUNT_KEY || !emulator ? parseServiceAccountKey(env.GCP_SERVICE_ACCOUNT_KEY, 'GCP_SERVICE_ACCOUNT_KEY') : undefined;
+    env.GCP_SERVICE_ACCOUNT_KEY || !emulator
+      ? parseServiceAccountKey(env.GCP_SERVICE_ACCOUNT_KEY, 'GCP_SERVICE_ACCOUNT_KEY')
+      : undefined;
   return {
     projectId: env.GCP_PROJECT,
     ...(env.FIRESTORE_URL ? { baseUrl: env.FIRESTORE_URL } : {}),
@@ -116,7 +120,12 @@ export interface WriteResult {
   readonly status: number;
 }
 
-async function patch(target: FirestoreTarget, path: string, fields: Record<string, FirestoreValue>, signal?: AbortSignal): Promise<WriteResult> {
+async function patch(
+  target: FirestoreTarget,
+  path: string,
+  fields: Record<string, FirestoreValue>,
+  signal?: AbortSignal,
+): Promise<WriteResult> {
   const encodedPath = path.split('/').map(encodeURIComponent).join('/');
   const response = await fetch(`${documentsUrl(target)}/${encodedPath}`, {
     method: 'PATCH',
@@ -155,7 +164,12 @@ export async function upsertDocument(
   // Cut by characters, each part well under the limit even with 4-byte characters.
   for (let i = 0; i < json.length; i += PART_BYTES / 4) parts.push(json.slice(i, i + PART_BYTES / 4));
   for (const [n, text] of parts.entries()) {
-    const written = await patch(target, `${path}/parts/${String(n).padStart(3, '0')}`, { json: { stringValue: text } }, signal);
+    const written = await patch(
+      target,
+      `${path}/parts/${String(n).padStart(3, '0')}`,
+      { json: { stringValue: text } },
+      signal,
+    );
     if (!written.ok) return written;
   }
   kept.splitFields = toFirestoreValue(Object.keys(moved));

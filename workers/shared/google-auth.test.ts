@@ -6,7 +6,11 @@ import { accessToken, CredentialsError, parseServiceAccountKey } from './google-
 // Token minting from a service-account key, with the clock given explicitly.
 const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const key = parseServiceAccountKey(
-  JSON.stringify({ client_email: 'w@p.iam.gserviceaccount.com', private_key: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), private_key_id: 'k1' }),
+  JSON.stringify({
+    client_email: 'w@p.iam.gserviceaccount.com',
+    private_key: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    private_key_id: 'k1',
+  }),
   'GCP_SERVICE_ACCOUNT_KEY',
 );
 const AUD = 'https://firestore.googleapis.com/';
@@ -14,12 +18,21 @@ const AUD = 'https://firestore.googleapis.com/';
 describe('service-account tokens', () => {
   it('signs an RS256 JWT Google verifies: issuer, audience, an hour of life', async () => {
     const token = await accessToken(key, AUD, 1_000_000);
-    const { payload, protectedHeader } = await jwtVerify(token, await importSPKI(publicKey.export({ type: 'spki', format: 'pem' }).toString(), 'RS256'), {
-      audience: AUD,
-      currentDate: new Date(1_000_100_000),
-    });
+    const { payload, protectedHeader } = await jwtVerify(
+      token,
+      await importSPKI(publicKey.export({ type: 'spki', format: 'pem' }).toString(), 'RS256'),
+      {
+        audience: AUD,
+        currentDate: new Date(1_000_100_000),
+      },
+    );
     expect(protectedHeader).toMatchObject({ alg: 'RS256', kid: 'k1' });
-    expect(payload).toMatchObject({ iss: 'w@p.iam.gserviceaccount.com', sub: 'w@p.iam.gserviceaccount.com', iat: 1_000_000, exp: 1_003_600 });
+    expect(payload).toMatchObject({
+      iss: 'w@p.iam.gserviceaccount.com',
+      sub: 'w@p.iam.gserviceaccount.com',
+      iat: 1_000_000,
+      exp: 1_003_600,
+    });
   });
 
   it('is cached until five minutes before it expires, then renewed', async () => {

@@ -20,7 +20,8 @@ const RENEW_BEFORE_SECONDS = 300;
 
 /** Parses the key JSON given as a Worker secret; every problem is named, the key is never echoed. */
 export function parseServiceAccountKey(json: string | undefined, secretName: string): ServiceAccountKey {
-  if (!json) throw new CredentialsError(`${secretName} is not set: give the service account's JSON key as a Worker secret`);
+  if (!json)
+    throw new CredentialsError(`${secretName} is not set: give the service account's JSON key as a Worker secret`);
   let key: Partial<ServiceAccountKey> & { type?: string };
   try {
     key = JSON.parse(json) as typeof key;
@@ -29,7 +30,8 @@ export function parseServiceAccountKey(json: string | undefined, secretName: str
   }
   const problems: string[] = [];
   if (typeof key.client_email !== 'string' || !key.client_email.includes('@')) problems.push('client_email is missing');
-  if (typeof key.private_key !== 'string' || !key.private_key.includes('BEGIN PRIVATE KEY')) problems.push('private_key is missing or not a PKCS#8 PEM key');
+  if (typeof key.private_key !== 'string' || !key.private_key.includes('BEGIN PRIVATE KEY'))
+    problems.push('private_key is missing or not a PKCS#8 PEM key');
   if (problems.length > 0) throw new CredentialsError(`${secretName}: ${problems.join(', ')}`);
   return key as ServiceAccountKey;
 }
@@ -41,7 +43,7 @@ const base64url = (bytes: Uint8Array) => {
 };
 const encodeJson = (value: unknown) => base64url(new TextEncoder().encode(JSON.stringify(value)));
 
-async function importKey(pem: string): Promise<CryptoKey> {
+async function importKey(pem: string): Promise<Awaited<ReturnType<typeof crypto.subtle.importKey>>> {
   const body = pem.replace(/-----(BEGIN|END) PRIVATE KEY-----/g, '').replace(/\s+/g, '');
   let der: Uint8Array;
   try {
@@ -61,14 +63,22 @@ export async function signJwt(key: ServiceAccountKey, audience: string, now: num
   const header = { alg: 'RS256', typ: 'JWT', ...(key.private_key_id ? { kid: key.private_key_id } : {}) };
   const claims = { iss: key.client_email, sub: key.client_email, aud: audience, iat: now, exp: now + LIFETIME_SECONDS };
   const input = `${encodeJson(header)}.${encodeJson(claims)}`;
-  const signature = await crypto.subtle.sign('RSASSA-PKCS1-v1_5', await importKey(key.private_key), new TextEncoder().encode(input));
+  const signature = await crypto.subtle.sign(
+    'RSASSA-PKCS1-v1_5',
+    await importKey(key.private_key),
+    new TextEncoder().encode(input),
+  );
   return `${input}.${base64url(new Uint8Array(signature))}`;
 }
 
 const cache = new Map<string, { token: string; expires: number }>();
 
 /** A bearer token for `audience`, from the cache while it has more than five minutes left. */
-export async function accessToken(key: ServiceAccountKey, audience: string, now = Math.floor(Date.now() / 1000)): Promise<string> {
+export async function accessToken(
+  key: ServiceAccountKey,
+  audience: string,
+  now = Math.floor(Date.now() / 1000),
+): Promise<string> {
   const id = `${key.client_email}|${key.private_key_id ?? ''}|${audience}`;
   const cached = cache.get(id);
   if (cached && cached.expires - RENEW_BEFORE_SECONDS > now) return cached.token;

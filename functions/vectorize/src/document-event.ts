@@ -63,8 +63,10 @@ export function fromValue(value: Record<string, unknown>): unknown {
   if ('referenceValue' in value) return value.referenceValue;
   if ('bytesValue' in value) return value.bytesValue;
   if ('geoPointValue' in value) return value.geoPointValue;
-  if ('arrayValue' in value) return ((value.arrayValue as { values?: Record<string, unknown>[] }).values ?? []).map(fromValue);
-  if ('mapValue' in value) return fromFields((value.mapValue as { fields?: Record<string, Record<string, unknown>> }).fields ?? {});
+  if ('arrayValue' in value)
+    return ((value.arrayValue as { values?: Record<string, unknown>[] }).values ?? []).map(fromValue);
+  if ('mapValue' in value)
+    return fromFields((value.mapValue as { fields?: Record<string, Record<string, unknown>> }).fields ?? {});
   return null;
 }
 
@@ -111,8 +113,17 @@ export function encodeDocumentEventData(change: {
     if ('integerValue' in v) return { integerValue: String(v.integerValue) };
     if ('nullValue' in v) return { nullValue: 0 };
     if ('arrayValue' in v)
-      return { arrayValue: { values: ((v.arrayValue as { values?: Record<string, unknown>[] }).values ?? []).map(toProtoValue) } };
-    if ('mapValue' in v) return { mapValue: { fields: toProtoFields((v.mapValue as { fields?: Record<string, Record<string, unknown>> }).fields ?? {}) } };
+      return {
+        arrayValue: {
+          values: ((v.arrayValue as { values?: Record<string, unknown>[] }).values ?? []).map(toProtoValue),
+        },
+      };
+    if ('mapValue' in v)
+      return {
+        mapValue: {
+          fields: toProtoFields((v.mapValue as { fields?: Record<string, Record<string, unknown>> }).fields ?? {}),
+        },
+      };
     return v;
   };
   const toProtoFields = (fields: Record<string, unknown>) =>

@@ -37,9 +37,11 @@ export type Extraction =
   | { readonly type: 'invalid'; readonly problem: string };
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined);
-const obj = (v: unknown): Record<string, unknown> => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
+const obj = (v: unknown): Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
 const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
-const lines = (...parts: (string | undefined | false)[]) => parts.filter((p): p is string => typeof p === 'string' && p !== '').join('\n');
+const lines = (...parts: (string | undefined | false)[]) =>
+  parts.filter((p): p is string => typeof p === 'string' && p !== '').join('\n');
 const time = (v: unknown): number => {
   const t = typeof v === 'number' ? v : typeof v === 'string' ? Date.parse(v) : Number.NaN;
   return Number.isFinite(t) ? t : 0;
@@ -56,33 +58,72 @@ function aircall(doc: Record<string, unknown>, path: string): Extraction {
   if (resource === 'call') {
     const contact = obj(data.contact);
     const name = lines(str(contact.first_name), str(contact.last_name)).replace('\n', ' ');
-    const comments = list(data.comments).map((c) => str(obj(c).content)).filter(Boolean) as string[];
-    const tags = list(data.tags).map((t) => str(obj(t).name)).filter(Boolean) as string[];
+    const comments = list(data.comments)
+      .map((c) => str(obj(c).content))
+      .filter(Boolean) as string[];
+    const tags = list(data.tags)
+      .map((t) => str(obj(t).name))
+      .filter(Boolean) as string[];
     const user = str(obj(data.user).name);
     const text = lines(
       `${str(data.direction) ?? 'A'} call ${str(data.raw_digits) ? `with ${str(data.raw_digits)}` : ''}${name ? ` (${name})` : ''}${user ? `, answered by ${user}` : ''}, status ${str(data.status) ?? 'unknown'}${typeof data.duration === 'number' ? `, ${data.duration} seconds` : ''}.`,
       comments.length > 0 && `Notes: ${comments.join(' ')}`,
       tags.length > 0 && `Tags: ${tags.join(', ')}`,
     );
-    return { type: 'index', item: { sourceId: `aircall:call/${String(data.id)}`, source: 'call', heading: `Aircall call ${String(data.id)}`, text, version, payload } };
+    return {
+      type: 'index',
+      item: {
+        sourceId: `aircall:call/${String(data.id)}`,
+        source: 'call',
+        heading: `Aircall call ${String(data.id)}`,
+        text,
+        version,
+        payload,
+      },
+    };
   }
   if (resource === 'contact') {
     const name = lines(str(data.first_name), str(data.last_name)).replace('\n', ' ');
-    const phones = list(data.phone_numbers).map((p) => str(obj(p).value)).filter(Boolean);
-    const emails = list(data.emails).map((p) => str(obj(p).value)).filter(Boolean);
+    const phones = list(data.phone_numbers)
+      .map((p) => str(obj(p).value))
+      .filter(Boolean);
+    const emails = list(data.emails)
+      .map((p) => str(obj(p).value))
+      .filter(Boolean);
     const text = lines(
       `Contact ${name || 'without a name'}${str(data.company_name) ? ` at ${str(data.company_name)}` : ''}.`,
       phones.length > 0 && `Phone: ${phones.join(', ')}`,
       emails.length > 0 && `Email: ${emails.join(', ')}`,
       str(data.information) && `Information: ${str(data.information)}`,
     );
-    return { type: 'index', item: { sourceId: `aircall:contact/${String(data.id)}`, source: 'contact', heading: `Aircall contact ${name}`, text, version, payload } };
+    return {
+      type: 'index',
+      item: {
+        sourceId: `aircall:contact/${String(data.id)}`,
+        source: 'contact',
+        heading: `Aircall contact ${name}`,
+        text,
+        version,
+        payload,
+      },
+    };
   }
   if (resource === 'message') {
     const body = str(data.body) ?? str(data.content) ?? str(data.text);
     if (!body) return { type: 'nothing', reason: `${event} has no text` };
-    const text = `${str(data.direction) ?? ''} SMS ${str(data.external_number) ? `with ${str(data.external_number)}` : ''}: ${body}`.trim();
-    return { type: 'index', item: { sourceId: `aircall:message/${String(data.id)}`, source: 'sms', heading: 'Aircall message', text, version, payload } };
+    const text =
+      `${str(data.direction) ?? ''} SMS ${str(data.external_number) ? `with ${str(data.external_number)}` : ''}: ${body}`.trim();
+    return {
+      type: 'index',
+      item: {
+        sourceId: `aircall:message/${String(data.id)}`,
+        source: 'sms',
+        heading: 'Aircall message',
+        text,
+        version,
+        payload,
+      },
+    };
   }
   if (resource === 'transcription') {
     const content = obj(data.content);
@@ -93,13 +134,33 @@ function aircall(doc: Record<string, unknown>, path: string): Extraction {
     const text = utterances.length > 0 ? utterances.join('\n') : (str(data.content) ?? '');
     if (!text) return { type: 'nothing', reason: `${event} has no utterances` };
     const callId = String(data.call_id ?? data.id);
-    return { type: 'index', item: { sourceId: `aircall:transcription/${callId}`, source: 'call-transcription', heading: `Transcript of Aircall call ${callId}`, text, version, payload } };
+    return {
+      type: 'index',
+      item: {
+        sourceId: `aircall:transcription/${callId}`,
+        source: 'call-transcription',
+        heading: `Transcript of Aircall call ${callId}`,
+        text,
+        version,
+        payload,
+      },
+    };
   }
   if (resource === 'summary') {
     const text = str(data.content) ?? str(obj(data.content).summary);
     if (!text) return { type: 'nothing', reason: `${event} has no content` };
     const callId = String(data.call_id ?? data.id);
-    return { type: 'index', item: { sourceId: `aircall:summary/${callId}`, source: 'call-summary', heading: `Summary of Aircall call ${callId}`, text, version, payload } };
+    return {
+      type: 'index',
+      item: {
+        sourceId: `aircall:summary/${callId}`,
+        source: 'call-summary',
+        heading: `Summary of Aircall call ${callId}`,
+        text,
+        version,
+        payload,
+      },
+    };
   }
   return { type: 'nothing', reason: `${event} events carry no text for the knowledge base` };
 }
@@ -119,7 +180,17 @@ function guesty(doc: Record<string, unknown>, path: string): Extraction {
     const id = str(message._id) ?? str(message.id) ?? path;
     const guest = str(obj(conversation.meta).guestName) ?? str(obj(p.guest).fullName);
     const text = `${event.endsWith('Received') ? `Guest${guest ? ` ${guest}` : ''} wrote` : 'We wrote'}: ${body}`;
-    return { type: 'index', item: { sourceId: `guesty:conversation-message/${id}`, source: 'conversation', heading: `Guesty conversation ${str(conversation._id) ?? ''}`.trim(), text, version, payload } };
+    return {
+      type: 'index',
+      item: {
+        sourceId: `guesty:conversation-message/${id}`,
+        source: 'conversation',
+        heading: `Guesty conversation ${str(conversation._id) ?? ''}`.trim(),
+        text,
+        version,
+        payload,
+      },
+    };
   }
   const [resource] = event.split('.');
   if (resource === 'reservation') {
@@ -130,11 +201,22 @@ function guesty(doc: Record<string, unknown>, path: string): Extraction {
     const listing = str(obj(r.listing).title) ?? str(obj(r.listing).nickname);
     const text = lines(
       `Reservation ${str(r.confirmationCode) ?? id}${guest ? ` for ${guest}` : ''}${listing ? ` at ${listing}` : ''}, status ${str(r.status) ?? 'unknown'}.`,
-      (str(r.checkIn) || str(r.checkInDateLocalized)) && `Check-in ${str(r.checkInDateLocalized) ?? str(r.checkIn)}, check-out ${str(r.checkOutDateLocalized) ?? str(r.checkOut)}.`,
+      (str(r.checkIn) || str(r.checkInDateLocalized)) &&
+        `Check-in ${str(r.checkInDateLocalized) ?? str(r.checkIn)}, check-out ${str(r.checkOutDateLocalized) ?? str(r.checkOut)}.`,
       typeof r.guestsCount === 'number' && `${r.guestsCount} guests.`,
       str(r.notes) && `Notes: ${str(r.notes)}`,
     );
-    return { type: 'index', item: { sourceId: `guesty:reservation/${id}`, source: 'reservation', heading: `Guesty reservation ${str(r.confirmationCode) ?? id}`, text, version, payload } };
+    return {
+      type: 'index',
+      item: {
+        sourceId: `guesty:reservation/${id}`,
+        source: 'reservation',
+        heading: `Guesty reservation ${str(r.confirmationCode) ?? id}`,
+        text,
+        version,
+        payload,
+      },
+    };
   }
   if (resource === 'listing') {
     const l = obj(p.listing);
@@ -147,21 +229,51 @@ function guesty(doc: Record<string, unknown>, path: string): Extraction {
       str(description.space),
       str(description.houseRules) && `House rules: ${str(description.houseRules)}`,
     );
-    return { type: 'index', item: { sourceId: `guesty:listing/${id}`, source: 'listing', heading: `Guesty listing ${str(l.title) ?? id}`, text, version, payload } };
+    return {
+      type: 'index',
+      item: {
+        sourceId: `guesty:listing/${id}`,
+        source: 'listing',
+        heading: `Guesty listing ${str(l.title) ?? id}`,
+        text,
+        version,
+        payload,
+      },
+    };
   }
   if (resource === 'guest') {
     const g = obj(p.guest);
     const id = str(g._id);
     if (!id) return { type: 'invalid', problem: 'payload.guest._id is missing' };
     const text = lines(`Guest ${str(g.fullName) ?? id}.`, str(g.notes) && `Notes: ${str(g.notes)}`);
-    return { type: 'index', item: { sourceId: `guesty:guest/${id}`, source: 'guest', heading: `Guesty guest ${str(g.fullName) ?? id}`, text, version, payload } };
+    return {
+      type: 'index',
+      item: {
+        sourceId: `guesty:guest/${id}`,
+        source: 'guest',
+        heading: `Guesty guest ${str(g.fullName) ?? id}`,
+        text,
+        version,
+        payload,
+      },
+    };
   }
   if (resource === 'task') {
     const t = obj(p.task);
     const id = str(t._id);
     if (!id) return { type: 'invalid', problem: 'payload.task._id is missing' };
     const text = lines(`Task ${str(t.title) ?? id}, status ${str(t.status) ?? 'unknown'}.`, str(t.description));
-    return { type: 'index', item: { sourceId: `guesty:task/${id}`, source: 'task', heading: `Guesty task ${str(t.title) ?? id}`, text, version, payload } };
+    return {
+      type: 'index',
+      item: {
+        sourceId: `guesty:task/${id}`,
+        source: 'task',
+        heading: `Guesty task ${str(t.title) ?? id}`,
+        text,
+        version,
+        payload,
+      },
+    };
   }
   return { type: 'nothing', reason: `${event} events carry no text for the knowledge base` };
 }
@@ -176,7 +288,14 @@ function question(doc: Record<string, unknown>, path: string): Extraction {
   const id = path.split('/').at(-1) ?? path;
   return {
     type: 'index',
-    item: { sourceId: `qa:${id}`, source: 'question', heading: 'Question answered in RocketChat', text: `Q: ${q}\nA: ${a}`, version: time(doc.at), payload: { document: path, ...(str(doc.roomId) ? { room: str(doc.roomId) as string } : {}) } },
+    item: {
+      sourceId: `qa:${id}`,
+      source: 'question',
+      heading: 'Question answered in RocketChat',
+      text: `Q: ${q}\nA: ${a}`,
+      version: time(doc.at),
+      payload: { document: path, ...(str(doc.roomId) ? { room: str(doc.roomId) as string } : {}) },
+    },
   };
 }
 

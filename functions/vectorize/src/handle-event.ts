@@ -53,16 +53,28 @@ function decode(event: IncomingEvent): { work: Work; where: string } {
     const change = decodeDocumentEventData(event.data);
     const path = documentPath(event, change.value?.name ?? change.oldValue?.name);
     const where = `documents/${path}`;
-    if (!change.value) return { where, work: { kind: 'delete', field: 'document', value: path, what: `document ${path}` } };
+    if (!change.value)
+      return { where, work: { kind: 'delete', field: 'document', value: path, what: `document ${path}` } };
     return { where, work: { kind: 'put', extraction: extractFromDocument(path, change.value.fields) } };
   }
   if (event.type === 'google.cloud.pubsub.topic.v1.messagePublished') {
-    const message = (event.data as { message?: { data?: string; attributes?: Record<string, string>; messageId?: string } })?.message;
+    const message = (
+      event.data as { message?: { data?: string; attributes?: Record<string, string>; messageId?: string } }
+    )?.message;
     const where = `pubsub message ${message?.messageId ?? '?'} (RocketChat message ${message?.attributes?.messageId ?? '?'})`;
     const envelope = JSON.parse(Buffer.from(message?.data ?? '', 'base64').toString('utf8')) as ChatEnvelope;
     if (envelope.op === 'delete' && typeof envelope.messageId === 'string')
-      return { where, work: { kind: 'delete', field: 'sourceId', value: `rocketchat:${envelope.messageId}`, what: `RocketChat message ${envelope.messageId}` } };
-    if (envelope.op === 'upsert' && envelope.message) return { where, work: { kind: 'put', extraction: extractFromChatMessage(envelope.message) } };
+      return {
+        where,
+        work: {
+          kind: 'delete',
+          field: 'sourceId',
+          value: `rocketchat:${envelope.messageId}`,
+          what: `RocketChat message ${envelope.messageId}`,
+        },
+      };
+    if (envelope.op === 'upsert' && envelope.message)
+      return { where, work: { kind: 'put', extraction: extractFromChatMessage(envelope.message) } };
     return { where, work: { kind: 'reject', problem: 'op must be upsert (with message) or delete (with messageId)' } };
   }
   return { where: event.type, work: { kind: 'reject', problem: `event type ${event.type} is not handled` } };
@@ -78,7 +90,9 @@ async function perform(index: KnowledgeIndex, work: Work): Promise<Outcome> {
   if (extraction.type === 'nothing') return { result: 'skipped', reason: extraction.reason };
   if (extraction.type === 'invalid') return { result: 'rejected', problem: extraction.problem };
   const { written, stale } = await index.put(extraction.item);
-  return stale ? { result: 'stale', sourceId: extraction.item.sourceId } : { result: 'indexed', sourceId: extraction.item.sourceId, points: written };
+  return stale
+    ? { result: 'stale', sourceId: extraction.item.sourceId }
+    : { result: 'indexed', sourceId: extraction.item.sourceId, points: written };
 }
 
 /**
@@ -91,7 +105,10 @@ export async function handleEvent(event: IncomingEvent, index: KnowledgeIndex, l
   try {
     decoded = decode(event);
   } catch (err) {
-    decoded = { where: event.subject ?? event.type, work: { kind: 'reject', problem: `cannot decode the event: ${(err as Error).message}` } };
+    decoded = {
+      where: event.subject ?? event.type,
+      work: { kind: 'reject', problem: `cannot decode the event: ${(err as Error).message}` },
+    };
   }
   const { where, work } = decoded;
   let outcome: Outcome;
@@ -99,17 +116,25 @@ export async function handleEvent(event: IncomingEvent, index: KnowledgeIndex, l
     outcome = await perform(index, work);
   } catch (err) {
     if (isTransient(err)) {
-      log('WARNING', 'vectorize: Qdrant failed, the event will be redelivered', { event: event.id, where, error: (err as Error).message });
+      log('WARNING', 'vectorize: Qdrant failed, the event will be redelivered', {
+        event: event.id,
+        where,
+        error: (err as Error).message,
+      });
       throw err;
     }
     const detail = (err as { data?: { status?: { error?: string } } }).data?.status?.error ?? (err as Error).message;
     outcome = { result: 'rejected', problem: `Qdrant refused it: ${detail}` };
   }
   const rejected = outcome.result === 'rejected';
-  log(rejected ? 'ERROR' : 'INFO', rejected ? 'vectorize: event rejected (acknowledged, not retried)' : `vectorize: ${outcome.result}`, {
-    event: event.id,
-    where,
-    ...outcome,
-  });
+  log(
+    rejected ? 'ERROR' : 'INFO',
+    rejected ? 'vectorize: event rejected (acknowledged, not retried)' : `vectorize: ${outcome.result}`,
+    {
+      event: event.id,
+      where,
+      ...outcome,
+    },
+  );
   return outcome;
 }

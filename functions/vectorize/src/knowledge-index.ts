@@ -103,7 +103,16 @@ export class KnowledgeIndex {
         points: chunks.map((text, chunk) => ({
           id: pointId(item.sourceId, chunk),
           vector: { text, model },
-          payload: { ...item.payload, source: item.source, sourceId: item.sourceId, chunk, chunks: chunks.length, text, model, version: item.version },
+          payload: {
+            ...item.payload,
+            source: item.source,
+            sourceId: item.sourceId,
+            chunk,
+            chunks: chunks.length,
+            text,
+            model,
+            version: item.version,
+          },
         })),
       });
     }
@@ -117,6 +126,9 @@ export class KnowledgeIndex {
   /** Deletes every point whose payload `field` equals `value` (a source id, a document path). */
   async deleteWhere(field: 'sourceId' | 'document', value: string): Promise<void> {
     await this.ensureCollection();
-    await this.#client.delete(this.#settings.collection, { wait: true, filter: { must: [{ key: field, match: { value } }] } });
+    await this.#client.delete(this.#settings.collection, {
+      wait: true,
+      filter: { must: [{ key: field, match: { value } }] },
+    });
   }
 }

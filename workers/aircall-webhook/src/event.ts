@@ -6,7 +6,18 @@
  */
 
 /** Resources whose events the knowledge base reads; others are stored all the same. */
-export const KNOWN_RESOURCES = ['call', 'contact', 'user', 'number', 'message', 'transcription', 'summary', 'sentiment', 'topics', 'action_items'];
+export const KNOWN_RESOURCES = [
+  'call',
+  'contact',
+  'user',
+  'number',
+  'message',
+  'transcription',
+  'summary',
+  'sentiment',
+  'topics',
+  'action_items',
+];
 
 /** What the Worker stores for one delivery. */
 export interface AircallDelivery {
@@ -25,10 +36,13 @@ async function sha256(text: string): Promise<string> {
 /** Problems with an event's shape (none for a well-formed event of any type). */
 export function shapeProblems(b: Record<string, unknown>): string[] {
   const problems: string[] = [];
-  if (typeof b.event !== 'string' || !/^[a-z_]+\.[a-z_.]+$/.test(b.event)) problems.push('event must be "<resource>.<action>"');
-  if (typeof b.timestamp !== 'number' || !Number.isInteger(b.timestamp) || b.timestamp <= 0) problems.push('timestamp must be a positive integer (unix seconds)');
+  if (typeof b.event !== 'string' || !/^[a-z_]+\.[a-z_.]+$/.test(b.event))
+    problems.push('event must be "<resource>.<action>"');
+  if (typeof b.timestamp !== 'number' || !Number.isInteger(b.timestamp) || b.timestamp <= 0)
+    problems.push('timestamp must be a positive integer (unix seconds)');
   const data = b.data as Record<string, unknown> | undefined;
-  if (typeof data !== 'object' || data === null || (typeof data.id !== 'number' && typeof data.id !== 'string')) problems.push('data.id is missing');
+  if (typeof data !== 'object' || data === null || (typeof data.id !== 'number' && typeof data.id !== 'string'))
+    problems.push('data.id is missing');
   return problems;
 }
 

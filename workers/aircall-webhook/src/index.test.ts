@@ -1,5 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type FirestoreDocuments, startFirestoreDocuments, testServiceAccount } from '../../shared/firestore-documents.ts';
+import {
+  type FirestoreDocuments,
+  startFirestoreDocuments,
+  testServiceAccount,
+} from '../../shared/firestore-documents.ts';
 import { type RunningWorker, runWorker } from '../../shared/run-worker.ts';
 
 // The Aircall webhook Worker, bundled as keelson deploys it, running in workerd, writing to a
@@ -31,7 +35,11 @@ const callCreated = {
 };
 
 const post = (body: unknown) =>
-  worker.fetch('https://hooks.example.com/aircall', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  worker.fetch('https://hooks.example.com/aircall', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
 const fieldsOf = (id: string) => firestore.documents.get(`aircall-events/${id}`)?.fields ?? {};
 
 describe('aircall-webhook Worker', () => {
@@ -63,9 +71,29 @@ describe('aircall-webhook Worker', () => {
   });
 
   const stored: [string, Record<string, unknown>, string][] = [
-    ['an AI transcription event', { resource: 'transcription', event: 'transcription.created', data: { id: 5, call_id: 812, content: { utterances: [] } } }, 'transcription.created-5-1700000000'],
-    ['a summary event', { resource: 'summary', event: 'summary.created', data: { id: 6, call_id: 812, content: 'Guest asked for a late check-in.' } }, 'summary.created-6-1700000000'],
-    ['an event type Aircall adds tomorrow', { resource: 'hologram', event: 'hologram.beamed', data: { id: 7 } }, 'hologram.beamed-7-1700000000'],
+    [
+      'an AI transcription event',
+      {
+        resource: 'transcription',
+        event: 'transcription.created',
+        data: { id: 5, call_id: 812, content: { utterances: [] } },
+      },
+      'transcription.created-5-1700000000',
+    ],
+    [
+      'a summary event',
+      {
+        resource: 'summary',
+        event: 'summary.created',
+        data: { id: 6, call_id: 812, content: 'Guest asked for a late check-in.' },
+      },
+      'summary.created-6-1700000000',
+    ],
+    [
+      'an event type Aircall adds tomorrow',
+      { resource: 'hologram', event: 'hologram.beamed', data: { id: 7 } },
+      'hologram.beamed-7-1700000000',
+    ],
   ];
   for (const [what, event, id] of stored) {
     it(`stores ${what} and answers 200 (Aircall disables webhooks that keep failing)`, async () => {
@@ -84,19 +112,39 @@ describe('aircall-webhook Worker', () => {
   });
 
   it('arrays inside arrays and documents over 1 MiB are written, not refused by Firestore', async () => {
-    const nested = await post({ ...callCreated, event: 'call.tagged', data: { id: 813, matrix: [[1, 2], [3, [4]]] } });
+    const nested = await post({
+      ...callCreated,
+      event: 'call.tagged',
+      data: {
+        id: 813,
+        matrix: [
+          [1, 2],
+          [3, [4]],
+        ],
+      },
+    });
     expect(nested.status).toBe(200);
     expect(fieldsOf('call.tagged-813-1700000000').data).toMatchObject({
-      mapValue: { fields: { matrix: { arrayValue: { values: [{ stringValue: '[1,2]' }, { stringValue: '[3,[4]]' }] } } } },
+      mapValue: {
+        fields: { matrix: { arrayValue: { values: [{ stringValue: '[1,2]' }, { stringValue: '[3,[4]]' }] } } },
+      },
     });
     const huge = 'x'.repeat(1_500_000);
-    const big = await post({ ...callCreated, event: 'call.commented', data: { id: 814, comments: [{ content: huge }] } });
+    const big = await post({
+      ...callCreated,
+      event: 'call.commented',
+      data: { id: 814, comments: [{ content: huge }] },
+    });
     expect(big.status).toBe(200);
     const main = fieldsOf('call.commented-814-1700000000');
     expect(main.splitFields).toEqual({ arrayValue: { values: [{ stringValue: 'data' }] } });
     const parts = Number((main.splitParts as { integerValue: string }).integerValue);
     let json = '';
-    for (let n = 0; n < parts; n++) json += (firestore.documents.get(`aircall-events/call.commented-814-1700000000/parts/${String(n).padStart(3, '0')}`)?.fields.json as { stringValue: string }).stringValue;
+    for (let n = 0; n < parts; n++)
+      json += String(
+        firestore.documents.get(`aircall-events/call.commented-814-1700000000/parts/${String(n).padStart(3, '0')}`)
+          ?.fields.json?.['stringValue' as never],
+      );
     expect(JSON.parse(json).data.comments[0].content).toHaveLength(1_500_000);
   });
 
@@ -127,9 +175,18 @@ describe('aircall-webhook Worker', () => {
   });
 
   it('a broken service-account key is a configuration error (500) that names the secret, never its value', async () => {
-    const broken = await runWorker('aircall-webhook', { AIRCALL_WEBHOOK_TOKEN: 'tok-123', GCP_SERVICE_ACCOUNT_KEY: '{"client_email":"a@b","private_key":"-----BEGIN PRIVATE KEY-----\\nAAAA\\n-----END PRIVATE KEY-----"}', GCP_PROJECT: 'demo-project', FIRESTORE_URL: firestore.url });
+    const broken = await runWorker('aircall-webhook', {
+      AIRCALL_WEBHOOK_TOKEN: 'tok-123',
+      GCP_SERVICE_ACCOUNT_KEY:
+        '{"client_email":"a@b","private_key":"-----BEGIN PRIVATE KEY-----\\nAAAA\\n-----END PRIVATE KEY-----"}',
+      GCP_PROJECT: 'demo-project',
+      FIRESTORE_URL: firestore.url,
+    });
     try {
-      const response = await broken.fetch('https://hooks.example.com/aircall', { method: 'POST', body: JSON.stringify(callCreated) });
+      const response = await broken.fetch('https://hooks.example.com/aircall', {
+        method: 'POST',
+        body: JSON.stringify(callCreated),
+      });
       expect(response.status).toBe(500);
       const text = await response.text();
       expect(text).toContain('private_key');

@@ -1,5 +1,5 @@
-import { CredentialsError } from '../../shared/google-auth.ts';
 import { type FirestoreEnv, firestoreTarget, upsertDocument } from '../../shared/firestore-rest.ts';
+import { CredentialsError } from '../../shared/google-auth.ts';
 import { json, timingSafeEqual } from '../../shared/verify.ts';
 import { toDelivery } from './event.ts';
 
@@ -28,7 +28,8 @@ export default {
     } catch {
       return json(400, { error: 'body is not JSON' });
     }
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) return json(400, { error: 'body must be a JSON object' });
+    if (typeof body !== 'object' || body === null || Array.isArray(body))
+      return json(400, { error: 'body must be a JSON object' });
     const token = (body as { token?: unknown }).token;
     if (typeof token !== 'string' || !env.AIRCALL_WEBHOOK_TOKEN || !timingSafeEqual(token, env.AIRCALL_WEBHOOK_TOKEN)) {
       return json(401, { error: 'webhook token does not match' });
@@ -44,7 +45,13 @@ export default {
     const delivery = await toDelivery(body as Record<string, unknown>, raw);
     let written: { ok: boolean; status: number };
     try {
-      written = await upsertDocument(target, env.FIRESTORE_COLLECTION ?? 'aircall-events', delivery.id, delivery.document, AbortSignal.timeout(Number(env.TIMEOUT_MS ?? 10_000)));
+      written = await upsertDocument(
+        target,
+        env.FIRESTORE_COLLECTION ?? 'aircall-events',
+        delivery.id,
+        delivery.document,
+        AbortSignal.timeout(Number(env.TIMEOUT_MS ?? 10_000)),
+      );
     } catch (err) {
       if (err instanceof CredentialsError) {
         console.error(`aircall-webhook: configuration error: ${err.message}`);

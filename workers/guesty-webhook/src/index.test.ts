@@ -1,5 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type FirestoreDocuments, startFirestoreDocuments, testServiceAccount } from '../../shared/firestore-documents.ts';
+import {
+  type FirestoreDocuments,
+  startFirestoreDocuments,
+  testServiceAccount,
+} from '../../shared/firestore-documents.ts';
 import { type RunningWorker, runWorker } from '../../shared/run-worker.ts';
 import { hmacSha256Base64 } from '../../shared/verify.ts';
 
@@ -55,7 +59,14 @@ describe('guesty-webhook Worker', () => {
   });
 
   // Guesty's documented families (open-api-docs.guesty.com/docs/webhooks), and the v2 reservation events.
-  for (const name of ['reservation.created.v2', 'reservation.messageReceived', 'listing.calendar.updated', 'guest.deleted', 'task.updated', 'payments.received']) {
+  for (const name of [
+    'reservation.created.v2',
+    'reservation.messageReceived',
+    'listing.calendar.updated',
+    'guest.deleted',
+    'task.updated',
+    'payments.received',
+  ]) {
     it(`stores ${name}`, async () => {
       const body = JSON.stringify({ event: name, data: { _id: 'x1' } });
       const response = await send(body, await signed(body, `msg_${name}`));
@@ -76,10 +87,18 @@ describe('guesty-webhook Worker', () => {
   ];
   for (const [why, secret] of badSecrets) {
     it(`a signing secret ${why} is a configuration error (500 naming the binding), never an uncaught exception`, async () => {
-      const broken = await runWorker('guesty-webhook', { GUESTY_WEBHOOK_SECRET: secret, GCP_PROJECT: 'demo-project', FIRESTORE_URL: firestore.url });
+      const broken = await runWorker('guesty-webhook', {
+        GUESTY_WEBHOOK_SECRET: secret,
+        GCP_PROJECT: 'demo-project',
+        FIRESTORE_URL: firestore.url,
+      });
       try {
         const body = JSON.stringify({ event: 'reservation.new' });
-        const response = await broken.fetch('https://hooks.example.com/guesty', { method: 'POST', headers: await signed(body), body });
+        const response = await broken.fetch('https://hooks.example.com/guesty', {
+          method: 'POST',
+          headers: await signed(body),
+          body,
+        });
         expect(response.status).toBe(500);
         const text = await response.text();
         expect(text).toContain('configuration error: GUESTY_WEBHOOK_SECRET');

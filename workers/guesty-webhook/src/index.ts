@@ -1,5 +1,5 @@
-import { CredentialsError } from '../../shared/google-auth.ts';
 import { type FirestoreEnv, firestoreTarget, upsertDocument } from '../../shared/firestore-rest.ts';
+import { CredentialsError } from '../../shared/google-auth.ts';
 import { json } from '../../shared/verify.ts';
 import { svixKey, verifySvix } from './svix.ts';
 
