@@ -3,6 +3,9 @@ import { readFileSync } from 'node:fs';
 /** The listener's settings, from the environment (`*_FILE` variants read Swarm secrets). */
 export interface ListenerConfig {
   readonly mongoUrl: string;
+  /** Credentials kept out of the URL (the password from a Swarm secret). */
+  readonly mongoUsername: string | undefined;
+  readonly mongoPassword: string | undefined;
   readonly database: string;
   readonly collection: string;
   readonly projectId: string;
@@ -31,7 +34,12 @@ export function loadConfig(env: NodeJS.ProcessEnv): ListenerConfig {
     return v ?? '';
   };
   const config: ListenerConfig = {
-    mongoUrl: need('MONGO_URL', 'the replica set URL with the listener user'),
+    mongoUrl: need(
+      'MONGO_URL',
+      'the replica set URL, e.g. mongodb://mongo1:27017,mongo2:27017,mongo3:27017/?replicaSet=rs0&authSource=admin',
+    ),
+    mongoUsername: env.MONGO_USERNAME || undefined,
+    mongoPassword: value(env, 'MONGO_PASSWORD'),
     database: env.MONGO_DB || 'rocketchat',
     collection: env.MONGO_COLLECTION || 'rocketchat_message',
     projectId: need('GCP_PROJECT_ID', 'the Google Cloud project of the topic'),

@@ -5,7 +5,10 @@ import { runService } from './service.ts';
 
 // The service over the official driver: `collection.watch([...], {fullDocument: 'updateLookup', resumeAfter})`.
 const config = loadConfig(process.env);
-const client = new MongoClient(config.mongoUrl, { appName: 'mongo-listener' });
+const client = new MongoClient(config.mongoUrl, {
+  appName: 'mongo-listener',
+  ...(config.mongoUsername ? { auth: { username: config.mongoUsername, password: config.mongoPassword ?? '' } } : {}),
+});
 await client.connect();
 const collection = client.db(config.database).collection(config.collection) as unknown as MessageCollection;
 await runService(config, collection, () => client.close());
