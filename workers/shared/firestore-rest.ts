@@ -75,6 +75,8 @@ export interface FirestoreTarget {
   readonly database?: string;
   /** Service account key: requests carry a self-signed JWT. None: no Authorization (emulators). */
   readonly credentials?: ServiceAccountKey;
+  /** A fixed bearer token instead (simulators and emulators that hand one out). */
+  readonly accessToken?: string;
 }
 
 /** The bindings every Worker that writes Firestore has. */
@@ -111,6 +113,7 @@ function documentsUrl(target: FirestoreTarget): string {
 async function headers(target: FirestoreTarget): Promise<Record<string, string>> {
   const h: Record<string, string> = { 'content-type': 'application/json' };
   if (target.credentials) h.authorization = `Bearer ${await accessToken(target.credentials, AUDIENCE)}`;
+  else if (target.accessToken) h.authorization = `Bearer ${target.accessToken}`;
   return h;
 }
 
