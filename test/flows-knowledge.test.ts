@@ -33,7 +33,12 @@ beforeAll(async () => {
     startQdrantSimulator({ apiKey: 'qdrant-key' }),
     startGroqSimulator({ apiKeys: ['gsk_live'], requestsPerMinute: 1000 }),
     startGcpSimulator({ clock, projectId: 'company-prod' }),
-    startRocketChatSimulator({ users: [{ username: 'alice', password: 'a' }, { username: 'kb-bot', password: 'bot-pass' }] }),
+    startRocketChatSimulator({
+      users: [
+        { username: 'alice', password: 'a' },
+        { username: 'kb-bot', password: 'bot-pass' },
+      ],
+    }),
   ]);
   kb = new QdrantClient({ url: qdrant.url, apiKey: 'qdrant-key', checkCompatibility: false });
   await deployVectorize(gcp, { QDRANT_URL: qdrant.url, QDRANT_API_KEY: 'qdrant-key' });
@@ -46,7 +51,10 @@ beforeAll(async () => {
   const bot = ((await login.json()) as { data: { userId: string; authToken: string } }).data;
   [aircall, guesty, llm] = await Promise.all([
     runWorker('aircall-webhook', { ...firestore, AIRCALL_WEBHOOK_TOKEN: 'aircall-token' }),
-    runWorker('guesty-webhook', { ...firestore, GUESTY_WEBHOOK_SECRET: `whsec_${Buffer.from(GUESTY_KEY).toString('base64')}` }),
+    runWorker('guesty-webhook', {
+      ...firestore,
+      GUESTY_WEBHOOK_SECRET: `whsec_${Buffer.from(GUESTY_KEY).toString('base64')}`,
+    }),
     runWorker('llm-query', {
       ...firestore,
       ROCKETCHAT_TOKEN: 'rc-token',
@@ -59,7 +67,14 @@ beforeAll(async () => {
       QDRANT_URL: qdrant.url,
     }),
   ]);
-  rc.addOutgoingIntegration({ name: 'kb', channel: ['#general'], triggerWords: ['@kb'], urls: [`${llm.url}/llm`], token: 'rc-token', username: 'kb-bot' });
+  rc.addOutgoingIntegration({
+    name: 'kb',
+    channel: ['#general'],
+    triggerWords: ['@kb'],
+    urls: [`${llm.url}/llm`],
+    token: 'rc-token',
+    username: 'kb-bot',
+  });
 }, 120_000);
 afterAll(async () => {
   await Promise.all([aircall?.close(), guesty?.close(), llm?.close()]);
@@ -71,7 +86,14 @@ const callEnded = (id: number, comment: string) => ({
   event: 'call.ended',
   timestamp: 1_700_000_000 + id,
   token: 'aircall-token',
-  data: { id, direction: 'inbound', status: 'done', duration: 95, raw_digits: '+33 1 23 45 67 89', comments: [{ id: 1, content: comment }] },
+  data: {
+    id,
+    direction: 'inbound',
+    status: 'done',
+    duration: 95,
+    raw_digits: '+33 1 23 45 67 89',
+    comments: [{ id: 1, content: comment }],
+  },
 });
 const postAircall = (body: unknown) =>
   aircall.fetch('https://hooks.example.com/aircall', {
@@ -80,14 +102,28 @@ const postAircall = (body: unknown) =>
     body: JSON.stringify(body),
   });
 const pointsOf = async (sourceId: string) =>
-  (await kb.scroll('knowledge', { filter: { must: [{ key: 'sourceId', match: { value: sourceId } }] }, with_payload: true, limit: 50 })).points;
+  (
+    await kb.scroll('knowledge', {
+      filter: { must: [{ key: 'sourceId', match: { value: sourceId } }] },
+      with_payload: true,
+      limit: 50,
+    })
+  ).points;
 const replyIn = (tmid: string) => waitFor(`a reply in thread ${tmid}`, () => rc.thread(tmid)[0]);
 const status = async (path: string) => (await getDocument(gcp, path))?.fields.status?.stringValue;
 
 describe('flow 1: webhooks → Workers → Firestore → vectorize → Qdrant', () => {
   it("an Aircall call's text becomes a Qdrant point", async () => {
-    expect((await postAircall(callEnded(4001, 'Guest of flat 4 asked for a late check-in at 11pm; agreed, key in the lockbox.'))).status).toBe(200);
-    expect((await getDocument(gcp, 'aircall-events/call.ended-4001-1700004001'))?.fields.event).toEqual({ stringValue: 'call.ended' });
+    expect(
+      (
+        await postAircall(
+          callEnded(4001, 'Guest of flat 4 asked for a late check-in at 11pm; agreed, key in the lockbox.'),
+        )
+      ).status,
+    ).toBe(200);
+    expect((await getDocument(gcp, 'aircall-events/call.ended-4001-1700004001'))?.fields.event).toEqual({
+      stringValue: 'call.ended',
+    });
     await gcp.idle();
     const points = await pointsOf('aircall:call/4001');
     expect(points.map((p) => p.id)).toEqual([pointId('aircall:call/4001', 0)]);
@@ -139,11 +175,14 @@ describe('flow 3: a question in RocketChat → LLM Worker → Qdrant context →
 
 describe('faults: everything arrives once', () => {
   it('Qdrant down for a while: the failed trigger event is retried (Eventarc backoff) until it is back; one point', async () => {
-    const failures = () => gcp.functionLogs('vectorize-documents').filter((l) => l.includes('the event will be redelivered')).length;
+    const failures = () =>
+      gcp.functionLogs('vectorize-documents').filter((l) => l.includes('the event will be redelivered')).length;
     const before = failures();
     qdrant.state.unavailable = true;
     try {
-      expect((await postAircall(callEnded(4002, 'The boiler in flat 2 was repaired by Dupont Plumbing.'))).status).toBe(200);
+      expect((await postAircall(callEnded(4002, 'The boiler in flat 2 was repaired by Dupont Plumbing.'))).status).toBe(
+        200,
+      );
       await gcp.idle();
       expect(failures()).toBe(before + 1);
       await gcp.advance(10_000);
@@ -178,9 +217,19 @@ describe('faults: everything arrives once', () => {
     await replyIn(question._id);
     await rc.idle();
     const groqCalls = groq.state.calls.length;
-    const refusedLocks = () => gcp.requests.filter((r) => r.method === 'POST' && r.path.includes('/documents/llm-queries') && r.status === 409).length;
+    const refusedLocks = () =>
+      gcp.requests.filter((r) => r.method === 'POST' && r.path.includes('/documents/llm-queries') && r.status === 409)
+        .length;
     const before = refusedLocks();
-    const again = { token: 'rc-token', trigger_word: '@kb', text: question.msg, message_id: question._id, channel_id: 'GENERAL', user_name: 'alice', bot: false };
+    const again = {
+      token: 'rc-token',
+      trigger_word: '@kb',
+      text: question.msg,
+      message_id: question._id,
+      channel_id: 'GENERAL',
+      user_name: 'alice',
+      bot: false,
+    };
     expect((await fetch(`${llm.url}/llm`, { method: 'POST', body: JSON.stringify(again) })).status).toBe(200);
     await waitFor('the duplicate refused by the lock (409)', () => refusedLocks() > before);
     expect(groq.state.calls.length).toBe(groqCalls);

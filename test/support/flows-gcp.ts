@@ -11,14 +11,23 @@ import { clientOptions, google } from '../../providers/gcp/simulator/test-client
  * every collection (the function skips the collections it does not index), and `vectorize-chat` on
  * the Pub/Sub topic the RocketChat listener publishes to. Both retry failed events.
  */
-export async function deployVectorize(sim: GcpSimulator, env: Record<string, string>, topic = 'rocketchat-messages'): Promise<void> {
+export async function deployVectorize(
+  sim: GcpSimulator,
+  env: Record<string, string>,
+  topic = 'rocketchat-messages',
+): Promise<void> {
   const root = resolve(import.meta.dirname, '../../functions/vectorize');
   const files: Record<string, Uint8Array> = { 'package.json': readFileSync(join(root, 'package.json')) };
-  for (const f of readdirSync(join(root, 'src'))) if (!f.endsWith('.test.ts')) files[`src/${f}`] = readFileSync(join(root, 'src', f));
+  for (const f of readdirSync(join(root, 'src')))
+    if (!f.endsWith('.test.ts')) files[`src/${f}`] = readFileSync(join(root, 'src', f));
   const parent = `projects/${sim.projectId}/locations/${sim.region}`;
   const fns = new (google.functions().v2.FunctionServiceClient)(clientOptions(sim));
   const [upload] = await fns.generateUploadUrl({ parent });
-  const put = await fetch(upload.uploadUrl as string, { method: 'PUT', headers: { 'content-type': 'application/zip' }, body: zipSync(files) });
+  const put = await fetch(upload.uploadUrl as string, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/zip' },
+    body: zipSync(files),
+  });
   if (put.status !== 200) throw new Error(`upload answered ${put.status}`);
   const publisher = new (google.pubsub().v1.PublisherClient)(clientOptions(sim));
   await publisher.createTopic({ name: `projects/${sim.projectId}/topics/${topic}` });
@@ -59,7 +68,10 @@ export async function deployVectorize(sim: GcpSimulator, env: Record<string, str
 }
 
 /** A Firestore document from the simulator's REST API, or undefined. */
-export async function getDocument(sim: GcpSimulator, path: string): Promise<{ name: string; fields: Record<string, Record<string, unknown>> } | undefined> {
+export async function getDocument(
+  sim: GcpSimulator,
+  path: string,
+): Promise<{ name: string; fields: Record<string, Record<string, unknown>> } | undefined> {
   const r = await fetch(`${sim.url}/v1/projects/${sim.projectId}/databases/(default)/documents/${path}`, {
     headers: { authorization: `Bearer ${sim.env.GCP_ACCESS_TOKEN}` },
   });
