@@ -15,7 +15,7 @@ const root = resolve(import.meta.dirname, '..');
 const io: ExpandIO = { root, readFile: (p) => readFileSync(resolve(root, p), 'utf8') };
 const schemas = Object.fromEntries([serviceSchema, networkSchema, secretSchema, configSchema].map((s) => [s.kind, s]));
 
-describe.each(['mongo-listener', 'mongodb'])('chart %s', (chart) => {
+describe.each(['mongo-listener', 'sync-app', 'mongodb'])('chart %s', (chart) => {
   const docs = expandChart({ stack: chart, chart, values: {} }, io);
 
   it('expands into resources that pass the kinds’ schemas, secrets only from the secret source', () => {

@@ -15,7 +15,9 @@ export type SourceKind =
   | 'guest'
   | 'task'
   | 'message'
-  | 'question';
+  | 'question'
+  /** A summary of a long text, made by the sync app. */
+  | 'summary';
 
 /** One source object to index. `sourceId` is stable across events about the same object. */
 export interface KnowledgeItem {

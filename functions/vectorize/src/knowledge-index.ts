@@ -123,6 +123,46 @@ export class KnowledgeIndex {
     return { written: chunks.length, stale: false };
   }
 
+  /** The vector size of the existing collection, or undefined when there is none yet. */
+  async collectionVectorSize(): Promise<number | undefined> {
+    if (!(await this.#client.collectionExists(this.#settings.collection)).exists) return undefined;
+    const vectors = (await this.#client.getCollection(this.#settings.collection)).config.params.vectors as
+      | { size?: number }
+      | undefined;
+    return vectors?.size;
+  }
+
+  /** Every point with its payload (the sync app compares them with Firestore). */
+  async *allPoints(): AsyncGenerator<{ id: string | number; payload: Record<string, unknown> }> {
+    if (!(await this.#client.collectionExists(this.#settings.collection)).exists) return;
+    let offset: string | number | undefined;
+    do {
+      const page = await this.#client.scroll(this.#settings.collection, {
+        limit: 256,
+        with_payload: true,
+        with_vector: false,
+        ...(offset !== undefined ? { offset } : {}),
+      });
+      for (const p of page.points) yield { id: p.id, payload: (p.payload ?? {}) as Record<string, unknown> };
+      offset = (page.next_page_offset ?? undefined) as string | number | undefined;
+    } while (offset !== undefined);
+  }
+
+  /** Embeds points again with the current model, keeping their ids and payloads (a model change). */
+  async reembed(points: readonly { id: string | number; payload: Record<string, unknown> }[]): Promise<void> {
+    if (points.length === 0) return;
+    await this.ensureCollection();
+    const { collection, model } = this.#settings;
+    await this.#client.upsert(collection, {
+      wait: true,
+      points: points.map((p) => ({
+        id: p.id,
+        vector: { text: String(p.payload.text ?? ''), model },
+        payload: { ...p.payload, model },
+      })),
+    });
+  }
+
   /** Deletes every point whose payload `field` equals `value` (a source id, a document path). */
   async deleteWhere(field: 'sourceId' | 'document', value: string): Promise<void> {
     await this.ensureCollection();
