@@ -162,6 +162,25 @@ describe('flow 2: RocketChat → change stream → listener → Pub/Sub → vect
     expect(metrics).toMatch(/mongo_listener_published_total\{op="upsert"\} [1-9]/);
   });
 
+  it('Qdrant down for a while: the push fails, Pub/Sub redelivers after its backoff, one point', async () => {
+    const failures = () =>
+      gcp.functionLogs('vectorize-chat').filter((l) => l.includes('the event will be redelivered')).length;
+    const before = failures();
+    qdrant.state.unavailable = true;
+    let m: { _id: string };
+    try {
+      m = rc.say('alice', 'general', 'The spare key for flat 3 is with the concierge.');
+      await waitFor('the failed push', async () => {
+        await settled();
+        return failures() > before;
+      });
+    } finally {
+      qdrant.state.unavailable = false;
+    }
+    await gcp.advance(10_000);
+    expect(await pointsOf(m._id)).toHaveLength(1);
+  });
+
   it('killed (SIGKILL) mid-stream and restarted: nothing lost, nothing duplicated in Qdrant', async () => {
     const before = (await kb.count('knowledge', { exact: true })).count;
     const first = Array.from({ length: 5 }, (_, i) =>

@@ -119,7 +119,9 @@ export class SimChangeStream implements AsyncIterable<ChangeEvent> {
   }
 
   #render(entry: OplogEntry): ChangeEvent {
-    const event = structuredClone(entry.event) as ChangeEvent;
+    // structuredClone would turn the BSON Timestamp into a plain object.
+    const { clusterTime, ...rest } = entry.event;
+    const event = { ...structuredClone(rest), clusterTime } as ChangeEvent;
     // updateLookup reads the document as it is now (a later version, or null if deleted since).
     if (event.operationType === 'update' && this.#options.fullDocument === 'updateLookup') {
       const current = this.#db.collection(this.#coll).get(event.documentKey._id);
