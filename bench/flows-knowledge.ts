@@ -83,15 +83,13 @@ export async function run(): Promise<void> {
   const m = 2000;
   const started = performance.now();
   for (let i = 0; i < m; i++)
-    mongo
-      .collection('rocketchat_message')
-      .insertOne({
-        _id: `m${i}`,
-        rid: 'GENERAL',
-        msg: `message ${i}`,
-        u: { username: 'alice' },
-        _updatedAt: new Date(),
-      });
+    mongo.collection('rocketchat_message').insertOne({
+      _id: `m${i}`,
+      rid: 'GENERAL',
+      msg: `message ${i}`,
+      u: { username: 'alice' },
+      _updatedAt: new Date(),
+    });
   while (published < m) await new Promise((r) => setTimeout(r, 5));
   const seconds = (performance.now() - started) / 1000;
   await listener.stop();
