@@ -314,7 +314,8 @@ export function extractFromDocument(path: string, fields: Record<string, unknown
   const extract = BY_COLLECTION[collection];
   if (!extract) return { type: 'nothing', reason: `collection ${collection} is not indexed` };
   // A document the Workers split for size keeps its large fields in parts the event does not carry.
-  if (Array.isArray(fields.splitFields)) return { type: 'nothing', reason: 'split for size: the sync app indexes it from its parts' };
+  if (Array.isArray(fields.splitFields))
+    return { type: 'nothing', reason: 'split for size: the sync app indexes it from its parts' };
   return extract(fields, path);
 }
 

@@ -191,6 +191,19 @@ describe('vectorize in the Functions Framework', () => {
     expect((await points({ must: [{ key: 'sourceId', match: { value: 'aircall:call/900' } }] })).length).toBe(1);
   });
 
+  it('a document split for size is acknowledged without a point (its text is in parts the event does not carry)', async () => {
+    const split = {
+      name: docName('aircall-events/summary.created-6-3'),
+      fields: {
+        event: s('summary.created'),
+        splitFields: { arrayValue: { values: [s('data')] } },
+        splitParts: { integerValue: '3' },
+      },
+    };
+    expect(await fn.send(firestoreWrittenEvent(PROJECT, undefined, split))).toBe(204);
+    expect(fn.logs.some((l) => l.includes('summary.created-6-3') && l.includes('the sync app indexes it'))).toBe(true);
+  });
+
   it('a document that can never be indexed is acknowledged and logged with its path', async () => {
     const bad = { name: docName('aircall-events/broken-1'), fields: { data: { mapValue: { fields: {} } } } };
     expect(await fn.send(firestoreWrittenEvent(PROJECT, undefined, bad))).toBe(204);
