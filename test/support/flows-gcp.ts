@@ -31,14 +31,18 @@ export async function deployVectorize(
   if (put.status !== 200) throw new Error(`upload answered ${put.status}`);
   const publisher = new (google.pubsub().v1.PublisherClient)(clientOptions(sim));
   await publisher.createTopic({ name: `projects/${sim.projectId}/topics/${topic}` });
-  const buildConfig = { runtime: 'nodejs24', entryPoint: 'vectorize', source: { storageSource: upload.storageSource } };
+  const buildConfig = (entryPoint: string) => ({
+    runtime: 'nodejs24',
+    entryPoint,
+    source: { storageSource: upload.storageSource },
+  });
   const serviceConfig = { environmentVariables: env, timeoutSeconds: 60 };
   const ops = await Promise.all([
     fns.createFunction({
       parent,
       functionId: 'vectorize-documents',
       function: {
-        buildConfig,
+        buildConfig: buildConfig('vectorizeDocument'),
         serviceConfig,
         eventTrigger: {
           eventType: 'google.cloud.firestore.document.v1.written',
@@ -54,7 +58,7 @@ export async function deployVectorize(
       parent,
       functionId: 'vectorize-chat',
       function: {
-        buildConfig,
+        buildConfig: buildConfig('vectorizeMessage'),
         serviceConfig,
         eventTrigger: {
           eventType: 'google.cloud.pubsub.topic.v1.messagePublished',

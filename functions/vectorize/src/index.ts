@@ -3,13 +3,18 @@ import { handleEvent, type IncomingEvent } from './handle-event.ts';
 import { KnowledgeIndex, settingsFromEnv } from './knowledge-index.ts';
 
 /**
- * The vectorize Cloud Function (v2), entry point `vectorize`: one function behind two triggers,
- * Firestore `document.written` on the webhook and Q&A collections, and the Pub/Sub topic the
- * RocketChat listener publishes to. See ../README.md.
+ * The vectorize Cloud Function (v2): one handler behind every trigger, Firestore `document.written`
+ * on the webhook and Q&A collections and the Pub/Sub topic the RocketChat listener publishes to.
+ * A function has one trigger, so the source is deployed once per event source; the entry points
+ * `vectorizeDocument` and `vectorizeMessage` (the names the desired state uses) and `vectorize`
+ * are the same handler, which tells the events apart by type. See ../README.md.
  */
 let index: KnowledgeIndex | undefined;
 
-functions.cloudEvent<unknown>('vectorize', async (event: unknown) => {
+const handler = async (event: unknown) => {
   index ??= new KnowledgeIndex(settingsFromEnv(process.env));
-  await handleEvent(event as unknown as IncomingEvent, index);
-});
+  await handleEvent(event as IncomingEvent, index);
+};
+
+for (const entryPoint of ['vectorize', 'vectorizeDocument', 'vectorizeMessage'])
+  functions.cloudEvent<unknown>(entryPoint, handler);
