@@ -83,15 +83,44 @@ describe('RocketChat simulator', () => {
     expect(rc.state.deliveries.filter((d) => d.messageId === m._id).map((d) => d.status)).toEqual([500, 200]);
   });
 
-  it('posts a webhook answer {text} in the room as the integration user, without re-triggering itself', async () => {
+  it('posts a webhook answer {text} in the room as the integration user, marked as a bot message', async () => {
     received.length = 0;
-    answers = [{ status: 200, body: JSON.stringify({ text: '@kb I am the bot' }) }];
+    answers = [{ status: 200, body: JSON.stringify({ text: 'I am the bot' }) }];
     rc.say('alice', 'general', '@kb say something');
     await rc.idle();
     const last = [...rc.state.messages.values()].at(-1);
     expect(last?.u.username).toBe('kb-bot');
-    expect(last?.msg).toBe('@kb I am the bot');
-    expect(received).toHaveLength(1);
+    expect(last?.msg).toBe('I am the bot');
+    expect(last?.bot).toBeDefined();
+  });
+
+  it('a bot answer starting with the trigger word fires the webhook again, with bot: true (RocketChat does not skip its own)', async () => {
+    received.length = 0;
+    answers = [{ status: 200, body: JSON.stringify({ text: '@kb echo' }) }];
+    rc.say('alice', 'general', '@kb loop once');
+    await rc.idle();
+    expect(received.map((r) => [r.text, r.bot])).toEqual([
+      ['@kb loop once', false],
+      ['@kb echo', true],
+    ]);
+  });
+
+  it('retries an empty 200 and a 204 (not success for RocketChat), gives up on a 500 with a body', async () => {
+    received.length = 0;
+    answers = [
+      { status: 200, body: '' },
+      { status: 204, body: '' },
+      { status: 200, body: '{}' },
+    ];
+    const retried = rc.say('alice', 'general', '@kb empty answers');
+    await rc.idle();
+    expect(rc.state.deliveries.filter((d) => d.messageId === retried._id).map((d) => d.status)).toEqual([
+      200, 204, 200,
+    ]);
+    answers = [{ status: 500, body: 'boom' }];
+    const failed = rc.say('alice', 'general', '@kb server error');
+    await rc.idle();
+    expect(rc.state.deliveries.filter((d) => d.messageId === failed._id).map((d) => d.status)).toEqual([500]);
   });
 
   it('logs in over REST and posts a reply in a thread', async () => {

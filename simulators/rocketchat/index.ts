@@ -44,9 +44,12 @@ export interface OutgoingIntegration {
   readonly triggerWords: readonly string[];
   readonly urls: readonly string[];
   readonly token: string;
-  /** The user whose messages never trigger it (it posts as this user). */
+  /** The user it posts its answers as. */
   readonly username: string;
+  /** Trigger words anywhere in the message, not only at its start. Default false. */
+  readonly triggerWordAnywhere?: boolean;
   enabled: boolean;
+  /** Retries after a failed call (RocketChat's default: 6, when retrying failed calls is on). */
   readonly retryCount: number;
 }
 
@@ -147,11 +150,17 @@ export async function startRocketChatSimulator(options: RocketChatSimulatorOptio
     else options.messageStore?.replace(structuredClone(message));
   }
 
+  /**
+   * One webhook call per URL, as RocketChat's triggerHandler makes it: success is 200, 201 or 202
+   * with a non-empty body; a 500 or 410 with a body is not retried (410 disables the integration);
+   * anything else (an empty body included) is retried after the delay. A JSON `{text}` answer is
+   * posted in the room as the integration's user, marked as a bot message.
+   */
   function deliver(integration: OutgoingIntegration, message: RcMessage, triggerWord: string | undefined) {
     const room = state.rooms.get(message.rid);
     const payload = {
       token: integration.token,
-      bot: false,
+      bot: Boolean(message.bot),
       ...(triggerWord ? { trigger_word: triggerWord } : {}),
       channel_id: message.rid,
       channel_name: room?.name,
@@ -161,59 +170,85 @@ export async function startRocketChatSimulator(options: RocketChatSimulatorOptio
       user_name: message.u.username,
       text: message.msg,
       siteUrl: url,
-      ...(message.tmid ? { tmid: message.tmid } : {}),
+      ...(message.alias ? { alias: message.alias } : {}),
       ...(message.editedAt ? { isEdited: true } : {}),
+      ...(message.tmid ? { tmid: message.tmid } : {}),
     };
-    const run = async () => {
-      for (let attempt = 1; attempt <= integration.retryCount + 1; attempt++) {
+    const callUrl = async (target: string) => {
+      for (let attempt = 1; ; attempt++) {
+        if (!integration.enabled) return;
         let status: number | 'network-error' = 'network-error';
-        let reply: { text?: unknown } | undefined;
-        for (const target of integration.urls) {
-          try {
-            const response = await fetch(target, {
-              method: 'POST',
-              headers: { 'content-type': 'application/json' },
-              body: JSON.stringify(payload),
-            });
-            status = response.status;
-            const text = await response.text();
-            try {
-              reply = text ? (JSON.parse(text) as { text?: unknown }) : undefined;
-            } catch {
-              reply = undefined;
-            }
-          } catch {
-            status = 'network-error';
-          }
+        let content = '';
+        let contentType = '';
+        try {
+          const response = await fetch(target, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify(payload),
+          });
+          status = response.status;
+          contentType = (response.headers.get('content-type') ?? '').split(';')[0] ?? '';
+          content = await response.text();
+        } catch {
+          status = 'network-error';
         }
         state.deliveries.push({ integration: integration._id, messageId: message._id, attempt, status });
-        if (typeof status === 'number' && status >= 200 && status < 300) {
-          // RocketChat posts a webhook's `{text}` answer in the room, as the integration's user.
+        if (status === 'network-error') return; // RocketChat logs a failed fetch and does not retry it
+        if (content && [200, 201, 202].includes(status)) {
+          let reply: { text?: unknown } | null = null;
+          if (
+            ['application/json', 'text/javascript', 'application/javascript', 'application/x-javascript'].includes(
+              contentType,
+            )
+          ) {
+            try {
+              reply = JSON.parse(content) as { text?: unknown };
+            } catch {
+              reply = null;
+            }
+          }
           if (typeof reply?.text === 'string' && reply.text.trim() !== '')
-            post(userByName(integration.username), message.rid, reply.text, {});
+            post(userByName(integration.username), message.rid, reply.text, { bot: { i: integration._id } });
           return;
         }
-        if (attempt <= integration.retryCount) await new Promise((r) => setTimeout(r, retryDelay(attempt)));
+        if (content && status === 410) {
+          integration.enabled = false;
+          return;
+        }
+        if (content && status === 500) return;
+        if (attempt > integration.retryCount) return;
+        await new Promise((r) => setTimeout(r, retryDelay(attempt)));
       }
     };
-    const p = run().finally(() => pending.delete(p));
-    pending.add(p);
+    for (const target of integration.urls) {
+      const p = callUrl(target).finally(() => pending.delete(p));
+      pending.add(p);
+    }
   }
 
   function trigger(message: RcMessage) {
     if (message.t) return;
     const room = state.rooms.get(message.rid);
     for (const integration of state.integrations) {
-      if (!integration.enabled || message.u.username === integration.username) continue;
-      const inChannel = integration.channel.some((c) => c === 'all_public_channels' || c === `#${room?.name}`);
+      if (!integration.enabled) continue;
+      const inChannel = integration.channel.some(
+        (c) => c === 'all_public_channels' || c === `#${room?.name}` || c === `#${room?._id}`,
+      );
       if (!inChannel) continue;
-      const word = integration.triggerWords.find((w) => message.msg.startsWith(w));
+      const word = integration.triggerWords.find((w) =>
+        integration.triggerWordAnywhere ? message.msg.includes(w) : message.msg.startsWith(w),
+      );
       if (integration.triggerWords.length > 0 && word === undefined) continue;
       deliver(integration, message, word);
     }
   }
 
-  function post(user: RcUser, rid: string, text: string, extra: { tmid?: string; alias?: string }): RcMessage {
+  function post(
+    user: RcUser,
+    rid: string,
+    text: string,
+    extra: { tmid?: string; alias?: string; bot?: { i: string } },
+  ): RcMessage {
     const now = new Date();
     const mentions = [...text.matchAll(/@([\w.-]+)/g)]
       .map((m) => [...state.users.values()].find((u) => u.username === m[1]))
@@ -229,6 +264,7 @@ export async function startRocketChatSimulator(options: RocketChatSimulatorOptio
       mentions,
       ...(extra.tmid ? { tmid: extra.tmid } : {}),
       ...(extra.alias ? { alias: extra.alias } : {}),
+      ...(extra.bot ? { bot: extra.bot } : {}),
     };
     write(message, 'insert');
     trigger(message);
