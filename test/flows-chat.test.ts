@@ -6,9 +6,12 @@ import { QdrantClient } from '@qdrant/js-client-rest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeClock, type GcpSimulator, startGcpSimulator } from '../providers/gcp/simulator/index.ts';
 import { clientOptions, google } from '../providers/gcp/simulator/test-clients.ts';
+import { type GroqSimulator, startGroqSimulator } from '../simulators/groq/index.ts';
 import { MongoSimulator } from '../simulators/mongodb/index.ts';
 import { type QdrantSimulator, startQdrantSimulator } from '../simulators/qdrant/index.ts';
 import { type RocketChatSimulator, startRocketChatSimulator } from '../simulators/rocketchat/index.ts';
+import { testServiceAccount } from '../workers/shared/firestore-documents.ts';
+import { type RunningWorker, runWorker } from '../workers/shared/run-worker.ts';
 import { freePort } from './support/flows-function.ts';
 import { deployVectorize } from './support/flows-gcp.ts';
 import { serveChangeStreams } from './support/flows-mongo-bridge.ts';
@@ -28,6 +31,8 @@ let mongo: MongoSimulator;
 let rc: RocketChatSimulator;
 let qdrant: QdrantSimulator;
 let kb: QdrantClient;
+let groq: GroqSimulator;
+let llm: RunningWorker;
 const checkpointDir = mkdtempSync(join(tmpdir(), 'flows-listener-'));
 let listener: { child: ChildProcess; port: number; output: string[] } | undefined;
 
@@ -80,7 +85,10 @@ beforeAll(async () => {
   mongo = new MongoSimulator();
   [rc, qdrant, gcp] = await Promise.all([
     startRocketChatSimulator({
-      users: [{ username: 'alice', password: 'a' }],
+      users: [
+        { username: 'alice', password: 'a' },
+        { username: 'kb-bot', password: 'bot-pass' },
+      ],
       messageStore: mongo.collection('rocketchat_message') as never,
     }),
     startQdrantSimulator({ apiKey: 'qdrant-key' }),
@@ -95,6 +103,35 @@ beforeAll(async () => {
     ackDeadlineSeconds: 600,
   });
   await startListener();
+  // The LLM Worker answers questions in RocketChat from what flow 2 indexed.
+  groq = await startGroqSimulator({ apiKeys: ['gsk_live'], requestsPerMinute: 1000 });
+  const login = await fetch(`${rc.url}/api/v1/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ user: 'kb-bot', password: 'bot-pass' }),
+  });
+  const bot = ((await login.json()) as { data: { userId: string; authToken: string } }).data;
+  llm = await runWorker('llm-query', {
+    GCP_PROJECT: gcp.projectId,
+    FIRESTORE_URL: gcp.url,
+    GCP_SERVICE_ACCOUNT_KEY: (await testServiceAccount()).keyJson,
+    ROCKETCHAT_TOKEN: 'rc-token',
+    ROCKETCHAT_URL: rc.url,
+    ROCKETCHAT_USER_ID: bot.userId,
+    ROCKETCHAT_AUTH_TOKEN: bot.authToken,
+    GROQ_API_KEY: 'gsk_live',
+    GROQ_URL: groq.url,
+    QDRANT_API_KEY: 'qdrant-key',
+    QDRANT_URL: qdrant.url,
+  });
+  rc.addOutgoingIntegration({
+    name: 'kb',
+    channel: ['#general'],
+    triggerWords: ['@kb'],
+    urls: [`${llm.url}/llm`],
+    token: 'rc-token',
+    username: 'kb-bot',
+  });
 }, 120_000);
 afterAll(async () => {
   if (process.env.FLOWS_DEBUG)
@@ -104,7 +141,8 @@ afterAll(async () => {
       JSON.stringify(gcp.requests.filter((r) => r.api === 'pubsub').slice(0, 20)),
     );
   listener?.child.kill('SIGKILL');
-  await Promise.all([rc?.close(), qdrant?.close(), gcp?.close()]);
+  await llm?.close();
+  await Promise.all([rc?.close(), qdrant?.close(), gcp?.close(), groq?.close()]);
 });
 
 const pointsOf = async (messageId: string) =>
@@ -137,6 +175,28 @@ describe('flow 2: RocketChat → change stream → listener → Pub/Sub → vect
     });
     await pullAudit();
     expect(accepted.filter((a) => a.messageId === m._id).map((a) => a.op)).toEqual(['upsert', 'upsert', 'delete']);
+  });
+
+  it('flow 3 on flow 2: a question is answered in its thread from a chat message; the question is indexed, the bot’s answer is not published', async () => {
+    const fact = rc.say('alice', 'general', 'The pool on the roof opens at 7am and closes at 10pm.');
+    await waitFor('the fact indexed', async () => {
+      await settled();
+      return (await pointsOf(fact._id)).length === 1;
+    });
+    const question = rc.say('alice', 'general', '@kb when does the roof pool open?');
+    const reply = await waitFor('the answer in the thread', () => rc.thread(question._id)[0]);
+    expect(reply.msg).toContain('The pool on the roof opens at 7am');
+    await waitFor('the question indexed as a message and as a Q&A', async () => {
+      await settled();
+      const qa = await kb.count('knowledge', {
+        filter: { must: [{ key: 'sourceId', match: { value: `qa:${question._id}` } }] },
+      });
+      return (await pointsOf(question._id)).length === 1 && qa.count === 1;
+    });
+    // The listener works in order: once a later message is accepted, the bot's answer was seen and skipped.
+    const marker = rc.say('alice', 'general', 'marker after the answer');
+    await waitFor('the marker published', async () => (await pullAudit()).some((a) => a.messageId === marker._id));
+    expect(accepted.some((a) => a.messageId === reply._id)).toBe(false);
   });
 
   it('system messages are not published', async () => {
