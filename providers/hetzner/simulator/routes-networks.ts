@@ -109,7 +109,7 @@ export const networkRoutes: Route[] = [
   }),
   route('DELETE', '/networks/{id}', (req, state) => {
     const n = getNetwork(state, req);
-    if (n.protection.delete) throw new ApiFault(403, 'protected', `network ${n.id} is delete protected`);
+    if (n.protection.delete) throw new ApiFault(403, 'protected', 'network deletion is protected');
     state.assertUnlocked('network', n.id);
     for (const s of state.servers.values()) s.privateNet = s.privateNet.filter((p) => p.network !== n.id);
     state.networks.delete(n.id);
@@ -125,8 +125,8 @@ export const networkRoutes: Route[] = [
   }),
   networkAction('add_route', (n, req) => {
     const r = routeOf(n, req.body);
-    if (n.routes.some((x) => x.destination === r.destination && x.gateway === r.gateway)) {
-      throw new ApiFault(409, 'conflict', `route to ${r.destination} via ${r.gateway} exists`);
+    if (n.routes.some((x) => x.destination === r.destination)) {
+      throw new ApiFault(409, 'conflict', `a route with destination ${r.destination} already exists`);
     }
     n.routes.push(r);
   }),
