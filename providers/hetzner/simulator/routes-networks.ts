@@ -30,7 +30,7 @@ function subnetOf(network: NetworkRecord, raw: unknown): NetworkRecord['subnets'
     throw invalidInput('ip_range', `${ipRange} is not inside the network's range ${network.ip_range}`);
   }
   if (network.subnets.some((x) => cidrContains(x.ip_range, ipRange) || cidrContains(ipRange, x.ip_range))) {
-    throw new ApiFault(409, 'conflict', `subnet ${ipRange} overlaps an existing subnet`);
+    throw new ApiFault(409, 'networks_overlap', `subnet ${ipRange} overlaps an existing subnet`);
   }
   const gateway = intToIp(parseCidr(network.ip_range)!.base + 1);
   return {
@@ -126,7 +126,8 @@ export const networkRoutes: Route[] = [
   networkAction('add_route', (n, req) => {
     const r = routeOf(n, req.body);
     if (n.routes.some((x) => x.destination === r.destination)) {
-      throw new ApiFault(409, 'conflict', `a route with destination ${r.destination} already exists`);
+      // Not `conflict`: clients retry that code (it means "changed during the request").
+      throw invalidInput('destination', `a route with destination ${r.destination} already exists`);
     }
     n.routes.push(r);
   }),
