@@ -10,6 +10,7 @@ export type { SerializedCloudflareState } from './state.ts';
 
 import { WorkerRuntime } from './worker-runtime.ts';
 import { registerWorkersApi } from './workers-api.ts';
+import { registerWranglerApi } from './wrangler-api.ts';
 
 /** Options of `startCloudflareSimulator`. */
 export interface CloudflareSimulatorOptions {
@@ -103,6 +104,7 @@ export class CloudflareSimulator {
     registerDnsApi(this.#router, this.state);
     registerR2Api(this.#router, this.state);
     registerWorkersApi(this.#router, this.state);
+    registerWranglerApi(this.#router, this.state);
     this.#runtime = new WorkerRuntime(this.state);
     this.#server = createServer((req, res) => {
       this.#handle(req, res).catch((error: unknown) => {

@@ -80,6 +80,11 @@ export interface SimVersion {
   readonly source: string;
   readonly message?: string;
   readonly tag?: string;
+  /** The code and configuration of this version (what a deployment of it runs). */
+  readonly content?: Pick<
+    SimScript,
+    'etag' | 'compatibility_date' | 'compatibility_flags' | 'tags' | 'bindings' | 'modules' | 'main_module' | 'handlers'
+  >;
 }
 
 export interface SimDeployment {
