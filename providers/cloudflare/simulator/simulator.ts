@@ -268,7 +268,21 @@ export class CloudflareSimulator {
       };
     }
     const match = this.#router.match(method, path);
-    if (match === undefined) return fail(404, 7003, `No route for that URI: ${path}`);
+    if (match === undefined) {
+      // As the API answers a path it does not route: 7003 naming the path, then 7000.
+      return {
+        status: 404,
+        body: {
+          success: false,
+          errors: [
+            { code: 7003, message: `Could not route to ${path}, perhaps your object identifier is invalid?` },
+            { code: 7000, message: 'No route for that URI' },
+          ],
+          messages: [],
+          result: null,
+        },
+      };
+    }
     if (match === 'method') return fail(405, 10405, `Method ${method} not allowed for ${path}`);
     return match.endpoint({ method, path, params: match.params, query, json, form });
   }
