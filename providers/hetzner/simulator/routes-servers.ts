@@ -324,7 +324,8 @@ export const serverRoutes: Route[] = [
     },
   })),
   serverAction('enable_rescue', (s, req, state) => {
-    if (req.body.type !== undefined && req.body.type !== 'linux64') throw invalidInput('type', 'must be linux64');
+    if (req.body.type !== undefined && req.body.type !== null && req.body.type !== 'linux64')
+      throw invalidInput('type', 'must be linux64');
     for (const k of ids(req.body.ssh_keys)) resolveRef(state.sshKeys.values(), k, 'ssh_keys');
     return {
       done: () => {
