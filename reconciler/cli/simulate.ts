@@ -21,12 +21,14 @@ async function entryFor(provider: string): Promise<SimulatorEntry> {
       return (await import('../../providers/cloudflare/simulator/entry.ts')).cloudflareSimulatorEntry;
     case 'gcp': {
       // The Google Cloud simulator comes from its own branch; this build may not have it.
-      const path = '../../providers/gcp/simulator/index.ts';
+      const url = new URL('../../providers/gcp/simulator/index.ts', import.meta.url);
       let entry: SimulatorEntry | undefined;
       try {
-        entry = ((await import(path)) as { gcpSimulatorEntry?: SimulatorEntry }).gcpSimulatorEntry;
-      } catch {
-        entry = undefined;
+        entry = ((await import(url.href)) as { gcpSimulatorEntry?: SimulatorEntry }).gcpSimulatorEntry;
+      } catch (error) {
+        // Only a missing module means "not in this build"; a broken one is reported as it is.
+        const code = (error as { code?: string }).code;
+        if (code !== 'ERR_MODULE_NOT_FOUND' || !String((error as Error).message).includes(url.pathname)) throw error;
       }
       if (!entry) throw new Error('the gcp simulator is not in this build');
       return entry;
@@ -59,11 +61,18 @@ export async function simulateCommand(args: readonly string[]): Promise<number> 
   }
   const log = pino({ level: process.env.KEELSON_LOG_LEVEL ?? 'info', base: undefined }, pino.destination(2));
   const entry = await entryFor(provider);
-  const running = await entry.start({
-    ...(port === undefined ? {} : { port }),
-    ...(values.state === undefined ? {} : { statePath: values.state }),
-    log,
-  });
+  let running: Awaited<ReturnType<SimulatorEntry['start']>>;
+  try {
+    running = await entry.start({
+      ...(port === undefined ? {} : { port }),
+      ...(values.state === undefined ? {} : { statePath: values.state }),
+      log,
+    });
+  } catch (error) {
+    if ((error as { code?: string }).code === 'EADDRINUSE')
+      throw new Error(`port ${port} on 127.0.0.1 is in use; pick another --port (or leave it out for a free one)`);
+    throw error;
+  }
   for (const [key, value] of Object.entries(running.env)) process.stdout.write(`${key}=${value}\n`);
   process.stderr.write(
     `keelson: the ${provider} simulator is running on loopback${values.state ? `, state in ${values.state}` : ' (state is lost on exit: --state FILE keeps it)'}; stop it with Ctrl-C\n`,

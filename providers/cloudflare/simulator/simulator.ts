@@ -119,7 +119,13 @@ export class CloudflareSimulator {
   }
 
   async listen(): Promise<this> {
-    await new Promise<void>((resolve) => this.#server.listen(this.#port, '127.0.0.1', resolve));
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(this.#port, '127.0.0.1', () => {
+        this.#server.off('error', reject);
+        resolve();
+      });
+    });
     const { port } = this.#server.address() as AddressInfo;
     this.url = `http://127.0.0.1:${port}${API_PREFIX}`;
     return this;

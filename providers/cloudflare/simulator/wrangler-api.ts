@@ -78,6 +78,16 @@ export function registerWranglerApi(router: Router, state: SimState): void {
     });
   });
 
+  // `wrangler delete`: the script, its routes and schedules go.
+  router.on('DELETE', '/accounts/:account/workers/services/:script', (req) => {
+    const s = script(req.params.script);
+    if (!s) return scriptMissing();
+    state.scripts.delete(s.id);
+    for (const r of [...state.routes.values()]) if (r.script === s.id) state.routes.delete(r.id);
+    state.workersVersion++;
+    return ok(null);
+  });
+
   // The newer Workers view of a script (`/workers/workers/:name`).
   router.on('GET', '/accounts/:account/workers/workers/:script', (req) => {
     const s = script(req.params.script);
