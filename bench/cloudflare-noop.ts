@@ -2,9 +2,10 @@
  * API requests and wall time of a no-op pass (observe + plan through runPass) with 10, 100 and
  * 1,000 DNS records already in place and owned. Budget: requests grow with pages, not records.
  */
-import { EngineRig } from '../providers/cloudflare/engine-rig.ts';
+
 import { markComment } from '../providers/cloudflare/ownership.ts';
 import { startCloudflareSimulator } from '../providers/cloudflare/simulator/index.ts';
+import { EngineRig } from '../test/support/engine-rig.ts';
 
 export async function run(): Promise<void> {
   for (const n of [10, 100, 1000]) {
@@ -35,7 +36,7 @@ export async function run(): Promise<void> {
           modified_on: '2024-01-01T00:00:00Z',
         });
       }
-      const rig = new EngineRig(sim.env()).write('dns.yaml', docs.join('---\n'));
+      const rig = new EngineRig({ env: sim.env() }).write('dns.yaml', docs.join('---\n'));
       await rig.pass('plan'); // warm-up: module loading, zone lookup
       const before = sim.requests.length;
       const t0 = performance.now();

@@ -77,6 +77,19 @@ export interface SecretReference {
   readonly secretRef: string;
 }
 
+/**
+ * What a `secretRef` name may be: letters, digits, `.`, `_` and `-`, starting with a letter, digit
+ * or `_`, at most 128 characters; never `/` nor `..`. Names become file names in the secrets
+ * directory and environment variable names, so nothing else may reach them.
+ */
+export const SECRET_NAME_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
+
+/** Why `name` cannot be a secret name, or undefined when it can. */
+export function secretNameProblem(name: string): string | undefined {
+  if (SECRET_NAME_PATTERN.test(name) && !name.includes('..')) return undefined;
+  return `secret name ${JSON.stringify(name.length > 60 ? `${name.slice(0, 57)}...` : name)} is not allowed: use letters, digits, '.', '_' and '-' (no '/', no '..', at most 128 characters)`;
+}
+
 export function isSecretReference(value: unknown): value is SecretReference {
   return (
     typeof value === 'object' &&

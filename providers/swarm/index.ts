@@ -1,20 +1,28 @@
-import { existsSync } from 'node:fs';
-import type { ProviderModule, ProviderOptions } from '../../reconciler/providers/registry.ts';
-import type { HandlerContext, Provider, ProviderKind } from '../sdk/index.ts';
-import { SwarmClient } from './client.ts';
-import { configSchema, SwarmConfigHandler } from './config.ts';
-import { networkSchema, SwarmNetworkHandler } from './network.ts';
-import { SwarmSecretHandler, secretSchema } from './secret.ts';
-import { SwarmServiceHandler } from './service.ts';
-import { serviceSchema } from './service-schema.ts';
-import { stackExpander, stackSchema } from './stack.ts';
+import { statSync } from 'node:fs';
+import {
+  buildKinds,
+  expandersOf,
+  type HandlerContext,
+  type KindEntry,
+  type Provider,
+  type ProviderModule,
+  type ProviderOptions,
+  schemasOf,
+} from '../sdk/index.ts';
+import { SwarmClient } from './client/client.ts';
+import { ConfigHandler, configSchema } from './kinds/config.ts';
+import { NetworkHandler, networkSchema } from './kinds/network.ts';
+import { SecretHandler, secretSchema } from './kinds/secret.ts';
+import { ServiceHandler } from './kinds/service.ts';
+import { serviceSchema } from './kinds/service-schema.ts';
+import { stackExpander, stackSchema } from './kinds/stack.ts';
 
-export { SwarmClient } from './client.ts';
-export { ChartError, expandChart } from './compose-stack.ts';
-export { SwarmConfigHandler } from './config.ts';
-export { SwarmNetworkHandler } from './network.ts';
-export { SwarmSecretHandler } from './secret.ts';
-export { SwarmServiceHandler } from './service.ts';
+export { SwarmClient } from './client/client.ts';
+export { ChartError, expandChart } from './compose/compose-stack.ts';
+export { ConfigHandler } from './kinds/config.ts';
+export { NetworkHandler } from './kinds/network.ts';
+export { SecretHandler } from './kinds/secret.ts';
+export { ServiceHandler } from './kinds/service.ts';
 export { configSchema, networkSchema, secretSchema, serviceSchema, stackSchema };
 
 export interface SwarmProviderOptions {
@@ -28,6 +36,21 @@ export interface SwarmProviderOptions {
   readonly taskStartMs?: number;
 }
 
+/** What the Swarm handlers share: one Engine API client and the provider's options. */
+interface SwarmShared {
+  readonly client: SwarmClient;
+  readonly options: SwarmProviderOptions;
+}
+
+/** Every Swarm kind; `swarm.Stack` is a composite expanded at load time. */
+const swarmKinds: readonly KindEntry<SwarmShared>[] = [
+  { schema: networkSchema, handler: (s) => new NetworkHandler(s.client) },
+  { schema: secretSchema, handler: (s) => new SecretHandler(s.client, { keepVersions: s.options.keepVersions }) },
+  { schema: configSchema, handler: (s) => new ConfigHandler(s.client, { keepVersions: s.options.keepVersions }) },
+  { schema: serviceSchema, handler: (s) => new ServiceHandler(s.client, { taskStartMs: s.options.taskStartMs }) },
+  { schema: stackSchema, expander: stackExpander },
+];
+
 /** The `swarm` provider with its client exposed (tests and benchmarks read its write counter). */
 export interface SwarmProvider extends Provider {
   readonly client: SwarmClient;
@@ -35,17 +58,9 @@ export interface SwarmProvider extends Provider {
 
 export function createSwarmProvider(options: SwarmProviderOptions = {}): SwarmProvider {
   const client = new SwarmClient(options.dockerHost);
-  const versioned = { keepVersions: options.keepVersions };
-  const kinds: ProviderKind[] = [
-    { schema: networkSchema, handler: new SwarmNetworkHandler(client) },
-    { schema: secretSchema, handler: new SwarmSecretHandler(client, versioned) },
-    { schema: configSchema, handler: new SwarmConfigHandler(client, versioned) },
-    { schema: serviceSchema, handler: new SwarmServiceHandler(client, { taskStartMs: options.taskStartMs }) },
-    { schema: stackSchema, expander: stackExpander },
-  ];
   return {
     name: 'swarm',
-    kinds,
+    kinds: buildKinds(swarmKinds, { client, options }),
     concurrency: options.concurrency ?? 8,
     client,
     async connect(_ctx: HandlerContext) {
@@ -65,8 +80,8 @@ function positive(value: string | undefined): number | undefined {
  */
 export const swarmModule: ProviderModule = {
   name: 'swarm',
-  schemas: [networkSchema, secretSchema, configSchema, serviceSchema, stackSchema],
-  expanders: { [stackSchema.kind]: stackExpander },
+  schemas: schemasOf(swarmKinds),
+  expanders: expandersOf(swarmKinds),
   create(options: ProviderOptions) {
     const dockerHost = options.env.DOCKER_HOST || undefined;
     const socket =
@@ -75,11 +90,12 @@ export const swarmModule: ProviderModule = {
         : dockerHost.startsWith('unix://')
           ? dockerHost.slice(7)
           : undefined;
-    if (socket !== undefined && !existsSync(socket)) {
+    const problem = socket === undefined ? undefined : socketProblem(socket);
+    if (problem !== undefined) {
       return {
         unavailable: dockerHost
-          ? `no Docker Engine at DOCKER_HOST=${dockerHost} (${socket} does not exist)`
-          : 'no Docker Engine: DOCKER_HOST is not set and /var/run/docker.sock does not exist',
+          ? `no Docker Engine at DOCKER_HOST=${dockerHost} (${socket} ${problem})`
+          : `no Docker Engine: DOCKER_HOST is not set and /var/run/docker.sock ${problem}`,
       };
     }
     return createSwarmProvider({
@@ -90,3 +106,12 @@ export const swarmModule: ProviderModule = {
     });
   },
 };
+
+/** Why a path cannot be a Docker Engine's socket (missing, or a plain file left behind), or undefined. */
+function socketProblem(path: string): string | undefined {
+  try {
+    return statSync(path).isSocket() ? undefined : 'is not a socket';
+  } catch {
+    return 'does not exist';
+  }
+}
