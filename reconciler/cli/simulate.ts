@@ -1,15 +1,6 @@
 import { parseArgs } from 'node:util';
 import pino from 'pino';
-import { errorMessage, type Logger } from '../../providers/sdk/index.ts';
-
-/** What each provider's simulator exports for running it standalone. */
-export interface SimulatorEntry {
-  start(o: {
-    port?: number;
-    statePath?: string;
-    log?: Logger;
-  }): Promise<{ env: Record<string, string>; close(): Promise<void> }>;
-}
+import { errorMessage, type RunningSimulator, type SimulatorEntry } from '../../providers/sdk/index.ts';
 
 const providers = ['hetzner', 'cloudflare', 'gcp'] as const;
 
@@ -61,7 +52,7 @@ export async function simulateCommand(args: readonly string[]): Promise<number> 
   }
   const log = pino({ level: process.env.KEELSON_LOG_LEVEL ?? 'info', base: undefined }, pino.destination(2));
   const entry = await entryFor(provider);
-  let running: Awaited<ReturnType<SimulatorEntry['start']>>;
+  let running: RunningSimulator;
   try {
     running = await entry.start({
       ...(port === undefined ? {} : { port }),
