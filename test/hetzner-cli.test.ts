@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type HetznerSimulator, startHetznerSimulator } from '../providers/hetzner/simulator/index.ts';
+import type { Exchange } from '../providers/hetzner/simulator/server.ts';
+import { checkExchanges, hetznerSpecMissing } from '../providers/hetzner/simulator/spec-check.ts';
 import { hcloudMissing, type Run, run, startSimulateChild } from './hetzner-cli-support.ts';
 
 const missing = hcloudMissing();
@@ -19,6 +21,7 @@ type Json = Record<string, any>;
 describe.runIf(!missing)('the hcloud CLI against the Hetzner simulator', { timeout: 240_000 }, () => {
   let sim: HetznerSimulator;
   let dir: string;
+  const exchanges: Exchange[] = [];
   const env = () => ({
     PATH: process.env.PATH,
     HOME: dir,
@@ -42,7 +45,7 @@ describe.runIf(!missing)('the hcloud CLI against the Hetzner simulator', { timeo
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'keelson-hcloud-cli-'));
-    sim = await startHetznerSimulator({ token, actionDurationMs: 60 });
+    sim = await startHetznerSimulator({ token, actionDurationMs: 60, onExchange: (e) => exchanges.push(e) });
   });
   afterAll(async () => {
     await sim?.close();
@@ -242,11 +245,31 @@ describe.runIf(!missing)('the hcloud CLI against the Hetzner simulator', { timeo
     await ok('placement-group', 'delete', 'pg1');
     await ok('network', 'delete', 'net1');
     await ok('ssh-key', 'delete', 'k1');
+    // This CLI does not wait for the delete_server action; the servers stay `deleting` until it ends.
+    for (let i = 0; ; i++) {
+      const left = (JSON.parse(await ok('server', 'list', '-o', 'json')) ?? []) as Json[];
+      if (left.length === 0) break;
+      expect(left.map((x) => x.status)).toEqual(left.map(() => 'deleting'));
+      expect(i, 'servers still listed after 500 polls').toBeLessThan(500);
+    }
     for (const kind of ['server', 'volume', 'firewall', 'network', 'ssh-key', 'placement-group']) {
       // This CLI prints null for an empty list.
       expect(JSON.parse(await ok(kind, 'list', '-o', 'json')) ?? [], kind).toEqual([]);
     }
     expect(await refused('server', 'describe', 's1')).toMatch(/server not found: s1/);
+  });
+
+  it('every answer the CLI got matches the vendor OpenAPI document', (ctx) => {
+    const specMissing = hetznerSpecMissing();
+    if (specMissing) {
+      console.log(`OpenAPI check of the hcloud CLI exchanges NOT run: ${specMissing}`);
+      ctx.skip();
+    }
+    const report = checkExchanges(exchanges);
+    if (report.requestProblems.length > 0)
+      console.log(`hcloud CLI requests the document does not describe:\n  ${report.requestProblems.join('\n  ')}`);
+    expect(report.responseProblems).toEqual([]);
+    expect(report.checked).toBeGreaterThan(100);
   });
 });
 

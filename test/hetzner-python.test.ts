@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type HetznerSimulator, startHetznerSimulator } from '../providers/hetzner/simulator/index.ts';
 import type { Exchange } from '../providers/hetzner/simulator/server.ts';
+import { checkExchanges, hetznerSpecMissing } from '../providers/hetzner/simulator/spec-check.ts';
 import { run } from './hetzner-cli-support.ts';
 
 const python = '/usr/bin/python3';
@@ -43,5 +44,19 @@ describe.runIf(!missing)('the hcloud Python library against the Hetzner simulato
     const changeType = exchanges.find((e) => e.path.endsWith('/actions/change_type'));
     expect(changeType?.requestBody).toMatchObject({ server_type: 24 });
     expect(sim.state.servers.size).toBe(0);
+  });
+
+  it('every answer the library got matches the vendor OpenAPI document', (ctx) => {
+    const specMissing = hetznerSpecMissing();
+    if (specMissing) {
+      console.log(`OpenAPI check of the Python exchanges NOT run: ${specMissing}`);
+      ctx.skip();
+    }
+    const report = checkExchanges(exchanges);
+    // Requests are the library's business; where it strays from the document, say so.
+    if (report.requestProblems.length > 0)
+      console.log(`python3-hcloud requests the document does not describe:\n  ${report.requestProblems.join('\n  ')}`);
+    expect(report.responseProblems).toEqual([]);
+    expect(report.checked).toBeGreaterThan(100);
   });
 });
