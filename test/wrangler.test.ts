@@ -197,6 +197,13 @@ describe.runIf(!missing)('wrangler 4 against the Cloudflare simulator', { timeou
     const deployments = await ok(['deployments', 'list', '--json']);
     expect((JSON.parse(deployments) as unknown[]).length).toBe(3);
     expect(await ok(['triggers', 'deploy'])).toMatch(/app\.example\.com\/\*/);
+
+    // workers_dev = true: wrangler enables the script's workers.dev name, which then reaches it too.
+    const devUrl = 'https://wrangled.keelson-sim.workers.dev/';
+    expect((await sim.fetchRoute(devUrl)).status).toBe(404);
+    writeFileSync(join(project, 'wrangler.toml'), wranglerToml.replace('workers_dev = false', 'workers_dev = true'));
+    expect(await ok(['triggers', 'deploy'])).toContain('wrangled.keelson-sim.workers.dev');
+    expect(await (await sim.fetchRoute(devUrl)).json()).toMatchObject({ version: 'v2', secret: 's3cr3t-value' });
   });
 
   it('no wrangler run above tried to reach a host that is not loopback', () => {
