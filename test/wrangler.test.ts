@@ -204,6 +204,15 @@ describe.runIf(!missing)('wrangler 4 against the Cloudflare simulator', { timeou
     writeFileSync(join(project, 'wrangler.toml'), wranglerToml.replace('workers_dev = false', 'workers_dev = true'));
     expect(await ok(['triggers', 'deploy'])).toContain('wrangled.keelson-sim.workers.dev');
     expect(await (await sim.fetchRoute(devUrl)).json()).toMatchObject({ version: 'v2', secret: 's3cr3t-value' });
+
+    // Removing: the secret, then the Worker with its routes.
+    await ok(['secret', 'delete', 'API_SECRET']);
+    expect(JSON.parse(await ok(['secret', 'list', '--format', 'json']))).toEqual([]);
+    expect(await (await sim.fetchRoute('https://app.example.com/')).json()).toMatchObject({ secret: null });
+    await ok(['delete', '--force']);
+    expect([...sim.state.scripts.keys()]).toEqual([]);
+    expect([...sim.state.routes.values()]).toEqual([]);
+    expect((await sim.fetchRoute('https://app.example.com/')).status).toBe(404);
   });
 
   it('no wrangler run above tried to reach a host that is not loopback', () => {

@@ -6,6 +6,7 @@ import { newVersion } from './wrangler-api.ts';
 
 const SCRIPT_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 const CRON = /^(\S+\s+){4}\S+$/;
+const OLDEST_COMPATIBILITY_DATE = '2021-11-02';
 const BINDING_TYPES = new Set(['plain_text', 'secret_text', 'r2_bucket', 'service']);
 
 /** Worker scripts (multipart upload, list, settings, delete), cron schedules and zone routes. */
@@ -171,8 +172,8 @@ async function parseUpload(
   if (!main || !modules.some((m) => m.name === main)) {
     return fail(400, 10021, `No such module: main_module ${main ?? '(unset)'} is not among the uploaded parts.`);
   }
-  if (typeof metadata.compatibility_date !== 'string') {
-    return fail(400, 10021, 'compatibility_date is required for module Workers.');
+  if (metadata.compatibility_date !== undefined && typeof metadata.compatibility_date !== 'string') {
+    return fail(400, 10021, 'compatibility_date must be a date (YYYY-MM-DD).');
   }
   const previous = state.scripts.get(name);
   // `keep_bindings: ['secret_text', …]` (what wrangler sends) carries those bindings over from the live
@@ -208,7 +209,8 @@ async function parseUpload(
     metadata,
     content: {
       etag: hash.digest('hex'),
-      compatibility_date: metadata.compatibility_date,
+      // Without one the API runs the Worker at the oldest date (what `wrangler secret put` uploads for a draft).
+      compatibility_date: (metadata.compatibility_date as string | undefined) ?? OLDEST_COMPATIBILITY_DATE,
       compatibility_flags: Array.isArray(metadata.compatibility_flags) ? metadata.compatibility_flags.map(String) : [],
       tags: Array.isArray(metadata.tags) ? metadata.tags.map(String) : (previous?.tags ?? []),
       bindings,

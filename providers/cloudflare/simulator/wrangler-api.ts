@@ -56,6 +56,11 @@ export function registerWranglerApi(router: Router, state: SimState): void {
     req.params.account === state.accountId ? ok({ ...account(), settings: {} }) : accountMissing(),
   );
 
+  // The simulator has no KV namespaces or Durable Object namespaces; `wrangler delete` lists both.
+  const none = () => ok([], { page: 1, per_page: 100, count: 0, total_count: 0, total_pages: 0 });
+  router.on('GET', '/accounts/:account/storage/kv/namespaces', none);
+  router.on('GET', '/accounts/:account/workers/durable_objects/namespaces', none);
+
   router.on('GET', '/accounts/:account/workers/subdomain', () => ok({ subdomain: state.workersSubdomain }));
 
   const scripts = '/accounts/:account/workers/scripts';
