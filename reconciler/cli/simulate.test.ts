@@ -1,5 +1,6 @@
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { run, startSimulateChild } from '../../test/hetzner-cli-support.ts';
 
@@ -31,6 +32,27 @@ describe('keelson simulate', { timeout: 60_000 }, () => {
       expect(second.stderr).toContain(`keelson: port ${port} on 127.0.0.1 is in use; pick another --port`);
     } finally {
       await first.stop();
+    }
+  });
+
+  it('refuses a state file that is not its own or not JSON, naming the file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keelson-simulate-state-'));
+    try {
+      const file = join(dir, 'hetzner.json');
+      const hetzner = await startSimulateChild('hetzner', ['--state', file], ['HCLOUD_ENDPOINT']);
+      expect(await hetzner.stop()).toBe(0);
+      const wrong = await simulate('cloudflare', '--state', file);
+      expect(wrong.status).toBe(1);
+      expect(wrong.stderr).toContain(
+        `keelson: ${file}: this is not a Cloudflare simulator state (provider: hetzner); move it away or pick another --state`,
+      );
+      const broken = join(dir, 'broken.json');
+      writeFileSync(broken, '{"half');
+      const bad = await simulate('hetzner', '--state', broken);
+      expect(bad.status).toBe(1);
+      expect(bad.stderr).toMatch(new RegExp(`keelson: ${broken} is not a simulator state file \\(.*\\); move it away`));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

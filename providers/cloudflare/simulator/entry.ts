@@ -18,8 +18,18 @@ export const cloudflareSimulatorEntry = {
     });
     if (o.statePath !== undefined) {
       file = new StateFile(o.statePath, () => sim.serialize());
-      const saved = file.load();
-      if (saved !== undefined) sim.restore(saved as SerializedCloudflareState);
+      try {
+        const saved = file.load();
+        if (saved !== undefined) sim.restore(saved as SerializedCloudflareState);
+      } catch (error) {
+        await sim.close();
+        const message = (error as Error).message;
+        throw new Error(
+          message.startsWith(o.statePath)
+            ? message
+            : `${o.statePath}: ${message}; move it away or pick another --state`,
+        );
+      }
       file.save();
       o.log?.info({ path: o.statePath, scripts: sim.state.scripts.size }, 'cloudflare simulator state loaded');
     }

@@ -119,6 +119,7 @@ export class SimState {
   /** Everything the account holds, as JSON. */
   serialize(): SerializedCloudflareState {
     return {
+      provider: 'cloudflare',
       version: 1,
       accountId: this.accountId,
       workersSubdomain: this.workersSubdomain,
@@ -132,6 +133,8 @@ export class SimState {
 
   /** Loads what `serialize()` wrote, replacing everything (the account id must match). */
   restore(data: SerializedCloudflareState): void {
+    if (data.provider !== 'cloudflare')
+      throw new Error(`this is not a Cloudflare simulator state (provider: ${String(data.provider)})`);
     if (data.version !== 1) throw new Error(`unsupported Cloudflare simulator state version ${String(data.version)}`);
     if (data.accountId !== this.accountId) {
       throw new Error(`the state file is for account ${data.accountId}, this simulator runs ${this.accountId}`);
@@ -179,6 +182,7 @@ export function now(): string {
 
 /** The JSON form of a simulated account (what `keelson simulate cloudflare --state FILE` keeps). */
 export interface SerializedCloudflareState {
+  readonly provider: 'cloudflare';
   readonly version: 1;
   readonly accountId: string;
   readonly workersSubdomain: string;

@@ -30,8 +30,18 @@ export const hetznerSimulatorEntry = {
     });
     if (o.statePath !== undefined) {
       file = new StateFile(o.statePath, () => sim.state.serialize());
-      const saved = file.load();
-      if (saved !== undefined) sim.state.restore(saved as SerializedState);
+      try {
+        const saved = file.load();
+        if (saved !== undefined) sim.state.restore(saved as SerializedState);
+      } catch (error) {
+        await sim.close();
+        const message = (error as Error).message;
+        throw new Error(
+          message.startsWith(o.statePath)
+            ? message
+            : `${o.statePath}: ${message}; move it away or pick another --state`,
+        );
+      }
       sim.state.onChange = () => file?.changed();
       file.save();
       o.log?.info({ path: o.statePath, servers: sim.state.servers.size }, 'hetzner simulator state loaded');

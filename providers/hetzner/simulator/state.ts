@@ -223,6 +223,7 @@ export class SimulatorState {
   /** Everything the project holds, as JSON (system images and the catalog are not included: they are fixed). */
   serialize(): SerializedState {
     return {
+      provider: 'hetzner',
       version: 1,
       nextId: this.#nextId,
       actions: [...this.actions.values()],
@@ -241,6 +242,8 @@ export class SimulatorState {
    * `success`, and the resources they moved reach the state that action leads to.
    */
   restore(data: SerializedState): void {
+    if (data.provider !== 'hetzner')
+      throw new Error(`this is not a Hetzner simulator state (provider: ${String(data.provider)})`);
     if (data.version !== 1) throw new Error(`unsupported Hetzner simulator state version ${String(data.version)}`);
     this.#nextId = data.nextId;
     const fill = <T extends { id: number }>(map: Map<number, T>, items: readonly T[]) => {
@@ -299,6 +302,7 @@ export class SimulatorState {
 
 /** The JSON form of a simulated project (what `keelson simulate hetzner --state FILE` keeps). */
 export interface SerializedState {
+  readonly provider: 'hetzner';
   readonly version: 1;
   readonly nextId: number;
   readonly actions: ActionRecord[];
