@@ -54,6 +54,12 @@ export interface KindSchema {
   readonly stateful?: boolean;
   /** Read-only kinds (lookups) are observed and referenced, never created or deleted. */
   readonly readOnly?: boolean;
+  /**
+   * Spec fields whose value no two resources of this kind may share (two `cloudflare.WorkerCron`
+   * for one script would overwrite each other's schedules): `validate` reports the second one,
+   * naming the first, with `why` as the hint.
+   */
+  readonly unique?: readonly { readonly field: string; readonly why: string }[];
 }
 
 /** Marks a reference in a spec. */

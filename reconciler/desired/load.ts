@@ -22,6 +22,7 @@ import {
   type SourceLocation,
 } from '../../providers/sdk/index.ts';
 import type { ProviderRegistry } from '../providers/registry.ts';
+import { buildArtifacts } from './build.ts';
 import type { Diagnostic } from './diagnostic.ts';
 import { buildGraph, type DependencyGraph } from './graph.ts';
 import { checkSpec, closest, coerceSpec, describe, excerpt } from './validate-spec.ts';
@@ -119,7 +120,11 @@ export function loadDesiredState(dir: string, registry: ProviderRegistry, option
   }
   const expandedLocated = dependOnChildren(located);
   checkCrossReferences(expandedLocated, registry, diagnostics);
-  const resources = expandedLocated.map((l) => l.resource);
+  checkUnique(expandedLocated, registry, diagnostics);
+  const checked = expandedLocated.map((l) => l.resource);
+  const valid = !diagnostics.some((d) => d.severity === 'error');
+  // Build only a revision that is otherwise valid: an invalid one is not applied anyway.
+  const resources = valid ? buildArtifacts(checked, registry, { root, base }, diagnostics) : checked;
   const graph = buildGraph(resources);
   for (const cycle of graph.cycles) {
     const first = located.find((l) => l.resource.key === cycle[0]);
@@ -467,6 +472,34 @@ function checkCrossReferences(located: readonly Located[], registry: ProviderReg
   }
 }
 
+/** Values of `unique` spec fields shared by two resources of one kind (the later one is reported). */
+function checkUnique(located: readonly Located[], registry: ProviderRegistry, out: Diagnostic[]): void {
+  const first = new Map<string, Located>();
+  for (const l of located) {
+    for (const rule of registry.schema(l.resource.kind)?.unique ?? []) {
+      const value = l.resource.spec[rule.field];
+      if (value === undefined) continue;
+      const id = `${l.resource.kind}\n${rule.field}\n${JSON.stringify(value)}`;
+      const earlier = first.get(id);
+      if (!earlier) {
+        first.set(id, l);
+        continue;
+      }
+      const s = earlier.resource.source;
+      out.push({
+        ...(l.doc && l.lines
+          ? position(l.doc, l.lines, l.resource.source?.file ?? '', ['spec', rule.field])
+          : where(l)),
+        severity: 'error',
+        code: 'invalid-value',
+        field: `spec.${rule.field}`,
+        message: `${earlier.resource.key}${s ? ` (${s.file}:${s.line})` : ''} already has this ${rule.field}`,
+        hint: rule.why,
+      });
+    }
+  }
+}
+
 function where(l: Located | undefined): { file?: string; line?: number; column?: number } {
   const s = l?.resource.source;
   return s ? { file: s.file, line: s.line, column: s.column } : {};
@@ -518,7 +551,7 @@ export const MAX_FILE_BYTES = 2 * 1024 * 1024;
  * never opened. Every problem is an error diagnostic, so a tree that could not be read entirely is
  * never applied (unread files must not count as deletions).
  */
-function listYamlFiles(dir: string, root: string, out: Diagnostic[]): string[] {
+export function listYamlFiles(dir: string, root: string = findRoot(resolve(dir)), out: Diagnostic[] = []): string[] {
   const files: string[] = [];
   const realRoot = realpathSync(root);
   const inside = (real: string) => real === realRoot || real.startsWith(realRoot + sep);

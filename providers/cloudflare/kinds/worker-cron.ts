@@ -38,6 +38,12 @@ export const workerCronSchema = defineKind({
     },
   },
   outputs: { script: { type: 'string', computed: true } },
+  unique: [
+    {
+      field: 'script',
+      why: "Cloudflare keeps one list of cron triggers per script and each WorkerCron replaces it whole: put all of the script's schedules in one resource",
+    },
+  ],
 });
 
 /** Cron triggers: one read per script involved (Cloudflare has no account-wide list). */
