@@ -50,6 +50,11 @@ export async function simulateCommand(args: readonly string[]): Promise<number> 
     if (!Number.isInteger(port) || port < 0 || port > 65535)
       throw new Error(`--port ${values.port} is not a port number (0-65535)`);
   }
+  // Listen before anything is printed: a client may stop us as soon as it has read the environment.
+  const stopped = new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
   const log = pino({ level: process.env.KEELSON_LOG_LEVEL ?? 'info', base: undefined }, pino.destination(2));
   const entry = await entryFor(provider);
   let running: RunningSimulator;
@@ -68,10 +73,7 @@ export async function simulateCommand(args: readonly string[]): Promise<number> 
   process.stderr.write(
     `keelson: the ${provider} simulator is running on loopback${values.state ? `, state in ${values.state}` : ' (state is lost on exit: --state FILE keeps it)'}; stop it with Ctrl-C\n`,
   );
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGINT', () => resolve('SIGINT'));
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-  });
+  const signal = await stopped;
   try {
     await running.close();
   } catch (error) {
