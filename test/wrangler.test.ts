@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CloudflareSimulator, startCloudflareSimulator } from '../providers/cloudflare/simulator/index.ts';
+import { checkCloudflareExchanges, cloudflareSpecMissing } from '../providers/cloudflare/simulator/spec-check.ts';
 import { type Run, run, startSimulateChild } from './hetzner-cli-support.ts';
 
 const wranglerBin = resolve(import.meta.dirname, '../node_modules/wrangler/bin/wrangler.js');
@@ -117,7 +118,7 @@ describe.runIf(!missing)('wrangler 4 against the Cloudflare simulator', { timeou
     writeFileSync(join(project, 'src', 'index.js'), workerSource('v1'));
     writeFileSync(join(dir, 'guard.mjs'), loopbackGuard);
     guardLog = join(dir, 'guard.log');
-    sim = await startCloudflareSimulator();
+    sim = await startCloudflareSimulator({ recordBodies: true });
   });
   afterAll(async () => {
     await sim?.close();
@@ -213,6 +214,18 @@ describe.runIf(!missing)('wrangler 4 against the Cloudflare simulator', { timeou
     expect([...sim.state.scripts.keys()]).toEqual([]);
     expect([...sim.state.routes.values()]).toEqual([]);
     expect((await sim.fetchRoute('https://app.example.com/')).status).toBe(404);
+  });
+
+  it("every exchange with wrangler that Cloudflare's OpenAPI document covers matches it", (ctx) => {
+    const specMissing = cloudflareSpecMissing();
+    if (specMissing) {
+      console.log(`OpenAPI check of the wrangler exchanges NOT run: ${specMissing}`);
+      ctx.skip();
+    }
+    const report = checkCloudflareExchanges(sim.requests);
+    console.log(`checked ${report.checked} wrangler exchanges against the document`);
+    expect(report.problems).toEqual([]);
+    expect(report.checked).toBeGreaterThan(10);
   });
 
   it('no wrangler run above tried to reach a host that is not loopback', () => {

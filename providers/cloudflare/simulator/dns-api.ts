@@ -182,11 +182,12 @@ export function recordBody(r: SimRecord): Record<string, unknown> {
     locked: false,
     meta: { auto_added: false },
     settings: {},
-    comment: r.comment,
     tags: r.tags,
     created_on: r.created_on,
     modified_on: r.modified_on,
   };
+  // A record without a comment has none in the answer (the document and the SDK type it `string`).
+  if (r.comment !== null) body.comment = r.comment;
   if (r.priority !== undefined) body.priority = r.priority;
   if (r.data !== undefined) body.data = r.data;
   return body;

@@ -1,6 +1,7 @@
 import Cloudflare from 'cloudflare';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CloudflareSimulator, startCloudflareSimulator } from './simulator.ts';
+import { checkCloudflareExchanges, cloudflareSpecMissing } from './spec-check.ts';
 
 // What other clients than keelson's use, driven by the official SDK (and raw HTTP where wrangler's
 // way of sending is the point): DNS export/import/batch, Global API Key auth, JSON sent as text/plain.
@@ -8,7 +9,7 @@ describe('the Cloudflare simulator for the official SDK and wrangler', () => {
   let sim: CloudflareSimulator;
   let zone: string;
   beforeAll(async () => {
-    sim = await startCloudflareSimulator();
+    sim = await startCloudflareSimulator({ recordBodies: true });
     zone = [...sim.state.zones.values()][0]!.id;
   });
   afterAll(() => sim.close());
@@ -88,5 +89,16 @@ describe('the Cloudflare simulator for the official SDK and wrangler', () => {
     });
     expect(res.status).toBe(200);
     expect(sim.state.buckets.has('plain-text-bucket')).toBe(true);
+  });
+
+  it('answers these exchanges as the OpenAPI document says, where it covers them', (ctx) => {
+    const specMissing = cloudflareSpecMissing();
+    if (specMissing) {
+      console.log(`OpenAPI check of these exchanges NOT run: ${specMissing}`);
+      ctx.skip();
+    }
+    const report = checkCloudflareExchanges(sim.requests);
+    expect(report.problems).toEqual([]);
+    expect(report.checked).toBeGreaterThan(3);
   });
 });
