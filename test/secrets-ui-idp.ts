@@ -1,0 +1,64 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createRequire } from 'node:module';
+
+/** oidc-provider ships no types; this is the part used here. */
+type ProviderClass = new (
+  issuer: string,
+  config: Record<string, unknown>,
+) => { callback(): (req: IncomingMessage, res: ServerResponse) => void };
+const Provider = (createRequire(import.meta.url)('oidc-provider') as { default: ProviderClass }).default;
+
+/** People of the stand-in Keycloak realm: their groups can change while they are signed in. */
+export type Users = Map<string, { groups: string[] }>;
+
+/**
+ * The certified `oidc-provider` on loopback standing in for Keycloak: code flow with PKCE required,
+ * a confidential client, `groups` at userinfo only (its default, as Keycloak's mapper can be),
+ * development login pages (any password) for the browser to fill in.
+ */
+export async function startIdentityProvider(options: {
+  readonly users: Users;
+  readonly redirectUri: string;
+  readonly clientId: string;
+  readonly clientSecret: string;
+}): Promise<{ issuer: string; close(): Promise<void> }> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const provider = new Provider(issuer, {
+    clients: [
+      {
+        client_id: options.clientId,
+        client_secret: options.clientSecret,
+        redirect_uris: [options.redirectUri],
+        grant_types: ['authorization_code'],
+        response_types: ['code'],
+      },
+    ],
+    scopes: ['openid', 'profile', 'email', 'groups'],
+    claims: { openid: ['sub'], profile: ['preferred_username', 'name'], email: ['email'], groups: ['groups'] },
+    pkce: { required: () => true },
+    features: { devInteractions: { enabled: true } },
+    cookies: { keys: ['secrets-ui-test-cookie-key'] },
+    async findAccount(_ctx: unknown, sub: string) {
+      const user = options.users.get(sub);
+      if (!user) return undefined;
+      return {
+        accountId: sub,
+        async claims() {
+          return { sub, preferred_username: sub, email: `${sub}@example.com`, groups: [...user.groups] };
+        },
+      };
+    },
+  });
+  server.on('request', provider.callback());
+  return {
+    issuer,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
