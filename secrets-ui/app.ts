@@ -6,7 +6,16 @@ import { ALPHABETS, type AlphabetName, generateValue, MAX_LENGTH, MIN_LENGTH } f
 import type { Inventory } from './inventory.ts';
 import type { KeelsonClient, KeelsonStatus } from './keelson-client.ts';
 import type { OidcClient } from './oidc.ts';
-import { auditTable, type ConsumerState, layout, listPage, messagePage, type SecretRow, secretPage, STYLESHEET } from './pages.ts';
+import {
+  auditTable,
+  type ConsumerState,
+  layout,
+  listPage,
+  messagePage,
+  type SecretRow,
+  STYLESHEET,
+  secretPage,
+} from './pages.ts';
 import type { SecretStore } from './secret-store.ts';
 import {
   CookieSealer,
@@ -53,7 +62,8 @@ export function buildSecretsUi(options: SecretsUiOptions): FastifyInstance {
   const origin = new URL(options.publicUrl).origin;
   const https = origin.startsWith('https:');
   const ttl = options.sessionSeconds ?? 8 * 3600;
-  const log = options.log ?? ((event) => process.stdout.write(`${JSON.stringify({ at: new Date().toISOString(), ...event })}\n`));
+  const log =
+    options.log ?? ((event) => process.stdout.write(`${JSON.stringify({ at: new Date().toISOString(), ...event })}\n`));
 
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
     done(null, Object.fromEntries(new URLSearchParams(String(body))));
@@ -65,7 +75,8 @@ export function buildSecretsUi(options: SecretsUiOptions): FastifyInstance {
       "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     );
     reply.header('x-content-type-options', 'nosniff');
-    reply.header('referrer-policy', 'no-referrer');
+    // same-origin, not no-referrer: with no-referrer Chromium sends `Origin: null` on our own form posts.
+    reply.header('referrer-policy', 'same-origin');
     reply.header('x-frame-options', 'DENY');
     reply.header('cache-control', 'no-store');
     if (https) reply.header('strict-transport-security', 'max-age=31536000; includeSubDomains');
@@ -112,12 +123,17 @@ export function buildSecretsUi(options: SecretsUiOptions): FastifyInstance {
     request.session = session;
   });
 
-  app.get('/app.css', async (_request, reply) => reply.header('content-type', 'text/css; charset=utf-8').send(STYLESHEET));
+  app.get('/app.css', async (_request, reply) =>
+    reply.header('content-type', 'text/css; charset=utf-8').send(STYLESHEET),
+  );
   app.get('/healthz', async () => ({ status: 'ok' }));
 
   app.get('/auth/login', async (_request, reply) => {
     const { url, transaction } = await options.oidc.start();
-    reply.header('set-cookie', cookie(LOGIN_COOKIE, await sealer.seal({ ...transaction }, 'login', 600), { maxAge: 600, sameSite: 'Lax' }));
+    reply.header(
+      'set-cookie',
+      cookie(LOGIN_COOKIE, await sealer.seal({ ...transaction }, 'login', 600), { maxAge: 600, sameSite: 'Lax' }),
+    );
     return reply.redirect(url, 302);
   });
 
@@ -125,7 +141,15 @@ export function buildSecretsUi(options: SecretsUiOptions): FastifyInstance {
     const cookies = parseCookies(request.headers.cookie);
     const tx = await sealer.open(cookies.get(LOGIN_COOKIE), 'login');
     reply.header('set-cookie', cookie(LOGIN_COOKIE, '', { maxAge: 0, sameSite: 'Lax' }));
-    if (!tx) return html(reply, 400, messagePage('Sign-in failed', 'The sign-in took too long or was not started here.', { href: '/auth/login', text: 'Sign in again' }));
+    if (!tx)
+      return html(
+        reply,
+        400,
+        messagePage('Sign-in failed', 'The sign-in took too long or was not started here.', {
+          href: '/auth/login',
+          text: 'Sign in again',
+        }),
+      );
     let result: Awaited<ReturnType<OidcClient['finish']>>;
     try {
       result = await options.oidc.finish(new URL(request.url, origin), {
@@ -135,14 +159,26 @@ export function buildSecretsUi(options: SecretsUiOptions): FastifyInstance {
       });
     } catch (error) {
       log({ event: 'sign-in failed', reason: (error as Error).message });
-      return html(reply, 400, messagePage('Sign-in failed', `The identity provider's answer was not accepted: ${(error as Error).message}`, { href: '/auth/login', text: 'Sign in again' }));
+      return html(
+        reply,
+        400,
+        messagePage('Sign-in failed', `The identity provider's answer was not accepted: ${(error as Error).message}`, {
+          href: '/auth/login',
+          text: 'Sign in again',
+        }),
+      );
     }
     const { identity } = result;
     if (!identity.member) {
       log({ event: 'refused', user: identity.name, path: '/auth/callback' });
       return refuse(reply, identity.name);
     }
-    const session: Session = { sub: identity.sub, name: identity.name, accessToken: result.accessToken, csrf: randomToken() };
+    const session: Session = {
+      sub: identity.sub,
+      name: identity.name,
+      accessToken: result.accessToken,
+      csrf: randomToken(),
+    };
     reply.header('set-cookie', [
       cookie(LOGIN_COOKIE, '', { maxAge: 0, sameSite: 'Lax' }),
       cookie(SESSION_COOKIE, await sealer.seal({ ...session }, 'session', ttl), { maxAge: ttl, sameSite: 'Strict' }),
@@ -153,10 +189,12 @@ export function buildSecretsUi(options: SecretsUiOptions): FastifyInstance {
     return html(
       reply,
       200,
-      layout({ title: 'Signed in', refresh: 0, body: '<p><a href="/">Continue to the secrets</a></p>' }).replace(
-        '<meta http-equiv="refresh" content="0">',
-        '<meta http-equiv="refresh" content="0;url=/">',
-      ),
+      layout({
+        title: 'Signed in',
+        refresh: 0,
+        refreshTo: '/',
+        body: '<p><a href="/">Continue to the secrets</a></p>',
+      }),
     );
   });
 
@@ -178,7 +216,10 @@ export function buildSecretsUi(options: SecretsUiOptions): FastifyInstance {
           name: s.name,
           current,
           keelsonVersion,
-          consumers: s.consumers.map((c) => ({ ...c, status: consumerState(c.key, c.via, s.name, current?.version, status) })),
+          consumers: s.consumers.map((c) => ({
+            ...c,
+            status: consumerState(c.key, c.via, s.name, current?.version, status),
+          })),
         };
       }),
     );
@@ -190,23 +231,48 @@ export function buildSecretsUi(options: SecretsUiOptions): FastifyInstance {
   app.get('/', async (request, reply) => {
     const { rows: list, problems } = await rows();
     const pending = list.some((r) => r.consumers.some((c) => c.status.state === 'pending'));
-    return html(reply, 200, layout({ title: 'Secrets', user: user(request).name, csrf: user(request).csrf, body: listPage(list, problems), ...(pending ? { refresh: 2 } : {}) }));
+    return html(
+      reply,
+      200,
+      layout({
+        title: 'Secrets',
+        user: user(request).name,
+        csrf: user(request).csrf,
+        body: listPage(list, problems),
+        ...(pending ? { refresh: 2 } : {}),
+      }),
+    );
   });
 
   app.get('/audit', async (request, reply) => {
     const entries = await options.audit.list(200);
-    return html(reply, 200, layout({ title: 'Audit trail', user: user(request).name, csrf: user(request).csrf, body: auditTable(entries) }));
+    return html(
+      reply,
+      200,
+      layout({ title: 'Audit trail', user: user(request).name, csrf: user(request).csrf, body: auditTable(entries) }),
+    );
   });
 
   app.get<{ Params: { name: string }; Querystring: { rotated?: string } }>('/secrets/:name', async (request, reply) => {
     const { rows: list } = await rows();
     const row = list.find((r) => r.name === request.params.name);
-    if (!row) return html(reply, 404, messagePage('Not found', 'The desired state references no secret of this name.', { href: '/', text: 'All secrets' }));
+    if (!row)
+      return html(
+        reply,
+        404,
+        messagePage('Not found', 'The desired state references no secret of this name.', {
+          href: '/',
+          text: 'All secrets',
+        }),
+      );
     const session = user(request);
     const audit = (await options.audit.list(200)).filter((e) => e.secret === row.name);
     const pending = row.consumers.some((c) => c.status.state === 'pending');
     const rotated = request.query.rotated;
-    const notice = rotated && /^\d+$/.test(rotated) ? `Version ${rotated} written. keelson was asked to reconcile; consumers turn green as they get it.` : undefined;
+    const notice =
+      rotated && /^\d+$/.test(rotated)
+        ? `Version ${rotated} written. keelson was asked to reconcile; consumers turn green as they get it.`
+        : undefined;
     return html(
       reply,
       200,
@@ -215,54 +281,104 @@ export function buildSecretsUi(options: SecretsUiOptions): FastifyInstance {
         user: session.name,
         csrf: session.csrf,
         ...(pending ? { refresh: 2 } : {}),
-        body: secretPage({ row, audit, csrf: session.csrf, formId: formId(session.csrf), ...(notice ? { notice } : {}) }),
+        body: secretPage({
+          row,
+          audit,
+          csrf: session.csrf,
+          formId: formId(session.csrf),
+          ...(notice ? { notice } : {}),
+        }),
       }),
     );
   });
 
-  app.post<{ Params: { name: string }; Body: Record<string, string> }>('/secrets/:name/rotate', async (request, reply) => {
-    const session = user(request);
-    const name = request.params.name;
-    const problem = checkForm(request, origin, true);
-    if (problem) {
-      log({ event: 'refused form', user: session.name, secret: name, reason: problem });
-      return html(reply, 403, messagePage('Refused', problem));
-    }
-    const known = SECRET_NAME_PATTERN.test(name) && options.inventory().secrets.some((s) => s.name === name);
-    if (!known) return html(reply, 404, messagePage('Not found', 'The desired state references no secret of this name.'));
-    const body = request.body ?? {};
-    let value: string;
-    let how: string;
-    if (body.mode === 'typed') {
-      value = body.value ?? '';
-      how = 'typed';
-      if (value.length === 0 || value.length > MAX_VALUE)
-        return html(reply, 400, messagePage('Not written', `Type a value of 1 to ${MAX_VALUE} characters, or choose a generated one.`, { href: `/secrets/${encodeURIComponent(name)}`, text: 'Back' }));
-    } else {
-      const length = Number(body.length);
-      const alphabet = body.alphabet as AlphabetName;
-      if (!Object.hasOwn(ALPHABETS, alphabet) || !Number.isInteger(length) || length < MIN_LENGTH || length > MAX_LENGTH)
-        return html(reply, 400, messagePage('Not written', `Choose a length from ${MIN_LENGTH} to ${MAX_LENGTH} and one of the alphabets.`, { href: `/secrets/${encodeURIComponent(name)}`, text: 'Back' }));
-      value = generateValue(length, alphabet);
-      how = `generated (${length}, ${alphabet})`;
-    }
-    // Claimed only now that the post is well-formed, so a typo does not burn the form.
-    if (!(await options.audit.claimForm(String(body.form))))
-      return html(reply, 409, messagePage('Already submitted', 'This form was already submitted. Open the secret again to make another change.', { href: `/secrets/${encodeURIComponent(name)}`, text: 'Open the secret' }));
-    let version: string;
-    try {
-      version = (await options.store.addVersion(name, value)).version;
-    } catch (error) {
-      log({ event: 'rotation failed', user: session.name, secret: name, reason: (error as Error).message });
-      return html(reply, 502, messagePage('Not written', `The secret store refused the new version: ${(error as Error).message}`));
-    }
-    value = '';
-    const pass = await options.keelson.requestPass();
-    const keelson = pass.ok ? 'reconcile requested' : pass.error;
-    await options.audit.record({ secret: name, actor: session.name, action: 'rotate', how, version, at: new Date().toISOString(), keelson });
-    log({ event: 'rotated', user: session.name, secret: name, version, how, keelson });
-    return reply.redirect(`/secrets/${encodeURIComponent(name)}?rotated=${version}`, 303);
-  });
+  app.post<{ Params: { name: string }; Body: Record<string, string> }>(
+    '/secrets/:name/rotate',
+    async (request, reply) => {
+      const session = user(request);
+      const name = request.params.name;
+      const problem = checkForm(request, origin, true);
+      if (problem) {
+        log({ event: 'refused form', user: session.name, secret: name, reason: problem });
+        return html(reply, 403, messagePage('Refused', problem));
+      }
+      const known = SECRET_NAME_PATTERN.test(name) && options.inventory().secrets.some((s) => s.name === name);
+      if (!known)
+        return html(reply, 404, messagePage('Not found', 'The desired state references no secret of this name.'));
+      const body = request.body ?? {};
+      let value: string;
+      let how: string;
+      if (body.mode === 'typed') {
+        value = body.value ?? '';
+        how = 'typed';
+        if (value.length === 0 || value.length > MAX_VALUE)
+          return html(
+            reply,
+            400,
+            messagePage('Not written', `Type a value of 1 to ${MAX_VALUE} characters, or choose a generated one.`, {
+              href: `/secrets/${encodeURIComponent(name)}`,
+              text: 'Back',
+            }),
+          );
+      } else {
+        const length = Number(body.length);
+        const alphabet = body.alphabet as AlphabetName;
+        if (
+          !Object.hasOwn(ALPHABETS, alphabet) ||
+          !Number.isInteger(length) ||
+          length < MIN_LENGTH ||
+          length > MAX_LENGTH
+        )
+          return html(
+            reply,
+            400,
+            messagePage(
+              'Not written',
+              `Choose a length from ${MIN_LENGTH} to ${MAX_LENGTH} and one of the alphabets.`,
+              { href: `/secrets/${encodeURIComponent(name)}`, text: 'Back' },
+            ),
+          );
+        value = generateValue(length, alphabet);
+        how = `generated (${length}, ${alphabet})`;
+      }
+      // Claimed only now that the post is well-formed, so a typo does not burn the form.
+      if (!(await options.audit.claimForm(String(body.form))))
+        return html(
+          reply,
+          409,
+          messagePage(
+            'Already submitted',
+            'This form was already submitted. Open the secret again to make another change.',
+            { href: `/secrets/${encodeURIComponent(name)}`, text: 'Open the secret' },
+          ),
+        );
+      let version: string;
+      try {
+        version = (await options.store.addVersion(name, value)).version;
+      } catch (error) {
+        log({ event: 'rotation failed', user: session.name, secret: name, reason: (error as Error).message });
+        return html(
+          reply,
+          502,
+          messagePage('Not written', `The secret store refused the new version: ${(error as Error).message}`),
+        );
+      }
+      value = '';
+      const pass = await options.keelson.requestPass();
+      const keelson = pass.ok ? 'reconcile requested' : pass.error;
+      await options.audit.record({
+        secret: name,
+        actor: session.name,
+        action: 'rotate',
+        how,
+        version,
+        at: new Date().toISOString(),
+        keelson,
+      });
+      log({ event: 'rotated', user: session.name, secret: name, version, how, keelson });
+      return reply.redirect(`/secrets/${encodeURIComponent(name)}?rotated=${version}`, 303);
+    },
+  );
 
   /** A form id valid only for this session: random part + HMAC with the session's CSRF token. */
   function formId(csrf: string): string {
@@ -308,9 +424,12 @@ export function consumerState(
   status: KeelsonStatus | Error,
 ): ConsumerState {
   if (status instanceof Error) return { state: 'unknown', why: `keelson's status is unavailable: ${status.message}` };
-  const error = status.lastErrors.find((e) => e.resource === key || (e.resource !== undefined && via.includes(e.resource)));
+  const error = status.lastErrors.find(
+    (e) => e.resource === key || (e.resource !== undefined && via.includes(e.resource)),
+  );
   if (error) return { state: 'failed', error: error.message };
-  if (status.source !== 'secret-manager') return { state: 'unknown', why: `keelson's ${status.source} source reports no versions` };
+  if (status.source !== 'secret-manager')
+    return { state: 'unknown', why: `keelson's ${status.source} source reports no versions` };
   if (!current) return { state: 'unknown', why: 'no version written yet' };
   return status.versions[name] === current ? { state: 'current' } : { state: 'pending' };
 }

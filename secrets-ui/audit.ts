@@ -44,7 +44,10 @@ export class FirestoreAuditTrail implements AuditTrail {
       const url = new URL(env.GCP_API_ENDPOINT);
       const { OAuth2Client } = require('google-auth-library') as typeof import('google-auth-library');
       const authClient = new OAuth2Client();
-      authClient.setCredentials({ access_token: env.GCP_ACCESS_TOKEN ?? '', expiry_date: Date.now() + 365 * 86_400_000 });
+      authClient.setCredentials({
+        access_token: env.GCP_ACCESS_TOKEN ?? '',
+        expiry_date: Date.now() + 365 * 86_400_000,
+      });
       options = { ...options, host: url.hostname, port: Number(url.port), ssl: url.protocol === 'https:', authClient };
     }
     return new FirestoreAuditTrail(new Firestore(options), collection);

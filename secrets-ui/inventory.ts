@@ -57,9 +57,7 @@ export function consumersBySecret(resources: readonly DesiredResource[]): Secret
       }
     }
   }
-  return [...bySecret]
-    .map(([name, consumers]) => ({ name, consumers }))
-    .sort((a, b) => a.name.localeCompare(b.name));
+  return [...bySecret].map(([name, consumers]) => ({ name, consumers })).sort((a, b) => a.name.localeCompare(b.name));
 }
 
 function label(r: DesiredResource, path: readonly string[]): string {

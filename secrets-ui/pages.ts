@@ -22,13 +22,21 @@ const esc = (s: string): string =>
   s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
 
 /** The page frame: no inline script or style (the CSP forbids both), a skip link, one main landmark. */
-export function layout(o: { title: string; user?: string; csrf?: string; body: string; refresh?: number }): string {
+export function layout(o: {
+  title: string;
+  user?: string;
+  csrf?: string;
+  body: string;
+  /** Reload after this many seconds (live propagation without script), or go to `refreshTo`. */
+  refresh?: number;
+  refreshTo?: string;
+}): string {
   return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-${o.refresh ? `<meta http-equiv="refresh" content="${o.refresh}">` : ''}
+${o.refresh !== undefined ? `<meta http-equiv="refresh" content="${o.refresh}${o.refreshTo ? `;url=${esc(o.refreshTo)}` : ''}">` : ''}
 <title>${esc(o.title)} · keelson secrets</title>
 <link rel="stylesheet" href="/app.css">
 </head>
@@ -65,7 +73,9 @@ function stateBadge(s: ConsumerState): string {
 }
 
 const version = (v: VersionInfo | undefined) =>
-  v ? `version ${esc(v.version)}, rotated <time datetime="${esc(v.createdAt)}">${esc(v.createdAt.replace('T', ' ').slice(0, 19))} UTC</time>` : 'no version yet';
+  v
+    ? `version ${esc(v.version)}, rotated <time datetime="${esc(v.createdAt)}">${esc(v.createdAt.replace('T', ' ').slice(0, 19))} UTC</time>`
+    : 'no version yet';
 
 export function listPage(rows: readonly SecretRow[], problems: readonly string[]): string {
   const items = rows
@@ -75,7 +85,10 @@ export function listPage(rows: readonly SecretRow[], problems: readonly string[]
 <h2><a href="/secrets/${encodeURIComponent(r.name)}">${esc(r.name)}</a></h2>
 <p>${version(r.current)} · <span data-testid="summary">${done} of ${r.consumers.length} consumers current</span></p>
 <ul class="consumers">${r.consumers
-        .map((c) => `<li data-consumer="${esc(c.key)}" data-state="${c.status.state}">${esc(c.label)} ${stateBadge(c.status)}</li>`)
+        .map(
+          (c) =>
+            `<li data-consumer="${esc(c.key)}" data-state="${c.status.state}">${esc(c.label)} ${stateBadge(c.status)}</li>`,
+        )
         .join('')}</ul>
 </li>`;
     })
@@ -104,7 +117,10 @@ export function secretPage(o: {
 <section aria-labelledby="consumers-h" aria-live="polite">
 <h2 id="consumers-h">Consumers</h2>
 <ul class="consumers">${row.consumers
-    .map((c) => `<li data-consumer="${esc(c.key)}" data-state="${c.status.state}">${esc(c.label)} ${stateBadge(c.status)}</li>`)
+    .map(
+      (c) =>
+        `<li data-consumer="${esc(c.key)}" data-state="${c.status.state}">${esc(c.label)} ${stateBadge(c.status)}</li>`,
+    )
     .join('')}</ul>
 </section>
 <section aria-labelledby="rotate-h">

@@ -1,5 +1,5 @@
-import { createRequire } from 'node:module';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { googleClientOptions } from '../reconciler/engine/secret-manager-source.ts';
 
@@ -29,9 +29,8 @@ export class SecretManagerStore implements SecretStore {
 
   constructor(project: string, env: Readonly<Record<string, string | undefined>>) {
     this.#project = project;
-    const { SecretManagerServiceClient } = require('@google-cloud/secret-manager') as typeof import(
-      '@google-cloud/secret-manager'
-    );
+    const { SecretManagerServiceClient } =
+      require('@google-cloud/secret-manager') as typeof import('@google-cloud/secret-manager');
     this.#client = new SecretManagerServiceClient(
       googleClientOptions(env) as ConstructorParameters<typeof SecretManagerServiceClient>[0],
     );
@@ -74,17 +73,25 @@ export class SecretManagerStore implements SecretStore {
   }
 }
 
-function versionInfo(v: { name?: string | null; createTime?: { seconds?: unknown; nanos?: number | null } | null }): VersionInfo {
+function versionInfo(v: {
+  name?: string | null;
+  createTime?: { seconds?: unknown; nanos?: number | null } | null;
+}): VersionInfo {
   const seconds = Number(v.createTime?.seconds ?? 0);
   return {
-    version: String(v.name ?? '').split('/').pop() ?? '',
+    version:
+      String(v.name ?? '')
+        .split('/')
+        .pop() ?? '',
     createdAt: new Date(seconds * 1000 + Math.floor((v.createTime?.nanos ?? 0) / 1e6)).toISOString(),
   };
 }
 
 /** The client's error carries the request; keep only its message (the payload must not travel on). */
 function scrub(error: unknown): Error {
-  return new Error(`Secret Manager: ${(error as { details?: string; message?: string }).details ?? (error as Error).message}`);
+  return new Error(
+    `Secret Manager: ${(error as { details?: string; message?: string }).details ?? (error as Error).message}`,
+  );
 }
 
 /**

@@ -129,14 +129,15 @@ describe.skipIf(browserMissing)('the Secrets UI in a real browser', { timeout: 4
     const spec = svc?.Spec.TaskTemplate as { ContainerSpec?: { Secrets?: { SecretName: string }[] } } | undefined;
     return (spec?.ContainerSpec?.Secrets ?? []).map((s) => s.SecretName);
   };
-  const workerDigest = async () =>
-    (await cf.fetchRoute(`https://hooks.example.com/${PREFIX}probe`)).text();
+  const workerDigest = async () => (await cf.fetchRoute(`https://hooks.example.com/${PREFIX}probe`)).text();
   /** Waits (across the page's own refreshes) until every consumer shows `state`. */
   const consumersAre = (p: Page, state: string, what: string) =>
     until(
       async () => {
         try {
-          const states = await p.locator('[data-consumer]').evaluateAll((els) => els.map((e) => e.getAttribute('data-state')));
+          const states = await p
+            .locator('[data-consumer]')
+            .evaluateAll((els) => els.map((e) => e.getAttribute('data-state')));
           return states.length === 3 && states.every((s) => s === state);
         } catch {
           return false; // the page was refreshing
@@ -157,7 +158,12 @@ describe.skipIf(browserMissing)('the Secrets UI in a real browser', { timeout: 4
     // oidc-provider's development consent page
     const consent = p.locator('button[type="submit"]', { hasText: /continue/i });
     if (await consent.count()) await consent.click();
+    // The callback answers a same-site page that moves on to / (the Strict cookie's first use).
     await p.waitForURL((u) => u.href.startsWith(uiUrl));
+    await until(async () => {
+      if (new URL(p.url()).pathname !== '/auth/callback') return true;
+      return (await p.title().catch(() => '')).startsWith('Not allowed');
+    }, 'the page after the callback');
     await p.waitForLoadState('load');
     return p;
   }
@@ -173,8 +179,15 @@ describe.skipIf(browserMissing)('the Secrets UI in a real browser', { timeout: 4
     gcp = await startGcpSimulator({ runFunctions: false });
     const { SecretManagerServiceClient } = require('@google-cloud/secret-manager');
     admin = new SecretManagerServiceClient(googleClientOptions(gcp.env));
-    await admin.createSecret({ parent: `projects/${gcp.projectId}`, secretId: SECRET, secret: { replication: { automatic: {} } } });
-    await admin.addSecretVersion({ parent: `projects/${gcp.projectId}/secrets/${SECRET}`, payload: { data: Buffer.from(INITIAL) } });
+    await admin.createSecret({
+      parent: `projects/${gcp.projectId}`,
+      secretId: SECRET,
+      secret: { replication: { automatic: {} } },
+    });
+    await admin.addSecretVersion({
+      parent: `projects/${gcp.projectId}/secrets/${SECRET}`,
+      payload: { data: Buffer.from(INITIAL) },
+    });
     cf = await startCloudflareSimulator();
 
     const loaded = loadConfig({
@@ -200,7 +213,13 @@ describe.skipIf(browserMissing)('the Secrets UI in a real browser', { timeout: 4
     });
     daemon = new Daemon(loaded.config, createLogger('debug', sink), {
       modules: [cloudflareModule, swarmModule],
-      env: { ...gcp.env, ...cf.env(), DOCKER_HOST: host, KEELSON_REPO_ROOT: root, KEELSON_SWARM_TASK_START_MS: '60000' },
+      env: {
+        ...gcp.env,
+        ...cf.env(),
+        DOCKER_HOST: host,
+        KEELSON_REPO_ROOT: root,
+        KEELSON_SWARM_TASK_START_MS: '60000',
+      },
     });
     keelsonUrl = (await daemon.start()).replace('0.0.0.0', '127.0.0.1');
     await until(() => daemon.status.data.passes >= 1, 'keelson’s first pass', 240_000);
@@ -249,6 +268,8 @@ describe.skipIf(browserMissing)('the Secrets UI in a real browser', { timeout: 4
   });
 
   afterAll(async () => {
+    writeFileSync(join(ARTIFACTS, 'ui-log.jsonl'), `${uiLog.join('\n')}\n`);
+    writeFileSync(join(ARTIFACTS, 'responses.txt'), responses.map((r) => r.split('\n')[0]).join('\n'));
     await browser?.close();
     await ui?.close();
     await idp?.close();
@@ -320,7 +341,15 @@ describe.skipIf(browserMissing)('the Secrets UI in a real browser', { timeout: 4
     await shot(page, '5-audit');
     const entries = await FirestoreAuditTrail.connect(gcp.projectId, gcp.env).list(10);
     expect(entries[0]).toMatchObject({ secret: SECRET, actor: 'alice', version: '2', how: 'typed' });
-    expect(Object.keys(entries[0] ?? {}).sort()).toEqual(['action', 'actor', 'at', 'how', 'keelson', 'secret', 'version']);
+    expect(Object.keys(entries[0] ?? {}).sort()).toEqual([
+      'action',
+      'actor',
+      'at',
+      'how',
+      'keelson',
+      'secret',
+      'version',
+    ]);
   });
 
   it('a replayed, a forged and a cross-site form post are refused and change nothing', async () => {
@@ -345,7 +374,9 @@ describe.skipIf(browserMissing)('the Secrets UI in a real browser', { timeout: 4
     const noSession = await stranger.request.post(url, { headers, data: body, maxRedirects: 0 });
     expect(noSession.status()).toBe(403);
     await stranger.close();
-    const [latest] = await admin.getSecretVersion({ name: `projects/${gcp.projectId}/secrets/${SECRET}/versions/latest` });
+    const [latest] = await admin.getSecretVersion({
+      name: `projects/${gcp.projectId}/secrets/${SECRET}/versions/latest`,
+    });
     expect(latest.name).toMatch(/versions\/2$/);
   });
 
@@ -403,7 +434,8 @@ describe.skipIf(browserMissing)('the Secrets UI in a real browser', { timeout: 4
     expect(uiLog.some((l) => l.includes('"rotated"'))).toBe(true);
     for (const value of [INITIAL, TYPED, generated]) {
       expect(value.length).toBeGreaterThan(10);
-      for (const [where, text] of Object.entries(places)) expect(text.includes(value), `${where} holds a value`).toBe(false);
+      for (const [where, text] of Object.entries(places))
+        expect(text.includes(value), `${where} holds a value`).toBe(false);
     }
     writeFileSync(join(ARTIFACTS, 'ui-log.jsonl'), `${uiLog.join('\n')}\n`);
   });
