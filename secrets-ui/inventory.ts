@@ -84,8 +84,9 @@ function secretRefs(spec: unknown): { name: string; path: string[] }[] {
   const out: { name: string; path: string[] }[] = [];
   const walk = (v: unknown, path: string[]): void => {
     if (isSecretReference(v)) out.push({ name: v.secretRef, path });
-    else if (Array.isArray(v)) v.forEach((x, i) => walk(x, [...path, String(i)]));
-    else if (isPlainObject(v)) for (const [k, x] of Object.entries(v)) walk(x, [...path, k]);
+    else if (Array.isArray(v)) {
+      for (const [i, x] of v.entries()) walk(x, [...path, String(i)]);
+    } else if (isPlainObject(v)) for (const [k, x] of Object.entries(v)) walk(x, [...path, k]);
   };
   walk(spec, []);
   return out;

@@ -33,6 +33,7 @@ const SECRET = 'api-token';
 const WEBHOOK = 'secrets-ui-webhook-key';
 const INITIAL = 'initial-value-7f3c0d9e2b';
 const TYPED = 'typed-value-Q9z!x2Lm8wR4';
+const TYPED_AGAIN = 'second-typed-value-Zq81mW0pLx';
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
@@ -282,8 +283,8 @@ describe.skipIf(browserMissing)('the Secrets UI in a real browser', { timeout: 4
 
   it('a member of secrets-admin signs in and sees the secret, every consumer and its version', async () => {
     expect(new URL(page.url()).pathname).toBe('/');
-    expect(await page.locator('h1').innerText()).toBe('Secrets');
-    const text = await page.locator('main').innerText();
+    expect(await page.locator('h1').textContent()).toBe('Secrets');
+    const text = await page.locator('main').textContent();
     expect(text).toContain(SECRET);
     expect(text).toContain(`Worker ${PREFIX}probe, binding API_TOKEN`);
     expect(text).toContain(`Swarm secret ${PREFIX}token`);
@@ -324,7 +325,7 @@ describe.skipIf(browserMissing)('the Secrets UI in a real browser', { timeout: 4
     await page.getByLabel('Value (when typing)').fill(TYPED);
     await page.getByRole('button', { name: 'Write new version and reconcile' }).click();
     await page.waitForURL(/rotated=2/);
-    expect(await page.locator('[role=status]').innerText()).toContain('Version 2 written');
+    expect(await page.locator('[role=status]').textContent()).toContain('Version 2 written');
     expect(await page.getByLabel('Value (when typing)').inputValue()).toBe('');
     await consumersAre(page, 'current', 'all consumers current at version 2');
     await shot(page, '4-rotated');
@@ -335,9 +336,9 @@ describe.skipIf(browserMissing)('the Secrets UI in a real browser', { timeout: 4
   it('the audit trail in Firestore and on the page says who changed which secret when, never the value', async () => {
     await page.goto(`${uiUrl}/audit`);
     const row = page.locator(`tr[data-audit-secret="${SECRET}"]`).first();
-    expect(await row.innerText()).toContain('alice');
-    expect(await row.innerText()).toContain('typed');
-    expect(await row.innerText()).toContain('reconcile requested');
+    expect(await row.textContent()).toContain('alice');
+    expect(await row.textContent()).toContain('typed');
+    expect(await row.textContent()).toContain('reconcile requested');
     await shot(page, '5-audit');
     const entries = await FirestoreAuditTrail.connect(gcp.projectId, gcp.env).list(10);
     expect(entries[0]).toMatchObject({ secret: SECRET, actor: 'alice', version: '2', how: 'typed' });
@@ -400,8 +401,8 @@ describe.skipIf(browserMissing)('the Secrets UI in a real browser', { timeout: 4
   it('someone outside the group is refused with a clear message, and so is a member removed from it mid-session', async () => {
     const bobContext = await browser.newContext();
     const bob = await signIn(bobContext, 'bob');
-    expect(await bob.locator('h1').innerText()).toBe('Not allowed');
-    expect(await bob.locator('[role=alert]').innerText()).toContain('not a member of the group "secrets-admin"');
+    expect(await bob.locator('h1').textContent()).toBe('Not allowed');
+    expect(await bob.locator('[role=alert]').textContent()).toContain('not a member of the group "secrets-admin"');
     await shot(bob, '6-refused');
     const direct = await bob.request.get(`${uiUrl}/secrets/${SECRET}`, { maxRedirects: 0 });
     expect(direct.status()).not.toBe(200);
@@ -410,15 +411,53 @@ describe.skipIf(browserMissing)('the Secrets UI in a real browser', { timeout: 4
     users.set('alice', { groups: ['staff'] });
     const res = await page.goto(`${uiUrl}/`);
     expect(res?.status()).toBe(403);
-    expect(await page.locator('[role=alert]').innerText()).toContain('not a member');
+    expect(await page.locator('[role=alert]').textContent()).toContain('not a member');
     users.set('alice', { groups: ['/secrets-admin'] });
+  });
+
+  it("a consumer keelson cannot update shows keelson's error while the others turn green", async () => {
+    cf.injectFault({
+      method: 'PUT',
+      path: `/workers/scripts/${PREFIX}probe`,
+      status: 400,
+      code: 10021,
+      message: 'simulated: the script upload was rejected',
+      times: 1000,
+    });
+    await page.goto(`${uiUrl}/secrets/${SECRET}`);
+    await page.getByLabel('Type a value').check();
+    await page.getByLabel('Value (when typing)').fill(TYPED_AGAIN);
+    await page.getByRole('button', { name: 'Write new version and reconcile' }).click();
+    await page.waitForURL(/rotated=4/);
+    const worker = `[data-consumer="cloudflare.WorkerScript/${PREFIX}probe"]`;
+    await until(
+      async () =>
+        (await page
+          .locator(`${worker}[data-state="failed"]`)
+          .count()
+          .catch(() => 0)) > 0,
+      'the Worker consumer marked failed',
+      240_000,
+    );
+    expect(await page.locator(worker).textContent()).toContain('simulated: the script upload was rejected');
+    await until(
+      async () =>
+        (await page
+          .locator(`[data-consumer^="swarm."][data-state="current"]`)
+          .count()
+          .catch(() => 0)) === 2,
+      'the Swarm consumers current at version 4',
+      240_000,
+    );
+    await shot(page, '7-consumer-failed');
+    expect(await workerDigest()).toBe(sha256(generated));
   });
 
   it('no value appears in any UI response or log, keelson log, status, metric, or audit entry', async () => {
     const metrics = await (await fetch(`${keelsonUrl}/metrics`)).text();
     const status = await (await fetch(`${keelsonUrl}/status`)).text();
     const versions = await (await fetch(`${keelsonUrl}/status/secrets`)).text();
-    expect(JSON.parse(versions)).toMatchObject({ source: 'secret-manager', versions: { [SECRET]: '3' } });
+    expect(JSON.parse(versions)).toMatchObject({ source: 'secret-manager', versions: { [SECRET]: '4' } });
     const audit = JSON.stringify(await FirestoreAuditTrail.connect(gcp.projectId, gcp.env).list(100));
     const places: Record<string, string> = {
       'UI responses': responses.join('\n'),
@@ -432,7 +471,7 @@ describe.skipIf(browserMissing)('the Secrets UI in a real browser', { timeout: 4
     expect(responses.length).toBeGreaterThan(10);
     expect(keelsonLog.length).toBeGreaterThan(0);
     expect(uiLog.some((l) => l.includes('"rotated"'))).toBe(true);
-    for (const value of [INITIAL, TYPED, generated]) {
+    for (const value of [INITIAL, TYPED, TYPED_AGAIN, generated]) {
       expect(value.length).toBeGreaterThan(10);
       for (const [where, text] of Object.entries(places))
         expect(text.includes(value), `${where} holds a value`).toBe(false);
