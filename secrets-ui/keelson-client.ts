@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { signRead } from '../reconciler/http/signed-read.ts';
 
 /** The parts of keelson's `/status` the UI reads. */
 export interface KeelsonStatus {
@@ -22,11 +23,14 @@ export class KeelsonClient {
 
   async status(): Promise<KeelsonStatus> {
     const get = async (path: string) => {
-      const res = await fetch(`${this.#url}${path}`, { signal: AbortSignal.timeout(10_000) });
+      const res = await fetch(`${this.#url}${path}`, {
+        headers: signRead(this.#webhookSecret, path),
+        signal: AbortSignal.timeout(10_000),
+      });
       if (!res.ok) throw new Error(`keelson ${path} answered ${res.status}`);
       return (await res.json()) as Record<string, unknown>;
     };
-    const [status, secrets] = await Promise.all([get('/status'), get('/status/secrets').catch(() => ({}))]);
+    const [status, secrets] = await Promise.all([get('/status'), get('/status/secrets')]);
     return {
       passes: Number(status.passes ?? 0),
       mode: String(status.mode ?? ''),

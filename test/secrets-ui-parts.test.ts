@@ -4,8 +4,9 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { DesiredResource } from '../providers/sdk/index.ts';
+import { type DesiredResource, SecretValue } from '../providers/sdk/index.ts';
 import { envSecretSource } from '../reconciler/engine/secrets.ts';
+import { signedReadProblem, signRead } from '../reconciler/http/signed-read.ts';
 import { consumerState } from '../secrets-ui/app.ts';
 import { generateValue } from '../secrets-ui/generate.ts';
 import { consumersBySecret } from '../secrets-ui/inventory.ts';
@@ -151,5 +152,29 @@ describe('Secrets UI parts', () => {
       body: 'mode=typed&value=x',
     });
     expect(post.status).toBe(403);
+  });
+});
+
+describe("keelson's signed read of /status/secrets", () => {
+  const secret = new SecretValue('hook-secret', 'webhook');
+  const path = '/status/secrets';
+  const now = 1_700_000_000_000;
+  it.each([
+    ['a fresh signature is accepted', signRead('hook-secret', path, now), undefined],
+    ['another key is refused', signRead('other', path, now), /does not match/],
+    ['another path is refused', signRead('hook-secret', '/status', now), /does not match/],
+    [
+      'an old signature is refused (replay window of five minutes)',
+      signRead('hook-secret', path, now - 301_000),
+      /too far off/,
+    ],
+    ['no headers are refused', {}, /missing/],
+  ])('%s', (_why, headers, expected) => {
+    const problem = signedReadProblem(headers, path, secret, now);
+    if (expected === undefined) expect(problem).toBeUndefined();
+    else expect(problem).toMatch(expected);
+  });
+  it('without a configured webhook secret every read is refused', () => {
+    expect(signedReadProblem(signRead('x', path, now), path, undefined, now)).toMatch(/no webhook secret/);
   });
 });

@@ -15,6 +15,7 @@ import { sweep, TEST_IMAGE, testClient, testDockerHost } from '../providers/swar
 import { Daemon } from '../reconciler/app/daemon.ts';
 import { loadConfig } from '../reconciler/config/load-config.ts';
 import { googleClientOptions } from '../reconciler/engine/secret-manager-source.ts';
+import { signRead } from '../reconciler/http/signed-read.ts';
 import { createLogger } from '../reconciler/observability/logger.ts';
 import { buildSecretsUi } from '../secrets-ui/app.ts';
 import { FirestoreAuditTrail } from '../secrets-ui/audit.ts';
@@ -456,7 +457,10 @@ describe.skipIf(browserMissing)('the Secrets UI in a real browser', { timeout: 4
   it('no value appears in any UI response or log, keelson log, status, metric, or audit entry', async () => {
     const metrics = await (await fetch(`${keelsonUrl}/metrics`)).text();
     const status = await (await fetch(`${keelsonUrl}/status`)).text();
-    const versions = await (await fetch(`${keelsonUrl}/status/secrets`)).text();
+    expect((await fetch(`${keelsonUrl}/status/secrets`)).status).toBe(401);
+    const versions = await (
+      await fetch(`${keelsonUrl}/status/secrets`, { headers: signRead(WEBHOOK, '/status/secrets') })
+    ).text();
     expect(JSON.parse(versions)).toMatchObject({ source: 'secret-manager', versions: { [SECRET]: '4' } });
     const audit = JSON.stringify(await FirestoreAuditTrail.connect(gcp.projectId, gcp.env).list(100));
     const places: Record<string, string> = {

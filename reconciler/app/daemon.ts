@@ -9,6 +9,7 @@ import type { DaemonConfig } from '../config/load-config.ts';
 import { googleSecretVersionReader, secretManagerSource } from '../engine/secret-manager-source.ts';
 import { envSecretSource, type SecretSource } from '../engine/secrets.ts';
 import { buildHttpApp } from '../http/app.ts';
+import { signedReadProblem } from '../http/signed-read.ts';
 import { DaemonStatus } from '../loop/daemon-status.ts';
 import { engineAdapter } from '../loop/engine-adapter.ts';
 import type { EnginePort } from '../loop/engine-port.ts';
@@ -134,12 +135,13 @@ export class Daemon {
       readyMaxAgeMs: overrides.readyMaxAgeMs ?? Math.max(30_000, config.pollIntervalMs * 3),
       log,
     });
-    // Versions only (never values), for the Secrets UI's propagation view; read-only like /status.
-    this.app.get('/status/secrets', async () => ({
-      source: config.secrets.source,
-      passes: this.status.data.passes,
-      versions: secrets.versions?.() ?? {},
-    }));
+    // Versions only (never values), for the Secrets UI's propagation view: read-only, and signed
+    // with the webhook secret (signed-read.ts) because it says which secrets exist.
+    this.app.get('/status/secrets', async (request, reply) => {
+      const problem = signedReadProblem(request.headers, '/status/secrets', config.webhook.secret);
+      if (problem) return reply.code(401).send({ error: 'unauthorized', reason: problem });
+      return { source: config.secrets.source, passes: this.status.data.passes, versions: secrets.versions?.() ?? {} };
+    });
   }
 
   /** Listens on the configured address and starts the loop. Resolves with the URL it listens on. */
