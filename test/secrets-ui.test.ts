@@ -21,10 +21,10 @@ import { buildSecretsUi } from '../secrets-ui/app.ts';
 import { FirestoreAuditTrail } from '../secrets-ui/audit.ts';
 import { readInventory } from '../secrets-ui/inventory.ts';
 import { KeelsonClient } from '../secrets-ui/keelson-client.ts';
+import { startIdentityProvider, type Users } from '../secrets-ui/local-idp.ts';
 import { OidcClient } from '../secrets-ui/oidc.ts';
 import { SecretManagerStore } from '../secrets-ui/secret-store.ts';
 import { freePort, until } from './daemon-support.ts';
-import { startIdentityProvider, type Users } from './secrets-ui-idp.ts';
 
 const require = createRequire(import.meta.url);
 const CHROMIUM = '/usr/bin/chromium';

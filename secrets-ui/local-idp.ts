@@ -13,7 +13,8 @@ const Provider = (createRequire(import.meta.url)('oidc-provider') as { default: 
 export type Users = Map<string, { groups: string[] }>;
 
 /**
- * The certified `oidc-provider` on loopback standing in for Keycloak: code flow with PKCE required,
+ * The certified `oidc-provider` on loopback standing in for Keycloak (tests and the local demo;
+ * `oidc-provider` is a development dependency of the repository, never deployed): code flow with PKCE required,
  * a confidential client, `groups` at userinfo only (its default, as Keycloak's mapper can be),
  * development login pages (any password) for the browser to fill in.
  */
@@ -22,9 +23,11 @@ export async function startIdentityProvider(options: {
   readonly redirectUri: string;
   readonly clientId: string;
   readonly clientSecret: string;
+  /** Default 0 (any free port). */
+  readonly port?: number;
 }): Promise<{ issuer: string; close(): Promise<void> }> {
   const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const provider = new Provider(issuer, {
     clients: [
