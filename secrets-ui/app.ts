@@ -106,12 +106,37 @@ export function buildSecretsUi(options: SecretsUiOptions): FastifyInstance {
       if (request.method === 'GET') return reply.redirect('/auth/login', 302);
       return html(reply, 403, messagePage('Refused', 'This request has no valid session. Open the page again.'));
     }
-    const session = payload as unknown as Session;
-    let member = false;
+    let session = payload as unknown as Session;
+    let member: boolean | undefined;
     try {
       member = (await options.oidc.identity(session.accessToken, session.sub)).member;
     } catch {
-      // The token expired or was revoked at the provider: sign in again.
+      // The access token expired or was revoked: one refresh, which fails when the session was
+      // ended at the provider.
+      if (session.refreshToken) {
+        try {
+          const fresh = await options.oidc.refresh(session.refreshToken);
+          session = { ...session, ...fresh };
+          member = (await options.oidc.identity(session.accessToken, session.sub)).member;
+          reply.header(
+            'set-cookie',
+            cookie(SESSION_COOKIE, await sealer.seal({ ...session }, 'session', ttl), {
+              maxAge: ttl,
+              sameSite: 'Strict',
+            }),
+          );
+        } catch (error) {
+          member = undefined;
+          const e = error as { message: string; error?: string; error_description?: string };
+          log({
+            event: 'session ended',
+            user: session.name,
+            reason: e.error ? `${e.error}: ${e.error_description ?? ''}` : e.message,
+          });
+        }
+      }
+    }
+    if (member === undefined) {
       reply.header('set-cookie', cookie(SESSION_COOKIE, '', { maxAge: 0, sameSite: 'Strict' }));
       if (request.method === 'GET') return reply.redirect('/auth/login', 302);
       return html(reply, 403, messagePage('Refused', 'Your session has ended. Sign in again.'));
@@ -177,6 +202,7 @@ export function buildSecretsUi(options: SecretsUiOptions): FastifyInstance {
       sub: identity.sub,
       name: identity.name,
       accessToken: result.accessToken,
+      ...(result.refreshToken ? { refreshToken: result.refreshToken } : {}),
       csrf: randomToken(),
     };
     reply.header('set-cookie', [

@@ -6,7 +6,10 @@ import type { AddressInfo } from 'node:net';
 type ProviderClass = new (
   issuer: string,
   config: Record<string, unknown>,
-) => { callback(): (req: IncomingMessage, res: ServerResponse) => void };
+) => {
+  callback(): (req: IncomingMessage, res: ServerResponse) => void;
+  on(event: string, listener: (...args: never[]) => void): void;
+};
 const Provider = (createRequire(import.meta.url)('oidc-provider') as { default: ProviderClass }).default;
 
 /** People of the stand-in Keycloak realm: their groups can change while they are signed in. */
@@ -35,14 +38,17 @@ export async function startIdentityProvider(options: {
         client_id: options.clientId,
         client_secret: options.clientSecret,
         redirect_uris: [options.redirectUri],
-        grant_types: ['authorization_code'],
+        grant_types: ['authorization_code', 'refresh_token'],
         response_types: ['code'],
       },
     ],
     scopes: ['openid', 'profile', 'email', 'groups'],
     claims: { openid: ['sub'], profile: ['preferred_username', 'name'], email: ['email'], groups: ['groups'] },
     pkce: { required: () => true },
-    features: { devInteractions: { enabled: true } },
+    features: { devInteractions: { enabled: true }, revocation: { enabled: true } },
+    // Like Keycloak's standard flow: a refresh token with every code exchange.
+    issueRefreshToken: async (_ctx: unknown, client: { grantTypeAllowed(type: string): boolean }) =>
+      client.grantTypeAllowed('refresh_token'),
     cookies: { keys: ['secrets-ui-test-cookie-key'] },
     async findAccount(_ctx: unknown, sub: string) {
       const user = options.users.get(sub);
@@ -55,6 +61,10 @@ export async function startIdentityProvider(options: {
       };
     },
   });
+  // The reason behind an `invalid_grant` is only in the provider's event, not in its answer.
+  provider.on('grant.error', (_ctx: unknown, error: { error_detail?: string; message: string }) =>
+    process.stderr.write(`local identity provider: grant refused: ${error.error_detail ?? error.message}\n`),
+  );
   server.on('request', provider.callback());
   return {
     issuer,

@@ -70,7 +70,10 @@ export class OidcClient {
   }
 
   /** Exchanges the code (state, nonce and PKCE checked by the library) and reads the groups. */
-  async finish(callbackUrl: URL, transaction: LoginTransaction): Promise<{ identity: Identity; accessToken: string }> {
+  async finish(
+    callbackUrl: URL,
+    transaction: LoginTransaction,
+  ): Promise<{ identity: Identity; accessToken: string; refreshToken?: string }> {
     const config = await this.#configuration();
     const tokens = await client.authorizationCodeGrant(config, callbackUrl, {
       pkceCodeVerifier: transaction.verifier,
@@ -81,7 +84,24 @@ export class OidcClient {
     const claims = tokens.claims();
     if (!claims) throw new Error('the provider sent no ID token');
     const identity = await this.identity(tokens.access_token, claims.sub);
-    return { identity, accessToken: tokens.access_token };
+    return {
+      identity,
+      accessToken: tokens.access_token,
+      ...(tokens.refresh_token ? { refreshToken: tokens.refresh_token } : {}),
+    };
+  }
+
+  /**
+   * New tokens for an expired access token (Keycloak's live 5 minutes by default). Fails when the
+   * session was ended at the provider, which then signs the person out here too.
+   */
+  async refresh(refreshToken: string): Promise<{ accessToken: string; refreshToken?: string }> {
+    const config = await this.#configuration();
+    const tokens = await client.refreshTokenGrant(config, refreshToken);
+    return {
+      accessToken: tokens.access_token,
+      ...(tokens.refresh_token ? { refreshToken: tokens.refresh_token } : {}),
+    };
   }
 
   /**

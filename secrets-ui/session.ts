@@ -7,6 +7,8 @@ export interface Session {
   readonly name: string;
   /** Access token for the userinfo call that re-checks group membership on every request. */
   readonly accessToken: string;
+  /** For a new access token when the old one expired; absent when the provider issued none. */
+  readonly refreshToken?: string;
   /** Per-session CSRF token, put in every form. */
   readonly csrf: string;
 }

@@ -24,6 +24,7 @@ import { KeelsonClient } from '../secrets-ui/keelson-client.ts';
 import { startIdentityProvider, type Users } from '../secrets-ui/local-idp.ts';
 import { OidcClient } from '../secrets-ui/oidc.ts';
 import { SecretManagerStore } from '../secrets-ui/secret-store.ts';
+import { CookieSealer } from '../secrets-ui/session.ts';
 import { freePort, until } from './daemon-support.ts';
 
 const require = createRequire(import.meta.url);
@@ -32,6 +33,7 @@ const ARTIFACTS = resolve(import.meta.dirname, '../.keelson/artifacts/secrets-ui
 const PREFIX = `sui${process.pid}-`;
 const SECRET = 'api-token';
 const WEBHOOK = 'secrets-ui-webhook-key';
+const SESSION_SECRET = 'a-session-secret-of-at-least-32-characters';
 const INITIAL = 'initial-value-7f3c0d9e2b';
 const TYPED = 'typed-value-Q9z!x2Lm8wR4';
 const TYPED_AGAIN = 'second-typed-value-Zq81mW0pLx';
@@ -237,7 +239,7 @@ describe.skipIf(browserMissing)('the Secrets UI in a real browser', { timeout: 4
     });
     ui = buildSecretsUi({
       publicUrl: uiUrl,
-      sessionSecret: 'a-session-secret-of-at-least-32-characters',
+      sessionSecret: SESSION_SECRET,
       oidc: new OidcClient({
         issuer: idp.issuer,
         clientId: 'secrets-ui',
@@ -452,6 +454,52 @@ describe.skipIf(browserMissing)('the Secrets UI in a real browser', { timeout: 4
     );
     await shot(page, '7-consumer-failed');
     expect(await workerDigest()).toBe(sha256(generated));
+  });
+
+  it('an expired access token is refreshed without a new sign-in; when the session is ended at the provider, the person is signed out', async () => {
+    const sealer = new CookieSealer(SESSION_SECRET);
+    const session = async () => {
+      const value = (await alice.cookies()).find((c) => c.name === '__Host-secrets-ui-session')?.value;
+      return (await sealer.open(value, 'session')) as Record<string, string> | undefined;
+    };
+    const before = await session();
+    expect(before?.refreshToken).toBeTruthy();
+    // An access token the provider no longer accepts, as after its lifetime (5 minutes in Keycloak).
+    const stale = await sealer.seal({ ...before, accessToken: 'no-longer-valid' }, 'session', 600);
+    await alice.addCookies([
+      {
+        name: '__Host-secrets-ui-session',
+        value: stale,
+        domain: 'localhost',
+        path: '/',
+        secure: true,
+        httpOnly: true,
+        sameSite: 'Strict',
+      },
+    ]);
+    const signIns = uiLog.filter((l) => l.includes('"signed in"')).length;
+    const res = await page.goto(`${uiUrl}/`);
+    expect(res?.status()).toBe(200);
+    expect(await page.locator('h1').textContent()).toBe('Secrets');
+    expect(uiLog.filter((l) => l.includes('"signed in"')).length, 'refreshed, not signed in again').toBe(signIns);
+    const after = await session();
+    expect(after?.accessToken).not.toBe('no-longer-valid');
+    // The session is ended at the provider: its refresh token (and with it the grant's tokens) revoked.
+    const revoked = await fetch(`${idp.issuer}/token/revocation`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${Buffer.from('secrets-ui:secrets-ui-client-secret').toString('base64')}`,
+      },
+      body: new URLSearchParams({ token: after?.refreshToken as string }),
+    });
+    expect(revoked.status).toBe(200);
+    // Without following redirects: the provider still has its own login session and would sign her in again at once.
+    const out = await page.request.get(`${uiUrl}/`, { maxRedirects: 0 });
+    expect([out.status(), out.headers().location]).toEqual([302, '/auth/login']);
+    expect(out.headers()['set-cookie']).toMatch(/__Host-secrets-ui-session=; Path=\/; Max-Age=0/);
+    expect(await session()).toBeUndefined();
+    expect(uiLog.at(-1)).toContain('"session ended"');
   });
 
   it('no value appears in any UI response or log, keelson log, status, metric, or audit entry', async () => {
