@@ -457,5 +457,8 @@ export function consumerState(
   if (status.source !== 'secret-manager')
     return { state: 'unknown', why: `keelson's ${status.source} source reports no versions` };
   if (!current) return { state: 'unknown', why: 'no version written yet' };
+  const pin = status.pinned[name];
+  if (pin && pin !== 'latest' && pin !== current)
+    return { state: 'unknown', why: `keelson is pinned to version ${pin} (KEELSON_SECRET_MANAGER_VERSIONS)` };
   return status.versions[name] === current ? { state: 'current' } : { state: 'pending' };
 }

@@ -8,6 +8,8 @@ export interface KeelsonStatus {
   readonly lastErrors: readonly { readonly resource?: string; readonly message: string; readonly code: string }[];
   /** Version of each secret in the last completed pass (`/status/secrets`; empty for env/dir sources). */
   readonly versions: Readonly<Record<string, string>>;
+  /** Versions keelson is pinned to (`KEELSON_SECRET_MANAGER_VERSIONS`): a new one does not reach consumers. */
+  readonly pinned: Readonly<Record<string, string>>;
   readonly source: string;
 }
 
@@ -36,6 +38,7 @@ export class KeelsonClient {
       mode: String(status.mode ?? ''),
       lastErrors: (status.lastErrors ?? []) as KeelsonStatus['lastErrors'],
       versions: ((secrets as Record<string, unknown>).versions ?? {}) as Record<string, string>,
+      pinned: ((secrets as Record<string, unknown>).pinned ?? {}) as Record<string, string>,
       source: String((secrets as Record<string, unknown>).source ?? 'unknown'),
     };
   }

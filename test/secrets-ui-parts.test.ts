@@ -62,6 +62,7 @@ describe('Secrets UI parts', () => {
     mode: 'apply',
     lastErrors: [],
     versions: { t: '2' },
+    pinned: {},
     source: 'secret-manager',
     ...over,
   });
@@ -79,6 +80,12 @@ describe('Secrets UI parts', () => {
       status({ lastErrors: [{ resource: 'swarm.Secret/s', message: 'boom', code: 'X' }] }),
       '2',
       { state: 'failed', error: 'boom' },
+    ],
+    [
+      'unknown: keelson is pinned to an older version, so waiting would never end',
+      status({ pinned: { t: '2' } }),
+      '3',
+      { state: 'unknown', why: 'keelson is pinned to version 2 (KEELSON_SECRET_MANAGER_VERSIONS)' },
     ],
     [
       'unknown: the directory source reports no versions',

@@ -509,7 +509,7 @@ describe.skipIf(browserMissing)('the Secrets UI in a real browser', { timeout: 4
     const versions = await (
       await fetch(`${keelsonUrl}/status/secrets`, { headers: signRead(WEBHOOK, '/status/secrets') })
     ).text();
-    expect(JSON.parse(versions)).toMatchObject({ source: 'secret-manager', versions: { [SECRET]: '4' } });
+    expect(JSON.parse(versions)).toMatchObject({ source: 'secret-manager', versions: { [SECRET]: '4' }, pinned: {} });
     const audit = JSON.stringify(await FirestoreAuditTrail.connect(gcp.projectId, gcp.env).list(100));
     const places: Record<string, string> = {
       'UI responses': responses.join('\n'),

@@ -140,7 +140,13 @@ export class Daemon {
     this.app.get('/status/secrets', async (request, reply) => {
       const problem = signedReadProblem(request.headers, '/status/secrets', config.webhook.secret);
       if (problem) return reply.code(401).send({ error: 'unauthorized', reason: problem });
-      return { source: config.secrets.source, passes: this.status.data.passes, versions: secrets.versions?.() ?? {} };
+      const pinned = config.secrets.source === 'secret-manager' ? config.secrets.versions : {};
+      return {
+        source: config.secrets.source,
+        passes: this.status.data.passes,
+        versions: secrets.versions?.() ?? {},
+        pinned,
+      };
     });
   }
 
