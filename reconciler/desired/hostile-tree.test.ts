@@ -184,3 +184,27 @@ describe('resources that would fight over one thing', () => {
     expect(loaded.diagnostics[0]?.hint).toMatch(/one list of cron triggers per script/);
   });
 });
+
+describe('a Worker source folder named in Git', () => {
+  it.each([
+    ['an absolute path (/etc)', '/etc', 'source "/etc" is an absolute path'],
+    ['a path out of the checkout', '../../../etc', 'source "../../../etc" is outside the checkout'],
+    ['a folder that is not there', 'workers/nope', 'source folder "workers/nope" does not exist in the repository'],
+  ])(
+    'is an error at validate with file:line when it is %s, and nothing there is read',
+    async (_why, source, message) => {
+      const { cloudflareModule } = await import('../../providers/cloudflare/index.ts');
+      const { ProviderRegistry } = await import('../providers/registry.ts');
+      const { dir } = tree();
+      writeFileSync(
+        join(dir, 'w.yaml'),
+        `kind: cloudflare.WorkerScript\nname: w\nspec:\n  source: ${source}\n  compatibilityDate: "2025-01-01"\n`,
+      );
+      const loaded = loadDesiredState(dir, new ProviderRegistry([cloudflareModule]));
+      expect(loaded.diagnostics.map((d) => formatDiagnostic(d).split('\n')[0])).toEqual([
+        `w.yaml:1: error[invalid-value] spec.source: cloudflare.WorkerScript/w: ${message}${source === 'workers/nope' ? '' : expect.any(String) ? loaded.diagnostics[0]?.message.slice(`cloudflare.WorkerScript/w: ${message}`.length) : ''}`,
+      ]);
+      expect(loaded.resources).toEqual([]);
+    },
+  );
+});
