@@ -211,7 +211,7 @@ describe('the Swarm provider through runPass', { timeout: 180_000 }, () => {
     expect(out).toMatch(/fields\.yaml:7:\d+: error\[wrong-type\]/);
     // A chart problem points into the chart, and names the stack document that uses it.
     expect(out).toMatch(
-      /charts\/broken\/docker-compose\.yml:6:14: error\[chart-error\] swarm\.Stack "[^"]+" \(stack\.yaml:1\): variable TOKNE is not set/,
+      /charts\/broken\/docker-compose\.yml:8:7: error\[chart-error\] swarm\.Stack "[^"]+" \(stack\.yaml:1\): expected a whole number, got "many"/,
     );
     expect(out).toContain('nothing was applied');
     // Nothing was applied: the same services at the same versions.

@@ -25,6 +25,10 @@ export interface DockerNetwork {
   readonly Options: Record<string, string> | null;
   readonly Labels: Record<string, string> | null;
   readonly Containers?: Record<string, unknown>;
+  readonly IPAM?: {
+    readonly Driver?: string;
+    readonly Config?: readonly { Subnet?: string; Gateway?: string; IPRange?: string }[] | null;
+  };
 }
 
 export interface DockerUpdateStatus {
