@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'INVALID_SPEC'
   | 'ROLLBACK'
   | 'UPDATE_PAUSED'
+  | 'TASK_FAILED'
   | 'TIMEOUT'
   | 'UNSTABLE_FIELD'
   | 'PROTECTED'

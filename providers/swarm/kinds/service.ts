@@ -1,5 +1,4 @@
 import {
-  canonicalJson,
   type FieldChange,
   type HandlerContext,
   KEY_LABEL,
@@ -24,6 +23,7 @@ import {
   type ServiceSpec,
   toDockerSpec,
 } from './service-spec.ts';
+import { describeProgress, type TaskProgress, taskProgress } from './task-progress.ts';
 
 export interface ServiceHandlerOptions {
   /** Allowance for one task to be pulled, started and running (default 60 s). Bounds `settle`. */
@@ -250,8 +250,11 @@ export class ServiceHandler implements ResourceHandler {
 
   /**
    * Waits for the service to converge: a rolling update to complete, or (a new service, a scale
-   * or labels-only change) its tasks to run. Bounded by the update config: batches of
-   * `parallelism` tasks, each taking `delay + monitor + stop grace` plus the task start allowance.
+   * or labels-only change) its tasks to run. Fails at once, with the task's error, when Swarm
+   * rolls the update back or pauses it, or gives up on a task (its restart policy is spent).
+   * Logs progress (tasks running / wanted) whenever it changes. Bounded by the update config:
+   * batches of `parallelism` tasks, each taking `delay + monitor + stop grace + first health
+   * check`, plus the task start allowance.
    */
   async settle(ctx: HandlerContext, applied: ObservedResource): Promise<void> {
     const first = await this.#client.inspectService(applied.id);
@@ -261,8 +264,10 @@ export class ServiceHandler implements ResourceHandler {
         class: 'transient',
         resource: applied.key,
       });
-    const deadline = Date.now() + this.#bound(first);
-    let stableSince = 0;
+    const bound = settleBound(first.Spec, this.#taskStartMs);
+    const deadline = Date.now() + bound;
+    let seen: TaskProgress['state'] | undefined;
+    let said = '';
     for (;;) {
       if (ctx.signal.aborted)
         throw new KeelsonError(`settling service ${applied.name} was cancelled`, {
@@ -289,55 +294,36 @@ export class ServiceHandler implements ResourceHandler {
           resource: applied.key,
         });
       }
-      if (!state) {
-        const done = await this.#tasksRunning(s);
-        if (done) {
-          // Seen twice in a row, so a rolling update that is only about to start is not mistaken for done.
-          if (stableSince && Date.now() - stableSince >= this.#pollMs) return;
-          stableSince ||= Date.now();
-        } else {
-          stableSince = 0;
-        }
+      const tasks = await this.#client.listTasks({ service: [s.ID] });
+      const progress = taskProgress(s, tasks);
+      const line = `${state ? `${state}, ` : ''}${describeProgress(progress)}`;
+      if (line !== said) {
+        ctx.log.info(
+          { resource: applied.key, running: progress.running, wanted: progress.wanted, state: state ?? 'creating' },
+          `waiting for service ${applied.name}: ${line}`,
+        );
+        said = line;
       }
+      // Each verdict must be seen twice in a row, so a rolling update that is only about to
+      // start (or a restart being scheduled) is not taken for the end.
+      if (!state && progress.state === 'converged' && seen === 'converged') return;
+      if (progress.state === 'gave-up' && seen === 'gave-up' && state !== 'updating') {
+        throw new KeelsonError(
+          `service ${applied.name} cannot start: Swarm gave up restarting it (restart policy spent), ${describeTask(s, progress.task)}`,
+          { code: 'TASK_FAILED', class: 'terminal', resource: applied.key },
+        );
+      }
+      seen = progress.state;
       if (Date.now() > deadline) {
         const why = await this.#taskError(s, status?.StartedAt ?? s.UpdatedAt);
         const code = state === 'rollback_started' ? 'ROLLBACK' : 'TIMEOUT';
         throw new KeelsonError(
-          `service ${applied.name} did not converge within ${Math.round(this.#bound(first) / 1000)} s (${state ?? 'tasks not running'})${why ? `: ${why}` : ''}`,
+          `service ${applied.name} did not converge within ${Math.round(bound / 1000)} s (${state ?? describeProgress(progress)})${why ? `: ${why}` : ''}`,
           { code, class: code === 'ROLLBACK' ? 'terminal' : 'transient', resource: applied.key },
         );
       }
       await new Promise((r) => setTimeout(r, this.#pollMs));
     }
-  }
-
-  /** The settle bound for a service, from its update config and replicas. */
-  #bound(s: DockerService): number {
-    const spec = s.Spec as Record<string, unknown>;
-    const update = (spec.UpdateConfig ?? {}) as { Parallelism?: number; Delay?: number; Monitor?: number };
-    const c = ((spec.TaskTemplate as Record<string, unknown> | undefined)?.ContainerSpec ?? {}) as {
-      StopGracePeriod?: number;
-    };
-    const replicas = (spec.Mode as { Replicated?: { Replicas?: number } } | undefined)?.Replicated?.Replicas ?? 1;
-    const parallelism = update.Parallelism || replicas || 1;
-    const batches = Math.max(1, Math.ceil(replicas / parallelism));
-    const perBatch =
-      ((update.Delay ?? 0) + (update.Monitor ?? 5e9) + (c.StopGracePeriod ?? 10e9)) / 1e6 + this.#taskStartMs;
-    // Twice: a failed update is followed by a rollback of the same shape.
-    return 2 * batches * perBatch + this.#taskStartMs;
-  }
-
-  /** True when every task Swarm wants running runs the current spec, and there are as many as asked. */
-  async #tasksRunning(s: DockerService): Promise<boolean> {
-    const tasks = await this.#client.listTasks({ service: [s.ID] });
-    const wanted = tasks.filter((t) => t.DesiredState === 'running');
-    const current = canonicalJson((s.Spec.TaskTemplate as Record<string, unknown> | undefined)?.ContainerSpec);
-    const running = wanted.filter(
-      (t) => t.Status.State === 'running' && canonicalJson(t.Spec.ContainerSpec) === current,
-    );
-    const replicas = (s.Spec as { Mode?: { Replicated?: { Replicas?: number } } }).Mode?.Replicated?.Replicas;
-    if (replicas !== undefined) return running.length >= replicas && wanted.length === running.length;
-    return running.length === wanted.length;
   }
 
   /** The newest failed task's error since `since`, in words: "task web.1 exited with code 1". */
@@ -423,4 +409,27 @@ function unowned(name: string, existing: DockerService): KeelsonError {
     `cannot create service ${name}: a service of that name already exists (id ${existing.ID}) and ${owner ? `belongs to keelson instance "${owner}"` : 'keelson does not own it'}${key ? ` (${splitKey(key).kind})` : ''}; remove or rename it, rename the resource, or set "adopt: true" to take it over`,
     { code: 'CONFLICT_UNOWNED', class: 'terminal', resource: resourceKey(SERVICE_KIND, name) },
   );
+}
+
+/**
+ * How long a rollout may take: per batch of `parallelism` tasks, the update delay, the monitor
+ * period, the old task's stop grace period and the new task's first health check (a task only
+ * counts as running once healthy, which takes an interval), plus the task start allowance;
+ * doubled for a possible rollback of the same shape.
+ */
+export function settleBound(spec: Readonly<Record<string, unknown>>, taskStartMs: number): number {
+  const update = (spec.UpdateConfig ?? {}) as { Parallelism?: number; Delay?: number; Monitor?: number };
+  const c = ((spec.TaskTemplate as Record<string, unknown> | undefined)?.ContainerSpec ?? {}) as {
+    StopGracePeriod?: number;
+    Healthcheck?: { Test?: string[]; Interval?: number; Timeout?: number; StartPeriod?: number };
+  };
+  const replicas = (spec.Mode as { Replicated?: { Replicas?: number } } | undefined)?.Replicated?.Replicas ?? 1;
+  const parallelism = update.Parallelism || replicas || 1;
+  const batches = Math.max(1, Math.ceil(replicas / parallelism));
+  const h = c.Healthcheck;
+  // Docker's defaults when a health check is set without them: 30 s interval and timeout.
+  const health = h?.Test && h.Test[0] !== 'NONE' ? (h.Interval || 30e9) + (h.Timeout || 30e9) : 0;
+  const perBatch =
+    ((update.Delay ?? 0) + (update.Monitor ?? 5e9) + (c.StopGracePeriod ?? 10e9) + health) / 1e6 + taskStartMs;
+  return 2 * batches * perBatch + taskStartMs;
 }
