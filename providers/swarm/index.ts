@@ -3,6 +3,7 @@ import type { HandlerContext, Provider, ProviderKind, ProviderModule, ProviderOp
 import { SwarmClient } from './client/client.ts';
 import { ConfigHandler, configSchema } from './kinds/config.ts';
 import { NetworkHandler, networkSchema } from './kinds/network.ts';
+import { NodeHandler, nodeSchema } from './kinds/node.ts';
 import { SecretHandler, secretSchema } from './kinds/secret.ts';
 import { ServiceHandler } from './kinds/service.ts';
 import { serviceSchema } from './kinds/service-schema.ts';
@@ -12,9 +13,10 @@ export { SwarmClient } from './client/client.ts';
 export { ChartError, expandChart } from './compose/compose-stack.ts';
 export { ConfigHandler } from './kinds/config.ts';
 export { NetworkHandler } from './kinds/network.ts';
+export { NodeHandler } from './kinds/node.ts';
 export { SecretHandler } from './kinds/secret.ts';
 export { ServiceHandler } from './kinds/service.ts';
-export { configSchema, networkSchema, secretSchema, serviceSchema, stackSchema };
+export { configSchema, networkSchema, nodeSchema, secretSchema, serviceSchema, stackSchema };
 
 export interface SwarmProviderOptions {
   /** Engine address, as DOCKER_HOST (`unix:///path` or `tcp://host:port`); default the local socket. */
@@ -40,6 +42,7 @@ export function createSwarmProvider(options: SwarmProviderOptions = {}): SwarmPr
     { schema: secretSchema, handler: new SecretHandler(client, versioned) },
     { schema: configSchema, handler: new ConfigHandler(client, versioned) },
     { schema: serviceSchema, handler: new ServiceHandler(client, { taskStartMs: options.taskStartMs }) },
+    { schema: nodeSchema, handler: new NodeHandler(client) },
     { schema: stackSchema, expander: stackExpander },
   ];
   return {
@@ -64,7 +67,7 @@ function positive(value: string | undefined): number | undefined {
  */
 export const swarmModule: ProviderModule = {
   name: 'swarm',
-  schemas: [networkSchema, secretSchema, configSchema, serviceSchema, stackSchema],
+  schemas: [networkSchema, secretSchema, configSchema, serviceSchema, nodeSchema, stackSchema],
   expanders: { [stackSchema.kind]: stackExpander },
   create(options: ProviderOptions) {
     const dockerHost = options.env.DOCKER_HOST || undefined;

@@ -71,6 +71,18 @@ export interface DockerTask extends DockerMeta {
   };
 }
 
+export interface DockerNode extends DockerMeta {
+  readonly Spec: {
+    readonly Name?: string;
+    readonly Labels?: Record<string, string> | null;
+    readonly Role: 'manager' | 'worker';
+    readonly Availability: 'active' | 'pause' | 'drain';
+  };
+  readonly Description?: { readonly Hostname?: string };
+  readonly Status?: { readonly State?: string; readonly Addr?: string };
+  readonly ManagerStatus?: { readonly Leader?: boolean; readonly Reachability?: string };
+}
+
 /** Docker list filters (`label`, `name`, `service`, `desired-state`...): each key's values are ORed, keys ANDed. */
 export type Filters = Record<string, readonly string[]>;
 
@@ -176,6 +188,24 @@ export class SwarmClient {
 
   async removeService(id: string): Promise<void> {
     await this.ignoreMissing(this.call(`remove service ${id}`, () => this.docker.getService(id).remove()));
+  }
+
+  listNodes(): Promise<DockerNode[]> {
+    return this.call('list nodes', () => this.docker.listNodes()) as Promise<DockerNode[]>;
+  }
+
+  async updateNode(id: string, version: number, spec: DockerNode['Spec']): Promise<void> {
+    await this.call(
+      `update node ${id}`,
+      () =>
+        this.docker.getNode(id).update({ _query: { version }, _body: spec } as never) as unknown as Promise<unknown>,
+    );
+  }
+
+  /** The id of the Swarm node whose engine this client talks to (where keelson runs, in production). */
+  async localNodeId(): Promise<string | undefined> {
+    const info = (await this.call('read the engine info', () => this.docker.info())) as { Swarm?: { NodeID?: string } };
+    return info.Swarm?.NodeID || undefined;
   }
 
   listTasks(filters: Filters): Promise<DockerTask[]> {
