@@ -21,7 +21,7 @@ export { configSchema, networkSchema, nodeSchema, secretSchema, serviceSchema, s
 export interface SwarmProviderOptions {
   /** Engine address, as DOCKER_HOST (`unix:///path` or `tcp://host:port`); default the local socket. */
   readonly dockerHost?: string;
-  /** Concurrent changes (default 8). */
+  /** Concurrent changes (default 32: a wave's services are created, and settle, together). */
   readonly concurrency?: number;
   /** Versions of a secret or config kept for rollback, the current one included (default 3). */
   readonly keepVersions?: number;
@@ -48,7 +48,7 @@ export function createSwarmProvider(options: SwarmProviderOptions = {}): SwarmPr
   return {
     name: 'swarm',
     kinds,
-    concurrency: options.concurrency ?? 8,
+    concurrency: options.concurrency ?? 32,
     client,
     async connect(_ctx: HandlerContext) {
       await client.ping();
