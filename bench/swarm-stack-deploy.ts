@@ -203,7 +203,7 @@ export async function run(): Promise<void> {
       `from scratch, converged        ${seconds(dockerScratch).padEnd(22)}${seconds(keelsonScratch)} (median of ${ROUNDS})`,
     );
     console.log(
-      `  each round                   ${dockerTimes.map(seconds).join(', ').padEnd(22)}${keelsonTimes.map(seconds).join(', ')}`,
+      `  each round                   ${dockerTimes.map(seconds).join(', ')} | ${keelsonTimes.map(seconds).join(', ')}`,
     );
     console.log(
       `no-op deploy, wall time        ${seconds(dockerNoopSent).padEnd(22)}${seconds(keelsonNoop)} (${noop.outcome})`,
