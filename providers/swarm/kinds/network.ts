@@ -181,7 +181,8 @@ export class NetworkHandler implements ResourceHandler {
       owned: isOwned(n.Labels, ctx.owner),
       protect: isProtected(n.Labels),
       spec: normalizeNetwork({
-        driver: n.Driver,
+        // Right after a create, the list can show a swarm network before its driver is filled in.
+        driver: n.Driver || desired?.driver || 'overlay',
         attachable: n.Attachable,
         internal: n.Internal,
         options,
