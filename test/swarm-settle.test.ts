@@ -1,6 +1,6 @@
 /**
- * Settling fails fast and says what it is waiting for, on the real engine: a task that exits at
- * once with a spent restart policy fails the apply with the task's error as soon as Swarm gives
+ * Settling fails fast and says what it is waiting for, on the real engine: a task that cannot
+ * start, with a spent restart policy, fails the apply with the task's error as soon as Swarm gives
  * up (the time bound is set to ten minutes, so only the fail-fast path can end the test in
  * time); a one-shot task that completes is converged; a health check with a long interval
  * makes a healthy rollout wait for it instead of timing out (the start allowance is one second,
@@ -42,7 +42,8 @@ describe('settling a service', { timeout: 120_000 }, () => {
       `${PREFIX}false`,
       {
         image: TEST_IMAGE,
-        command: ['/bin/false'],
+        // fails when its container starts, so it is never seen running: no timing in the verdict
+        command: ['/no/such/program'],
         deploy: { restartPolicy: { condition: 'any', maxAttempts: 2, delay: '0s' } },
       },
       log,
@@ -54,7 +55,7 @@ describe('settling a service', { timeout: 120_000 }, () => {
     expect(error).toMatchObject({ code: 'TASK_FAILED', class: 'terminal' });
     expect((error as Error).message).toMatch(
       new RegExp(
-        `^service ${PREFIX}false cannot start: Swarm gave up restarting it .*task ${PREFIX}false\\.1 exited with code 1`,
+        `^service ${PREFIX}false cannot start: Swarm gave up restarting it .*task ${PREFIX}false\\.1 exited with code 127 \\(starting container failed: .*no such file or directory`,
       ),
     );
     // progress was reported while waiting

@@ -56,7 +56,12 @@ interface Settling {
   seen?: TaskProgress['state'];
   bound?: number;
   deadline?: number;
+  /** When the tasks were first seen all running (reset when they stop being so). */
+  convergedSince?: number;
 }
+
+/** How long the tasks of a service must keep running before it counts as converged. */
+const STABLE_MS = 1_000;
 
 /** Task states that have ended (the task will not run again). */
 const ENDED = new Set(['complete', 'shutdown', 'failed', 'rejected', 'orphaned', 'remove']);
@@ -75,6 +80,10 @@ export class ServiceHandler implements ResourceHandler {
   /** Services being settled, by id, and the loop that watches them. */
   readonly #settling = new Map<string, Settling>();
   #watching: Promise<void> | undefined;
+  /** The last round of lists made to build specs, shared by the creates of one wave. */
+  #recentLookups: { lookups: Promise<Lookups>; until: number; writes: number; creates: number } | undefined;
+  /** Service creates sent by this handler (writes that leave the shared lookups valid). */
+  #creates = 0;
   /** Image -> its pinned reference (a promise, so concurrent creates ask once). */
   readonly #digests = new Map<string, { pinned: Promise<string>; until: number }>();
 
@@ -103,6 +112,32 @@ export class ServiceHandler implements ResourceHandler {
     const lookups = await this.#lookups(liveNeeds(services));
     const desired = new Map(query.desired.map((d) => [d.name, normalizeService(d.spec)]));
     return services.map((s) => this.#toObserved(ctx, s, lookups, desired.get(s.Spec.Name)));
+  }
+
+  /**
+   * The lookups to build specs with. The services of a wave are created together: they share one
+   * round of lists made less than a second ago, as long as nothing but service creates was
+   * written since (a network replaced or a secret rotated makes them list again) and everything
+   * they name is in it by exact name (a keelson secret named by its resource name resolves to
+   * its current version, which only a fresh list can say).
+   */
+  async #specLookups(want: ServiceSpec): Promise<Lookups> {
+    const recent = this.#recentLookups;
+    const quiet = recent && this.#client.writeCount() - recent.writes <= this.#creates - recent.creates;
+    if (recent && quiet && recent.until > Date.now()) {
+      const l = await recent.lookups;
+      const exact = (objects: readonly DockerSecret[], source: unknown) =>
+        typeof source === 'string' && objects.some((o) => o.Spec.Name === source || o.ID === source);
+      const found =
+        want.networks.every((n) => typeof n.name === 'string' && l.networks.some((x) => x.Name === n.name)) &&
+        want.secrets.every((f) => exact(l.secrets, f.source)) &&
+        want.configs.every((f) => exact(l.configs, f.source));
+      if (found) return l;
+    }
+    const writes = this.#client.writeCount();
+    const lookups = this.#lookups({ networks: true, secrets: true, configs: true });
+    this.#recentLookups = { lookups, until: Date.now() + 1_000, writes, creates: this.#creates };
+    return lookups;
   }
 
   /** Networks, secrets and configs, listed only when some spec uses them (one call each). */
@@ -180,13 +215,19 @@ export class ServiceHandler implements ResourceHandler {
 
   async create(ctx: HandlerContext, desired: ResolvedResource): Promise<ObservedResource> {
     const want = normalizeService(desired.spec);
-    const existing = await this.#byName(desired.name);
-    if (existing) {
+    const { spec, lookups } = await this.#dockerSpec(ctx, desired, want, 0);
+    let id: string;
+    try {
+      this.#creates++;
+      id = await this.#client.createService(spec);
+    } catch (error) {
+      // Idempotent without a read before every create: a name conflict means it exists already.
+      if ((error as KeelsonError).status !== 409) throw error;
+      const existing = await this.#byName(desired.name);
+      if (!existing) throw error;
       if (isOwned(existing.Spec.Labels, ctx.owner)) return this.#observeOne(ctx, existing, want);
       throw unowned(desired.name, existing);
     }
-    const { spec, lookups } = await this.#dockerSpec(ctx, desired, want, 0);
-    const id = await this.#client.createService(spec);
     ctx.log.info({ resource: desired.key, id }, 'created service');
     const created = await this.#client.inspectService(id);
     if (!created)
@@ -236,11 +277,7 @@ export class ServiceHandler implements ResourceHandler {
   }
 
   async #dockerSpec(ctx: HandlerContext, desired: ResolvedResource, want: ServiceSpec, forceUpdate: number) {
-    const lookups = await this.#lookups({
-      networks: want.networks.length > 0,
-      secrets: want.secrets.length > 0,
-      configs: want.configs.length > 0,
-    });
+    const lookups = await this.#specLookups(want);
     const refs: ResolvedRefs = {
       network: (name) => {
         const n = resolveNetwork(lookups, name);
@@ -386,12 +423,16 @@ export class ServiceHandler implements ResourceHandler {
       w.said = line;
     }
     // Each verdict must be seen twice in a row, so a rolling update that is only about to start
-    // (or a restart being scheduled) is not taken for the end.
+    // (or a restart being scheduled) is not taken for the end; and the tasks must keep running
+    // for a moment, so a task that exits at once is not taken for a running one.
     const seen = w.seen;
     w.seen = progress.state;
-    // A service never updated since its creation has no rolling update to wait for: once is enough.
-    const fresh = s.CreatedAt === s.UpdatedAt;
-    if (!state && progress.state === 'converged' && (seen === 'converged' || fresh)) return true;
+    if (!state && progress.state === 'converged') {
+      w.convergedSince ??= Date.now();
+      if (seen === 'converged' && Date.now() - w.convergedSince >= STABLE_MS) return true;
+    } else {
+      w.convergedSince = undefined;
+    }
     if (progress.state === 'gave-up' && seen === 'gave-up' && state !== 'updating') {
       throw new KeelsonError(
         `service ${applied.name} cannot start: Swarm gave up restarting it (restart policy spent), ${describeTask(s, progress.task)}`,
