@@ -18,16 +18,21 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../providers/sdk/testing.ts';
 import type { DockerService } from '../providers/swarm/client/client.ts';
 import { createSwarmProvider, swarmModule } from '../providers/swarm/index.ts';
-import { sweep, testClient, testDockerHost } from '../providers/swarm/test-support.ts';
+import { CHECKOUT_TAG, sweep, testClient, testDockerHost } from '../providers/swarm/test-support.ts';
 import { loadDesiredState } from '../reconciler/desired/load.ts';
 import { type PassResult, runPass } from '../reconciler/engine/pass.ts';
 import { envSecretSource } from '../reconciler/engine/secrets.ts';
 import { ProviderRegistry } from '../reconciler/providers/registry.ts';
 import { FileStateStore } from '../reconciler/state/file-store.ts';
 
-const DOCKER = 'kpard'; // the stack docker stack deploy makes
-const KEELSON = 'kpark'; // the stack keelson makes
+const DOCKER = `kpard${CHECKOUT_TAG}`; // the stack docker stack deploy makes
+const KEELSON = `kpark${CHECKOUT_TAG}`; // the stack keelson makes
 const OWNER = 'keelson-parity';
+// Ports and subnets of their own, so two checkouts running this file at once do not collide.
+const N = Number.parseInt(CHECKOUT_TAG, 16);
+const PORT = 200 + (N % 400); // published ports PORT00..PORT82
+const KEELSON_SUBNET = `10.${100 + (N % 100)}.1.0/24`;
+const DOCKER_SUBNET = `10.${100 + (N % 100)}.2.0/24`;
 
 /** One service per feature: [Compose name, why it is here, its Compose text under `services:`]. */
 const CASES: [string, string, string][] = [
@@ -133,10 +138,10 @@ const CASES: [string, string, string][] = [
     `
     ports:
       - "80"
-      - "18000-18001:9000-9001"
-      - "18053:53/udp"
+      - "${PORT}00-${PORT}01:9000-9001"
+      - "${PORT}53:53/udp"
       - { target: 81 }
-      - { target: 82, published: 18082, mode: host }`,
+      - { target: 82, published: ${PORT}82, mode: host }`,
   ],
   [
     'dnsrr',
@@ -308,12 +313,12 @@ describe('Compose files read as docker stack deploy reads them', { timeout: 240_
     writeFileSync(join(chart, 'secrets/pw'), 'hunter2');
     writeFileSync(
       join(root, 'desired/stack.yaml'),
-      `kind: swarm.Stack\nname: ${KEELSON}\nspec:\n  chart: parity\n  values: { SUBNET: 10.231.1.0/24 }\n`,
+      `kind: swarm.Stack\nname: ${KEELSON}\nspec:\n  chart: parity\n  values: { SUBNET: ${KEELSON_SUBNET} }\n`,
     );
     execFileSync(
       'docker',
       ['stack', 'deploy', '--resolve-image', 'never', '-c', join(chart, 'docker-compose.yml'), DOCKER],
-      { env: { ...process.env, DOCKER_HOST: host, SUBNET: '10.231.2.0/24' }, stdio: 'pipe' },
+      { env: { ...process.env, DOCKER_HOST: host, SUBNET: DOCKER_SUBNET }, stdio: 'pipe' },
     );
     docker = await specs(DOCKER);
     dockerNetworks = await client.listNetworks({});
@@ -408,12 +413,12 @@ describe('Compose files read as docker stack deploy reads them', { timeout: 240_
     });
     expect(shape(back(KEELSON))).toEqual({
       driver: 'overlay',
-      subnets: ['10.231.1.0/24'],
+      subnets: [KEELSON_SUBNET],
       labels: { 'com.docker.stack.namespace': KEELSON },
     });
     expect(shape(back(DOCKER))).toEqual({
       driver: 'overlay',
-      subnets: ['10.231.2.0/24'],
+      subnets: [DOCKER_SUBNET],
       labels: { 'com.docker.stack.namespace': DOCKER },
     });
   });

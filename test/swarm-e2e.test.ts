@@ -11,14 +11,14 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../providers/sdk/testing.ts';
 import { createSwarmProvider, swarmModule } from '../providers/swarm/index.ts';
-import { sweep, testClient, testDockerHost } from '../providers/swarm/test-support.ts';
+import { CHECKOUT_TAG, sweep, testClient, testDockerHost } from '../providers/swarm/test-support.ts';
 import { loadDesiredState } from '../reconciler/desired/load.ts';
 import { type PassResult, runPass } from '../reconciler/engine/pass.ts';
 import { envSecretSource } from '../reconciler/engine/secrets.ts';
 import { ProviderRegistry } from '../reconciler/providers/registry.ts';
 import { FileStateStore } from '../reconciler/state/file-store.ts';
 
-const STACK = 'kse2e';
+const STACK = `kse2e${CHECKOUT_TAG}`;
 const OWNER = 'keelson-swarm-e2e';
 const repo = resolve(import.meta.dirname, '..');
 const fixtures = join(repo, 'test/fixtures');

@@ -11,9 +11,9 @@ import { KeelsonError, type Logger } from '../providers/sdk/index.ts';
 import { resolvedResource, testContext } from '../providers/sdk/testing.ts';
 import { ServiceHandler } from '../providers/swarm/kinds/service.ts';
 import { serviceSchema } from '../providers/swarm/kinds/service-schema.ts';
-import { sweep, TEST_IMAGE, testClient } from '../providers/swarm/test-support.ts';
+import { CHECKOUT_TAG, sweep, TEST_IMAGE, testClient } from '../providers/swarm/test-support.ts';
 
-const PREFIX = 'kst-';
+const PREFIX = `kst${CHECKOUT_TAG}-`;
 const client = testClient();
 
 beforeAll(() => sweep(client, PREFIX));

@@ -2,8 +2,21 @@
  * Shared by the Swarm tests (they run against the real engine that `npm test` brings up): a
  * client on DOCKER_HOST, unique name prefixes, and a sweep that removes what a test file made.
  */
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { SwarmClient } from './client/client.ts';
+
+/**
+ * Four hex characters naming this checkout. Test names carry it, because every checkout of the
+ * repository (the main one and each worktree) has the same test files, and they may run at the
+ * same time against one shared engine: without it, one run's sweep removes the other's services.
+ * A re-run in the same checkout gets the same tag, so its sweep still clears what a crash left.
+ */
+export const CHECKOUT_TAG = createHash('sha256')
+  .update(resolve(import.meta.dirname, '../..'))
+  .digest('hex')
+  .slice(0, 4);
 
 /** Images `scripts/local-swarm.ts` makes with `docker import` (busybox, no registry digest). */
 export const TEST_IMAGE = 'keelson-test/busybox:1';

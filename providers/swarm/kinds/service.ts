@@ -338,14 +338,19 @@ export class ServiceHandler implements ResourceHandler {
   async #watch(): Promise<void> {
     while (this.#settling.size > 0) {
       const ids = [...this.#settling.keys()];
-      let services: DockerService[];
-      let tasks: DockerTask[];
+      let services: DockerService[] = [];
+      let tasks: DockerTask[] = [];
       try {
-        [services, tasks] = await Promise.all([
-          this.#client.listServices({ id: ids }),
-          this.#client.listTasks({ service: ids }),
-        ]);
+        services = await this.#client.listServices({ id: ids });
+        // Tasks only of services that exist: one missing service makes the engine refuse the list.
+        const present = ids.filter((id) => services.some((s) => s.ID === id));
+        if (present.length) tasks = await this.#client.listTasks({ service: present });
       } catch (error) {
+        // Removed between the two lists: look again next time (the services list will say so).
+        if ((error as KeelsonError).status === 404) {
+          await new Promise((r) => setTimeout(r, this.#pollMs));
+          continue;
+        }
         for (const id of ids) this.#finish(id, error);
         continue;
       }
