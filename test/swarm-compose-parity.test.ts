@@ -27,7 +27,7 @@ import { FileStateStore } from '../reconciler/state/file-store.ts';
 
 const DOCKER = `kpard${CHECKOUT_TAG}`; // the stack docker stack deploy makes
 const KEELSON = `kpark${CHECKOUT_TAG}`; // the stack keelson makes
-const OWNER = 'keelson-parity';
+const OWNER = `keelson-parity-${CHECKOUT_TAG}`;
 // Ports and subnets of their own, so two checkouts running this file at once do not collide.
 const N = Number.parseInt(CHECKOUT_TAG, 16);
 const PORT = 200 + (N % 400); // published ports PORT00..PORT82

@@ -19,7 +19,7 @@ import { ProviderRegistry } from '../reconciler/providers/registry.ts';
 import { FileStateStore } from '../reconciler/state/file-store.ts';
 
 const STACK = `kse2e${CHECKOUT_TAG}`;
-const OWNER = 'keelson-swarm-e2e';
+const OWNER = `keelson-swarm-e2e-${CHECKOUT_TAG}`;
 const repo = resolve(import.meta.dirname, '..');
 const fixtures = join(repo, 'test/fixtures');
 

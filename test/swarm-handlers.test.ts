@@ -22,7 +22,7 @@ import {
 
 const PREFIX = `kht${CHECKOUT_TAG}-`;
 const client = testClient();
-const ctx = testContext({ owner: 'keelson-handlers-test' });
+const ctx = testContext({ owner: `keelson-handlers-test-${CHECKOUT_TAG}` });
 const services = new ServiceHandler(client, { taskStartMs: 30_000, pollMs: 250 });
 const networks = new NetworkHandler(client);
 const configs = new ConfigHandler(client);

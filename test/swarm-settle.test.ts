@@ -28,7 +28,7 @@ function recorder(): { log: Logger; lines: string[] } {
 }
 
 async function createAndSettle(handler: ServiceHandler, name: string, spec: Record<string, unknown>, log: Logger) {
-  const ctx = testContext({ owner: 'keelson-settle-test', log });
+  const ctx = testContext({ owner: `keelson-settle-test-${CHECKOUT_TAG}`, log });
   const applied = await handler.create(ctx, resolvedResource(serviceSchema, name, spec));
   await handler.settle(ctx, applied);
 }
