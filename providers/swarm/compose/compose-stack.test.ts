@@ -188,6 +188,32 @@ describe('what docker stack deploy refuses, keelson refuses too, before anything
     expect(warnings).toEqual([expect.stringContaining(warning)]);
   });
 
+  it('names a secret or config by its name: as written, not prefixed with the stack (as Docker does)', () => {
+    const docs = expandText(`services:
+  a:
+    image: x
+    secrets: [pw]
+    configs: [conf]
+secrets:
+  pw:
+    name: shared-db-password
+    file: ./secrets/pw
+    x-keelson-secret-ref: db-password
+configs:
+  conf:
+    name: shared-conf
+    content: "x=1"
+`);
+    expect(docs.filter((d) => d.kind !== 'swarm.Service' && d.kind !== 'swarm.Network').map((d) => d.name)).toEqual([
+      'shared-db-password',
+      'shared-conf',
+    ]);
+    expect(docs.find((d) => d.name === 's_a')?.spec).toMatchObject({
+      secrets: [{ source: { ref: 'swarm.Secret/shared-db-password', output: 'name' }, target: 'pw' }],
+      configs: [{ source: { ref: 'swarm.Config/shared-conf', output: 'name' }, target: 'conf' }],
+    });
+  });
+
   it('reads Compose as Docker does: unset env, port ranges, relative binds, volume options, aliases', () => {
     const docs = expandText(`services:
   web:
