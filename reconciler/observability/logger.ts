@@ -91,9 +91,9 @@ export function prettyStream(
         msg = `${shown}${msg.slice(file.length)}`;
         entry.file = shown;
       }
-      // A revision is a commit: its first 12 characters name it well enough on a terminal.
-      if (typeof entry.revision === 'string' && /^[0-9a-f]{40}$/.test(entry.revision))
-        entry.revision = entry.revision.slice(0, 12);
+      // A commit's first 12 characters name it well enough on a terminal.
+      for (const [k, v] of Object.entries(entry))
+        if (typeof v === 'string' && /^[0-9a-f]{40}$/.test(v)) entry[k] = v.slice(0, 12);
       const fields = Object.entries(entry)
         .filter(([k, v]) => !QUIET.has(k) && v !== undefined && !(k === 'file' && msg.startsWith(String(v))))
         .map(([k, v]) => `${k}=${show(v)}`);
