@@ -25,8 +25,8 @@ import { envSecretSource } from '../reconciler/engine/secrets.ts';
 import { ProviderRegistry } from '../reconciler/providers/registry.ts';
 import { FileStateStore } from '../reconciler/state/file-store.ts';
 
-const DOCKER = `kpard${CHECKOUT_TAG}`; // the stack docker stack deploy makes
-const KEELSON = `kpark${CHECKOUT_TAG}`; // the stack keelson makes
+const DOCKER = `k${CHECKOUT_TAG}pd`; // the stack docker stack deploy makes
+const KEELSON = `k${CHECKOUT_TAG}pk`; // the stack keelson makes
 const OWNER = `keelson-parity-${CHECKOUT_TAG}`;
 // Ports and subnets of their own, so two checkouts running this file at once do not collide.
 const N = Number.parseInt(CHECKOUT_TAG, 16);

@@ -13,7 +13,7 @@ import { ServiceHandler } from '../providers/swarm/kinds/service.ts';
 import { serviceSchema } from '../providers/swarm/kinds/service-schema.ts';
 import { CHECKOUT_TAG, sleeperSpec, sweep, testClient } from '../providers/swarm/test-support.ts';
 
-const PREFIX = `kct${CHECKOUT_TAG}-`;
+const PREFIX = `k${CHECKOUT_TAG}ct-`;
 const client = testClient();
 const writes = () => client.writeCount();
 

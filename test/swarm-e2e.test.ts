@@ -18,7 +18,7 @@ import { envSecretSource } from '../reconciler/engine/secrets.ts';
 import { ProviderRegistry } from '../reconciler/providers/registry.ts';
 import { FileStateStore } from '../reconciler/state/file-store.ts';
 
-const STACK = `kse2e${CHECKOUT_TAG}`;
+const STACK = `k${CHECKOUT_TAG}e2e`;
 const OWNER = `keelson-swarm-e2e-${CHECKOUT_TAG}`;
 const repo = resolve(import.meta.dirname, '..');
 const fixtures = join(repo, 'test/fixtures');

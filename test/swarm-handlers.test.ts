@@ -20,7 +20,7 @@ import {
   testClient,
 } from '../providers/swarm/test-support.ts';
 
-const PREFIX = `kht${CHECKOUT_TAG}-`;
+const PREFIX = `k${CHECKOUT_TAG}ht-`;
 const client = testClient();
 const ctx = testContext({ owner: `keelson-handlers-test-${CHECKOUT_TAG}` });
 const services = new ServiceHandler(client, { taskStartMs: 30_000, pollMs: 250 });

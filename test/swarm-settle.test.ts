@@ -13,7 +13,7 @@ import { ServiceHandler } from '../providers/swarm/kinds/service.ts';
 import { serviceSchema } from '../providers/swarm/kinds/service-schema.ts';
 import { CHECKOUT_TAG, sweep, TEST_IMAGE, testClient } from '../providers/swarm/test-support.ts';
 
-const PREFIX = `kst${CHECKOUT_TAG}-`;
+const PREFIX = `k${CHECKOUT_TAG}st-`;
 const client = testClient();
 
 beforeAll(() => sweep(client, PREFIX));

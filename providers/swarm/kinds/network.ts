@@ -190,7 +190,8 @@ export class NetworkHandler implements ResourceHandler {
         ipam: liveIpam(n, desired),
       }) as unknown as Record<string, unknown>,
       outputs: { name: n.Name, networkId: n.Id },
-      ready: true,
+      // Not allocated yet (just created): no driver, no subnets to compare.
+      ready: n.Driver !== '',
     };
   }
 
@@ -234,7 +235,21 @@ export class NetworkHandler implements ResourceHandler {
         : {}),
     });
     ctx.log.info({ resource: desired.key, id }, 'created network');
-    return (await this.#find(ctx, desired.name)) ?? fail(`network ${desired.name} was created but cannot be found`);
+    // Swarm lists a new network before its allocator has filled in the driver and the subnets:
+    // wait for them, so the observe right after the apply sees what was asked for.
+    const deadline = Date.now() + this.#detachTimeoutMs;
+    for (;;) {
+      const found = await this.#find(ctx, desired.name);
+      if (found?.ready) return found;
+      if (Date.now() > deadline) {
+        if (!found) fail(`network ${desired.name} was created but cannot be found`);
+        throw new KeelsonError(
+          `network ${desired.name} was created but Swarm has not allocated it (no driver, no subnet yet); a subnet that overlaps another network's stays so: check ipam.config`,
+          { code: 'NOT_READY', class: 'waiting', retryAfterMs: 30_000, resource: desired.key },
+        );
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
 
   /**

@@ -80,10 +80,6 @@ export class ServiceHandler implements ResourceHandler {
   /** Services being settled, by id, and the loop that watches them. */
   readonly #settling = new Map<string, Settling>();
   #watching: Promise<void> | undefined;
-  /** The last round of lists made to build specs, shared by the creates of one wave. */
-  #recentLookups: { lookups: Promise<Lookups>; until: number; writes: number; creates: number } | undefined;
-  /** Service creates sent by this handler (writes that leave the shared lookups valid). */
-  #creates = 0;
   /** Image -> its pinned reference (a promise, so concurrent creates ask once). */
   readonly #digests = new Map<string, { pinned: Promise<string>; until: number }>();
 
@@ -112,32 +108,6 @@ export class ServiceHandler implements ResourceHandler {
     const lookups = await this.#lookups(liveNeeds(services));
     const desired = new Map(query.desired.map((d) => [d.name, normalizeService(d.spec)]));
     return services.map((s) => this.#toObserved(ctx, s, lookups, desired.get(s.Spec.Name)));
-  }
-
-  /**
-   * The lookups to build specs with. The services of a wave are created together: they share one
-   * round of lists made less than a second ago, as long as nothing but service creates was
-   * written since (a network replaced or a secret rotated makes them list again) and everything
-   * they name is in it by exact name (a keelson secret named by its resource name resolves to
-   * its current version, which only a fresh list can say).
-   */
-  async #specLookups(want: ServiceSpec): Promise<Lookups> {
-    const recent = this.#recentLookups;
-    const quiet = recent && this.#client.writeCount() - recent.writes <= this.#creates - recent.creates;
-    if (recent && quiet && recent.until > Date.now()) {
-      const l = await recent.lookups;
-      const exact = (objects: readonly DockerSecret[], source: unknown) =>
-        typeof source === 'string' && objects.some((o) => o.Spec.Name === source || o.ID === source);
-      const found =
-        want.networks.every((n) => typeof n.name === 'string' && l.networks.some((x) => x.Name === n.name)) &&
-        want.secrets.every((f) => exact(l.secrets, f.source)) &&
-        want.configs.every((f) => exact(l.configs, f.source));
-      if (found) return l;
-    }
-    const writes = this.#client.writeCount();
-    const lookups = this.#lookups({ networks: true, secrets: true, configs: true });
-    this.#recentLookups = { lookups, until: Date.now() + 1_000, writes, creates: this.#creates };
-    return lookups;
   }
 
   /** Networks, secrets and configs, listed only when some spec uses them (one call each). */
@@ -218,7 +188,6 @@ export class ServiceHandler implements ResourceHandler {
     const { spec, lookups } = await this.#dockerSpec(ctx, desired, want, 0);
     let id: string;
     try {
-      this.#creates++;
       id = await this.#client.createService(spec);
     } catch (error) {
       // Idempotent without a read before every create: a name conflict means it exists already.
@@ -277,7 +246,11 @@ export class ServiceHandler implements ResourceHandler {
   }
 
   async #dockerSpec(ctx: HandlerContext, desired: ResolvedResource, want: ServiceSpec, forceUpdate: number) {
-    const lookups = await this.#specLookups(want);
+    const lookups = await this.#lookups({
+      networks: want.networks.length > 0,
+      secrets: want.secrets.length > 0,
+      configs: want.configs.length > 0,
+    });
     const refs: ResolvedRefs = {
       network: (name) => {
         const n = resolveNetwork(lookups, name);
