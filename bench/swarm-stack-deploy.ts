@@ -1,7 +1,9 @@
 /**
  * `docker stack deploy` vs `keelson apply` (through `runPass`) for the same 20-service stack on
- * the local Swarm: wall time from scratch and for a repeated no-op deploy, and how many service
- * updates each issues on the no-op run (services whose Version.Index or UpdatedAt moved).
+ * the local Swarm: wall time from scratch until every task runs (docker: deploy, then wait for
+ * the tasks; keelson: one pass, which waits itself), in ROUNDS rounds that alternate which side
+ * goes first (a shared, loaded machine drifts), with the median; then a repeated no-op deploy and
+ * how many service updates each issues on it (services whose Version.Index or UpdatedAt moved).
  * Figures are printed, never asserted.
  */
 import { execFileSync } from 'node:child_process';
@@ -19,6 +21,7 @@ import { ProviderRegistry } from '../reconciler/providers/registry.ts';
 import { FileStateStore } from '../reconciler/state/file-store.ts';
 
 const SERVICES = 20;
+const ROUNDS = Number(process.env.KEELSON_BENCH_ROUNDS ?? 3);
 const DOCKER_STACK = 'kbd';
 const KEELSON_STACK = 'kbk';
 
@@ -90,6 +93,7 @@ async function converged(client: SwarmClient, stack: string, timeoutMs = 180_000
 }
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
 
 export async function run(): Promise<void> {
   const { ensureLocalSwarm } = await import('../scripts/local-swarm.ts');
@@ -112,28 +116,20 @@ export async function run(): Promise<void> {
     mkdirSync(desired);
     writeFileSync(join(desired, 'stack.yaml'), `kind: swarm.Stack\nname: ${KEELSON_STACK}\nspec:\n  chart: bench\n`);
 
-    docker(['stack', 'rm', DOCKER_STACK]);
-    await sweep(client, `${DOCKER_STACK}_`);
-    await sweep(client, `${KEELSON_STACK}_`);
-
-    // docker stack deploy: the command returns once the specs are sent; "converged" waits for the tasks.
+    const clean = async () => {
+      try {
+        docker(['stack', 'rm', DOCKER_STACK]);
+      } catch {}
+      await sweep(client, `${DOCKER_STACK}_`);
+      await sweep(client, `${KEELSON_STACK}_`);
+      // Swarm removes an overlay network a moment after the call returns: wait until it is gone.
+      const mine = (n: { Name: string }) =>
+        n.Name.startsWith(`${DOCKER_STACK}_`) || n.Name.startsWith(`${KEELSON_STACK}_`);
+      while ((await client.listNetworks({})).some(mine)) await new Promise((r) => setTimeout(r, 100));
+      rmSync(join(root, 'state.json'), { force: true });
+    };
     const composeFile = join(chart, 'docker-compose.yml');
-    let t = performance.now();
-    docker(['stack', 'deploy', '--resolve-image', 'never', '-c', composeFile, DOCKER_STACK]);
-    const dockerSent = performance.now() - t;
-    await converged(client, DOCKER_STACK);
-    const dockerScratch = performance.now() - t;
-    let before = await snapshot(client, DOCKER_STACK);
-    t = performance.now();
-    docker(['stack', 'deploy', '--resolve-image', 'never', '-c', composeFile, DOCKER_STACK]);
-    const dockerNoopSent = performance.now() - t;
-    await converged(client, DOCKER_STACK);
-    const dockerNoop = performance.now() - t;
-    const dockerUpdates = updatesBetween(before, await snapshot(client, DOCKER_STACK));
-
-    // keelson: one pass applies and waits for every service to settle.
     const registry = new ProviderRegistry([swarmModule], [provider]);
-    const store = new FileStateStore(join(root, 'state.json'));
     const pass = async () => {
       const loaded = loadDesiredState(desired, registry, { root });
       if (loaded.diagnostics.length) throw new Error(loaded.diagnostics.map((d) => d.message).join('; '));
@@ -141,7 +137,7 @@ export async function run(): Promise<void> {
         resources: loaded.resources,
         revision: 'bench',
         registry,
-        store,
+        store: new FileStateStore(join(root, 'state.json')),
         owner: 'keelson-bench',
         mode: 'apply',
         secrets: envSecretSource({}),
@@ -150,10 +146,48 @@ export async function run(): Promise<void> {
       if (result.errors.length) throw new Error(result.errors.map((e) => e.message).join('; '));
       return result;
     };
-    t = performance.now();
-    await pass();
-    const keelsonScratch = performance.now() - t;
-    await converged(client, KEELSON_STACK);
+    // docker stack deploy: the command returns once the specs are sent; "converged" waits for the tasks.
+    const dockerDeploy = async () => {
+      const t0 = performance.now();
+      docker(['stack', 'deploy', '--resolve-image', 'never', '-c', composeFile, DOCKER_STACK]);
+      const sent = performance.now() - t0;
+      await converged(client, DOCKER_STACK);
+      return { sent, converged: performance.now() - t0 };
+    };
+    const keelsonDeploy = async () => {
+      const t0 = performance.now();
+      await pass();
+      return performance.now() - t0;
+    };
+    const dockerTimes: number[] = [];
+    const keelsonTimes: number[] = [];
+    let dockerSent = 0;
+    for (let round = 0; round < ROUNDS; round++) {
+      await clean();
+      const sides = [
+        async () => {
+          const d = await dockerDeploy();
+          dockerSent = d.sent;
+          dockerTimes.push(d.converged);
+        },
+        async () => {
+          keelsonTimes.push(await keelsonDeploy());
+          await converged(client, KEELSON_STACK);
+        },
+      ];
+      if (round % 2) sides.reverse();
+      for (const side of sides) await side();
+    }
+    const dockerScratch = median(dockerTimes);
+    const keelsonScratch = median(keelsonTimes);
+    let before = await snapshot(client, DOCKER_STACK);
+    let t = performance.now();
+    docker(['stack', 'deploy', '--resolve-image', 'never', '-c', composeFile, DOCKER_STACK]);
+    const dockerNoopSent = performance.now() - t;
+    await converged(client, DOCKER_STACK);
+    const dockerNoop = performance.now() - t;
+    const dockerUpdates = updatesBetween(before, await snapshot(client, DOCKER_STACK));
+
     before = await snapshot(client, KEELSON_STACK);
     const writes = client.writeCount();
     const reads = client.readCount();
@@ -165,7 +199,12 @@ export async function run(): Promise<void> {
     console.log(`${SERVICES}-service stack (one network, one config) on the local Swarm`);
     console.log('                               docker stack deploy   keelson apply (runPass)');
     console.log(`from scratch, specs sent       ${seconds(dockerSent).padEnd(22)}(one pass includes the wait)`);
-    console.log(`from scratch, converged        ${seconds(dockerScratch).padEnd(22)}${seconds(keelsonScratch)}`);
+    console.log(
+      `from scratch, converged        ${seconds(dockerScratch).padEnd(22)}${seconds(keelsonScratch)} (median of ${ROUNDS})`,
+    );
+    console.log(
+      `  each round                   ${dockerTimes.map(seconds).join(', ')} | ${keelsonTimes.map(seconds).join(', ')}`,
+    );
     console.log(
       `no-op deploy, wall time        ${seconds(dockerNoopSent).padEnd(22)}${seconds(keelsonNoop)} (${noop.outcome})`,
     );

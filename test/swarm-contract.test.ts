@@ -11,9 +11,9 @@ import { NetworkHandler, networkSchema } from '../providers/swarm/kinds/network.
 import { SecretHandler, secretSchema } from '../providers/swarm/kinds/secret.ts';
 import { ServiceHandler } from '../providers/swarm/kinds/service.ts';
 import { serviceSchema } from '../providers/swarm/kinds/service-schema.ts';
-import { sleeperSpec, sweep, testClient } from '../providers/swarm/test-support.ts';
+import { CHECKOUT_TAG, sleeperSpec, sweep, testClient } from '../providers/swarm/test-support.ts';
 
-const PREFIX = 'kct-';
+const PREFIX = `k${CHECKOUT_TAG}ct-`;
 const client = testClient();
 const writes = () => client.writeCount();
 

@@ -11,15 +11,15 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../providers/sdk/testing.ts';
 import { createSwarmProvider, swarmModule } from '../providers/swarm/index.ts';
-import { sweep, testClient, testDockerHost } from '../providers/swarm/test-support.ts';
+import { CHECKOUT_TAG, sweep, testClient, testDockerHost } from '../providers/swarm/test-support.ts';
 import { loadDesiredState } from '../reconciler/desired/load.ts';
 import { type PassResult, runPass } from '../reconciler/engine/pass.ts';
 import { envSecretSource } from '../reconciler/engine/secrets.ts';
 import { ProviderRegistry } from '../reconciler/providers/registry.ts';
 import { FileStateStore } from '../reconciler/state/file-store.ts';
 
-const STACK = 'kse2e';
-const OWNER = 'keelson-swarm-e2e';
+const STACK = `k${CHECKOUT_TAG}e2e`;
+const OWNER = `keelson-swarm-e2e-${CHECKOUT_TAG}`;
 const repo = resolve(import.meta.dirname, '..');
 const fixtures = join(repo, 'test/fixtures');
 
@@ -211,7 +211,7 @@ describe('the Swarm provider through runPass', { timeout: 180_000 }, () => {
     expect(out).toMatch(/fields\.yaml:7:\d+: error\[wrong-type\]/);
     // A chart problem points into the chart, and names the stack document that uses it.
     expect(out).toMatch(
-      /charts\/broken\/docker-compose\.yml:6:14: error\[chart-error\] swarm\.Stack "[^"]+" \(stack\.yaml:1\): variable TOKNE is not set/,
+      /charts\/broken\/docker-compose\.yml:8:7: error\[chart-error\] swarm\.Stack "[^"]+" \(stack\.yaml:1\): expected a whole number, got "many"/,
     );
     expect(out).toContain('nothing was applied');
     // Nothing was applied: the same services at the same versions.

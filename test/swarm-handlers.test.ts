@@ -11,11 +11,18 @@ import { NetworkHandler, networkSchema } from '../providers/swarm/kinds/network.
 import { SecretHandler, secretSchema } from '../providers/swarm/kinds/secret.ts';
 import { ServiceHandler } from '../providers/swarm/kinds/service.ts';
 import { serviceSchema } from '../providers/swarm/kinds/service-schema.ts';
-import { sleeperSpec, sweep, TEST_IMAGE, TEST_IMAGE_V2, testClient } from '../providers/swarm/test-support.ts';
+import {
+  CHECKOUT_TAG,
+  sleeperSpec,
+  sweep,
+  TEST_IMAGE,
+  TEST_IMAGE_V2,
+  testClient,
+} from '../providers/swarm/test-support.ts';
 
-const PREFIX = 'kht-';
+const PREFIX = `k${CHECKOUT_TAG}ht-`;
 const client = testClient();
-const ctx = testContext({ owner: 'keelson-handlers-test' });
+const ctx = testContext({ owner: `keelson-handlers-test-${CHECKOUT_TAG}` });
 const services = new ServiceHandler(client, { taskStartMs: 30_000, pollMs: 250 });
 const networks = new NetworkHandler(client);
 const configs = new ConfigHandler(client);
@@ -212,7 +219,9 @@ describe('a failing update', { timeout: 120_000 }, () => {
     );
     expect(failure).toBeInstanceOf(KeelsonError);
     expect(failure).toMatchObject({ code: 'ROLLBACK', class: 'terminal' });
-    expect((failure as Error).message).toMatch(/rolled it back: task kht-rollback\.1 exited with code 1/);
+    expect((failure as Error).message).toMatch(
+      new RegExp(`rolled it back: task ${PREFIX}rollback\\.1 exited with code 1`),
+    );
     // The service runs v1 again.
     const live = await client.inspectService(svc.id);
     expect(live?.UpdateStatus?.State).toBe('rollback_completed');
@@ -237,7 +246,9 @@ describe('a failing update with failureAction pause', { timeout: 120_000 }, () =
       (e: unknown) => e,
     );
     expect(failure).toMatchObject({ code: 'UPDATE_PAUSED', class: 'terminal' });
-    expect((failure as Error).message).toMatch(/was paused by Swarm: task kht-pause\.1 exited with code 3/);
+    expect((failure as Error).message).toMatch(
+      new RegExp(`was paused by Swarm: task ${PREFIX}pause\\.1 exited with code 3`),
+    );
   });
 });
 

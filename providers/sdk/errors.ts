@@ -73,6 +73,11 @@ export const ERRORS = {
     meaning: 'a Swarm rolling update paused on failures',
     message: (key: string, why: string) => `${key}: the rolling update paused: ${why}`,
   }),
+  TASK_FAILED: entry({
+    class: 'terminal',
+    meaning: 'a Swarm task failed for good (its restart policy is spent); the apply fails at once with its error',
+    message: (key: string, why: string) => `${key}: a task failed and Swarm will not restart it: ${why}`,
+  }),
   TIMEOUT: entry({
     class: 'transient',
     meaning: 'a resource did not settle in time (a rollout still going)',

@@ -12,6 +12,7 @@ import {
 import { SwarmClient } from './client/client.ts';
 import { ConfigHandler, configSchema } from './kinds/config.ts';
 import { NetworkHandler, networkSchema } from './kinds/network.ts';
+import { NodeHandler, nodeSchema } from './kinds/node.ts';
 import { SecretHandler, secretSchema } from './kinds/secret.ts';
 import { ServiceHandler } from './kinds/service.ts';
 import { serviceSchema } from './kinds/service-schema.ts';
@@ -21,14 +22,15 @@ export { SwarmClient } from './client/client.ts';
 export { ChartError, expandChart } from './compose/compose-stack.ts';
 export { ConfigHandler } from './kinds/config.ts';
 export { NetworkHandler } from './kinds/network.ts';
+export { NodeHandler } from './kinds/node.ts';
 export { SecretHandler } from './kinds/secret.ts';
 export { ServiceHandler } from './kinds/service.ts';
-export { configSchema, networkSchema, secretSchema, serviceSchema, stackSchema };
+export { configSchema, networkSchema, nodeSchema, secretSchema, serviceSchema, stackSchema };
 
 export interface SwarmProviderOptions {
   /** Engine address, as DOCKER_HOST (`unix:///path` or `tcp://host:port`); default the local socket. */
   readonly dockerHost?: string;
-  /** Concurrent changes (default 8). */
+  /** Concurrent changes (default 32: a wave's services are created, and settle, together). */
   readonly concurrency?: number;
   /** Versions of a secret or config kept for rollback, the current one included (default 3). */
   readonly keepVersions?: number;
@@ -48,6 +50,7 @@ const swarmKinds: readonly KindEntry<SwarmShared>[] = [
   { schema: secretSchema, handler: (s) => new SecretHandler(s.client, { keepVersions: s.options.keepVersions }) },
   { schema: configSchema, handler: (s) => new ConfigHandler(s.client, { keepVersions: s.options.keepVersions }) },
   { schema: serviceSchema, handler: (s) => new ServiceHandler(s.client, { taskStartMs: s.options.taskStartMs }) },
+  { schema: nodeSchema, handler: (s) => new NodeHandler(s.client) },
   { schema: stackSchema, expander: stackExpander },
 ];
 
@@ -61,7 +64,7 @@ export function createSwarmProvider(options: SwarmProviderOptions = {}): SwarmPr
   return {
     name: 'swarm',
     kinds: buildKinds(swarmKinds, { client, options }),
-    concurrency: options.concurrency ?? 8,
+    concurrency: options.concurrency ?? 32,
     client,
     async connect(_ctx: HandlerContext) {
       await client.ping();

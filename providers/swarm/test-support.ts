@@ -2,8 +2,23 @@
  * Shared by the Swarm tests (they run against the real engine that `npm test` brings up): a
  * client on DOCKER_HOST, unique name prefixes, and a sweep that removes what a test file made.
  */
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { SwarmClient } from './client/client.ts';
+
+/**
+ * Four hex characters naming this checkout. Test names carry it, because every checkout of the
+ * repository (the main one and each worktree) has the same test files, and they may run at the
+ * same time against one shared engine: without it, one run's sweep removes the other's services.
+ * A re-run in the same checkout gets the same tag, so its sweep still clears what a crash left.
+ * It goes right after the leading `k` (`k1a2be2e`), so no older untagged prefix (`kse2e`, `kht-`)
+ * that another checkout still sweeps is a prefix of it.
+ */
+export const CHECKOUT_TAG = createHash('sha256')
+  .update(resolve(import.meta.dirname, '../..'))
+  .digest('hex')
+  .slice(0, 4);
 
 /** Images `scripts/local-swarm.ts` makes with `docker import` (busybox, no registry digest). */
 export const TEST_IMAGE = 'keelson-test/busybox:1';
@@ -56,7 +71,8 @@ export async function sweep(client: SwarmClient, prefix: string): Promise<void> 
       if (mine(o.Spec.Name)) await api.remove(o.ID).catch(() => undefined);
   }
   const deadline = Date.now() + 30_000;
-  for (const n of await client.listNetworks({ name: [prefix] })) {
+  const networks = (await client.listNetworks({ name: [prefix] })).filter((n) => mine(n.Name));
+  for (const n of networks) {
     if (!mine(n.Name)) continue;
     for (;;) {
       try {
@@ -67,5 +83,11 @@ export async function sweep(client: SwarmClient, prefix: string): Promise<void> 
         await new Promise((r) => setTimeout(r, 500));
       }
     }
+  }
+  // Swarm drops a removed network from its lists a moment after the call returns: a pass that
+  // starts before that would see it still there (and not ours).
+  while ((await client.listNetworks({ name: [prefix] })).some((n) => mine(n.Name))) {
+    if (Date.now() > deadline) throw new Error(`networks named ${prefix}* are still listed after their removal`);
+    await new Promise((r) => setTimeout(r, 100));
   }
 }

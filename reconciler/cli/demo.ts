@@ -52,10 +52,11 @@ export async function demoCommand(argv: string[]): Promise<number> {
 
   const parts: Part[] = [];
   const unavailable: string[] = [];
-  const attempt = async (name: string, start: () => Promise<Part>) => {
+  const attempt = async (name: string, start: () => Promise<Part & { note?: string }>) => {
     try {
-      parts.push(await start());
-      say(`  ${name}: started`);
+      const part = await start();
+      parts.push(part);
+      say(`  ${name}: ${part.note ?? 'started'}`);
     } catch (error) {
       unavailable.push(`${name}: ${errorMessage(error)}`);
       say(`  ${name}: not available (${errorMessage(error).split('\n')[0]}); the others carry on`);
@@ -66,6 +67,8 @@ export async function demoCommand(argv: string[]): Promise<number> {
     const swarm = await ensureLocalSwarm();
     return {
       name: 'swarm',
+      // docker service ls needs it: say it whether the engine was started or found running.
+      note: `${swarm.started ? 'started' : 'reused the engine already running'} (export DOCKER_HOST=${swarm.dockerHost})`,
       env: { DOCKER_HOST: swarm.dockerHost },
       close: () => (swarm.started ? swarm.stop() : Promise.resolve()),
     };
@@ -107,10 +110,11 @@ export async function demoCommand(argv: string[]): Promise<number> {
     await Promise.all(parts.map((p) => p.close()));
     return 2;
   }
-  const log = createLogger(
-    loaded.config.logLevel === 'info' && !process.env.KEELSON_LOG_LEVEL ? 'warn' : loaded.config.logLevel,
-  );
+  // Readable lines on a terminal (what was applied, drift found and healed, errors), JSON when
+  // the output is a file or a pipe, or when KEELSON_LOG_FORMAT=json asks for it.
+  const log = createLogger(loaded.config.logLevel, undefined, { sourcePath: 'desired-state' });
   const daemon = new Daemon(loaded.config, log, { env });
+  daemon.status.update({ sourcePath: 'desired-state' });
   const address = await daemon.start();
   const base = address.replace('127.0.0.1', 'localhost');
   say('');
@@ -120,25 +124,33 @@ export async function demoCommand(argv: string[]): Promise<number> {
   say(`  metrics      ${base}/metrics`);
   for (const [provider, why] of Object.entries(daemon.status.data.unavailableProviders))
     say(`  provider ${provider} unavailable: ${why}`);
+  const dockerHost = parts.find((p) => p.name === 'swarm')?.env.DOCKER_HOST;
+  if (dockerHost) say(`  the Swarm    export DOCKER_HOST=${dockerHost}; docker service ls`);
   say('');
   say('Make a change with git:');
   say(`  cd ${work}`);
   say('  sed -i "s/replicas: 1/replicas: 2/" desired-state/swarm/demo.yaml');
   say('  git commit -am "scale the demo service" && git push');
   say(`  curl -s -X POST -H "X-Gitlab-Token: demo" ${base}/hooks/git   # or wait for the next poll`);
-  say('Stop with Ctrl-C.');
+  say(`Stop with Ctrl-C, or kill ${process.pid} (SIGTERM): either stops everything the demo started.`);
 
-  await new Promise<void>((done) => {
-    const stop = () => {
+  const signal = await new Promise<NodeJS.Signals>((done) => {
+    const stop = (s: NodeJS.Signals) => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
-      done();
+      // A second signal while stopping means "now": leave without the rest of the clean-up.
+      const force = () => process.exit(1);
+      process.once('SIGINT', force);
+      process.once('SIGTERM', force);
+      done(s);
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
+  say(`keelson demo: ${signal}, stopping`);
   await daemon.stop();
   for (const part of parts.reverse()) await part.close().catch(() => undefined);
+  say('keelson demo: stopped');
   return 0;
 }
 

@@ -40,6 +40,26 @@ export function renderStatusPage(view: StatusView): string {
           .join('<br>')}</td></tr>`,
     )
     .join('');
+  const lastChange = view.lastChange;
+  const changeRows = (lastChange?.changes ?? [])
+    .map(
+      (c) =>
+        `<tr class="s-${c.state}"><td><code>${esc(c.key)}</code></td><td>${esc(c.state)}${c.healedDrift && c.state !== 'healed' ? ', drift healed' : ''}</td><td>${
+          // a new resource's every field is new: the count says enough
+          c.action === 'create' || c.action === 'replace'
+            ? `<span class="muted">${c.action === 'create' ? 'new' : 'replaced'}, ${c.fields.length} field(s)</span>`
+            : c.fields.map((f) => `<code>${esc(f.path)}</code>: ${esc(f.before)} &rarr; ${esc(f.after)}`).join('<br>')
+        }</td></tr>`,
+    )
+    .join('');
+  const resourceRows = view.resources
+    .map(
+      (r) =>
+        `<tr class="s-${r.state.replace(' ', '-')}"><td><code>${esc(r.key)}</code></td><td>${esc(r.state)}</td><td>${esc(r.error ?? r.detail ?? '')}</td></tr>`,
+    )
+    .join('');
+  const counts = new Map<string, number>();
+  for (const r of view.resources) counts.set(r.state, (counts.get(r.state) ?? 0) + 1);
   const errors = view.lastErrors
     .map((e) => `<li><code>${esc(e.code)}</code> ${esc(e.resource ?? '')} ${esc(e.message)}</li>`)
     .join('');
@@ -61,19 +81,47 @@ body{font:14px/1.4 system-ui,sans-serif;margin:1.5rem;color:#222;background:#faf
 h1{font-size:1.4rem;margin:0 0 .5rem}h2{font-size:1.1rem;margin-top:1.5rem}
 table{border-collapse:collapse;width:100%;background:#fff}td,th{border:1px solid #ddd;padding:.3rem .5rem;text-align:left;vertical-align:top}
 th{background:#f0f0f0}.ok td:nth-child(2){color:#176c2c;font-weight:bold}.bad td:nth-child(2){color:#a61b1b;font-weight:bold}
+.s-in-sync td:nth-child(2){color:#176c2c}.s-created td:nth-child(2),.s-updated td:nth-child(2),.s-replaced td:nth-child(2),.s-deleted td:nth-child(2){color:#1a4f9c;font-weight:bold}
+.s-healed td:nth-child(2){color:#7a3ea8;font-weight:bold}.s-drifted td:nth-child(2),.s-skipped td:nth-child(2){color:#9a6700;font-weight:bold}.s-failed td:nth-child(2){color:#a61b1b;font-weight:bold}
+.applying{color:#9a6700;font-weight:bold}.applied{color:#176c2c}
 code{font-family:ui-monospace,monospace;font-size:.92em}.muted{color:#666}
 </style></head><body>
 <h1>keelson</h1>
-<p>Revision in effect: <code id="revision">${esc(view.revision ?? '(none yet)')}</code>${
+<p>Revision: <code id="revision">${esc(view.revision ?? '(none yet)')}</code> <span id="revision-state" class="${esc(view.revisionState)}">${
+    view.revisionState === 'applying'
+      ? `applying&hellip;${view.appliedRevision ? ` (in effect until then: <code>${esc(view.appliedRevision)}</code>)` : ''}`
+      : view.revisionState === 'applied'
+        ? 'applied'
+        : ''
+  }</span>${
     view.fetchedRevision && view.fetchedRevision !== view.revision
       ? ` &middot; newest fetched: <code>${esc(view.fetchedRevision)}</code> (not usable, see diagnostics)`
       : ''
   }<br><span class="muted">mode ${esc(view.mode)} &middot; passes ${esc(view.passes)} &middot; last success ${esc(view.lastSuccessAt ?? 'never')} &middot; <a href="/status">JSON</a> &middot; <a href="/metrics">metrics</a></span></p>
+<h2>Last change</h2>
+${
+  lastChange
+    ? `<p>revision <code>${esc(lastChange.revision.slice(0, 12))}</code> at ${esc(lastChange.at)}: ${esc(
+        Object.entries(lastChange.summary)
+          .filter(([k, v]) => v && k !== 'noop')
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', '),
+      )}</p><table><tr><th>resource</th><th>what</th><th>fields</th></tr>${changeRows}</table>`
+    : '<p class="muted">nothing changed yet</p>'
+}
+<h2>Managed resources (${view.resources.length})</h2>
+${
+  view.resources.length
+    ? `<p class="muted">${esc(
+        [...counts.entries()].map(([state, n]) => `${n} ${state}`).join(', '),
+      )} (as of the last pass)</p><table><tr><th>resource</th><th>status</th><th></th></tr>${resourceRows}</table>`
+    : '<p class="muted">none yet</p>'
+}
 <h2>Conditions</h2>
 <table><tr><th>type</th><th>status</th><th>reason</th><th>message</th><th>since</th></tr>${conditionRows}</table>
 <h2>Drifted resources (${view.drifted.length})</h2>
 ${view.drifted.length ? `<table><tr><th>resource</th><th>policy</th><th>fields (live &rarr; Git)</th><th>passes seen</th><th>alerted</th><th>first seen</th></tr>${driftRows}</table>` : '<p class="muted">none</p>'}
-<h2>Last plan${plan ? ` (revision <code>${esc(plan.revision.slice(0, 12))}</code>)` : ''}</h2>
+<h2>Last pass${plan ? ` (revision <code>${esc(plan.revision.slice(0, 12))}</code>)` : ''}</h2>
 ${
   plan
     ? `<p>${esc(

@@ -22,10 +22,23 @@ export interface StatusError {
   readonly provider?: string;
 }
 
+/** The last pass that changed something: what it changed, and when. */
+export interface LastChange {
+  readonly revision: string;
+  readonly at: string;
+  readonly plan: Plan;
+}
+
 /** What `/status` and `/` show. Built by the reconcile step, read by HTTP; plain data. */
 export interface DaemonStatusData {
   /** The revision keelson acts on (the last good one). */
   readonly revision: string | undefined;
+  /** The revision of the last pass that succeeded: while it differs from `revision`, that one is being applied. */
+  readonly appliedRevision: string | undefined;
+  /** The last pass whose plan changed something (kept through the no-op passes after it). */
+  readonly lastChange: LastChange | undefined;
+  /** Where the desired state sits in the repository (`desired-state`), so diagnostics name the path a user opens. */
+  readonly sourcePath: string | undefined;
   /** The newest revision fetched (differs from `revision` while that one is invalid). */
   readonly fetchedRevision: string | undefined;
   readonly mode: 'apply' | 'plan';
@@ -58,6 +71,10 @@ export interface RefusedRevision {
 
 const MAX_ERRORS = 20;
 const MAX_REFUSED = 5;
+/** Reasons a change is skipped only for now: the next pass tries again. */
+const RETRIED = new Set(['not-ready', 'dependency-failed', 'provider-unavailable']);
+/** Plan actions that change something. */
+const ACTING = new Set(['create', 'update', 'replace', 'delete']);
 
 /** The daemon's live status. Conditions keep their transition time while their status does not change. */
 export class DaemonStatus {
@@ -67,6 +84,9 @@ export class DaemonStatus {
   constructor(mode: 'apply' | 'plan', unavailableProviders: Readonly<Record<string, string>> = {}) {
     this.#data = {
       revision: undefined,
+      appliedRevision: undefined,
+      lastChange: undefined,
+      sourcePath: undefined,
       fetchedRevision: undefined,
       mode,
       conditions: [],
@@ -93,8 +113,22 @@ export class DaemonStatus {
     return this.#version;
   }
 
+  /**
+   * A pass that succeeds makes its revision the applied one; a plan that changes something
+   * (in apply mode) becomes the last change, and stays until another one does.
+   */
   update(patch: Partial<DaemonStatusData>): void {
-    this.#data = { ...this.#data, ...patch };
+    const next = { ...this.#data, ...patch };
+    const plan = patch.lastPlan;
+    if (plan && next.mode === 'apply' && plan.changes.some((c) => ACTING.has(c.action))) {
+      next.lastChange = { revision: plan.revision, at: patch.lastObserveAt ?? next.lastObserveAt ?? '', plan };
+    }
+    // A change held back for a moment (a resource busy, a dependency failed) is still to be applied.
+    const pending = next.lastPlan?.changes.some((c) => c.action === 'skip' && c.reason && RETRIED.has(c.reason));
+    if (patch.lastSuccessAt !== undefined && patch.appliedRevision === undefined && !pending) {
+      next.appliedRevision = next.lastPlan?.revision ?? next.revision;
+    }
+    this.#data = next;
     this.#version++;
   }
 

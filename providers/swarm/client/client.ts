@@ -26,6 +26,10 @@ export interface DockerNetwork {
   readonly Options: Record<string, string> | null;
   readonly Labels: Record<string, string> | null;
   readonly Containers?: Record<string, unknown>;
+  readonly IPAM?: {
+    readonly Driver?: string;
+    readonly Config?: readonly { Subnet?: string; Gateway?: string; IPRange?: string }[] | null;
+  };
 }
 
 export interface DockerUpdateStatus {
@@ -66,6 +70,18 @@ export interface DockerTask extends DockerMeta {
     readonly Err?: string;
     readonly ContainerStatus?: { readonly ExitCode?: number };
   };
+}
+
+export interface DockerNode extends DockerMeta {
+  readonly Spec: {
+    readonly Name?: string;
+    readonly Labels?: Record<string, string> | null;
+    readonly Role: 'manager' | 'worker';
+    readonly Availability: 'active' | 'pause' | 'drain';
+  };
+  readonly Description?: { readonly Hostname?: string };
+  readonly Status?: { readonly State?: string; readonly Addr?: string };
+  readonly ManagerStatus?: { readonly Leader?: boolean; readonly Reachability?: string };
 }
 
 /** Docker list filters (`label`, `name`, `service`, `desired-state`...): each key's values are ORed, keys ANDed. */
@@ -175,6 +191,24 @@ export class SwarmClient {
 
   async removeService(id: string): Promise<void> {
     await this.ignoreMissing(this.call(`remove service ${id}`, () => this.docker.getService(id).remove()));
+  }
+
+  listNodes(): Promise<DockerNode[]> {
+    return this.call('list nodes', () => this.docker.listNodes()) as Promise<DockerNode[]>;
+  }
+
+  async updateNode(id: string, version: number, spec: DockerNode['Spec']): Promise<void> {
+    await this.call(
+      `update node ${id}`,
+      () =>
+        this.docker.getNode(id).update({ _query: { version }, _body: spec } as never) as unknown as Promise<unknown>,
+    );
+  }
+
+  /** The id of the Swarm node whose engine this client talks to (where keelson runs, in production). */
+  async localNodeId(): Promise<string | undefined> {
+    const info = (await this.call('read the engine info', () => this.docker.info())) as { Swarm?: { NodeID?: string } };
+    return info.Swarm?.NodeID || undefined;
   }
 
   listTasks(filters: Filters): Promise<DockerTask[]> {

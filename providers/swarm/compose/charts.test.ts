@@ -1,17 +1,21 @@
 /**
  * The company's charts (charts/*): each expands with its own defaults into resources that pass the
- * kinds' schemas, with images pinned by tag and secrets only from the secret source.
+ * kinds' schemas, with images pinned by tag and secrets only from the secret source, and each is
+ * also accepted by Docker's own stack loader (`docker stack config`), so it still deploys with
+ * plain `docker stack deploy`.
  */
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { checkSpec } from '../../../reconciler/desired/validate-spec.ts';
 import { type ExpandIO, isPlainObject, isSecretReference } from '../../sdk/index.ts';
 import { configSchema } from '../kinds/config.ts';
 import { networkSchema } from '../kinds/network.ts';
 import { secretSchema } from '../kinds/secret.ts';
 import { serviceSchema } from '../kinds/service-schema.ts';
-import { expandChart } from './compose-stack.ts';
+import { type ChartProblem, expandChart, formatProblem } from './compose-stack.ts';
 
 const root = resolve(import.meta.dirname, '../../..');
 const io: ExpandIO = { root, readFile: (p) => readFileSync(resolve(root, p), 'utf8') };
@@ -37,7 +41,28 @@ describe('charts', () => {
   });
 
   describe.each(charts)('%s', (chart) => {
-    const docs = expandChart({ stack: chart, chart, values: {} }, io);
+    const warnings: ChartProblem[] = [];
+    const docs = expandChart({ stack: chart, chart, values: {} }, { ...io, warn: (p) => warnings.push(p) });
+
+    it('expands without a warning (nothing docker stack deploy would refuse or read differently)', () => {
+      expect(warnings.map(formatProblem)).toEqual([]);
+    });
+
+    it("is accepted by Docker's own stack loader with its default values", () => {
+      const values = (parse(readFileSync(resolve(root, 'charts', chart, 'values.yaml'), 'utf8')) ?? {}) as Record<
+        string,
+        unknown
+      >;
+      const env = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, String(v)]));
+      // `docker stack config` runs Docker's loader (schema, interpolation, conversion) without an engine.
+      const out = execFileSync('docker', ['stack', 'config', '-c', 'docker-compose.yml'], {
+        cwd: resolve(root, 'charts', chart),
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      expect(out).toContain('services:');
+    });
 
     it('expands with its defaults into valid resources', () => {
       expect(docs.length).toBeGreaterThan(0);

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ExpandIO } from '../../sdk/index.ts';
-import { ChartError, expandChart, shellSplit } from './compose-stack.ts';
+import { ChartError, type ChartProblem, expandChart, formatProblem, shellSplit } from './compose-stack.ts';
 
 const root = resolve(import.meta.dirname, '../../..');
 const io: ExpandIO = { root, readFile: (p) => readFileSync(resolve(root, p), 'utf8') };
@@ -54,7 +54,8 @@ describe('expandChart', () => {
     // a string command is split like a shell would; the short secret syntax targets the secret's name
     expect(worker?.spec).toMatchObject({
       args: ['sleep', '3600'],
-      networks: [{ name: 'shop_backend', aliases: ['jobs'] }],
+      // the Compose name is an alias on every network, as docker stack deploy gives it
+      networks: [{ name: 'shop_backend', aliases: ['jobs', 'worker'] }],
       secrets: [{ target: 'db_password' }],
       deploy: { resources: { limits: { memory: '32M' } } },
     });
@@ -76,7 +77,7 @@ describe('expandChart', () => {
       'swarm.Service/s_a',
       'swarm.Service/s_b',
     ]);
-    expect(docs[1]?.spec.networks).toEqual([{ name: 's_default' }]);
+    expect(docs[1]?.spec.networks).toEqual([{ name: 's_default', aliases: ['a'] }]);
   });
 
   it('reports every problem of a chart with its file, line and column', () => {
@@ -85,7 +86,6 @@ describe('expandChart', () => {
     expect(problems).toEqual([
       `${file}:4:5: service "api" needs an image`,
       `${file}:4:12: required variable IMAGE is missing a value: set IMAGE to the api image`,
-      `${file}:6:14: variable TOKNE is not set: give it in the stack's values or the chart's values.yaml, or write \${TOKNE:-default}`,
       `${file}:8:7: expected a whole number, got "many"`,
       `${file}:9:16: network "missing" is not defined in the top-level networks: section`,
       `${file}:10:5: service "api": unsupported key "restart_policy"`,
@@ -126,3 +126,149 @@ describe('shellSplit', () => {
 function fail(path: string): never {
   throw new Error(`ENOENT: ${path}`);
 }
+
+describe('what docker stack deploy refuses, keelson refuses too, before anything is created', () => {
+  const expandText = (text: string, warn?: (p: ChartProblem) => void) =>
+    expandChart(
+      { stack: 's', chart: 'c', values: {} },
+      { root: '/repo', readFile: (p) => (p === 'charts/c/docker-compose.yml' ? text : fail(p)), warn },
+    );
+  const file = 'charts/c/docker-compose.yml';
+
+  it.each([
+    [
+      'a network with a driver local to one engine (Swarm services cannot join it)',
+      'services:\n  a:\n    image: x\n    networks: [lan]\nnetworks:\n  lan:\n    driver: bridge\n',
+      `${file}:7:5: network "lan": driver bridge is local to one engine`,
+    ],
+    [
+      'a boolean environment value (Docker: "must be a string, number or null")',
+      'services:\n  a:\n    image: x\n    environment:\n      DEBUG: true\n',
+      `${file}:5:7: environment DEBUG: true is a boolean, and docker stack deploy refuses it`,
+    ],
+    [
+      'limits.pids in a file whose version predates it (3.9)',
+      'version: "3.8"\nservices:\n  a:\n    image: x\n    deploy:\n      resources:\n        limits: { pids: 10 }\n',
+      `${file}:7:19: limits.pids needs Compose file version 3.9 or later`,
+    ],
+    [
+      'a bind path from the home of a user keelson does not have',
+      'services:\n  a:\n    image: x\n    volumes: ["~/data:/data"]\n',
+      `${file}:4:15: bind mount "~/data": ~ is the deploying user's home`,
+    ],
+    [
+      'a port range whose two sides differ in size',
+      'services:\n  a:\n    image: x\n    ports: ["8000-8002:9000-9001"]\n',
+      `${file}:4:13: port "8000-8002:9000-9001": the published and target ranges differ in size`,
+    ],
+  ])('%s', (_why, text, problem) => {
+    expect(problemsOf(() => expandText(text))[0]).toContain(problem);
+  });
+
+  it.each([
+    [
+      'an unset variable reads as empty, as Docker reads it, with a warning at its place',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: ${VAR} is Compose syntax
+      'services:\n  a:\n    image: x\n    environment:\n      TOKEN: ${TOKNE}\n',
+      `${file}:5:14: variable TOKNE is not set: read as an empty string`,
+    ],
+    [
+      'a secret only keelson can read makes the chart undeployable with plain docker stack deploy',
+      'services:\n  a:\n    image: x\n    secrets: [k]\nsecrets:\n  k:\n    x-keelson-secret-ref: key\n',
+      `${file}:6:3: secret "k" has only x-keelson-secret-ref`,
+    ],
+    [
+      'dns_opt, which keelson applies and Docker’s stack loader refuses',
+      'services:\n  a:\n    image: x\n    dns_opt: [ndots:2]\n',
+      `${file}:4:5: dns_opt is applied by keelson, but docker stack deploy refuses it`,
+    ],
+  ])('warns: %s', (_why, text, warning) => {
+    const warnings: string[] = [];
+    expandText(text, (p) => warnings.push(formatProblem(p)));
+    expect(warnings).toEqual([expect.stringContaining(warning)]);
+  });
+
+  it('names a secret or config by its name: as written, not prefixed with the stack (as Docker does)', () => {
+    const docs = expandText(`services:
+  a:
+    image: x
+    secrets: [pw]
+    configs: [conf]
+secrets:
+  pw:
+    name: shared-db-password
+    file: ./secrets/pw
+    x-keelson-secret-ref: db-password
+configs:
+  conf:
+    name: shared-conf
+    content: "x=1"
+`);
+    expect(docs.filter((d) => d.kind !== 'swarm.Service' && d.kind !== 'swarm.Network').map((d) => d.name)).toEqual([
+      'shared-db-password',
+      'shared-conf',
+    ]);
+    expect(docs.find((d) => d.name === 's_a')?.spec).toMatchObject({
+      secrets: [{ source: { ref: 'swarm.Secret/shared-db-password', output: 'name' }, target: 'pw' }],
+      configs: [{ source: { ref: 'swarm.Config/shared-conf', output: 'name' }, target: 'conf' }],
+    });
+  });
+
+  it('reads Compose as Docker does: unset env, port ranges, relative binds, volume options, aliases', () => {
+    const docs = expandText(`services:
+  web:
+    image: x
+    environment: { A: "1", GONE: , N: 5 }
+    ports: ["80", "8000-8001:9000-9001/udp", { target: 81 }]
+    volumes:
+      - ./files:/files:ro
+      - type: volume
+        source: data
+        target: /data
+        volume: { nocopy: true }
+      - type: tmpfs
+        target: /tmp
+        tmpfs: { size: 64M }
+    deploy:
+      resources:
+        reservations:
+          generic_resources: [{ discrete_resource_spec: { kind: gpu, value: 2 } }]
+volumes:
+  data:
+    driver: local
+    driver_opts: { type: tmpfs }
+    labels: { keep: "yes" }
+networks:
+  default:
+    ipam: { config: [{ subnet: 10.9.0.0/24 }] }
+`);
+    const web = docs.find((d) => d.name === 's_web')?.spec;
+    expect(web).toMatchObject({
+      env: { A: '1', GONE: null, N: '5' },
+      labels: { 'com.docker.stack.image': 'x', 'com.docker.stack.namespace': 's' },
+      ports: [
+        { target: 80, published: 0 },
+        { target: 9000, published: 8000, protocol: 'udp' },
+        { target: 9001, published: 8001, protocol: 'udp' },
+        { target: 81, published: 0 },
+      ],
+      networks: [{ name: 's_default', aliases: ['web'] }],
+      mounts: [
+        { type: 'bind', source: '/repo/charts/c/files', target: '/files', readOnly: true },
+        {
+          type: 'volume',
+          source: 's_data',
+          noCopy: true,
+          volumeDriver: 'local',
+          volumeOptions: { type: 'tmpfs' },
+          volumeLabels: { keep: 'yes', 'com.docker.stack.namespace': 's' },
+        },
+        { type: 'tmpfs', target: '/tmp', tmpfsSize: '64M' },
+      ],
+      deploy: { resources: { reservations: { genericResources: [{ kind: 'gpu', value: 2 }] } } },
+    });
+    expect(docs.find((d) => d.name === 's_default')?.spec).toMatchObject({
+      ipam: { config: [{ subnet: '10.9.0.0/24' }] },
+    });
+  });
+});

@@ -50,6 +50,8 @@ class SourceFile {
   readonly value: unknown;
   readonly #where = new Map<string, { line: number; column: number }>();
   readonly problems: ChartProblem[] = [];
+  /** What `docker stack deploy` would also only warn about (an unset variable read as empty). */
+  readonly warnings: ChartProblem[] = [];
   readonly syntaxError: boolean;
 
   constructor(file: string, text: string, values: Values | undefined) {
@@ -96,7 +98,16 @@ class SourceFile {
         if (typeof node.value === 'number' && source && /^0[0-7]+$/.test(source)) return Number.parseInt(source, 8);
         if (typeof node.value !== 'string' || values === undefined) return node.value;
         try {
-          return interpolate(node.value, values);
+          const quoted = node.type === 'QUOTE_DOUBLE' || node.type === 'QUOTE_SINGLE' ? 1 : 0;
+          return interpolate(node.value, values, (name, offset) => {
+            const pos = lines.linePos((node.range?.[0] ?? 0) + quoted + offset);
+            this.warnings.push({
+              file,
+              line: pos.line,
+              column: pos.col,
+              message: `variable ${name} is not set: read as an empty string (as docker stack deploy does); give it in the stack's values or the chart's values.yaml, or write \${${name}:-default}`,
+            });
+          });
         } catch (error) {
           if (!(error instanceof InterpolationError)) throw error;
           // Point at the expression itself: the scalar's start plus the offset (plain scalars).
@@ -111,6 +122,12 @@ class SourceFile {
     };
     this.syntaxError = doc.errors.length > 0;
     this.value = this.syntaxError ? {} : walk(doc.contents, []);
+  }
+
+  /** Where a value was written (line and column), for a warning. */
+  where(path: Path): { line?: number; column?: number } {
+    const w = this.#where.get(key(path)) ?? this.#nearest(path);
+    return { line: w?.line || undefined, column: w?.column || undefined };
   }
 
   problem(path: Path, message: string): void {
@@ -158,8 +175,25 @@ const SERVICE_KEYS = new Set([
   'init',
   'stop_grace_period',
   'tmpfs',
+  'logging',
+  'env_file',
+  'cap_add',
+  'cap_drop',
+  'sysctls',
+  'ulimits',
+  'extra_hosts',
+  'dns',
+  'dns_search',
+  'dns_opt',
+  'stop_signal',
+  'read_only',
 ]);
-const IGNORED_SERVICE_KEYS = new Set(['depends_on', 'restart', 'container_name', 'links', 'build']);
+/** Accepted and ignored, as `docker stack deploy` ignores them (expose: every port is open on the network). */
+const IGNORED_SERVICE_KEYS = new Set(['depends_on', 'restart', 'container_name', 'links', 'build', 'expose']);
+/** Network drivers local to one engine: a Swarm service cannot join a network made with them. */
+const LOCAL_DRIVERS = new Set(['bridge', 'host', 'none']);
+/** The service label `docker stack deploy` adds: the image as the Compose file names it. */
+export const STACK_IMAGE_LABEL = 'com.docker.stack.image';
 const DEPLOY_KEYS = new Set([
   'mode',
   'replicas',
@@ -171,6 +205,11 @@ const DEPLOY_KEYS = new Set([
   'labels',
   'endpoint_mode',
 ]);
+
+/** What expandChart reads through; `warn` (optional) hears what Docker would only warn about. */
+export interface ChartIO extends ExpandIO {
+  warn?(problem: ChartProblem): void;
+}
 
 export interface StackInput {
   readonly stack: string;
@@ -184,7 +223,7 @@ export function chartDir(chart: string): string {
 }
 
 /** Expands a chart into documents; throws `ChartError` listing every problem. */
-export function expandChart(input: StackInput, io: ExpandIO): ExpandedDocument[] {
+export function expandChart(input: StackInput, io: ChartIO): ExpandedDocument[] {
   const dir = chartDir(input.chart);
   const composePath = `${dir}/docker-compose.yml`;
   const valuesPath = `${dir}/values.yaml`;
@@ -213,6 +252,7 @@ export function expandChart(input: StackInput, io: ExpandIO): ExpandedDocument[]
   if (compose.syntaxError) throw new ChartError(compose.problems);
   const docs = new ComposeMapper(input.stack, dir, compose, values, io).map();
   if (compose.problems.length) throw new ChartError(compose.problems);
+  for (const w of compose.warnings) io.warn?.(w);
   return docs;
 }
 
@@ -228,15 +268,22 @@ class ComposeMapper {
   readonly #dir: string;
   readonly #src: SourceFile;
   readonly #values: Values;
-  readonly #io: ExpandIO;
+  readonly #io: ChartIO;
   readonly #docs: ExpandedDocument[] = [];
   /** Compose name -> what services write (a keelson name, or an external name). */
   readonly #networks = new Map<string, { name: string; key?: string }>();
   readonly #secrets = new Map<string, { external?: string; key?: string }>();
   readonly #configs = new Map<string, { external?: string; key?: string }>();
-  readonly #volumes = new Map<string, string>();
+  readonly #volumes = new Map<
+    string,
+    { name: string; external: boolean; labels: Record<string, string>; driver: string; options: Record<string, string> }
+  >();
+  /** The file's `version:`, if it says one (Docker's loader checks each file against that schema). */
+  #version = '';
+  /** The service being mapped (its Compose name is its alias on every network). */
+  #service = '';
 
-  constructor(stack: string, dir: string, src: SourceFile, values: Values, io: ExpandIO) {
+  constructor(stack: string, dir: string, src: SourceFile, values: Values, io: ChartIO) {
     this.#stack = stack;
     this.#dir = dir;
     this.#src = src;
@@ -262,6 +309,7 @@ class ComposeMapper {
         this.#src.problem([k], `unsupported top-level key "${k}"`);
       }
     }
+    if (top.version !== undefined) this.#version = String(top.version);
     this.#mapNetworks(top.networks);
     this.#mapObjects('secrets', top.secrets);
     this.#mapObjects('configs', top.configs);
@@ -288,6 +336,15 @@ class ComposeMapper {
         continue;
       }
       const full = typeof n.name === 'string' ? n.name : this.#name(name);
+      if (typeof n.driver === 'string' && LOCAL_DRIVERS.has(n.driver)) {
+        this.#src.problem(
+          [...path, 'driver'],
+          `network "${name}": driver ${n.driver} is local to one engine and Swarm services cannot use it; use driver: overlay (or leave driver out), or name an existing network with external: true`,
+        );
+        // Known, so the services that join it get no second, misleading "not defined" error.
+        this.#networks.set(name, { name: full });
+        continue;
+      }
       const spec: Json = {
         driver: typeof n.driver === 'string' ? n.driver : 'overlay',
         labels: { ...this.#labels([...path, 'labels'], n.labels), [STACK_NAMESPACE_LABEL]: this.#stack },
@@ -295,6 +352,30 @@ class ComposeMapper {
       if (n.attachable !== undefined) spec.attachable = this.#bool([...path, 'attachable'], n.attachable);
       if (n.internal !== undefined) spec.internal = this.#bool([...path, 'internal'], n.internal);
       if (n.driver_opts !== undefined) spec.options = this.#labels([...path, 'driver_opts'], n.driver_opts);
+      if (n.ipam !== undefined) {
+        const ipam = isObj(n.ipam) ? n.ipam : {};
+        if (!isObj(n.ipam)) this.#src.problem([...path, 'ipam'], 'ipam: must be a mapping');
+        const out: Json = {};
+        if (typeof ipam.driver === 'string') out.driver = ipam.driver;
+        if (Array.isArray(ipam.config)) {
+          out.config = ipam.config.map((c, i) => {
+            const x = isObj(c) ? c : {};
+            for (const k of ['gateway', 'ip_range'])
+              if (x[k] !== undefined) this.#keelsonOnly([...path, 'ipam', 'config', i, k], `ipam.config ${k}`);
+            if (typeof x.subnet !== 'string')
+              this.#src.problem(
+                [...path, 'ipam', 'config', i],
+                'each ipam.config entry needs a subnet: (e.g. 10.200.0.0/24)',
+              );
+            return {
+              subnet: String(x.subnet ?? ''),
+              ...(x.gateway !== undefined ? { gateway: String(x.gateway) } : {}),
+              ...(x.ip_range !== undefined ? { ipRange: String(x.ip_range) } : {}),
+            };
+          });
+        }
+        spec.ipam = out;
+      }
       this.#networks.set(name, { name: full, key: `${NETWORK_KIND}/${full}` });
       this.#docs.push({ kind: NETWORK_KIND, name: full, spec });
     }
@@ -314,7 +395,8 @@ class ComposeMapper {
         table.set(name, { external: typeof o.name === 'string' ? o.name : name });
         continue;
       }
-      const full = this.#name(name);
+      // name: gives the object's name as it is, not prefixed with the stack (as Docker does).
+      const full = typeof o.name === 'string' && o.name ? o.name : this.#name(name);
       const kind = section === 'secrets' ? SECRET_KIND : CONFIG_KIND;
       const labels = { ...this.#labels([...path, 'labels'], o.labels), [STACK_NAMESPACE_LABEL]: this.#stack };
       let data: unknown;
@@ -327,7 +409,19 @@ class ComposeMapper {
           );
           continue;
         }
+        // keelson never reads a secret from a file: a file: beside the reference is for plain
+        // docker stack deploy (a file kept out of Git), which reads it.
         data = { secretRef: ref };
+        if (o.environment !== undefined && o['x-keelson-secret-ref'] === undefined)
+          this.#keelsonOnly([...path, 'environment'], 'a secret from environment:');
+        if (o['x-keelson-secret-ref'] !== undefined && o.file === undefined && o.environment === undefined) {
+          // docker stack deploy reads such a secret as file: "" (the chart's folder) and fails.
+          this.#src.warnings.push({
+            file: this.#src.file,
+            ...this.#src.where(path),
+            message: `secret "${name}" has only x-keelson-secret-ref, so plain docker stack deploy cannot deploy the chart; add file: ./secrets/${name} (kept out of Git) for it to read`,
+          });
+        }
       } else if (typeof o.content === 'string') {
         data = o.content;
       } else if (typeof o.file === 'string') {
@@ -375,13 +469,19 @@ class ComposeMapper {
     }
     for (const [name, raw] of Object.entries(volumes)) {
       const v = isObj(raw) ? raw : {};
-      if (v.driver !== undefined || v.driver_opts !== undefined) {
-        this.#src.problem(
-          ['volumes', name],
-          `volume "${name}": driver and driver_opts are not supported yet (volumes are created by the engine on first use)`,
-        );
-      }
-      this.#volumes.set(name, typeof v.name === 'string' ? v.name : v.external === true ? name : this.#name(name));
+      const path = ['volumes', name];
+      const external = v.external === true;
+      // Swarm has no volume objects: each task's engine creates the volume on first use, with the
+      // driver, options and labels the mount carries (docker stack deploy puts them there too).
+      this.#volumes.set(name, {
+        name: typeof v.name === 'string' ? v.name : external ? name : this.#name(name),
+        external,
+        labels: external
+          ? {}
+          : { ...this.#labels([...path, 'labels'], v.labels), [STACK_NAMESPACE_LABEL]: this.#stack },
+        driver: typeof v.driver === 'string' ? v.driver : '',
+        options: this.#labels([...path, 'driver_opts'], v.driver_opts),
+      });
     }
   }
 
@@ -401,20 +501,47 @@ class ComposeMapper {
       this.#src.problem([...path, 'image'], `service "${name}" needs an image`);
     }
     const full = this.#name(name);
+    this.#service = name;
     const dependsOn = new Set<string>();
     const spec: Json = {
       image: String(raw.image ?? ''),
-      labels: { [STACK_NAMESPACE_LABEL]: this.#stack },
+      labels: { [STACK_IMAGE_LABEL]: String(raw.image ?? ''), [STACK_NAMESPACE_LABEL]: this.#stack },
       containerLabels: { ...this.#labels([...path, 'labels'], raw.labels), [STACK_NAMESPACE_LABEL]: this.#stack },
     };
     if (raw.entrypoint !== undefined) spec.command = this.#command([...path, 'entrypoint'], raw.entrypoint);
     if (raw.command !== undefined) spec.args = this.#command([...path, 'command'], raw.command);
-    if (raw.environment !== undefined) spec.env = this.#env([...path, 'environment'], raw.environment);
+    if (raw.environment !== undefined || raw.env_file !== undefined) {
+      spec.env = {
+        ...this.#envFiles([...path, 'env_file'], raw.env_file),
+        ...this.#env([...path, 'environment'], raw.environment),
+      };
+    }
     if (typeof raw.hostname === 'string') spec.hostname = raw.hostname;
     if (raw.user !== undefined) spec.user = String(raw.user);
     if (typeof raw.working_dir === 'string') spec.workdir = raw.working_dir;
     if (raw.init !== undefined) spec.init = this.#bool([...path, 'init'], raw.init);
     if (raw.stop_grace_period !== undefined) spec.stopGracePeriod = String(raw.stop_grace_period);
+    if (raw.stop_signal !== undefined) spec.stopSignal = String(raw.stop_signal);
+    if (raw.read_only !== undefined) spec.readOnly = this.#bool([...path, 'read_only'], raw.read_only);
+    if (raw.cap_add !== undefined) spec.capAdd = this.#strings([...path, 'cap_add'], raw.cap_add);
+    if (raw.cap_drop !== undefined) spec.capDrop = this.#strings([...path, 'cap_drop'], raw.cap_drop);
+    if (raw.sysctls !== undefined) spec.sysctls = this.#labels([...path, 'sysctls'], raw.sysctls);
+    if (raw.ulimits !== undefined) spec.ulimits = this.#ulimits([...path, 'ulimits'], raw.ulimits);
+    if (raw.extra_hosts !== undefined) spec.hosts = this.#hosts([...path, 'extra_hosts'], raw.extra_hosts);
+    if (raw.dns_opt !== undefined) this.#keelsonOnly([...path, 'dns_opt'], 'dns_opt');
+    if (raw.dns !== undefined || raw.dns_search !== undefined || raw.dns_opt !== undefined) {
+      spec.dns = {
+        nameservers: this.#strings([...path, 'dns'], raw.dns ?? []),
+        search: this.#strings([...path, 'dns_search'], raw.dns_search ?? []),
+        options: this.#strings([...path, 'dns_opt'], raw.dns_opt ?? []),
+      };
+    }
+    if (raw.logging !== undefined) {
+      const l = isObj(raw.logging) ? raw.logging : {};
+      if (!isObj(raw.logging) || typeof l.driver !== 'string')
+        this.#src.problem([...path, 'logging'], 'logging: needs driver: (e.g. json-file), and options: if any');
+      else spec.logging = { driver: l.driver, options: this.#labels([...path, 'logging', 'options'], l.options) };
+    }
     const ports = this.#ports([...path, 'ports'], raw.ports);
     if (ports.length) spec.ports = ports;
     spec.networks = this.#serviceNetworks([...path, 'networks'], raw.networks, dependsOn);
@@ -430,6 +557,22 @@ class ComposeMapper {
     }
     if (raw.deploy !== undefined) this.#deploy([...path, 'deploy'], raw.deploy, spec);
     this.#docs.push({ kind: SERVICE_KIND, name: full, spec, dependsOn: [...dependsOn].sort() });
+  }
+
+  #versionBefore(major: number, minor: number): boolean {
+    const m = /^(\d+)(?:\.(\d+))?/.exec(this.#version);
+    if (!m) return false;
+    const [a, b] = [Number(m[1]), Number(m[2] ?? (m[1] === '3' ? 99 : 0))];
+    return a < major || (a === major && b < minor);
+  }
+
+  /** What keelson applies but `docker stack deploy` refuses: a chart that uses it works with keelson only. */
+  #keelsonOnly(path: Path, what: string): void {
+    this.#src.warnings.push({
+      file: this.#src.file,
+      ...this.#src.where(path),
+      message: `${what} is applied by keelson, but docker stack deploy refuses it (not in Docker's Compose schema): the chart no longer deploys with plain docker stack deploy`,
+    });
   }
 
   #bool(path: Path, v: unknown): boolean {
@@ -475,8 +618,111 @@ class ComposeMapper {
     return out;
   }
 
-  #env(path: Path, v: unknown): Record<string, string> {
-    return this.#labels(path, v);
+  /**
+   * Compose's environment as Docker reads it: `KEY:` with nothing (or `- KEY` in a list) unsets
+   * the variable (null); numbers become strings; a boolean is refused, as Docker refuses it.
+   */
+  #env(path: Path, v: unknown): Record<string, string | null> {
+    if (v === undefined || v === null) return {};
+    const out: Record<string, string | null> = {};
+    if (Array.isArray(v)) {
+      v.forEach((item, i) => {
+        const s = String(item);
+        const eq = s.indexOf('=');
+        if (eq === 0 || s === '')
+          this.#src.problem([...path, i], `expected KEY=VALUE or KEY, got ${JSON.stringify(item)}`);
+        else if (eq < 0) out[s] = null;
+        else out[s.slice(0, eq)] = s.slice(eq + 1);
+      });
+      return out;
+    }
+    if (!isObj(v)) {
+      this.#src.problem(path, 'environment: expected a mapping or a list of KEY=VALUE');
+      return out;
+    }
+    for (const [k, x] of Object.entries(v)) {
+      if (typeof x === 'boolean') {
+        this.#src.problem(
+          [...path, k],
+          `environment ${k}: ${x} is a boolean, and docker stack deploy refuses it ("must be a string, number or null"): quote it, "${x}"`,
+        );
+      } else if (x !== null && typeof x === 'object') {
+        this.#src.problem([...path, k], `environment ${k}: expected a string or a number`);
+      } else {
+        out[k] = x === null || x === undefined ? null : String(x);
+      }
+    }
+    return out;
+  }
+
+  /** env_file: files relative to the chart, `KEY=VALUE` lines (# comments); later files win. */
+  #envFiles(path: Path, v: unknown): Record<string, string | null> {
+    if (v === undefined || v === null) return {};
+    const files = Array.isArray(v) ? v : [v];
+    const out: Record<string, string | null> = {};
+    files.forEach((f, i) => {
+      const at = Array.isArray(v) ? [...path, i] : path;
+      const rel = isObj(f) ? f.path : f;
+      if (typeof rel !== 'string') {
+        this.#src.problem(at, 'env_file: expected a file name (relative to the chart) or a list of them');
+        return;
+      }
+      const file = posix.join(this.#dir, rel);
+      let text: string;
+      try {
+        text = this.#io.readFile(file);
+      } catch {
+        if (isObj(f) && f.required === false) return;
+        this.#src.problem(at, `env_file: cannot read ${file}`);
+        return;
+      }
+      for (const line of text.split(/\r?\n/)) {
+        const t = line.trim();
+        if (t === '' || t.startsWith('#')) continue;
+        const eq = t.indexOf('=');
+        // A bare KEY takes its value from the deploying shell in Docker; keelson has none: unset.
+        if (eq < 0) out[t] = null;
+        else out[t.slice(0, eq).replace(/^export\s+/, '')] = t.slice(eq + 1);
+      }
+    });
+    return out;
+  }
+
+  #strings(path: Path, v: unknown): string[] {
+    if (typeof v === 'string') return [v];
+    if (Array.isArray(v)) return v.map(String);
+    this.#src.problem(path, 'expected a string or a list of strings');
+    return [];
+  }
+
+  /** ulimits: `nofile: 1000` (soft = hard) or `nofile: { soft: 1000, hard: 2000 }`. */
+  #ulimits(path: Path, v: unknown): Json {
+    const out: Json = {};
+    if (!isObj(v)) {
+      this.#src.problem(path, 'ulimits: must be a mapping');
+      return out;
+    }
+    for (const [name, x] of Object.entries(v)) {
+      if (isObj(x)) {
+        const soft = this.#int([...path, name, 'soft'], x.soft);
+        const hard = this.#int([...path, name, 'hard'], x.hard);
+        if (soft !== undefined && hard !== undefined) out[name] = { soft, hard };
+      } else {
+        const n = this.#int([...path, name], x);
+        if (n !== undefined) out[name] = { soft: n, hard: n };
+      }
+    }
+    return out;
+  }
+
+  /** extra_hosts: a list of HOST:IP (or HOST=IP), or a mapping of host to IP. */
+  #hosts(path: Path, v: unknown): string[] {
+    if (isObj(v)) return Object.entries(v).map(([h, ip]) => `${h}:${String(ip)}`);
+    return this.#strings(path, v).map((h, i) => {
+      if (!/^[^:=\s]+[:=].+$/.test(h))
+        this.#src.problem([...path, i], `extra_hosts: expected HOST:IP, got ${JSON.stringify(h)}`);
+      return h.replace('=', ':');
+    });
   }
 
   /** Compose's command: a list as it is, or a string split like a shell would. */
@@ -502,20 +748,39 @@ class ComposeMapper {
     v.forEach((p, i) => {
       if (isObj(p)) {
         const target = this.#int([...path, i, 'target'], p.target);
-        const published = this.#int([...path, i, 'published'], p.published);
+        // No published port: Swarm picks one (as docker stack deploy leaves it to Swarm).
+        const published = p.published === undefined ? 0 : this.#int([...path, i, 'published'], p.published);
         if (target === undefined || published === undefined) return;
         out.push({ target, published, protocol: String(p.protocol ?? 'tcp'), mode: String(p.mode ?? 'ingress') });
         return;
       }
-      const m = /^(?:(?:[\d.]+):)?(\d+):(\d+)(?:\/(tcp|udp|sctp))?$/.exec(String(p));
-      if (!m) {
+      // [IP:][PUBLISHED[-END]:]TARGET[-END][/PROTOCOL], as docker stack deploy reads it.
+      const m = /^(?:\d+\.\d+\.\d+\.\d+:)?(?:(\d+)(?:-(\d+))?:)?(\d+)(?:-(\d+))?(?:\/(tcp|udp|sctp))?$/.exec(String(p));
+      const bad = (why: string) =>
         this.#src.problem(
           [...path, i],
-          `port ${JSON.stringify(p)}: write PUBLISHED:TARGET[/udp] (a port with no published side gets a random one, which keelson cannot keep stable)`,
+          `port ${JSON.stringify(p)}: ${why} (write [PUBLISHED:]TARGET[/udp], or ranges 8000-8001:9000-9001)`,
         );
+      if (!m) {
+        bad('not a port');
         return;
       }
-      out.push({ target: Number(m[2]), published: Number(m[1]), protocol: m[3] ?? 'tcp', mode: 'ingress' });
+      const target = Number(m[3]);
+      const targetEnd = m[4] === undefined ? target : Number(m[4]);
+      const published = m[1] === undefined ? 0 : Number(m[1]);
+      const publishedEnd = m[2] === undefined ? published : Number(m[2]);
+      const count = targetEnd - target + 1;
+      if (count < 1 || (published && publishedEnd - published + 1 !== count)) {
+        bad('the published and target ranges differ in size');
+        return;
+      }
+      for (let k = 0; k < count; k++)
+        out.push({
+          target: target + k,
+          published: published ? published + k : 0,
+          protocol: m[5] ?? 'tcp',
+          mode: 'ingress',
+        });
     });
     return out;
   }
@@ -552,9 +817,10 @@ class ComposeMapper {
         continue;
       }
       if (net.key) dependsOn.add(net.key);
-      const entry: Json = { name: net.name };
-      if (Array.isArray(o.aliases)) entry.aliases = o.aliases.map(String);
-      out.push(entry);
+      // docker stack deploy gives every service its Compose name as an alias on each network, so
+      // `db` resolves inside the stack.
+      const aliases = [...(Array.isArray(o.aliases) ? o.aliases.map(String) : []), this.#service];
+      out.push({ name: net.name, aliases: [...new Set(aliases)] });
     }
     return out;
   }
@@ -581,7 +847,8 @@ class ComposeMapper {
       if (known.key) dependsOn.add(known.key);
       const entry: Json = {
         source: known.key ? { ref: known.key, output: 'name' } : known.external,
-        target: o.target === undefined ? (section === 'secrets' ? source : `/${source}`) : String(o.target),
+        // Docker's default target is the source's name for both (a config lands at /<name>).
+        target: o.target === undefined ? source : String(o.target),
       };
       if (o.uid !== undefined) entry.uid = String(o.uid);
       if (o.gid !== undefined) entry.gid = String(o.gid);
@@ -598,12 +865,15 @@ class ComposeMapper {
         if (isObj(v)) {
           const type = String(v.type ?? 'volume');
           const source = v.source === undefined ? '' : String(v.source);
-          out.push({
-            type,
-            source: type === 'volume' && source ? this.#volume([...path, i, 'source'], source) : source,
-            target: String(v.target ?? ''),
-            readOnly: v.read_only === true,
-          });
+          const mount: Json =
+            type === 'volume' && source
+              ? this.#volume([...path, i, 'source'], source)
+              : { source: type === 'bind' ? this.#bindSource([...path, i, 'source'], source) : source };
+          Object.assign(mount, { type, target: String(v.target ?? ''), readOnly: v.read_only === true });
+          if (type === 'volume' && isObj(v.volume) && v.volume.nocopy !== undefined)
+            mount.noCopy = this.#bool([...path, i, 'volume', 'nocopy'], v.volume.nocopy);
+          if (type === 'tmpfs' && isObj(v.tmpfs) && v.tmpfs.size !== undefined) mount.tmpfsSize = String(v.tmpfs.size);
+          out.push(mount);
           return;
         }
         const parts = String(v).split(':');
@@ -613,18 +883,14 @@ class ComposeMapper {
         }
         const [source, target, mode] = parts as [string, string, string | undefined];
         const bind = source.startsWith('/') || source.startsWith('.') || source.startsWith('~');
-        if (bind && !source.startsWith('/')) {
-          this.#src.problem(
-            [...path, i],
-            `bind mount "${source}": use an absolute host path (a path relative to the chart means nothing on a Swarm node)`,
-          );
-          return;
-        }
+        const options = (mode ?? '').split(',');
         out.push({
-          type: bind ? 'bind' : 'volume',
-          source: bind ? source : this.#volume([...path, i], source),
+          ...(bind
+            ? { type: 'bind', source: this.#bindSource([...path, i], source) }
+            : { type: 'volume', ...this.#volume([...path, i], source) }),
           target,
-          readOnly: mode === 'ro',
+          readOnly: options.includes('ro'),
+          ...(!bind && options.includes('nocopy') ? { noCopy: true } : {}),
         });
       });
     } else if (volumes !== undefined && volumes !== null) {
@@ -636,11 +902,37 @@ class ComposeMapper {
     return out;
   }
 
-  #volume(path: Path, name: string): string {
-    const full = this.#volumes.get(name);
-    if (full === undefined)
+  /** A named volume's mount fields: its full name and, unless external, what the engine creates it with. */
+  #volume(path: Path, name: string): Json {
+    const v = this.#volumes.get(name);
+    if (v === undefined) {
       this.#src.problem(path, `volume "${name}" is not defined in the top-level volumes: section`);
-    return full ?? name;
+      return { source: name };
+    }
+    if (v.external) return { source: v.name };
+    return {
+      source: v.name,
+      volumeLabels: v.labels,
+      ...(v.driver ? { volumeDriver: v.driver } : {}),
+      ...(Object.keys(v.options).length ? { volumeOptions: v.options } : {}),
+    };
+  }
+
+  /**
+   * A bind mount's host path. A relative one is taken from the chart's folder in keelson's
+   * checkout, as docker stack deploy takes it from the Compose file's folder; `~` has no meaning
+   * for a daemon and is refused.
+   */
+  #bindSource(path: Path, source: string): string {
+    if (source.startsWith('/')) return source;
+    if (source.startsWith('~')) {
+      this.#src.problem(
+        path,
+        `bind mount "${source}": ~ is the deploying user's home, which keelson has not; use an absolute path`,
+      );
+      return source;
+    }
+    return posix.join(this.#io.root, this.#dir, source);
   }
 
   #healthcheck(path: Path, v: unknown): Json | undefined {
@@ -679,7 +971,7 @@ class ComposeMapper {
     if (v.replicas !== undefined) d.replicas = this.#int([...path, 'replicas'], v.replicas);
     if (v.endpoint_mode !== undefined) spec.endpointMode = String(v.endpoint_mode);
     if (v.labels !== undefined)
-      spec.labels = { ...this.#labels([...path, 'labels'], v.labels), [STACK_NAMESPACE_LABEL]: this.#stack };
+      spec.labels = { ...this.#labels([...path, 'labels'], v.labels), ...(spec.labels as Json) };
     if (isObj(v.placement)) {
       const p = v.placement;
       const placement: Json = {};
@@ -704,8 +996,28 @@ class ComposeMapper {
         const out: Json = {};
         if (r.cpus !== undefined) out.cpus = this.#number([...path, 'resources', side, 'cpus'], r.cpus);
         if (r.memory !== undefined) out.memory = String(r.memory);
-        if (side === 'limits' && r.pids !== undefined)
+        if (side === 'limits' && r.pids !== undefined) {
+          if (this.#versionBefore(3, 9))
+            this.#src.problem(
+              [...path, 'resources', side, 'pids'],
+              `limits.pids needs Compose file version 3.9 or later (this file says ${this.#version}), and docker stack deploy refuses it: raise version:, or remove it`,
+            );
           out.pids = this.#int([...path, 'resources', side, 'pids'], r.pids);
+        }
+        if (side === 'reservations' && Array.isArray(r.generic_resources)) {
+          out.genericResources = r.generic_resources.map((g, i) => {
+            const d = isObj(g) && isObj(g.discrete_resource_spec) ? g.discrete_resource_spec : undefined;
+            if (!d || typeof d.kind !== 'string')
+              this.#src.problem(
+                [...path, 'resources', side, 'generic_resources', i],
+                'expected { discrete_resource_spec: { kind: NAME, value: COUNT } }',
+              );
+            return {
+              kind: String(d?.kind ?? ''),
+              value: this.#int([...path, 'resources', side, 'generic_resources', i], d?.value ?? 0) ?? 0,
+            };
+          });
+        }
         resources[side] = out;
       }
       d.resources = resources;

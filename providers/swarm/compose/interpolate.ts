@@ -3,11 +3,15 @@
  * (unset or empty), `${VAR-default}` (unset), `${VAR:?message}` / `${VAR?message}` (required),
  * `${VAR:+alt}` / `${VAR+alt}` (alternative), `$$` for a literal `$`. Defaults may hold further
  * expressions. Values are looked up by exact key, then as a dotted path (`${mongo.replicas}`).
- * Unlike Compose, an unset variable without a default is an error: a typo must not deploy an
- * empty string.
+ * As in Compose, an unset variable without a default reads as an empty string, and the caller
+ * is told (`onUnset`) so it can warn; a whole-scalar `${VAR}` left unset is an error unless the
+ * caller asks otherwise, since it would change a value's type.
  */
 
 export type Values = Readonly<Record<string, unknown>>;
+
+/** Told of each unset variable without a default (its name and offset); without it, that is an error. */
+export type OnUnset = (name: string, offset: number) => void;
 
 export class InterpolationError extends Error {
   /** Offset in the interpolated text where the expression starts. */
@@ -43,19 +47,21 @@ function stringify(v: unknown): string {
  * string (a number, a boolean, a list), the value keeps its type, so `replicas: ${REPLICAS}` is a
  * number. Throws `InterpolationError` with the offset of the failing expression.
  */
-export function interpolate(input: string, values: Values): unknown {
+export function interpolate(input: string, values: Values, onUnset?: OnUnset): unknown {
   const whole = /^\$\{([A-Za-z_][A-Za-z0-9_.]*)\}$/.exec(input) ?? /^\$([A-Za-z_][A-Za-z0-9_]*)$/.exec(input);
   if (whole) {
     const v = lookup(values, whole[1] as string);
-    if (v === undefined || v === null) throw unset(whole[1] as string, 0);
-    return v;
+    if (v !== undefined && v !== null) return v;
+    if (!onUnset) throw unset(whole[1] as string, 0);
+    onUnset(whole[1] as string, 0);
+    return '';
   }
-  return expand(input, values, 0);
+  return expand(input, values, 0, onUnset);
 }
 
 /** Interpolates a whole text (a config file), always to a string. */
-export function interpolateText(input: string, values: Values): string {
-  return expand(input, values, 0);
+export function interpolateText(input: string, values: Values, onUnset?: OnUnset): string {
+  return expand(input, values, 0, onUnset);
 }
 
 function unset(name: string, offset: number): InterpolationError {
@@ -65,7 +71,7 @@ function unset(name: string, offset: number): InterpolationError {
   );
 }
 
-function expand(input: string, values: Values, base: number): string {
+function expand(input: string, values: Values, base: number, onUnset?: OnUnset): string {
   let out = '';
   let i = 0;
   while (i < input.length) {
@@ -84,14 +90,17 @@ function expand(input: string, values: Values, base: number): string {
     if (next === '{') {
       const close = matchingBrace(input, i + 1);
       if (close < 0) throw new InterpolationError('unterminated "${": a closing brace is missing', base + i);
-      out += evaluate(input.slice(i + 2, close), values, base + i);
+      out += evaluate(input.slice(i + 2, close), values, base + i, onUnset);
       i = close + 1;
       continue;
     }
     const m = /^[A-Za-z_][A-Za-z0-9_]*/.exec(input.slice(i + 1));
     if (m) {
       const v = lookup(values, m[0]);
-      if (v === undefined || v === null) throw unset(m[0], base + i);
+      if (v === undefined || v === null) {
+        if (!onUnset) throw unset(m[0], base + i);
+        onUnset(m[0], base + i);
+      }
       out += stringify(v);
       i += 1 + m[0].length;
       continue;
@@ -115,7 +124,7 @@ function matchingBrace(s: string, open: number): number {
   return -1;
 }
 
-function evaluate(expr: string, values: Values, offset: number): string {
+function evaluate(expr: string, values: Values, offset: number, onUnset?: OnUnset): string {
   const m = NAME.exec(expr);
   if (!m) throw new InterpolationError(`invalid expression \${${expr}}: a variable name is expected`, offset);
   const name = m[0];
@@ -124,7 +133,10 @@ function evaluate(expr: string, values: Values, offset: number): string {
   const isUnset = value === undefined || value === null;
   const isEmpty = isUnset || value === '';
   if (rest === '') {
-    if (isUnset) throw unset(name, offset);
+    if (isUnset) {
+      if (!onUnset) throw unset(name, offset);
+      onUnset(name, offset);
+    }
     return stringify(value);
   }
   const op = /^(:-|-|:\?|\?|:\+|\+)/.exec(rest)?.[0];
@@ -132,21 +144,21 @@ function evaluate(expr: string, values: Values, offset: number): string {
   const arg = rest.slice(op.length);
   switch (op) {
     case ':-':
-      return isEmpty ? expand(arg, values, offset) : stringify(value);
+      return isEmpty ? expand(arg, values, offset, onUnset) : stringify(value);
     case '-':
-      return isUnset ? expand(arg, values, offset) : stringify(value);
+      return isUnset ? expand(arg, values, offset, onUnset) : stringify(value);
     case ':?':
     case '?':
       if (op === ':?' ? isEmpty : isUnset) {
         throw new InterpolationError(
-          `required variable ${name} is missing a value${arg ? `: ${expand(arg, values, offset)}` : ''}`,
+          `required variable ${name} is missing a value${arg ? `: ${expand(arg, values, offset, onUnset)}` : ''}`,
           offset,
         );
       }
       return stringify(value);
     case ':+':
-      return isEmpty ? '' : expand(arg, values, offset);
+      return isEmpty ? '' : expand(arg, values, offset, onUnset);
     default:
-      return isUnset ? '' : expand(arg, values, offset);
+      return isUnset ? '' : expand(arg, values, offset, onUnset);
   }
 }

@@ -22,8 +22,11 @@ export const networkSchema: KindSchema = {
     driver: {
       type: 'string',
       default: 'overlay',
+      // bridge, host and none are local to one engine: a Swarm service cannot use them.
+      pattern: '^(?!(bridge|host|none)$).+$',
       replaceOnChange: true,
-      description: 'Network driver. Default overlay.',
+      description:
+        'Network driver: overlay, or a Swarm-scoped plugin. Not bridge, host or none (local to one engine: services cannot use them). Default overlay.',
     },
     attachable: {
       type: 'boolean',
@@ -45,6 +48,29 @@ export const networkSchema: KindSchema = {
       description: 'Driver options, e.g. com.docker.network.driver.mtu. Default none.',
     },
     labels: { type: 'map', values: { type: 'string' }, default: {}, description: 'Labels. Default none.' },
+    ipam: {
+      type: 'object',
+      default: {},
+      replaceOnChange: true,
+      description: 'Address management. Default: the engine picks a free subnet.',
+      properties: {
+        driver: { type: 'string', default: 'default', description: 'IPAM driver. Default default.' },
+        config: {
+          type: 'array',
+          set: true,
+          default: [],
+          description: 'Subnets.',
+          items: {
+            type: 'object',
+            properties: {
+              subnet: { type: 'string', required: true, description: 'e.g. 10.200.0.0/24.' },
+              gateway: { type: 'string', default: '', description: 'Default: the engine picks the first address.' },
+              ipRange: { type: 'string', default: '', description: 'Addresses for tasks, within the subnet.' },
+            },
+          },
+        },
+      },
+    },
   },
   outputs: {
     name: { type: 'string', computed: true, description: 'The network name (what services list).' },
@@ -55,22 +81,58 @@ export const networkSchema: KindSchema = {
 /** Options the engine adds by itself (an overlay's VXLAN id): not the user's, so not drift. */
 const ENGINE_OPTIONS = ['com.docker.network.driver.overlay.vxlanid_list'];
 
+interface IpamConfig {
+  subnet: string;
+  gateway: string;
+  ipRange: string;
+}
+
 interface NetworkSpec {
   driver: string;
   attachable: boolean;
   internal: boolean;
   options: Record<string, string>;
   labels: Record<string, string>;
+  ipam: { driver: string; config: IpamConfig[] };
 }
 
 function normalizeNetwork(spec: Readonly<Record<string, unknown>>): NetworkSpec {
+  const ipam = (spec.ipam ?? {}) as { driver?: unknown; config?: unknown };
+  const config = (Array.isArray(ipam.config) ? ipam.config : []).map((c: Record<string, unknown>) => ({
+    subnet: String(c?.subnet ?? ''),
+    gateway: String(c?.gateway ?? ''),
+    ipRange: String(c?.ipRange ?? ''),
+  }));
   return {
     driver: typeof spec.driver === 'string' ? spec.driver : 'overlay',
     attachable: spec.attachable === true,
     internal: spec.internal === true,
     options: sortedRecord(spec.options as Record<string, string> | undefined),
     labels: sortedRecord(spec.labels as Record<string, string> | undefined),
+    ipam: {
+      driver: typeof ipam.driver === 'string' && ipam.driver ? ipam.driver : 'default',
+      config: config.sort((a, b) => a.subnet.localeCompare(b.subnet)),
+    },
   };
+}
+
+/**
+ * The live IPAM config in the desired's terms: subnets the engine picked by itself (the desired
+ * names none) are not the user's, nor is a gateway the engine filled in for a desired subnet.
+ */
+function liveIpam(n: DockerNetwork, desired: NetworkSpec | undefined): NetworkSpec['ipam'] {
+  const wanted = desired?.ipam.config ?? [];
+  const config = wanted.length
+    ? (n.IPAM?.Config ?? []).map((c) => {
+        const d = wanted.find((w) => w.subnet === c.Subnet);
+        return {
+          subnet: c.Subnet ?? '',
+          gateway: d && !d.gateway ? '' : (c.Gateway ?? ''),
+          ipRange: c.IPRange ?? '',
+        };
+      })
+    : [];
+  return { driver: n.IPAM?.Driver || 'default', config };
 }
 
 /**
@@ -99,16 +161,16 @@ export class NetworkHandler implements ResourceHandler {
       query.names,
       (n) => n.Id,
     );
-    const desiredOptions = new Map(query.desired.map((d) => [d.name, d.spec.options as Record<string, string>]));
+    const desired = new Map(query.desired.map((d) => [d.name, normalizeNetwork(d.spec)]));
     return live
       .filter((n) => n.Scope === 'swarm' && !n.Ingress && (isOwned(n.Labels, ctx.owner) || names.has(n.Name)))
-      .map((n) => this.#toObserved(ctx, n, desiredOptions.get(n.Name)));
+      .map((n) => this.#toObserved(ctx, n, desired.get(n.Name)));
   }
 
-  #toObserved(ctx: HandlerContext, n: DockerNetwork, desiredOptions?: Record<string, string>): ObservedResource {
+  #toObserved(ctx: HandlerContext, n: DockerNetwork, desired?: NetworkSpec): ObservedResource {
     const options: Record<string, string> = {};
     for (const [k, v] of Object.entries(n.Options ?? {})) {
-      if (ENGINE_OPTIONS.includes(k) && desiredOptions?.[k] === undefined) continue;
+      if (ENGINE_OPTIONS.includes(k) && desired?.options[k] === undefined) continue;
       options[k] = v;
     }
     return {
@@ -119,14 +181,17 @@ export class NetworkHandler implements ResourceHandler {
       owned: isOwned(n.Labels, ctx.owner),
       protect: isProtected(n.Labels),
       spec: normalizeNetwork({
-        driver: n.Driver,
+        // Right after a create, the list can show a swarm network before its driver is filled in.
+        driver: n.Driver || desired?.driver || 'overlay',
         attachable: n.Attachable,
         internal: n.Internal,
         options,
         labels: liveUserLabels(n.Labels),
+        ipam: liveIpam(n, desired),
       }) as unknown as Record<string, unknown>,
       outputs: { name: n.Name, networkId: n.Id },
-      ready: true,
+      // Not allocated yet (just created): no driver, no subnets to compare.
+      ready: n.Driver !== '',
     };
   }
 
@@ -142,6 +207,12 @@ export class NetworkHandler implements ResourceHandler {
       throw unowned(desired.name);
     }
     const spec = normalizeNetwork(desired.spec);
+    if (['bridge', 'host', 'none'].includes(spec.driver)) {
+      throw new KeelsonError(
+        `cannot create network ${desired.name}: driver ${spec.driver} is local to one engine and Swarm services cannot use it; use overlay`,
+        { code: 'INVALID_SPEC', class: 'terminal', resource: desired.key },
+      );
+    }
     const id = await this.#client.createNetwork({
       Name: desired.name,
       Driver: spec.driver,
@@ -150,9 +221,35 @@ export class NetworkHandler implements ResourceHandler {
       CheckDuplicate: true,
       Options: spec.options,
       Labels: { ...spec.labels, ...ownerLabels(ctx.owner, desired.key, desired.protect) },
+      ...(spec.ipam.config.length || spec.ipam.driver !== 'default'
+        ? {
+            IPAM: {
+              Driver: spec.ipam.driver,
+              Config: spec.ipam.config.map((c) => ({
+                Subnet: c.subnet,
+                ...(c.gateway ? { Gateway: c.gateway } : {}),
+                ...(c.ipRange ? { IPRange: c.ipRange } : {}),
+              })),
+            },
+          }
+        : {}),
     });
     ctx.log.info({ resource: desired.key, id }, 'created network');
-    return (await this.#find(ctx, desired.name)) ?? fail(`network ${desired.name} was created but cannot be found`);
+    // Swarm lists a new network before its allocator has filled in the driver and the subnets:
+    // wait for them, so the observe right after the apply sees what was asked for.
+    const deadline = Date.now() + this.#detachTimeoutMs;
+    for (;;) {
+      const found = await this.#find(ctx, desired.name);
+      if (found?.ready) return found;
+      if (Date.now() > deadline) {
+        if (!found) fail(`network ${desired.name} was created but cannot be found`);
+        throw new KeelsonError(
+          `network ${desired.name} was created but Swarm has not allocated it (no driver, no subnet yet); a subnet that overlaps another network's stays so: check ipam.config`,
+          { code: 'NOT_READY', class: 'waiting', retryAfterMs: 30_000, resource: desired.key },
+        );
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
 
   /**

@@ -92,12 +92,54 @@ export const serviceSchema: KindSchema = {
     }),
     command: strings('Overrides the image entrypoint (ContainerSpec.Command; Compose: entrypoint).'),
     args: strings('Arguments (ContainerSpec.Args; Compose: command).'),
-    env: { type: 'map', values: { type: 'string' }, default: {}, description: 'Environment variables.' },
+    env: {
+      type: 'map',
+      values: { type: 'string' },
+      default: {},
+      description:
+        'Environment variables. A null value (Compose: `KEY:` with nothing after it) unsets the variable, as Docker does.',
+    },
     workdir: str('Working directory. Default: the image’s.', { default: '' }),
     user: str('User (name or uid[:gid]). Default: the image’s.', { default: '' }),
     hostname: str('Container hostname. Default: Docker’s.', { default: '' }),
     init: { type: 'boolean', default: false, description: 'Run an init process (tini) as PID 1. Default false.' },
     stopGracePeriod: duration('Time to stop before the task is killed.', '10s'),
+    stopSignal: str('Signal that stops the container (Compose: stop_signal). Default: the image’s.', { default: '' }),
+    readOnly: { type: 'boolean', default: false, description: 'Read-only root filesystem. Default false.' },
+    capAdd: strings('Capabilities to add (NET_ADMIN or CAP_NET_ADMIN).', { set: true }),
+    capDrop: strings('Capabilities to drop.', { set: true }),
+    sysctls: labels('Namespaced kernel parameters, e.g. net.core.somaxconn.'),
+    ulimits: {
+      type: 'map',
+      default: {},
+      description: 'Resource limits by name (nofile, nproc, ...).',
+      values: {
+        type: 'object',
+        properties: {
+          soft: { type: 'integer', minimum: 0, required: true, description: 'Soft limit.' },
+          hard: { type: 'integer', minimum: 0, required: true, description: 'Hard limit.' },
+        },
+      },
+    },
+    hosts: strings('Extra /etc/hosts entries, HOST:IP (Compose: extra_hosts).', { set: true }),
+    dns: {
+      type: 'object',
+      default: {},
+      description: 'DNS of the containers (Compose: dns, dns_search, dns_opt).',
+      properties: {
+        nameservers: strings('Name servers.'),
+        search: strings('Search domains.'),
+        options: strings('resolv.conf options, e.g. ndots:2.'),
+      },
+    },
+    logging: {
+      type: 'object',
+      description: 'Log driver of the tasks (omit for the engine’s default).',
+      properties: {
+        driver: str('Log driver, e.g. json-file.', { required: true }),
+        options: labels('Driver options, e.g. max-size.'),
+      },
+    },
     labels: labels('Service labels (Compose: deploy.labels).'),
     containerLabels: labels('Container labels (Compose: labels).'),
     mounts: {
@@ -117,6 +159,19 @@ export const serviceSchema: KindSchema = {
           source: str('Volume name or host path (empty for tmpfs or an anonymous volume).', { default: '' }),
           target: str('Path in the container.', { required: true }),
           readOnly: { type: 'boolean', default: false, description: 'Default false.' },
+          noCopy: {
+            type: 'boolean',
+            default: false,
+            description: 'Do not copy the image’s files into a new volume (Compose: volume.nocopy). Default false.',
+          },
+          volumeLabels: labels(
+            'Labels of the volume the engine creates on first use (Compose: top-level volume labels).',
+          ),
+          volumeDriver: str('Volume driver (Compose: top-level volume driver). Default: the engine’s.', {
+            default: '',
+          }),
+          volumeOptions: labels('Volume driver options (Compose: driver_opts).'),
+          tmpfsSize: { ...size, description: 'Size of a tmpfs mount: 64M, or bytes. Default 0 (no limit).' },
         },
       },
     },
@@ -144,7 +199,13 @@ export const serviceSchema: KindSchema = {
         type: 'object',
         properties: {
           target: { type: 'integer', minimum: 1, maximum: 65535, required: true, description: 'Container port.' },
-          published: { type: 'integer', minimum: 1, maximum: 65535, required: true, description: 'Published port.' },
+          published: {
+            type: 'integer',
+            minimum: 0,
+            maximum: 65535,
+            default: 0,
+            description: 'Published port. Default 0: Swarm picks one (as Compose `ports: ["80"]`).',
+          },
           protocol: { type: 'string', enum: ['tcp', 'udp', 'sctp'], default: 'tcp', description: 'Default tcp.' },
           mode: {
             type: 'string',
@@ -209,6 +270,20 @@ export const serviceSchema: KindSchema = {
               properties: {
                 cpus: { type: 'number', minimum: 0, default: 0, description: 'CPUs. Default 0.' },
                 memory: size,
+                genericResources: {
+                  type: 'array',
+                  set: true,
+                  default: [],
+                  description:
+                    'Node resources a task needs, e.g. { kind: gpu, value: 2 } (Compose: generic_resources).',
+                  items: {
+                    type: 'object',
+                    properties: {
+                      kind: str('Resource kind, as the nodes advertise it.', { required: true }),
+                      value: { type: 'integer', minimum: 0, required: true, description: 'How many.' },
+                    },
+                  },
+                },
               },
             },
           },

@@ -17,6 +17,18 @@ import {
 
 type Spec = Record<string, unknown>;
 
+export interface Mount {
+  type: string;
+  source: string;
+  target: string;
+  readOnly: boolean;
+  noCopy: boolean;
+  volumeLabels: Record<string, string>;
+  volumeDriver: string;
+  volumeOptions: Record<string, string>;
+  tmpfsSize: string;
+}
+
 export interface FileRef {
   source: unknown;
   target: string;
@@ -39,15 +51,26 @@ export interface ServiceSpec {
   image: string;
   command: string[];
   args: string[];
-  env: Record<string, string>;
+  /** A null value unsets the variable (Docker's `KEY` without `=`). */
+  env: Record<string, string | null>;
   workdir: string;
   user: string;
   hostname: string;
   init: boolean;
   stopGracePeriod: string;
+  stopSignal: string;
+  readOnly: boolean;
+  capAdd: string[];
+  capDrop: string[];
+  sysctls: Record<string, string>;
+  ulimits: Record<string, { soft: number; hard: number }>;
+  /** `HOST:IP`, in the user's order. */
+  hosts: string[];
+  dns: { nameservers: string[]; search: string[]; options: string[] };
+  logging: { driver: string; options: Record<string, string> } | undefined;
   labels: Record<string, string>;
   containerLabels: Record<string, string>;
-  mounts: { type: string; source: string; target: string; readOnly: boolean }[];
+  mounts: Mount[];
   networks: { name: unknown; aliases: string[] }[];
   secrets: FileRef[];
   configs: FileRef[];
@@ -60,7 +83,7 @@ export interface ServiceSpec {
     placement: { constraints: string[]; preferences: string[]; maxReplicas: number };
     resources: {
       limits: { cpus: number; memory: string; pids: number };
-      reservations: { cpus: number; memory: string };
+      reservations: { cpus: number; memory: string; genericResources: { kind: string; value: number }[] };
     };
     restartPolicy: { condition: string; delay: string; maxAttempts: number; window: string };
     updateConfig: RolloutConfig;
@@ -75,12 +98,31 @@ const text = (v: unknown, dflt = ''): string =>
 const num = (v: unknown, dflt = 0): number =>
   typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v)) ? Number(v) : dflt;
 const strs = (v: unknown): string[] => arr(v).map((x) => text(x));
+/** Environment: values as strings, except null (unset), which stays null. */
+const envMap = (v: unknown): Record<string, string | null> => {
+  const m = obj(v);
+  const out: Record<string, string | null> = {};
+  for (const k of Object.keys(m).sort()) out[k] = m[k] === null ? null : text(m[k]);
+  return out;
+};
 const sortedMap = (v: unknown): Record<string, string> => {
   const m = obj(v);
   const out: Record<string, string> = {};
   for (const k of Object.keys(m).sort()) out[k] = text(m[k]);
   return out;
 };
+/** Docker's spelling of a capability: upper case with the CAP_ prefix (ALL stays ALL). */
+export function canonicalCapability(c: string): string {
+  const up = c.trim().toUpperCase();
+  return up === 'ALL' || up.startsWith('CAP_') ? up : `CAP_${up}`;
+}
+
+/** `HOST:IP` or `HOST=IP` (Compose) to `HOST:IP`. */
+function canonicalHost(h: string): string {
+  const m = /^([^:=\s]+)[:=](.+)$/.exec(h.trim());
+  return m ? `${m[1]}:${m[2]}` : h.trim();
+}
+
 /** A value that stands for something not known yet (a reference) passes through untouched. */
 const opaque = (v: unknown): unknown => (v instanceof UnknownValue || v instanceof SecretValue ? v : text(v));
 const dur = (v: unknown, dflt: string): string =>
@@ -135,21 +177,50 @@ export function normalizeService(spec: Readonly<Spec>): ServiceSpec {
     image: text(spec.image),
     command: strs(spec.command),
     args: strs(spec.args),
-    env: sortedMap(spec.env),
+    env: envMap(spec.env),
     workdir: text(spec.workdir),
     user: text(spec.user),
     hostname: text(spec.hostname),
     init: spec.init === true,
     stopGracePeriod: dur(spec.stopGracePeriod, '10s'),
+    stopSignal: text(spec.stopSignal),
+    readOnly: spec.readOnly === true,
+    capAdd: [...new Set(strs(spec.capAdd).map(canonicalCapability))].sort(),
+    capDrop: [...new Set(strs(spec.capDrop).map(canonicalCapability))].sort(),
+    sysctls: sortedMap(spec.sysctls),
+    ulimits: Object.fromEntries(
+      Object.keys(obj(spec.ulimits))
+        .sort()
+        .map((k) => {
+          const u = obj(obj(spec.ulimits)[k]);
+          return [k, { soft: num(u.soft), hard: num(u.hard) }];
+        }),
+    ),
+    // Kept in the user's order (Docker keeps it); the schema compares them as a set.
+    hosts: strs(spec.hosts).map(canonicalHost),
+    dns: {
+      nameservers: strs(obj(spec.dns).nameservers),
+      search: strs(obj(spec.dns).search),
+      options: strs(obj(spec.dns).options),
+    },
+    logging: isPlainObject(spec.logging)
+      ? { driver: text(spec.logging.driver), options: sortedMap(spec.logging.options) }
+      : undefined,
     labels: sortedMap(spec.labels),
     containerLabels: sortedMap(spec.containerLabels),
     mounts: arr(spec.mounts).map((x) => {
       const m = obj(x);
+      const type = text(m.type, 'volume') || 'volume';
       return {
-        type: text(m.type, 'volume') || 'volume',
+        type,
         source: text(m.source),
         target: text(m.target),
         readOnly: m.readOnly === true,
+        noCopy: type === 'volume' && m.noCopy === true,
+        volumeLabels: type === 'volume' ? sortedMap(m.volumeLabels) : {},
+        volumeDriver: type === 'volume' ? text(m.volumeDriver) : '',
+        volumeOptions: type === 'volume' ? sortedMap(m.volumeOptions) : {},
+        tmpfsSize: type === 'tmpfs' ? bytes(m.tmpfsSize) : '0',
       };
     }),
     networks: arr(spec.networks).map((x) => {
@@ -179,6 +250,7 @@ export function normalizeService(spec: Readonly<Spec>): ServiceSpec {
       mode,
       replicas: mode === 'global' ? undefined : num(deploy.replicas, 1),
       placement: {
+        // Spaces around the operator mean nothing to Swarm (Docker keeps them as written).
         constraints: strs(placement.constraints)
           .map((c) => c.replace(/\s+/g, ''))
           .sort(),
@@ -187,7 +259,13 @@ export function normalizeService(spec: Readonly<Spec>): ServiceSpec {
       },
       resources: {
         limits: { cpus: num(limits.cpus, 0), memory: bytes(limits.memory), pids: num(limits.pids, 0) },
-        reservations: { cpus: num(reservations.cpus, 0), memory: bytes(reservations.memory) },
+        reservations: {
+          cpus: num(reservations.cpus, 0),
+          memory: bytes(reservations.memory),
+          genericResources: arr(reservations.genericResources)
+            .map((g) => ({ kind: text(obj(g).kind), value: num(obj(g).value) }))
+            .sort((a, b) => a.kind.localeCompare(b.kind)),
+        },
       },
       restartPolicy: {
         condition: text(restart.condition, 'any') || 'any',
@@ -246,18 +324,36 @@ export function toDockerSpec(
     Image: image,
     Command: s.command.length ? s.command : undefined,
     Args: s.args.length ? s.args : undefined,
-    Env: Object.keys(s.env).length ? Object.entries(s.env).map(([k, v]) => `${k}=${v}`) : undefined,
+    Env: Object.keys(s.env).length ? Object.entries(s.env).map(([k, v]) => (v === null ? k : `${k}=${v}`)) : undefined,
     Dir: s.workdir || undefined,
     User: s.user || undefined,
     Hostname: s.hostname || undefined,
     Init: s.init,
     StopGracePeriod: nanos(s.stopGracePeriod),
-    Labels: Object.keys(s.containerLabels).length ? s.containerLabels : undefined,
-    Mounts: s.mounts.length
-      ? s.mounts.map((m) =>
-          without({ Type: m.type, Source: m.source || undefined, Target: m.target, ReadOnly: m.readOnly || undefined }),
-        )
+    StopSignal: s.stopSignal || undefined,
+    ReadOnly: s.readOnly || undefined,
+    CapabilityAdd: s.capAdd.length ? s.capAdd : undefined,
+    CapabilityDrop: s.capDrop.length ? s.capDrop : undefined,
+    Sysctls: Object.keys(s.sysctls).length ? s.sysctls : undefined,
+    Ulimits: Object.keys(s.ulimits).length
+      ? Object.entries(s.ulimits).map(([Name, u]) => ({ Name, Hard: u.hard, Soft: u.soft }))
       : undefined,
+    Hosts: s.hosts.length
+      ? s.hosts.map((h) => {
+          const i = h.indexOf(':');
+          return i < 0 ? h : `${h.slice(i + 1)} ${h.slice(0, i)}`;
+        })
+      : undefined,
+    DNSConfig:
+      s.dns.nameservers.length || s.dns.search.length || s.dns.options.length
+        ? without({
+            Nameservers: s.dns.nameservers.length ? s.dns.nameservers : undefined,
+            Search: s.dns.search.length ? s.dns.search : undefined,
+            Options: s.dns.options.length ? s.dns.options : undefined,
+          })
+        : undefined,
+    Labels: Object.keys(s.containerLabels).length ? s.containerLabels : undefined,
+    Mounts: s.mounts.length ? s.mounts.map(dockerMount) : undefined,
     Secrets: s.secrets.length
       ? s.secrets.map((f) => {
           const r = refs.secret(String(f.source));
@@ -294,6 +390,9 @@ export function toDockerSpec(
         Reservations: without({
           NanoCPUs: reservations.cpus ? nanoCpus(reservations.cpus) : undefined,
           MemoryBytes: parseBytes(reservations.memory) || undefined,
+          GenericResources: reservations.genericResources.length
+            ? reservations.genericResources.map((g) => ({ DiscreteResourceSpec: { Kind: g.kind, Value: g.value } }))
+            : undefined,
         }),
       },
       RestartPolicy: {
@@ -314,6 +413,10 @@ export function toDockerSpec(
             without({ Target: refs.network(String(n.name)), Aliases: n.aliases.length ? n.aliases : undefined }),
           )
         : undefined,
+      LogDriver: s.logging && {
+        Name: s.logging.driver,
+        Options: Object.keys(s.logging.options).length ? s.logging.options : undefined,
+      },
       ForceUpdate: forceUpdate,
     }),
     Mode: s.deploy.mode === 'global' ? { Global: {} } : { Replicated: { Replicas: s.deploy.replicas ?? 1 } },
@@ -322,15 +425,44 @@ export function toDockerSpec(
     EndpointSpec: without({
       Mode: s.endpointMode,
       Ports: s.ports.length
-        ? s.ports.map((p) => ({
-            Protocol: p.protocol,
-            TargetPort: p.target,
-            PublishedPort: p.published,
-            PublishMode: p.mode,
-          }))
+        ? s.ports.map((p) =>
+            without({
+              Protocol: p.protocol,
+              TargetPort: p.target,
+              PublishedPort: p.published || undefined,
+              PublishMode: p.mode,
+            }),
+          )
         : undefined,
     }),
   };
+}
+
+function dockerMount(m: Mount): Spec {
+  const volumeOptions =
+    m.type === 'volume' &&
+    (m.noCopy || Object.keys(m.volumeLabels).length || m.volumeDriver || Object.keys(m.volumeOptions).length)
+      ? without({
+          NoCopy: m.noCopy || undefined,
+          Labels: Object.keys(m.volumeLabels).length ? m.volumeLabels : undefined,
+          DriverConfig:
+            m.volumeDriver || Object.keys(m.volumeOptions).length
+              ? without({
+                  Name: m.volumeDriver || undefined,
+                  Options: Object.keys(m.volumeOptions).length ? m.volumeOptions : undefined,
+                })
+              : undefined,
+        })
+      : undefined;
+  const size = m.type === 'tmpfs' ? parseBytes(m.tmpfsSize) : 0;
+  return without({
+    Type: m.type,
+    Source: m.source || undefined,
+    Target: m.target,
+    ReadOnly: m.readOnly || undefined,
+    VolumeOptions: volumeOptions,
+    TmpfsOptions: size ? { SizeBytes: size } : undefined,
+  });
 }
 
 /** How observe names the live objects a service uses, in the same terms the desired spec uses. */
@@ -367,10 +499,10 @@ export function fromDockerSpec(spec: DockerServiceSpec, labels: Record<string, s
   const mode = obj(spec.Mode);
   const endpoint = obj(spec.EndpointSpec);
   const health = isPlainObject(c.Healthcheck) ? c.Healthcheck : undefined;
-  const env: Record<string, string> = {};
+  const env: Record<string, string | null> = {};
   for (const e of strs(c.Env)) {
     const eq = e.indexOf('=');
-    if (eq < 0) env[e] = '';
+    if (eq < 0) env[e] = null;
     else env[e.slice(0, eq)] = e.slice(eq + 1);
   }
   const file = (f: unknown) => {
@@ -389,15 +521,41 @@ export function fromDockerSpec(spec: DockerServiceSpec, labels: Record<string, s
     hostname: text(c.Hostname),
     init: c.Init === true,
     stopGracePeriod: formatDuration(num(c.StopGracePeriod, 10e9)),
+    stopSignal: text(c.StopSignal),
+    readOnly: c.ReadOnly === true,
+    capAdd: strs(c.CapabilityAdd),
+    capDrop: strs(c.CapabilityDrop),
+    sysctls: obj(c.Sysctls),
+    ulimits: Object.fromEntries(
+      arr(c.Ulimits).map((u) => [text(obj(u).Name), { soft: num(obj(u).Soft), hard: num(obj(u).Hard) }]),
+    ),
+    hosts: strs(c.Hosts).map((h) => {
+      const [ip, ...names] = h.trim().split(/\s+/);
+      return `${names[0] ?? ''}:${ip}`;
+    }),
+    dns: {
+      nameservers: strs(obj(c.DNSConfig).Nameservers),
+      search: strs(obj(c.DNSConfig).Search),
+      options: strs(obj(c.DNSConfig).Options),
+    },
+    logging: isPlainObject(task.LogDriver)
+      ? { driver: text(task.LogDriver.Name), options: obj(task.LogDriver.Options) }
+      : undefined,
     labels,
     containerLabels: obj(c.Labels),
     mounts: arr(c.Mounts).map((m) => {
       const x = obj(m);
+      const v = obj(x.VolumeOptions);
       return {
         type: text(x.Type, 'volume'),
         source: text(x.Source),
         target: text(x.Target),
         readOnly: x.ReadOnly === true,
+        noCopy: v.NoCopy === true,
+        volumeLabels: obj(v.Labels),
+        volumeDriver: text(obj(v.DriverConfig).Name),
+        volumeOptions: obj(obj(v.DriverConfig).Options),
+        tmpfsSize: formatBytes(num(obj(x.TmpfsOptions).SizeBytes)),
       };
     }),
     networks: networks.map((n) => {
@@ -445,7 +603,14 @@ export function fromDockerSpec(spec: DockerServiceSpec, labels: Record<string, s
           memory: formatBytes(num(limits.MemoryBytes)),
           pids: num(limits.Pids),
         },
-        reservations: { cpus: num(reservations.NanoCPUs) / 1e9, memory: formatBytes(num(reservations.MemoryBytes)) },
+        reservations: {
+          cpus: num(reservations.NanoCPUs) / 1e9,
+          memory: formatBytes(num(reservations.MemoryBytes)),
+          genericResources: arr(reservations.GenericResources).map((g) => {
+            const d = obj(obj(g).DiscreteResourceSpec);
+            return { kind: text(d.Kind), value: num(d.Value) };
+          }),
+        },
       },
       restartPolicy: {
         condition: text(restart.Condition, 'any'),

@@ -1,5 +1,4 @@
 import {
-  canonicalJson,
   type FieldChange,
   type HandlerContext,
   KEY_LABEL,
@@ -24,11 +23,12 @@ import {
   type ServiceSpec,
   toDockerSpec,
 } from './service-spec.ts';
+import { describeProgress, type TaskProgress, taskProgress } from './task-progress.ts';
 
 export interface ServiceHandlerOptions {
   /** Allowance for one task to be pulled, started and running (default 60 s). Bounds `settle`. */
   readonly taskStartMs?: number;
-  /** Poll interval while settling (default 500 ms). */
+  /** Poll interval while settling (default 250 ms; one poll lists every service being settled). */
   readonly pollMs?: number;
   /** Ask the registry (through the engine) for an image's digest to pin it (default true). */
   readonly pinImages?: boolean;
@@ -40,6 +40,28 @@ interface Lookups {
   readonly secrets: readonly DockerSecret[];
   readonly configs: readonly DockerSecret[];
 }
+
+/** How long an image's digest is reused: about one pass, so a pushed tag is picked up on the next. */
+const DIGEST_TTL_MS = 30_000;
+
+/** A service `settle` is waiting for. */
+interface Settling {
+  readonly ctx: HandlerContext;
+  readonly applied: ObservedResource;
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+  /** The last progress line logged. */
+  said: string;
+  /** The verdict of the previous look. */
+  seen?: TaskProgress['state'];
+  bound?: number;
+  deadline?: number;
+  /** When the tasks were first seen all running (reset when they stop being so). */
+  convergedSince?: number;
+}
+
+/** How long the tasks of a service must keep running before it counts as converged. */
+const STABLE_MS = 1_000;
 
 /** Task states that have ended (the task will not run again). */
 const ENDED = new Set(['complete', 'shutdown', 'failed', 'rejected', 'orphaned', 'remove']);
@@ -55,11 +77,16 @@ export class ServiceHandler implements ResourceHandler {
   readonly #taskStartMs: number;
   readonly #pollMs: number;
   readonly #pinImages: boolean;
+  /** Services being settled, by id, and the loop that watches them. */
+  readonly #settling = new Map<string, Settling>();
+  #watching: Promise<void> | undefined;
+  /** Image -> its pinned reference (a promise, so concurrent creates ask once). */
+  readonly #digests = new Map<string, { pinned: Promise<string>; until: number }>();
 
   constructor(client: SwarmClient, options: ServiceHandlerOptions = {}) {
     this.#client = client;
     this.#taskStartMs = options.taskStartMs ?? 60_000;
-    this.#pollMs = options.pollMs ?? 500;
+    this.#pollMs = options.pollMs ?? 250;
     this.#pinImages = options.pinImages ?? true;
   }
 
@@ -158,13 +185,18 @@ export class ServiceHandler implements ResourceHandler {
 
   async create(ctx: HandlerContext, desired: ResolvedResource): Promise<ObservedResource> {
     const want = normalizeService(desired.spec);
-    const existing = await this.#byName(desired.name);
-    if (existing) {
+    const { spec, lookups } = await this.#dockerSpec(ctx, desired, want, 0);
+    let id: string;
+    try {
+      id = await this.#client.createService(spec);
+    } catch (error) {
+      // Idempotent without a read before every create: a name conflict means it exists already.
+      if ((error as KeelsonError).status !== 409) throw error;
+      const existing = await this.#byName(desired.name);
+      if (!existing) throw error;
       if (isOwned(existing.Spec.Labels, ctx.owner)) return this.#observeOne(ctx, existing, want);
       throw unowned(desired.name, existing);
     }
-    const spec = await this.#dockerSpec(ctx, desired, want, 0);
-    const id = await this.#client.createService(spec);
     ctx.log.info({ resource: desired.key, id }, 'created service');
     const created = await this.#client.inspectService(id);
     if (!created)
@@ -172,7 +204,8 @@ export class ServiceHandler implements ResourceHandler {
         code: 'API_ERROR',
         class: 'transient',
       });
-    return this.#observeOne(ctx, created, want);
+    // The objects it names were just listed to build the spec: no second round of lists.
+    return this.#toObserved(ctx, created, lookups, want);
   }
 
   async update(
@@ -193,7 +226,7 @@ export class ServiceHandler implements ResourceHandler {
       }
       if (!isOwned(live.Spec.Labels, ctx.owner) && !desired.adopt) throw unowned(desired.name, live);
       const forceUpdate = Number((live.Spec.TaskTemplate as { ForceUpdate?: number } | undefined)?.ForceUpdate ?? 0);
-      const spec = await this.#dockerSpec(ctx, desired, want, forceUpdate);
+      const { spec, lookups } = await this.#dockerSpec(ctx, desired, want, forceUpdate);
       try {
         await this.#client.updateService(live.ID, live.Version.Index, spec);
       } catch (error) {
@@ -203,7 +236,7 @@ export class ServiceHandler implements ResourceHandler {
       }
       ctx.log.info({ resource: desired.key, id: live.ID }, 'updated service');
       const after = await this.#client.inspectService(live.ID);
-      return this.#observeOne(ctx, after ?? live, want);
+      return this.#toObserved(ctx, after ?? live, lookups, want);
     }
   }
 
@@ -236,12 +269,22 @@ export class ServiceHandler implements ResourceHandler {
       },
     };
     const labels = { ...want.labels, ...ownerLabels(ctx.owner, desired.key, desired.protect) };
-    return toDockerSpec(desired.name, want, await this.#pinned(want.image), labels, refs, forceUpdate);
+    const spec = toDockerSpec(desired.name, want, await this.#pinned(want.image), labels, refs, forceUpdate);
+    return { spec, lookups };
   }
 
   /** `image@sha256:...` when the registry (through the engine) or the local image knows a digest. */
   async #pinned(image: string): Promise<string> {
     if (!this.#pinImages || image.includes('@')) return image;
+    // The services of a wave mostly share images: ask once per image, and again after a while.
+    const cached = this.#digests.get(image);
+    if (cached && cached.until > Date.now()) return cached.pinned;
+    const pinned = this.#resolvePinned(image);
+    this.#digests.set(image, { pinned, until: Date.now() + DIGEST_TTL_MS });
+    return pinned;
+  }
+
+  async #resolvePinned(image: string): Promise<string> {
     const digest =
       (await this.#client.distributionDigest(image)) ??
       (await this.#client.inspectImage(image).catch(() => undefined))?.RepoDigests?.[0]?.split('@')[1];
@@ -250,114 +293,157 @@ export class ServiceHandler implements ResourceHandler {
 
   /**
    * Waits for the service to converge: a rolling update to complete, or (a new service, a scale
-   * or labels-only change) its tasks to run. Bounded by the update config: batches of
-   * `parallelism` tasks, each taking `delay + monitor + stop grace` plus the task start allowance.
+   * or labels-only change) its tasks to run. Fails at once, with the task's error, when Swarm
+   * rolls the update back or pauses it, or gives up on a task (its restart policy is spent).
+   * Logs progress (tasks running / wanted) whenever it changes. Every service being settled is
+   * watched by one loop: two list calls per poll, however many services a wave creates.
    */
-  async settle(ctx: HandlerContext, applied: ObservedResource): Promise<void> {
-    const first = await this.#client.inspectService(applied.id);
-    if (!first)
+  settle(ctx: HandlerContext, applied: ObservedResource): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.#settling.set(applied.id, { ctx, applied, resolve, reject, said: '' });
+      this.#watching ??= this.#watch().finally(() => {
+        this.#watching = undefined;
+      });
+    });
+  }
+
+  /** Polls every service being settled until none is left. */
+  async #watch(): Promise<void> {
+    while (this.#settling.size > 0) {
+      const ids = [...this.#settling.keys()];
+      let services: DockerService[] = [];
+      let tasks: DockerTask[] = [];
+      try {
+        services = await this.#client.listServices({ id: ids });
+        // Tasks only of services that exist: one missing service makes the engine refuse the list.
+        const present = ids.filter((id) => services.some((s) => s.ID === id));
+        if (present.length) tasks = await this.#client.listTasks({ service: present });
+      } catch (error) {
+        // Removed between the two lists: look again next time (the services list will say so).
+        if ((error as KeelsonError).status === 404) {
+          await new Promise((r) => setTimeout(r, this.#pollMs));
+          continue;
+        }
+        for (const id of ids) this.#finish(id, error);
+        continue;
+      }
+      for (const id of ids) {
+        const w = this.#settling.get(id);
+        if (!w) continue;
+        try {
+          const s = services.find((x) => x.ID === id);
+          if (
+            this.#check(
+              w,
+              s,
+              tasks.filter((t) => t.ServiceID === id),
+            )
+          )
+            this.#finish(id);
+        } catch (error) {
+          this.#finish(id, error);
+        }
+      }
+      if (this.#settling.size > 0) await new Promise((r) => setTimeout(r, this.#pollMs));
+    }
+  }
+
+  #finish(id: string, error?: unknown): void {
+    const w = this.#settling.get(id);
+    if (!w) return;
+    this.#settling.delete(id);
+    if (error === undefined) w.resolve();
+    else w.reject(error);
+  }
+
+  /** One look at a service being settled: true when it has converged; throws when it cannot. */
+  #check(w: Settling, s: DockerService | undefined, tasks: readonly DockerTask[]): boolean {
+    const { ctx, applied } = w;
+    if (!s)
       throw new KeelsonError(`service ${applied.name} disappeared while settling`, {
         code: 'NOT_FOUND',
         class: 'transient',
         resource: applied.key,
       });
-    const deadline = Date.now() + this.#bound(first);
-    let stableSince = 0;
-    for (;;) {
-      if (ctx.signal.aborted)
-        throw new KeelsonError(`settling service ${applied.name} was cancelled`, {
-          code: 'TIMEOUT',
-          class: 'transient',
-          resource: applied.key,
-        });
-      const s = (await this.#client.inspectService(applied.id)) ?? first;
-      const status = s.UpdateStatus ?? undefined;
-      const state = status?.State;
-      if (state === 'completed') return;
-      if (state === 'paused' || state === 'rollback_paused' || state === 'rollback_completed') {
-        const why = await this.#taskError(s, status?.StartedAt);
-        const code = state === 'paused' ? 'UPDATE_PAUSED' : 'ROLLBACK';
-        const what =
-          state === 'paused'
-            ? `the update of service ${applied.name} was paused by Swarm`
-            : state === 'rollback_paused'
-              ? `the update of service ${applied.name} failed and its rollback was paused`
-              : `the update of service ${applied.name} failed and Swarm rolled it back`;
-        throw new KeelsonError(`${what}: ${why ?? status?.Message ?? 'no task error was recorded'}`, {
-          code,
-          class: 'terminal',
-          resource: applied.key,
-        });
-      }
-      if (!state) {
-        const done = await this.#tasksRunning(s);
-        if (done) {
-          // Seen twice in a row, so a rolling update that is only about to start is not mistaken for done.
-          if (stableSince && Date.now() - stableSince >= this.#pollMs) return;
-          stableSince ||= Date.now();
-        } else {
-          stableSince = 0;
-        }
-      }
-      if (Date.now() > deadline) {
-        const why = await this.#taskError(s, status?.StartedAt ?? s.UpdatedAt);
-        const code = state === 'rollback_started' ? 'ROLLBACK' : 'TIMEOUT';
-        throw new KeelsonError(
-          `service ${applied.name} did not converge within ${Math.round(this.#bound(first) / 1000)} s (${state ?? 'tasks not running'})${why ? `: ${why}` : ''}`,
-          { code, class: code === 'ROLLBACK' ? 'terminal' : 'transient', resource: applied.key },
-        );
-      }
-      await new Promise((r) => setTimeout(r, this.#pollMs));
+    if (ctx.signal.aborted)
+      throw new KeelsonError(`settling service ${applied.name} was cancelled`, {
+        code: 'TIMEOUT',
+        class: 'transient',
+        resource: applied.key,
+      });
+    w.bound ??= settleBound(s.Spec, this.#taskStartMs);
+    w.deadline ??= Date.now() + w.bound;
+    const status = s.UpdateStatus ?? undefined;
+    const state = status?.State;
+    if (state === 'completed') return true;
+    if (state === 'paused' || state === 'rollback_paused' || state === 'rollback_completed') {
+      const why = taskError(s, tasks, status?.StartedAt);
+      const code = state === 'paused' ? 'UPDATE_PAUSED' : 'ROLLBACK';
+      const what =
+        state === 'paused'
+          ? `the update of service ${applied.name} was paused by Swarm`
+          : state === 'rollback_paused'
+            ? `the update of service ${applied.name} failed and its rollback was paused`
+            : `the update of service ${applied.name} failed and Swarm rolled it back`;
+      throw new KeelsonError(`${what}: ${why ?? status?.Message ?? 'no task error was recorded'}`, {
+        code,
+        class: 'terminal',
+        resource: applied.key,
+      });
     }
+    const progress = taskProgress(s, tasks);
+    const line = `${state ? `${state}, ` : ''}${describeProgress(progress)}`;
+    if (line !== w.said) {
+      ctx.log.info(
+        { resource: applied.key, running: progress.running, wanted: progress.wanted, state: state ?? 'creating' },
+        `waiting for service ${applied.name}: ${line}`,
+      );
+      w.said = line;
+    }
+    // Each verdict must be seen twice in a row, so a rolling update that is only about to start
+    // (or a restart being scheduled) is not taken for the end; and the tasks must keep running
+    // for a moment, so a task that exits at once is not taken for a running one.
+    const seen = w.seen;
+    w.seen = progress.state;
+    if (!state && progress.state === 'converged') {
+      w.convergedSince ??= Date.now();
+      if (seen === 'converged' && Date.now() - w.convergedSince >= STABLE_MS) return true;
+    } else {
+      w.convergedSince = undefined;
+    }
+    if (progress.state === 'gave-up' && seen === 'gave-up' && state !== 'updating') {
+      throw new KeelsonError(
+        `service ${applied.name} cannot start: Swarm gave up restarting it (restart policy spent), ${describeTask(s, progress.task)}`,
+        { code: 'TASK_FAILED', class: 'terminal', resource: applied.key },
+      );
+    }
+    if (Date.now() > w.deadline) {
+      const why = taskError(s, tasks, status?.StartedAt ?? s.UpdatedAt);
+      const code = state === 'rollback_started' ? 'ROLLBACK' : 'TIMEOUT';
+      throw new KeelsonError(
+        `service ${applied.name} did not converge within ${Math.round(w.bound / 1000)} s (${state ?? describeProgress(progress)})${why ? `: ${why}` : ''}`,
+        { code, class: code === 'ROLLBACK' ? 'terminal' : 'transient', resource: applied.key },
+      );
+    }
+    return false;
   }
+}
 
-  /** The settle bound for a service, from its update config and replicas. */
-  #bound(s: DockerService): number {
-    const spec = s.Spec as Record<string, unknown>;
-    const update = (spec.UpdateConfig ?? {}) as { Parallelism?: number; Delay?: number; Monitor?: number };
-    const c = ((spec.TaskTemplate as Record<string, unknown> | undefined)?.ContainerSpec ?? {}) as {
-      StopGracePeriod?: number;
-    };
-    const replicas = (spec.Mode as { Replicated?: { Replicas?: number } } | undefined)?.Replicated?.Replicas ?? 1;
-    const parallelism = update.Parallelism || replicas || 1;
-    const batches = Math.max(1, Math.ceil(replicas / parallelism));
-    const perBatch =
-      ((update.Delay ?? 0) + (update.Monitor ?? 5e9) + (c.StopGracePeriod ?? 10e9)) / 1e6 + this.#taskStartMs;
-    // Twice: a failed update is followed by a rollback of the same shape.
-    return 2 * batches * perBatch + this.#taskStartMs;
-  }
-
-  /** True when every task Swarm wants running runs the current spec, and there are as many as asked. */
-  async #tasksRunning(s: DockerService): Promise<boolean> {
-    const tasks = await this.#client.listTasks({ service: [s.ID] });
-    const wanted = tasks.filter((t) => t.DesiredState === 'running');
-    const current = canonicalJson((s.Spec.TaskTemplate as Record<string, unknown> | undefined)?.ContainerSpec);
-    const running = wanted.filter(
-      (t) => t.Status.State === 'running' && canonicalJson(t.Spec.ContainerSpec) === current,
-    );
-    const replicas = (s.Spec as { Mode?: { Replicated?: { Replicas?: number } } }).Mode?.Replicated?.Replicas;
-    if (replicas !== undefined) return running.length >= replicas && wanted.length === running.length;
-    return running.length === wanted.length;
-  }
-
-  /** The newest failed task's error since `since`, in words: "task web.1 exited with code 1". */
-  async #taskError(s: DockerService, since: string | undefined): Promise<string | undefined> {
-    const tasks = await this.#client.listTasks({ service: [s.ID] });
-    const from = since ? Date.parse(since) : 0;
-    const failed = tasks
-      .filter(
-        (t) =>
-          (t.Status.State === 'failed' || t.Status.State === 'rejected') &&
-          Date.parse(t.Status.Timestamp) >= from - 1000,
-      )
-      .sort((a, b) => Date.parse(b.Status.Timestamp) - Date.parse(a.Status.Timestamp));
-    const t =
-      failed[0] ??
-      tasks
-        .filter((x) => ENDED.has(x.Status.State) && x.Status.Err)
-        .sort((a, b) => b.Status.Timestamp.localeCompare(a.Status.Timestamp))[0];
-    return t ? describeTask(s, t) : undefined;
-  }
+/** The newest failed task's error since `since`, in words: "task web.1 exited with code 1". */
+function taskError(s: DockerService, tasks: readonly DockerTask[], since: string | undefined): string | undefined {
+  const from = since ? Date.parse(since) : 0;
+  const failed = tasks
+    .filter(
+      (t) =>
+        (t.Status.State === 'failed' || t.Status.State === 'rejected') && Date.parse(t.Status.Timestamp) >= from - 1000,
+    )
+    .sort((a, b) => Date.parse(b.Status.Timestamp) - Date.parse(a.Status.Timestamp));
+  const t =
+    failed[0] ??
+    tasks
+      .filter((x) => ENDED.has(x.Status.State) && x.Status.Err)
+      .sort((a, b) => b.Status.Timestamp.localeCompare(a.Status.Timestamp))[0];
+  return t ? describeTask(s, t) : undefined;
 }
 
 export function describeTask(s: DockerService, t: DockerTask): string {
@@ -423,4 +509,27 @@ function unowned(name: string, existing: DockerService): KeelsonError {
     `cannot create service ${name}: a service of that name already exists (id ${existing.ID}) and ${owner ? `belongs to keelson instance "${owner}"` : 'keelson does not own it'}${key ? ` (${splitKey(key).kind})` : ''}; remove or rename it, rename the resource, or set "adopt: true" to take it over`,
     { code: 'CONFLICT_UNOWNED', class: 'terminal', resource: resourceKey(SERVICE_KIND, name) },
   );
+}
+
+/**
+ * How long a rollout may take: per batch of `parallelism` tasks, the update delay, the monitor
+ * period, the old task's stop grace period and the new task's first health check (a task only
+ * counts as running once healthy, which takes an interval), plus the task start allowance;
+ * doubled for a possible rollback of the same shape.
+ */
+export function settleBound(spec: Readonly<Record<string, unknown>>, taskStartMs: number): number {
+  const update = (spec.UpdateConfig ?? {}) as { Parallelism?: number; Delay?: number; Monitor?: number };
+  const c = ((spec.TaskTemplate as Record<string, unknown> | undefined)?.ContainerSpec ?? {}) as {
+    StopGracePeriod?: number;
+    Healthcheck?: { Test?: string[]; Interval?: number; Timeout?: number; StartPeriod?: number };
+  };
+  const replicas = (spec.Mode as { Replicated?: { Replicas?: number } } | undefined)?.Replicated?.Replicas ?? 1;
+  const parallelism = update.Parallelism || replicas || 1;
+  const batches = Math.max(1, Math.ceil(replicas / parallelism));
+  const h = c.Healthcheck;
+  // Docker's defaults when a health check is set without them: 30 s interval and timeout.
+  const health = h?.Test && h.Test[0] !== 'NONE' ? (h.Interval || 30e9) + (h.Timeout || 30e9) : 0;
+  const perBatch =
+    ((update.Delay ?? 0) + (update.Monitor ?? 5e9) + (c.StopGracePeriod ?? 10e9) + health) / 1e6 + taskStartMs;
+  return 2 * batches * perBatch + taskStartMs;
 }

@@ -1,5 +1,5 @@
 import { type CompositeExpander, defineKind, type ExpandedDocument, type ExpandIO } from '../../sdk/index.ts';
-import { expandChart } from '../compose/compose-stack.ts';
+import { type ChartIO, expandChart, formatProblem } from '../compose/compose-stack.ts';
 
 export const STACK_KIND = 'swarm.Stack';
 
@@ -24,11 +24,18 @@ export const stackSchema = defineKind({
   },
 });
 
-/** Expands a `swarm.Stack` at load time. Throws a `ChartError` listing every problem with file:line:column. */
+/**
+ * Expands a `swarm.Stack` at load time. Throws a `ChartError` listing every problem with
+ * file:line:column. What Docker would only warn about goes to the loader's `warn` when it has
+ * one, else to a process warning (stderr), so it is never lost.
+ */
 export const stackExpander: CompositeExpander = {
   expand(resource, io: ExpandIO): ExpandedDocument[] {
     const chart = String(resource.spec.chart ?? '');
     const values = (resource.spec.values ?? {}) as Record<string, unknown>;
-    return expandChart({ stack: resource.name, chart, values }, io);
+    const warn =
+      (io as ChartIO).warn ??
+      ((p) => process.emitWarning(`swarm.Stack "${resource.name}": ${formatProblem(p)}`, 'KeelsonChartWarning'));
+    return expandChart({ stack: resource.name, chart, values }, { ...io, warn });
   },
 };
