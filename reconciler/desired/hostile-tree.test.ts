@@ -210,3 +210,24 @@ describe('a Worker source folder named in Git', () => {
     },
   );
 });
+
+describe('a chart named in Git', () => {
+  it('reads no file outside the checkout: env_file pointing at /proc/self/environ is a chart error, nothing is copied', async () => {
+    // Why: a chart's env_file or config file: is read by keelson and its content sent to the Swarm.
+    const { swarmModule } = await import('../../providers/swarm/index.ts');
+    const { ProviderRegistry } = await import('../providers/registry.ts');
+    const { root, dir } = tree();
+    mkdirSync(join(root, 'charts', 'evil'), { recursive: true });
+    writeFileSync(
+      join(root, 'charts', 'evil', 'docker-compose.yml'),
+      'services:\n  app:\n    image: keelson-test/busybox:1\n    env_file: ../../../../../../../proc/self/environ\n',
+    );
+    writeFileSync(join(dir, 'stack.yaml'), 'kind: swarm.Stack\nname: evil\nspec:\n  chart: evil\n');
+    const loaded = loadDesiredState(dir, new ProviderRegistry([swarmModule]), { root });
+    expect(loaded.resources).toEqual([]);
+    const text = JSON.stringify(loaded.diagnostics);
+    expect(loaded.diagnostics.some((d) => d.code === 'chart-error' && d.severity === 'error')).toBe(true);
+    expect(text).not.toContain('PATH=');
+    expect(text).not.toContain('KEELSON_');
+  });
+});

@@ -13,6 +13,7 @@ import { join, relative, resolve, sep } from 'node:path';
 import { type Document, isMap, isScalar, LineCounter, parseAllDocuments, visit } from 'yaml';
 import {
   type DesiredResource,
+  type ExpandIO,
   errorMessage,
   isPlainObject,
   type KindSchema,
@@ -301,10 +302,20 @@ function expand(
 ): Located[] {
   let expanded: ReturnType<typeof expander.expand>;
   try {
-    expanded = expander.expand(
-      { name: parent.name, spec: parent.spec },
-      { root, readFile: (path: string) => readFileSync(resolve(root, path), 'utf8') },
-    );
+    expanded = expander.expand({ name: parent.name, spec: parent.spec }, {
+      root,
+      readFile: (path: string) => readInsideCheckout(root, path),
+      // What Docker would only warn about (an unset variable read as empty) is a warning diagnostic.
+      warn: (p: { file?: string; line?: number; column?: number; message: string }) =>
+        out.push({
+          severity: 'warning',
+          code: 'chart-error',
+          file: p.file ? relative(base, resolve(root, p.file)) : parent.source?.file,
+          ...(p.line ? { line: p.line } : {}),
+          ...(p.column ? { column: p.column } : {}),
+          message: `${parentSchema.kind} "${parent.name}": ${p.message}`,
+        }),
+    } as ExpandIO);
   } catch (error) {
     // An expander may list several problems, each with its own place in the chart.
     const problems = (error as { problems?: unknown }).problems;
@@ -604,6 +615,28 @@ export function listYamlFiles(dir: string, root: string = findRoot(resolve(dir))
   if (statSync(dir).isFile()) return [dir];
   walk(dir);
   return files;
+}
+
+/**
+ * A file a composite (a chart) reads, named by Git: it must be a regular file whose real path is
+ * inside the checkout, and not over the size limit. A chart's `env_file: ../../../proc/self/environ`
+ * must never copy the daemon's environment into a service.
+ */
+function readInsideCheckout(root: string, path: string): string {
+  const realRoot = realpathSync(root);
+  const real = realpathSync(resolve(root, path));
+  if (real !== realRoot && !real.startsWith(realRoot + sep)) {
+    throw new Error(`${path} is outside the checkout; charts read only files of the repository`);
+  }
+  const fd = openSync(real, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) throw new Error(`${path} is not a regular file`);
+    if (stat.size > MAX_FILE_BYTES) throw new Error(`${path} is over ${MAX_FILE_BYTES / 1024 / 1024} MiB`);
+    return readFileSync(fd, 'utf8');
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** A desired-state file as text, or undefined (with a diagnostic) when it is too big or not UTF-8. */
