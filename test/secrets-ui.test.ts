@@ -175,6 +175,8 @@ describe.skipIf(browserMissing)('the Secrets UI in a real browser', { timeout: 4
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     mkdirSync(join(root, 'desired-state'), { recursive: true });
+    // The repository root (where workers/ is) is found by its .git, as in a checkout.
+    mkdirSync(join(root, '.git'), { recursive: true });
     mkdirSync(join(root, 'workers/probe/src'), { recursive: true });
     writeFileSync(join(root, 'workers/probe/src/index.js'), PROBE_WORKER);
     writeFileSync(join(root, 'desired-state/app.yaml'), desiredState);

@@ -726,7 +726,8 @@ function aliasProblem(doc: Document, lines: LineCounter, file: string, message: 
   };
 }
 
-function findRoot(dir: string): string {
+/** The repository root of a desired-state directory: the nearest folder holding `charts/` or `.git` (else the directory). */
+export function findRoot(dir: string): string {
   let at = dir;
   for (;;) {
     try {

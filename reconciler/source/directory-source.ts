@@ -3,6 +3,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { type FSWatcher, watch } from 'chokidar';
 import { errorMessage, KeelsonError } from '../../providers/sdk/index.ts';
+import { findRoot } from '../desired/load.ts';
 import type { DesiredStateSource, SourceSnapshot } from './source.ts';
 
 /**
@@ -37,7 +38,7 @@ export class DirectorySource implements DesiredStateSource {
     }
     const changed = revision !== this.#last;
     this.#last = revision;
-    return { revision, dir: this.#dir, root: this.#dir, changed };
+    return { revision, dir: this.#dir, root: findRoot(this.#dir), changed };
   }
 
   watch(onChange: () => void): void {
