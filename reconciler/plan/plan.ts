@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import {
   applyDefaults,
   canonicalJson,
@@ -75,6 +75,8 @@ export interface DesiredSpec {
   readonly spec: Record<string, unknown>;
   readonly missingSecrets: readonly string[];
   readonly unknownFrom: readonly string[];
+  /** `specDigest(spec)`, once asked for (`desiredDigest`). */
+  digest?: string;
 }
 
 const prepared = new WeakMap<PlanInput['normalize'], WeakMap<DesiredResource, DesiredSpec>>();
@@ -91,25 +93,21 @@ function prepare(
 
 /** sha256 of a spec's canonical JSON (secrets by digest): what "applied" records compare. */
 export function specDigest(spec: Readonly<Record<string, unknown>>): string {
-  let digest = digests.get(spec);
-  if (digest === undefined) {
-    digest = createHash('sha256').update(canonicalJson(spec)).digest('hex');
-    digests.set(spec, digest);
-  }
-  return digest;
+  return hash('sha256', canonicalJson(spec), 'hex');
 }
 
-/** Digests by spec object: specs are not mutated once built, so a shared one is digested once. */
-const digests = new WeakMap<object, string>();
+/** The digest of a prepared spec, computed once for a spec prepared once. */
+export function desiredDigest(want: DesiredSpec): string {
+  want.digest ??= specDigest(want.spec);
+  return want.digest;
+}
 
 /** sha256 of a normalised field diff: the same drift gives the same fingerprint. */
 export function driftFingerprint(key: string, fields: readonly FieldChange[]): string {
   const parts = fields
     .map((f) => ({ path: f.path, before: f.before, after: f.after }))
     .sort((a, b) => a.path.localeCompare(b.path));
-  return createHash('sha256')
-    .update(canonicalJson({ key, fields: parts }))
-    .digest('hex');
+  return hash('sha256', canonicalJson({ key, fields: parts }), 'hex');
 }
 
 /**
@@ -163,7 +161,7 @@ export function planChanges(input: PlanInput): Plan {
     }
     const failedDep = r.dependsOn.find((d) => blocked.has(d));
     const want = desiredSpec(input, r);
-    const digest = specDigest(want.spec);
+    const digest = desiredDigest(want);
     const applied = input.applied[r.key];
     const gitUnchanged = applied !== undefined && applied.digest === digest;
 
