@@ -117,16 +117,11 @@ export function driftFingerprint(key: string, fields: readonly FieldChange[]): s
 export function planChanges(input: PlanInput): Plan {
   const changes: ResourceChange[] = [];
   const drift: DriftEntry[] = [];
-  const desiredKeys = new Set(input.desired.map((r) => r.key));
+  const { ordered, keys: desiredKeys } = orderOf(input.desired, input.waveOf);
   // Resources that will not exist after this pass: their dependents cannot be created either.
   const blocked = new Set<string>();
-  const ordered = input.desired
-    .map((r) => ({ r, wave: input.waveOf.get(r.key) ?? 0 }))
-    .sort((a, b) => a.wave - b.wave || collate(a.r.key, b.r.key))
-    .map((o) => o.r);
 
-  for (const r of ordered) {
-    const wave = input.waveOf.get(r.key) ?? 0;
+  for (const { r, wave } of ordered) {
     const schema = input.schema(r.kind);
     const observed = input.observed.get(r.key);
     const base = { key: r.key, kind: r.kind, name: r.name, provider: r.provider, wave } as const;
@@ -336,3 +331,22 @@ export function summarize(changes: readonly ResourceChange[]): PlanSummary {
 
 /** The order of `localeCompare` (the default locale), from one collator instead of one per call. */
 const collate = new Intl.Collator().compare;
+
+interface Order {
+  readonly waveOf: ReadonlyMap<string, number>;
+  readonly ordered: readonly { readonly r: DesiredResource; readonly wave: number }[];
+  readonly keys: ReadonlySet<string>;
+}
+
+/** Desired resources by wave, then key; the same list and waves (every pass of a revision) sort once. */
+const orders = new WeakMap<readonly DesiredResource[], Order>();
+function orderOf(desired: readonly DesiredResource[], waveOf: ReadonlyMap<string, number>): Order {
+  const known = orders.get(desired);
+  if (known && known.waveOf === waveOf) return known;
+  const ordered = desired
+    .map((r) => ({ r, wave: waveOf.get(r.key) ?? 0 }))
+    .sort((a, b) => a.wave - b.wave || collate(a.r.key, b.r.key));
+  const order = { waveOf, ordered, keys: new Set(desired.map((r) => r.key)) };
+  orders.set(desired, order);
+  return order;
+}
