@@ -304,7 +304,7 @@ export function planChanges(input: PlanInput): Plan {
   const refused =
     deletes.length > budget
       ? {
-          code: 'DELETION_BUDGET' as const,
+          code: 'deletion-budget' as const,
           message: ERRORS.DELETION_BUDGET.message(deletes.length, budget),
         }
       : undefined;
