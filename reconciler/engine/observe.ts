@@ -15,7 +15,7 @@ export interface ObserveResult {
   readonly observed: Map<string, ObservedResource>;
   /** kind -> why its live state could not be read. */
   readonly unobservable: Map<string, string>;
-  readonly errors: { kind: string; provider: string; code: ErrorCode; message: string }[];
+  readonly errors: { kind: string; provider: string; code: ErrorCode; message: string; retryAfterMs?: number }[];
 }
 
 /**
@@ -92,7 +92,14 @@ export async function observeAll(options: {
         } catch (error) {
           const message = `cannot observe ${kind}: ${errorMessage(error)}`;
           unobservable.set(kind, message);
-          errors.push({ kind, provider, code: error instanceof KeelsonError ? error.code : 'API_ERROR', message });
+          const known = error instanceof KeelsonError ? error : undefined;
+          errors.push({
+            kind,
+            provider,
+            code: known?.code ?? 'API_ERROR',
+            message,
+            ...(known?.retryAfterMs === undefined ? {} : { retryAfterMs: known.retryAfterMs }),
+          });
         }
       }
     }),
