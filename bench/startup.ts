@@ -3,7 +3,9 @@
  * Swarm-only part, and of a generated 1,000-resource tree, as wall time and peak RSS, each also as
  * a ratio to a bare `node -e 0` (medians of several runs). The first run of each starts with empty
  * caches (Node's compile cache of the type-stripped sources, keelson's Worker build cache): it is
- * printed apart as "cold". Goal (ARCHITECTURE §10): at most 8 times a bare Node start.
+ * printed apart as "cold". Goal (ARCHITECTURE §10): at most 8 times a bare Node start. CPU time
+ * (user + system, from /usr/bin/time, 10 ms resolution) is printed too: on a shared machine it
+ * moves less than wall time.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,11 +18,13 @@ const RUNS = 7;
 
 interface Sample {
   readonly ms: number;
+  /** User + system CPU time: steadier than wall time on a shared machine. */
+  readonly cpuMs: number | undefined;
   readonly rssMb: number | undefined;
 }
 
 function once(args: readonly string[], env: Record<string, string>): Sample {
-  const command = TIME ? [TIME, '-f', '%M', process.execPath, ...args] : [process.execPath, ...args];
+  const command = TIME ? [TIME, '-f', '%M %U %S', process.execPath, ...args] : [process.execPath, ...args];
   const t = performance.now();
   const r = spawnSync(command[0] as string, command.slice(1), {
     cwd: ROOT,
@@ -29,8 +33,13 @@ function once(args: readonly string[], env: Record<string, string>): Sample {
   });
   const ms = performance.now() - t;
   if (r.status !== 0) throw new Error(`${args.join(' ')} exited ${r.status}: ${r.stderr.slice(-400)}`);
-  const kb = TIME ? Number(r.stderr.trim().split('\n').at(-1)) : Number.NaN;
-  return { ms, rssMb: Number.isFinite(kb) ? kb / 1024 : undefined };
+  const [kb, user, sys] = (TIME ? (r.stderr.trim().split('\n').at(-1) ?? '') : '').split(' ').map(Number);
+  const cpu = (user ?? Number.NaN) + (sys ?? Number.NaN);
+  return {
+    ms,
+    cpuMs: Number.isFinite(cpu) ? cpu * 1000 : undefined,
+    rssMb: kb !== undefined && Number.isFinite(kb) ? kb / 1024 : undefined,
+  };
 }
 
 const median = (xs: number[]): number => {
@@ -38,14 +47,25 @@ const median = (xs: number[]): number => {
   return s[Math.floor(s.length / 2)] ?? Number.NaN;
 };
 
-function measure(args: readonly string[]): { cold: Sample; ms: number; rssMb: number | undefined } {
+function measure(args: readonly string[]): {
+  cold: Sample;
+  ms: number;
+  cpuMs: number | undefined;
+  rssMb: number | undefined;
+} {
   const caches = mkdtempSync(join(tmpdir(), 'keelson-startup-'));
   const env = { NODE_COMPILE_CACHE: join(caches, 'node'), KEELSON_BUILD_CACHE: join(caches, 'build') };
   try {
     const cold = once(args, env);
     const warm = Array.from({ length: RUNS }, () => once(args, env));
     const rss = warm.map((w) => w.rssMb).filter((x): x is number => x !== undefined);
-    return { cold, ms: median(warm.map((w) => w.ms)), rssMb: rss.length ? median(rss) : undefined };
+    const cpu = warm.map((w) => w.cpuMs).filter((x): x is number => x !== undefined);
+    return {
+      cold,
+      ms: median(warm.map((w) => w.ms)),
+      cpuMs: cpu.length ? median(cpu) : undefined,
+      rssMb: rss.length ? median(rss) : undefined,
+    };
   } finally {
     rmSync(caches, { recursive: true, force: true });
   }
@@ -83,11 +103,11 @@ export async function run(): Promise<void> {
     a === undefined || b === undefined ? 'n/a' : `${(a / b).toFixed(1)}×`;
   console.log(`median of ${RUNS} warm runs (cold = first run, empty caches)`);
   console.log(
-    `${'what'.padEnd(52)} ${'wall'.padStart(8)} ${'× bare'.padStart(7)} ${'RSS'.padStart(8)} ${'× bare'.padStart(7)} ${'cold'.padStart(8)}`,
+    `${'what'.padEnd(52)} ${'wall'.padStart(8)} ${'× bare'.padStart(7)} ${'CPU'.padStart(8)} ${'RSS'.padStart(8)} ${'× bare'.padStart(7)} ${'cold'.padStart(8)}`,
   );
   const line = (name: string, m: ReturnType<typeof measure>): void =>
     console.log(
-      `${name.padEnd(52)} ${fmt(m.ms, 'ms').padStart(8)} ${ratio(m.ms, bare.ms).padStart(7)} ${fmt(m.rssMb, 'MB').padStart(8)} ${ratio(m.rssMb, bare.rssMb).padStart(7)} ${fmt(m.cold.ms, 'ms').padStart(8)}`,
+      `${name.padEnd(52)} ${fmt(m.ms, 'ms').padStart(8)} ${ratio(m.ms, bare.ms).padStart(7)} ${fmt(m.cpuMs, 'ms').padStart(8)} ${fmt(m.rssMb, 'MB').padStart(8)} ${ratio(m.rssMb, bare.rssMb).padStart(7)} ${fmt(m.cold.ms, 'ms').padStart(8)}`,
     );
   line('node -e 0', bare);
   try {

@@ -131,7 +131,7 @@ export async function planCommand(args: readonly string[], mode: 'plan' | 'apply
   if (values.json)
     process.stdout.write(`${JSON.stringify(planToJson(applied.plan, { errors: applied.errors }), null, 2)}\n`);
   else process.stdout.write(renderApply(applied, { color }));
-  if (applied.plan.refused?.code === 'PLAN_STALE') process.stderr.write(`keelson: ${applied.plan.refused.message}\n`);
+  if (applied.plan.refused?.code === 'plan-stale') process.stderr.write(`keelson: ${applied.plan.refused.message}\n`);
   return applied.outcome === 'failed' || applied.outcome === 'refused' ? 1 : 0;
 }
 

@@ -17,7 +17,7 @@ export interface ObserveResult {
   readonly unobservable: Map<string, string>;
   /** Desired key -> why a look-up it needs failed (`ResourceHandler.preflight`). */
   readonly lookupFailed: Map<string, string>;
-  readonly errors: { kind: string; provider: string; code: ErrorCode; message: string }[];
+  readonly errors: { kind: string; provider: string; code: ErrorCode; message: string; retryAfterMs?: number }[];
 }
 
 /** The provider of a kind (`hetzner.Server` -> `hetzner`). */
@@ -133,7 +133,14 @@ export async function observeAll(options: {
         } catch (error) {
           const message = `cannot observe ${kind}: ${errorMessage(error)}`;
           unobservable.set(kind, message);
-          errors.push({ kind, provider, code: error instanceof KeelsonError ? error.code : 'API_ERROR', message });
+          const known = error instanceof KeelsonError ? error : undefined;
+          errors.push({
+            kind,
+            provider,
+            code: known?.code ?? 'API_ERROR',
+            message,
+            ...(known?.retryAfterMs === undefined ? {} : { retryAfterMs: known.retryAfterMs }),
+          });
         }
       }
     }),

@@ -100,10 +100,16 @@ async function openPass(input: PassInput): Promise<Pass> {
 /** How soon to look again when something waits and names no time (a resource still busy at the vendor). */
 export const WAITING_REQUEUE_MS = 5_000;
 
-/** The shortest wait any waiting error, not-ready resource or skipped dependent asks for. */
+/**
+ * The shortest wait any waiting error, not-ready resource or skipped dependent asks for, or any
+ * error that names a time (a rate limit's Retry-After).
+ */
 function requeue(pass: Pass): { requeueAfterMs?: number } {
   const waits: number[] = [];
-  for (const e of pass.errors) if (e.class === 'waiting') waits.push(e.retryAfterMs ?? WAITING_REQUEUE_MS);
+  for (const e of pass.errors) {
+    if (e.retryAfterMs !== undefined) waits.push(e.retryAfterMs);
+    else if (e.class === 'waiting') waits.push(WAITING_REQUEUE_MS);
+  }
   for (const r of pass.results) {
     if (r.error?.class === 'waiting') waits.push(r.error.retryAfterMs ?? WAITING_REQUEUE_MS);
   }

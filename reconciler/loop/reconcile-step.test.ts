@@ -195,5 +195,15 @@ describe('ReconcileStep', () => {
       requeueAfterMs: 1500,
     }));
     expect(await h.run()).toEqual({ type: 'requeue', afterMs: 1500 });
+    // Rate limited with a Retry-After: the time the vendor names, not the backoff.
+    h.fetches.push(h.snap('r1', false));
+    h.setOutcome((revision) => ({
+      plan: plan(revision),
+      applied: [],
+      errors: [{ code: 'RATE_LIMITED', class: 'transient', message: 'cannot list records: rate limited' }],
+      unobservableKinds: new Set(),
+      requeueAfterMs: 30_000,
+    }));
+    expect(await h.run()).toEqual({ type: 'requeue', afterMs: 30_000 });
   });
 });

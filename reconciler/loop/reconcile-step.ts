@@ -200,12 +200,14 @@ export class ReconcileStep {
       status.update({ lastSuccessAt: at() });
       metrics.lastSuccess.set(now().getTime() / 1000);
     }
+    // A time named by the vendor or a waiting resource comes first; else a transient error backs off.
     const transient = errors.some((e) => e.class === 'transient');
-    const next: StepOutcome = transient
-      ? { type: 'retry' }
-      : outcome.requeueAfterMs !== undefined
+    const next: StepOutcome =
+      outcome.requeueAfterMs !== undefined
         ? { type: 'requeue', afterMs: outcome.requeueAfterMs }
-        : { type: 'done' };
+        : transient
+          ? { type: 'retry' }
+          : { type: 'done' };
     const finished = await this.#finish(started, result, errors, outcome, now, next);
     lap('report');
     return finished;

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import {
   applyDefaults,
   canonicalJson,
@@ -80,6 +80,8 @@ export interface DesiredSpec {
   readonly spec: Record<string, unknown>;
   readonly missingSecrets: readonly string[];
   readonly unknownFrom: readonly string[];
+  /** `specDigest(spec)`, once asked for (`desiredDigest`). */
+  digest?: string;
 }
 
 const prepared = new WeakMap<PlanInput['normalize'], WeakMap<DesiredResource, DesiredSpec>>();
@@ -96,25 +98,21 @@ function prepare(
 
 /** sha256 of a spec's canonical JSON (secrets by digest): what "applied" records compare. */
 export function specDigest(spec: Readonly<Record<string, unknown>>): string {
-  let digest = digests.get(spec);
-  if (digest === undefined) {
-    digest = createHash('sha256').update(canonicalJson(spec)).digest('hex');
-    digests.set(spec, digest);
-  }
-  return digest;
+  return hash('sha256', canonicalJson(spec), 'hex');
 }
 
-/** Digests by spec object: specs are not mutated once built, so a shared one is digested once. */
-const digests = new WeakMap<object, string>();
+/** The digest of a prepared spec, computed once for a spec prepared once. */
+export function desiredDigest(want: DesiredSpec): string {
+  want.digest ??= specDigest(want.spec);
+  return want.digest;
+}
 
 /** sha256 of a normalised field diff: the same drift gives the same fingerprint. */
 export function driftFingerprint(key: string, fields: readonly FieldChange[]): string {
   const parts = fields
     .map((f) => ({ path: f.path, before: f.before, after: f.after }))
     .sort((a, b) => a.path.localeCompare(b.path));
-  return createHash('sha256')
-    .update(canonicalJson({ key, fields: parts }))
-    .digest('hex');
+  return hash('sha256', canonicalJson({ key, fields: parts }), 'hex');
 }
 
 /**
@@ -124,16 +122,11 @@ export function driftFingerprint(key: string, fields: readonly FieldChange[]): s
 export function planChanges(input: PlanInput): Plan {
   const changes: ResourceChange[] = [];
   const drift: DriftEntry[] = [];
-  const desiredKeys = new Set(input.desired.map((r) => r.key));
+  const { ordered, keys: desiredKeys } = orderOf(input.desired, input.waveOf);
   // Resources that will not exist after this pass: their dependents cannot be created either.
   const blocked = new Set<string>();
-  const ordered = input.desired
-    .map((r) => ({ r, wave: input.waveOf.get(r.key) ?? 0 }))
-    .sort((a, b) => a.wave - b.wave || collate(a.r.key, b.r.key))
-    .map((o) => o.r);
 
-  for (const r of ordered) {
-    const wave = input.waveOf.get(r.key) ?? 0;
+  for (const { r, wave } of ordered) {
     const schema = input.schema(r.kind);
     const observed = input.observed.get(r.key);
     const base = { key: r.key, kind: r.kind, name: r.name, provider: r.provider, wave } as const;
@@ -174,7 +167,7 @@ export function planChanges(input: PlanInput): Plan {
     }
     const failedDep = r.dependsOn.find((d) => blocked.has(d));
     const want = desiredSpec(input, r);
-    const digest = specDigest(want.spec);
+    const digest = desiredDigest(want);
     const applied = input.applied[r.key];
     const gitUnchanged = applied !== undefined && applied.digest === digest;
 
@@ -324,7 +317,7 @@ export function planChanges(input: PlanInput): Plan {
   const refused =
     destroying > budget
       ? {
-          code: 'DELETION_BUDGET' as const,
+          code: 'deletion-budget' as const,
           message: ERRORS.DELETION_BUDGET.message(destroying, budget),
         }
       : undefined;
@@ -351,3 +344,22 @@ export function summarize(changes: readonly ResourceChange[]): PlanSummary {
 
 /** The order of `localeCompare` (the default locale), from one collator instead of one per call. */
 const collate = new Intl.Collator().compare;
+
+interface Order {
+  readonly waveOf: ReadonlyMap<string, number>;
+  readonly ordered: readonly { readonly r: DesiredResource; readonly wave: number }[];
+  readonly keys: ReadonlySet<string>;
+}
+
+/** Desired resources by wave, then key; the same list and waves (every pass of a revision) sort once. */
+const orders = new WeakMap<readonly DesiredResource[], Order>();
+function orderOf(desired: readonly DesiredResource[], waveOf: ReadonlyMap<string, number>): Order {
+  const known = orders.get(desired);
+  if (known && known.waveOf === waveOf) return known;
+  const ordered = desired
+    .map((r) => ({ r, wave: waveOf.get(r.key) ?? 0 }))
+    .sort((a, b) => a.wave - b.wave || collate(a.r.key, b.r.key));
+  const order = { waveOf, ordered, keys: new Set(desired.map((r) => r.key)) };
+  orders.set(desired, order);
+  return order;
+}

@@ -2,10 +2,12 @@ import { createRequire } from 'node:module';
 import type { APIError } from 'cloudflare';
 import { KeelsonError } from '../../sdk/index.ts';
 
+const requireSdk = createRequire(import.meta.url);
+
 /** The SDK's error class, from the same (CommonJS) copy of the SDK the client requires on first use. */
 function isApiError(error: unknown): error is APIError {
   if (!(error instanceof Error)) return false;
-  return error instanceof (createRequire(import.meta.url)('cloudflare') as typeof import('cloudflare')).APIError;
+  return error instanceof (requireSdk('cloudflare') as typeof import('cloudflare')).APIError;
 }
 
 /** Cloudflare error codes that mean "the thing is not there" (record, bucket, script, route, zone). */

@@ -1,4 +1,4 @@
-import { ERRORS } from '../../../providers/sdk/index.ts';
+import { type DesiredResource, ERRORS } from '../../../providers/sdk/index.ts';
 import { buildGraph } from '../../desired/graph.ts';
 import { planChanges } from '../../plan/plan.ts';
 import type { SkipReason } from '../../plan/types.ts';
@@ -18,11 +18,15 @@ const SKIP_ERRORS: Partial<Record<SkipReason, PassError['code']>> = {
 export const planStep: PassStep = async (pass) => {
   const { input, keeper } = pass;
   const state = keeper.data;
-  const graph = buildGraph(input.resources);
+  // An interrupted create whose kind cannot be observed is held back (it is not created twice).
+  const heldBack = (r: { key: string; kind: string }): boolean =>
+    state.journal[r.key] !== undefined && pass.unobservable.has(r.kind);
+  const desired = input.resources.some(heldBack) ? input.resources.filter((r) => !heldBack(r)) : input.resources;
+  const graph = graphOf(input.resources);
   pass.plan = planChanges({
     ...pass.specInput,
     revision: input.revision,
-    desired: input.resources.filter((r) => !(state.journal[r.key] && pass.unobservable.has(r.kind))),
+    desired,
     waveOf: graph.waveOf,
     observed: pass.observed,
     unobservable: pass.unobservable,
@@ -62,20 +66,31 @@ export const planStep: PassStep = async (pass) => {
     pass.plan = {
       ...pass.plan,
       refused: {
-        code: 'PLAN_STALE',
+        code: 'plan-stale',
         message: ERRORS.PLAN_STALE.message('the desired state or the live state of a resource in the plan changed'),
       },
     };
   }
   if (pass.plan.refused) {
     pass.errors.push({
-      code: pass.plan.refused.code,
+      code: pass.plan.refused.code === 'plan-stale' ? 'PLAN_STALE' : 'DELETION_BUDGET',
       severity: 'error',
       class: 'terminal',
       message: pass.plan.refused.message,
     });
   }
 };
+
+/** The dependency graph of a revision's resources, built once for all its passes. */
+const graphs = new WeakMap<readonly DesiredResource[], ReturnType<typeof buildGraph>>();
+function graphOf(resources: readonly DesiredResource[]): ReturnType<typeof buildGraph> {
+  let graph = graphs.get(resources);
+  if (!graph) {
+    graph = buildGraph(resources);
+    graphs.set(resources, graph);
+  }
+  return graph;
+}
 
 /** Position of a kind in its provider's list of kinds: deletes run in reverse of it. */
 function kindOrder(registry: ProviderRegistry, kind: string): number {

@@ -1,5 +1,5 @@
 import { trackDrift } from '../../drift/track-drift.ts';
-import { desiredSpec, specDigest } from '../../plan/plan.ts';
+import { desiredDigest, desiredSpec } from '../../plan/plan.ts';
 import type { Plan } from '../../plan/types.ts';
 import type { Pass, PassResult, PassStep } from '../pass-types.ts';
 
@@ -49,8 +49,8 @@ function rememberConverged(pass: Pass, at: string): void {
     if (!r) continue;
     const record = state.applied[c.key];
     if (c.action === 'no-op' && !record) {
-      const spec = desiredSpec({ ...pass.specInput, observed: pass.observed }, r).spec;
-      state.applied[c.key] = { digest: specDigest(spec), revision: input.revision, protect: r.protect, at };
+      const digest = desiredDigest(desiredSpec({ ...pass.specInput, observed: pass.observed }, r));
+      state.applied[c.key] = { digest, revision: input.revision, protect: r.protect, at };
     } else if (record && record.protect !== r.protect) {
       state.applied[c.key] = { ...record, protect: r.protect };
     }

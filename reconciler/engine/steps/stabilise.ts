@@ -1,5 +1,5 @@
 import { diffSpec, ERRORS } from '../../../providers/sdk/index.ts';
-import { desiredSpec, specDigest } from '../../plan/plan.ts';
+import { desiredDigest, desiredSpec } from '../../plan/plan.ts';
 import { observeAll } from '../observe.ts';
 import type { PassStep } from '../pass-types.ts';
 
@@ -36,8 +36,8 @@ export const stabiliseStep: PassStep = async (pass) => {
     const schema = input.registry.schema(r.kind);
     if (!resource || !live || !schema) continue;
     pass.observed.set(r.key, live);
-    const want = desiredSpec({ ...pass.specInput, observed: pass.observed }, resource).spec;
-    const fields = diffSpec(schema.spec, want, live.spec).map((f) => f.path);
+    const prepared = desiredSpec({ ...pass.specInput, observed: pass.observed }, resource);
+    const fields = diffSpec(schema.spec, prepared.spec, live.spec).map((f) => f.path);
     state.unstable ??= {};
     if (fields.length === 0) {
       delete state.unstable[r.key];
@@ -57,7 +57,7 @@ export const stabiliseStep: PassStep = async (pass) => {
       });
       continue;
     }
-    const digest = specDigest(want);
+    const digest = desiredDigest(prepared);
     const previous = state.unstable[r.key];
     state.unstable[r.key] = { digest, fields, at: now };
     pass.unstable.push({ key: r.key, fields });
