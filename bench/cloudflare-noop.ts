@@ -2,9 +2,10 @@
  * API requests and wall time of a no-op pass (observe + plan through runPass) with 10, 100 and
  * 1,000 DNS records already in place and owned. Budget: requests grow with pages, not records.
  */
-import { EngineRig } from '../providers/cloudflare/engine-rig.ts';
+
 import { markComment } from '../providers/cloudflare/ownership.ts';
 import { startCloudflareSimulator } from '../providers/cloudflare/simulator/index.ts';
+import { EngineRig } from '../test/support/engine-rig.ts';
 
 export async function run(): Promise<void> {
   for (const n of [10, 100, 1000]) {

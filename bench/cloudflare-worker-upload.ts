@@ -5,9 +5,9 @@
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EngineRig } from '../providers/cloudflare/engine-rig.ts';
 import { startCloudflareSimulator } from '../providers/cloudflare/simulator/index.ts';
 import { REPO_ROOT } from '../providers/cloudflare/testing.ts';
+import { EngineRig } from '../test/support/engine-rig.ts';
 
 export async function run(): Promise<void> {
   const sim = await startCloudflareSimulator({ zones: ['example.com'], rateLimit: 1_000_000 });

@@ -6,11 +6,16 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { KindSchema, ObservedResource, Provider, ResourceHandler } from '../providers/sdk/index.ts';
+import type {
+  KindSchema,
+  ObservedResource,
+  Provider,
+  ProviderModule,
+  ResourceHandler,
+} from '../providers/sdk/index.ts';
+import { Daemon } from '../reconciler/app/daemon.ts';
 import { loadConfig } from '../reconciler/config/load-config.ts';
-import { Daemon } from '../reconciler/loop/daemon.ts';
 import { createLogger } from '../reconciler/observability/logger.ts';
-import type { ProviderModule } from '../reconciler/providers/registry.ts';
 
 const RESOURCES = 50;
 

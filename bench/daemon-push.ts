@@ -9,8 +9,8 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { swarmModule } from '../providers/swarm/index.ts';
+import { Daemon } from '../reconciler/app/daemon.ts';
 import { loadConfig } from '../reconciler/config/load-config.ts';
-import { Daemon } from '../reconciler/loop/daemon.ts';
 import { createLogger } from '../reconciler/observability/logger.ts';
 
 const NAME = 'kbench-push';

@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '../providers/sdk/testing.ts';
-import type { SwarmClient } from '../providers/swarm/client.ts';
+import type { SwarmClient } from '../providers/swarm/client/client.ts';
 import { createSwarmProvider, swarmModule } from '../providers/swarm/index.ts';
 import { sweep } from '../providers/swarm/test-support.ts';
 import { loadDesiredState } from '../reconciler/desired/load.ts';

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EngineRig } from '../providers/cloudflare/engine-rig.ts';
 import type { CloudflareSimulator } from '../providers/cloudflare/simulator/index.ts';
 import { startCloudflareSimulator } from '../providers/cloudflare/simulator/index.ts';
 import { type HetznerSimulator, startHetznerSimulator } from '../providers/hetzner/simulator/index.ts';
 import { type FirestoreCapture, startFirestoreCapture } from '../workers/shared/firestore-capture.ts';
+import { EngineRig } from './support/engine-rig.ts';
 
 // The company's Cloudflare desired state (desired-state/cloudflare, with the Hetzner servers its DNS
 // points at) applied by the real engine through runPass, against both simulators; the deployed

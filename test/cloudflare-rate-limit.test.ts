@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EngineRig } from '../providers/cloudflare/engine-rig.ts';
 import { type CloudflareSimulator, startCloudflareSimulator } from '../providers/cloudflare/simulator/index.ts';
+import { EngineRig } from './support/engine-rig.ts';
 
 // A 429 storm: the simulator allows 15 requests per second and injects extra 429s on creates. keelson
 // waits out every retry-after; the apply finishes with every record created exactly once.

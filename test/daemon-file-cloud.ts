@@ -1,6 +1,11 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import type { KindSchema, ObservedResource, Provider, ResourceHandler } from '../providers/sdk/index.ts';
-import type { ProviderModule } from '../reconciler/providers/registry.ts';
+import type {
+  KindSchema,
+  ObservedResource,
+  Provider,
+  ProviderModule,
+  ResourceHandler,
+} from '../providers/sdk/index.ts';
 
 /**
  * A tiny fake cloud kept in a JSON file, so that its state survives a kill -9 of the daemon that

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Daemon } from '../reconciler/app/daemon.ts';
 import { loadConfig } from '../reconciler/config/load-config.ts';
-import { Daemon } from '../reconciler/loop/daemon.ts';
 import { createLogger } from '../reconciler/observability/logger.ts';
 import { editByHand, fileCloudModule, readCloud } from './daemon-file-cloud.ts';
 import { alertReceiver, sendWebhook, TestRepo, until } from './daemon-support.ts';

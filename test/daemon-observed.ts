@@ -1,8 +1,8 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Daemon } from '../reconciler/app/daemon.ts';
 import { loadConfig } from '../reconciler/config/load-config.ts';
-import { Daemon } from '../reconciler/loop/daemon.ts';
 import { createLogger } from '../reconciler/observability/logger.ts';
 import { editByHand, fileCloudModule } from './daemon-file-cloud.ts';
 import { until } from './daemon-support.ts';

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Daemon } from '../reconciler/loop/daemon.ts';
+import type { Daemon } from '../reconciler/app/daemon.ts';
 import { startDriftedDaemon } from './daemon-observed.ts';
 import { freePort, until } from './daemon-support.ts';
 

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Daemon } from '../reconciler/loop/daemon.ts';
+import type { Daemon } from '../reconciler/app/daemon.ts';
 import { startDriftedDaemon } from './daemon-observed.ts';
 
 const CHROMIUM = '/usr/bin/chromium';

@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { swarmModule } from '../providers/swarm/index.ts';
 import { sweep, testClient, testDockerHost } from '../providers/swarm/test-support.ts';
+import { Daemon } from '../reconciler/app/daemon.ts';
 import { loadConfig } from '../reconciler/config/load-config.ts';
-import { Daemon } from '../reconciler/loop/daemon.ts';
 import { createLogger } from '../reconciler/observability/logger.ts';
 import { alertReceiver, sendWebhook, TestRepo, until } from './daemon-support.ts';
 

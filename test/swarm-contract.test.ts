@@ -6,11 +6,11 @@
 import { afterAll, beforeAll } from 'vitest';
 import { describeHandlerContract } from '../providers/sdk/contract-kit.ts';
 import { SecretValue } from '../providers/sdk/index.ts';
-import { configSchema, SwarmConfigHandler } from '../providers/swarm/config.ts';
-import { networkSchema, SwarmNetworkHandler } from '../providers/swarm/network.ts';
-import { SwarmSecretHandler, secretSchema } from '../providers/swarm/secret.ts';
-import { SwarmServiceHandler } from '../providers/swarm/service.ts';
-import { serviceSchema } from '../providers/swarm/service-schema.ts';
+import { ConfigHandler, configSchema } from '../providers/swarm/kinds/config.ts';
+import { NetworkHandler, networkSchema } from '../providers/swarm/kinds/network.ts';
+import { SecretHandler, secretSchema } from '../providers/swarm/kinds/secret.ts';
+import { ServiceHandler } from '../providers/swarm/kinds/service.ts';
+import { serviceSchema } from '../providers/swarm/kinds/service-schema.ts';
 import { sleeperSpec, sweep, testClient } from '../providers/swarm/test-support.ts';
 
 const PREFIX = 'kct-';
@@ -21,7 +21,7 @@ beforeAll(() => sweep(client, PREFIX));
 afterAll(() => sweep(client, PREFIX));
 
 describeHandlerContract({
-  kind: { schema: networkSchema, handler: new SwarmNetworkHandler(client) },
+  kind: { schema: networkSchema, handler: new NetworkHandler(client) },
   name: `${PREFIX}net`,
   spec: { attachable: true, labels: { team: 'ops' } },
   inPlace: (s) => ({ ...s, labels: { team: 'platform' } }),
@@ -30,7 +30,7 @@ describeHandlerContract({
 });
 
 describeHandlerContract({
-  kind: { schema: secretSchema, handler: new SwarmSecretHandler(client) },
+  kind: { schema: secretSchema, handler: new SecretHandler(client) },
   name: `${PREFIX}secret`,
   spec: { data: new SecretValue('s3cret', 'contract'), labels: { team: 'ops' } },
   inPlace: (s) => ({ ...s, labels: { team: 'platform' } }),
@@ -38,7 +38,7 @@ describeHandlerContract({
 });
 
 describeHandlerContract({
-  kind: { schema: configSchema, handler: new SwarmConfigHandler(client) },
+  kind: { schema: configSchema, handler: new ConfigHandler(client) },
   name: `${PREFIX}config`,
   spec: { data: 'listen 80;\n', labels: { team: 'ops' } },
   inPlace: (s) => ({ ...s, labels: { team: 'platform' } }),
@@ -46,7 +46,7 @@ describeHandlerContract({
 });
 
 describeHandlerContract({
-  kind: { schema: serviceSchema, handler: new SwarmServiceHandler(client, { taskStartMs: 30_000 }) },
+  kind: { schema: serviceSchema, handler: new ServiceHandler(client, { taskStartMs: 30_000 }) },
   name: `${PREFIX}svc`,
   spec: sleeperSpec({ env: { MODE: 'one' }, labels: { team: 'ops' } }),
   inPlace: (s) => ({ ...s, env: { MODE: 'two' } }),

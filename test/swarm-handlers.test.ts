@@ -6,19 +6,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KEY_LABEL, KeelsonError, type ObservedResource, OWNER_LABEL, SecretValue } from '../providers/sdk/index.ts';
 import { diffResource, resolvedResource, testContext } from '../providers/sdk/testing.ts';
-import { configSchema, SwarmConfigHandler } from '../providers/swarm/config.ts';
-import { networkSchema, SwarmNetworkHandler } from '../providers/swarm/network.ts';
-import { SwarmSecretHandler, secretSchema } from '../providers/swarm/secret.ts';
-import { SwarmServiceHandler } from '../providers/swarm/service.ts';
-import { serviceSchema } from '../providers/swarm/service-schema.ts';
+import { ConfigHandler, configSchema } from '../providers/swarm/kinds/config.ts';
+import { NetworkHandler, networkSchema } from '../providers/swarm/kinds/network.ts';
+import { SecretHandler, secretSchema } from '../providers/swarm/kinds/secret.ts';
+import { ServiceHandler } from '../providers/swarm/kinds/service.ts';
+import { serviceSchema } from '../providers/swarm/kinds/service-schema.ts';
 import { sleeperSpec, sweep, TEST_IMAGE, TEST_IMAGE_V2, testClient } from '../providers/swarm/test-support.ts';
 
 const PREFIX = 'kht-';
 const client = testClient();
 const ctx = testContext({ owner: 'keelson-handlers-test' });
-const services = new SwarmServiceHandler(client, { taskStartMs: 30_000, pollMs: 250 });
-const networks = new SwarmNetworkHandler(client);
-const configs = new SwarmConfigHandler(client);
+const services = new ServiceHandler(client, { taskStartMs: 30_000, pollMs: 250 });
+const networks = new NetworkHandler(client);
+const configs = new ConfigHandler(client);
 
 beforeAll(() => sweep(client, PREFIX));
 afterAll(() => sweep(client, PREFIX));
@@ -52,7 +52,7 @@ async function runningTasks(serviceId: string) {
 }
 
 describe('secret rotation', { timeout: 120_000 }, () => {
-  const secrets = new SwarmSecretHandler(client, { keepVersions: 1 });
+  const secrets = new SecretHandler(client, { keepVersions: 1 });
   const name = `${PREFIX}db-password`;
   const secretNames = async () =>
     (await client.objects('secrets').list({ name: [`${name}-`] })).map((s) => s.Spec.Name).sort();
@@ -100,7 +100,7 @@ describe('secret rotation', { timeout: 120_000 }, () => {
   });
 
   it('rotating back to an older value that still exists makes that version current again', async () => {
-    const keep3 = new SwarmSecretHandler(client, { keepVersions: 3 });
+    const keep3 = new SecretHandler(client, { keepVersions: 3 });
     const other = `${PREFIX}token`;
     const a = resolvedResource(secretSchema, other, { data: new SecretValue('a', 't') });
     const b = resolvedResource(secretSchema, other, { data: new SecretValue('b', 't') });
@@ -122,7 +122,7 @@ describe('secret rotation', { timeout: 120_000 }, () => {
 
 describe('a service naming a keelson secret by its plain name', { timeout: 120_000 }, () => {
   it('uses the current version, shows converged, and after a rotation plans the move', async () => {
-    const secrets = new SwarmSecretHandler(client);
+    const secrets = new SecretHandler(client);
     const name = `${PREFIX}api-key`;
     const v1 = await secrets.create(ctx, resolvedResource(secretSchema, name, { data: new SecretValue('k1', 'api') }));
     const spec = sleeperSpec({ secrets: [{ source: name, target: 'api_key' }] });

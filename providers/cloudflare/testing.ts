@@ -1,9 +1,9 @@
 import { resolve } from 'node:path';
 import type { HandlerContext, ResourceHandler } from '../sdk/index.ts';
 import { silentLogger, testContext } from '../sdk/testing.ts';
-import { readCloudflareConfig } from './config.ts';
-import { type CloudflareProvider, createCloudflareProvider } from './provider.ts';
-import { RateBudget } from './rate-budget.ts';
+import { readCloudflareConfig } from './client/config.ts';
+import { RateBudget } from './client/rate-budget.ts';
+import { type CloudflareProvider, createCloudflareProvider } from './index.ts';
 import {
   type CloudflareSimulator,
   type CloudflareSimulatorOptions,

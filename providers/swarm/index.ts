@@ -1,20 +1,19 @@
 import { existsSync } from 'node:fs';
-import type { ProviderModule, ProviderOptions } from '../../reconciler/providers/registry.ts';
-import type { HandlerContext, Provider, ProviderKind } from '../sdk/index.ts';
-import { SwarmClient } from './client.ts';
-import { configSchema, SwarmConfigHandler } from './config.ts';
-import { networkSchema, SwarmNetworkHandler } from './network.ts';
-import { SwarmSecretHandler, secretSchema } from './secret.ts';
-import { SwarmServiceHandler } from './service.ts';
-import { serviceSchema } from './service-schema.ts';
-import { stackExpander, stackSchema } from './stack.ts';
+import type { HandlerContext, Provider, ProviderKind, ProviderModule, ProviderOptions } from '../sdk/index.ts';
+import { SwarmClient } from './client/client.ts';
+import { ConfigHandler, configSchema } from './kinds/config.ts';
+import { NetworkHandler, networkSchema } from './kinds/network.ts';
+import { SecretHandler, secretSchema } from './kinds/secret.ts';
+import { ServiceHandler } from './kinds/service.ts';
+import { serviceSchema } from './kinds/service-schema.ts';
+import { stackExpander, stackSchema } from './kinds/stack.ts';
 
-export { SwarmClient } from './client.ts';
-export { ChartError, expandChart } from './compose-stack.ts';
-export { SwarmConfigHandler } from './config.ts';
-export { SwarmNetworkHandler } from './network.ts';
-export { SwarmSecretHandler } from './secret.ts';
-export { SwarmServiceHandler } from './service.ts';
+export { SwarmClient } from './client/client.ts';
+export { ChartError, expandChart } from './compose/compose-stack.ts';
+export { ConfigHandler } from './kinds/config.ts';
+export { NetworkHandler } from './kinds/network.ts';
+export { SecretHandler } from './kinds/secret.ts';
+export { ServiceHandler } from './kinds/service.ts';
 export { configSchema, networkSchema, secretSchema, serviceSchema, stackSchema };
 
 export interface SwarmProviderOptions {
@@ -37,10 +36,10 @@ export function createSwarmProvider(options: SwarmProviderOptions = {}): SwarmPr
   const client = new SwarmClient(options.dockerHost);
   const versioned = { keepVersions: options.keepVersions };
   const kinds: ProviderKind[] = [
-    { schema: networkSchema, handler: new SwarmNetworkHandler(client) },
-    { schema: secretSchema, handler: new SwarmSecretHandler(client, versioned) },
-    { schema: configSchema, handler: new SwarmConfigHandler(client, versioned) },
-    { schema: serviceSchema, handler: new SwarmServiceHandler(client, { taskStartMs: options.taskStartMs }) },
+    { schema: networkSchema, handler: new NetworkHandler(client) },
+    { schema: secretSchema, handler: new SecretHandler(client, versioned) },
+    { schema: configSchema, handler: new ConfigHandler(client, versioned) },
+    { schema: serviceSchema, handler: new ServiceHandler(client, { taskStartMs: options.taskStartMs }) },
     { schema: stackSchema, expander: stackExpander },
   ];
   return {

@@ -1,5 +1,5 @@
 import { KEELSON_LABELS, KEY_LABEL, OWNER_LABEL, PROTECT_LABEL, userLabels } from '../sdk/index.ts';
-import type { Filters } from './client.ts';
+import type { Filters } from './client/client.ts';
 
 /**
  * Marks which version of a secret or config is the current one (ms since the epoch, written when

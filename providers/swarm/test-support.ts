@@ -3,7 +3,7 @@
  * client on DOCKER_HOST, unique name prefixes, and a sweep that removes what a test file made.
  */
 import { existsSync } from 'node:fs';
-import { SwarmClient } from './client.ts';
+import { SwarmClient } from './client/client.ts';
 
 /** Images `scripts/local-swarm.ts` makes with `docker import` (busybox, no registry digest). */
 export const TEST_IMAGE = 'keelson-test/busybox:1';

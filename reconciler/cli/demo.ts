@@ -2,8 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { errorMessage } from '../../providers/sdk/index.ts';
+import { Daemon } from '../app/daemon.ts';
 import { formatConfigProblems, loadConfig } from '../config/load-config.ts';
-import { Daemon } from '../loop/daemon.ts';
 import { createLogger } from '../observability/logger.ts';
 
 /** A service on the local Swarm, so the demo shows something running next to the cloud simulators. */

@@ -1,6 +1,6 @@
 import { errorMessage } from '../../providers/sdk/index.ts';
+import { Daemon, type DaemonOverrides } from '../app/daemon.ts';
 import { formatConfigProblems, loadConfig } from '../config/load-config.ts';
-import { Daemon, type DaemonOverrides } from '../loop/daemon.ts';
 import { createLogger } from '../observability/logger.ts';
 
 /** `keelson serve [--config FILE]`: runs until SIGTERM/SIGINT. Exit 0 after a clean stop, 2 on a bad configuration. */

@@ -1,23 +1,13 @@
-import type { CompositeExpander, KindSchema, Logger, Provider, ResourceHandler } from '../../providers/sdk/index.ts';
+import type {
+  CompositeExpander,
+  KindSchema,
+  Provider,
+  ProviderModule,
+  ProviderOptions,
+  ResourceHandler,
+} from '../../providers/sdk/index.ts';
 
-/** What a provider module exports: its schemas (always available, for validation and editors) and a factory. */
-export interface ProviderModule {
-  readonly name: string;
-  readonly schemas: readonly KindSchema[];
-  /** Composite kinds (a `swarm.Stack`) expanded at load time. */
-  readonly expanders?: Readonly<Record<string, CompositeExpander>>;
-  /**
-   * Builds the provider from the environment (endpoints, credential files). Returns a sentence
-   * saying why it is unavailable (e.g. "HCLOUD_TOKEN is not set") instead of throwing, so one
-   * missing provider never blocks the others.
-   */
-  create(options: ProviderOptions): Provider | { readonly unavailable: string };
-}
-
-export interface ProviderOptions {
-  readonly env: Readonly<Record<string, string | undefined>>;
-  readonly log: Logger;
-}
+export type { ProviderModule, ProviderOptions };
 
 /** The kinds keelson knows, and the providers that can act on them in this process. */
 export class ProviderRegistry {

@@ -1,3 +1,4 @@
+import type { ProviderModule } from '../../providers/sdk/index.ts';
 import {
   type CompositeExpander,
   KeelsonError,
@@ -8,7 +9,6 @@ import {
   SecretValue,
   userLabels,
 } from '../../providers/sdk/index.ts';
-import type { ProviderModule } from '../../reconciler/providers/registry.ts';
 
 /**
  * A small in-memory provider for engine tests (plain objects, no mock framework). `mem.Thing` has

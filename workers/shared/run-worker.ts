@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { Miniflare } from 'miniflare';
-import { bundleWorker } from '../../providers/cloudflare/worker-bundle.ts';
+import { bundleWorker } from '../../providers/cloudflare/kinds/worker-bundle.ts';
 
 /** A Worker from `workers/<name>` running in workerd (miniflare), for that Worker's own tests. */
 export interface RunningWorker {

@@ -4,12 +4,12 @@ import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { afterAll, describe, expect, it } from 'vitest';
 import { resolvedResource } from '../../sdk/testing.ts';
-import { dnsRecordSchema } from '../dns-record.ts';
-import { r2BucketSchema } from '../r2-bucket.ts';
+import { dnsRecordSchema } from '../kinds/dns-record.ts';
+import { r2BucketSchema } from '../kinds/r2-bucket.ts';
+import { workerCronSchema } from '../kinds/worker-cron.ts';
+import { workerRouteSchema } from '../kinds/worker-route.ts';
+import { workerScriptSchema } from '../kinds/worker-script.ts';
 import { REPO_ROOT, rigContext, startCloudflareRig } from '../testing.ts';
-import { workerCronSchema } from '../worker-cron.ts';
-import { workerRouteSchema } from '../worker-route.ts';
-import { workerScriptSchema } from '../worker-script.ts';
 import type { RequestLogEntry } from './simulator.ts';
 
 // The simulator checked against Cloudflare's own OpenAPI document (a 2024 subset), driven by the

@@ -10,6 +10,7 @@ import {
 } from '../../sdk/index.ts';
 import type { HcloudFirewall, HcloudFirewallRule, HcloudFirewallTarget } from '../client/api-types.ts';
 import { userLabelsOf } from '../ownership.ts';
+import { without } from './network.ts';
 import {
   asId,
   createNamed,
@@ -21,8 +22,7 @@ import {
   postAction,
   relevant,
   signalOf,
-} from '../runtime.ts';
-import { without } from './network.ts';
+} from './runtime.ts';
 import { deleteIgnoringMissing } from './ssh-key.ts';
 
 export const firewallSchema: KindSchema = {

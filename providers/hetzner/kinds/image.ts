@@ -8,8 +8,8 @@ import {
   resourceKey,
 } from '../../sdk/index.ts';
 import type { HcloudImage } from '../client/api-types.ts';
-import type { HetznerRuntime } from '../runtime.ts';
-import { signalOf } from '../runtime.ts';
+import type { HetznerRuntime } from './runtime.ts';
+import { signalOf } from './runtime.ts';
 
 export const imageSchema: KindSchema = {
   kind: 'hetzner.Image',
@@ -28,7 +28,7 @@ export const imageSchema: KindSchema = {
 };
 
 /** `hetzner.Image`: a lookup, one list call per lookup; never creates or deletes anything. */
-export class ImageLookupHandler implements ResourceHandler {
+export class ImageHandler implements ResourceHandler {
   readonly #rt: HetznerRuntime;
   constructor(rt: HetznerRuntime) {
     this.#rt = rt;

@@ -20,7 +20,7 @@ import {
   postAction,
   relevant,
   signalOf,
-} from '../runtime.ts';
+} from './runtime.ts';
 import { deleteIgnoringMissing } from './ssh-key.ts';
 
 export const networkSchema: KindSchema = {

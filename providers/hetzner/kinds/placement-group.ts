@@ -9,7 +9,7 @@ import type {
 } from '../../sdk/index.ts';
 import type { HcloudPlacementGroup } from '../client/api-types.ts';
 import { userLabelsOf } from '../ownership.ts';
-import { createNamed, type HetznerRuntime, labelsFor, observedBase, relevant, signalOf } from '../runtime.ts';
+import { createNamed, type HetznerRuntime, labelsFor, observedBase, relevant, signalOf } from './runtime.ts';
 import { deleteIgnoringMissing } from './ssh-key.ts';
 
 export const placementGroupSchema: KindSchema = {

@@ -9,6 +9,7 @@ import type {
 } from '../../sdk/index.ts';
 import type { HcloudAction, HcloudServer } from '../client/api-types.ts';
 import { INPUT_HASH_LABEL, inputHash, userLabelsOf } from '../ownership.ts';
+import { without } from './network.ts';
 import {
   asId,
   createNamed,
@@ -20,8 +21,7 @@ import {
   postAction,
   relevant,
   signalOf,
-} from '../runtime.ts';
-import { without } from './network.ts';
+} from './runtime.ts';
 
 export const serverSchema: KindSchema = {
   kind: 'hetzner.Server',

@@ -9,7 +9,7 @@ import type {
 } from '../../sdk/index.ts';
 import type { HcloudSshKey } from '../client/api-types.ts';
 import { userLabelsOf } from '../ownership.ts';
-import { createNamed, type HetznerRuntime, labelsFor, observedBase, relevant, signalOf } from '../runtime.ts';
+import { createNamed, type HetznerRuntime, labelsFor, observedBase, relevant, signalOf } from './runtime.ts';
 
 export const sshKeySchema: KindSchema = {
   kind: 'hetzner.SshKey',

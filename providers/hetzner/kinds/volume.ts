@@ -21,7 +21,7 @@ import {
   postAction,
   relevant,
   signalOf,
-} from '../runtime.ts';
+} from './runtime.ts';
 
 export const volumeSchema: KindSchema = {
   kind: 'hetzner.Volume',

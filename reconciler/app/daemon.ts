@@ -1,0 +1,191 @@
+import { Firestore } from '@google-cloud/firestore';
+import type { FastifyInstance } from 'fastify';
+import type { Logger, ProviderModule } from '../../providers/sdk/index.ts';
+import { AlertDispatcher, type DeliveryPolicy } from '../alerts/alert-dispatcher.ts';
+import type { AlertChannel } from '../alerts/channel.ts';
+import { JsonWebhookChannel } from '../alerts/json-webhook-channel.ts';
+import { RocketChatChannel } from '../alerts/rocketchat-channel.ts';
+import type { DaemonConfig } from '../config/load-config.ts';
+import { envSecretSource } from '../engine/secrets.ts';
+import { buildHttpApp } from '../http/app.ts';
+import { DaemonStatus } from '../loop/daemon-status.ts';
+import { engineAdapter } from '../loop/engine-adapter.ts';
+import type { EnginePort } from '../loop/engine-port.ts';
+import { ReconcileLoop, type TriggerReason } from '../loop/reconcile-loop.ts';
+import { ReconcileStep } from '../loop/reconcile-step.ts';
+import { KeelsonMetrics } from '../observability/metrics.ts';
+import { instrumentProviderRequests, providerRoutes } from '../observability/provider-requests.ts';
+import { builtinModules } from '../providers/builtin.ts';
+import { ProviderRegistry } from '../providers/registry.ts';
+import { DirectorySource } from '../source/directory-source.ts';
+import { GitSource } from '../source/git-source.ts';
+import type { DesiredStateSource } from '../source/source.ts';
+import { FileStateStore } from '../state/file-store.ts';
+import { FirestoreStateStore } from '../state/firestore-store.ts';
+import type { StateStore } from '../state/types.ts';
+
+/** Parts a test or the demo may swap; everything else comes from the configuration. */
+export interface DaemonOverrides {
+  readonly modules?: readonly ProviderModule[];
+  readonly registry?: ProviderRegistry;
+  readonly engine?: EnginePort;
+  readonly store?: StateStore;
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  readonly delivery?: Partial<DeliveryPolicy>;
+  readonly channels?: readonly AlertChannel[];
+  /** `/readyz` age limit; default three poll intervals (at least 30 s). */
+  readonly readyMaxAgeMs?: number;
+}
+
+/**
+ * `keelson serve` put together: source, engine, state store, loop, alerts, metrics, HTTP.
+ * `start()` listens and starts the loop; `stop()` stops taking new passes, lets the running step
+ * finish, flushes alerts and closes everything.
+ */
+export class Daemon {
+  readonly config: DaemonConfig;
+  readonly status: DaemonStatus;
+  readonly metrics: KeelsonMetrics;
+  readonly app: FastifyInstance;
+  readonly loop: ReconcileLoop;
+  readonly step: ReconcileStep;
+  readonly source: DesiredStateSource;
+  readonly store: StateStore;
+  readonly alerts: AlertDispatcher;
+  readonly registry: ProviderRegistry | undefined;
+  readonly #log: Logger;
+  readonly #env: Readonly<Record<string, string | undefined>>;
+  #stopInstrumenting: (() => void) | undefined;
+  #stopped = false;
+
+  constructor(config: DaemonConfig, log: Logger, overrides: DaemonOverrides = {}) {
+    this.config = config;
+    this.#log = log;
+    // Providers that read files of the revision (Worker sources) find the checkout through
+    // KEELSON_CHECKOUT_DIR, also when the checkout directory was set in the config file.
+    const given = overrides.env ?? process.env;
+    const env =
+      config.source.type === 'git' && !given.KEELSON_CHECKOUT_DIR
+        ? { ...given, KEELSON_CHECKOUT_DIR: config.source.checkoutDir }
+        : given;
+    this.#env = env;
+    this.store = overrides.store ?? makeStore(config);
+    this.registry = overrides.engine
+      ? overrides.registry
+      : (overrides.registry ?? ProviderRegistry.create(overrides.modules ?? builtinModules, { env, log }));
+    const engine =
+      overrides.engine ??
+      engineAdapter({
+        registry: this.registry as ProviderRegistry,
+        store: this.store,
+        owner: config.owner,
+        secrets: envSecretSource(env, config.secretsDir),
+        deletionBudget: config.pass.deletionBudget,
+      });
+    const unavailable = engine.unavailableProviders();
+    for (const [provider, why] of Object.entries(unavailable))
+      log.warn({ provider, why }, 'provider unavailable; the others carry on');
+    const channels: AlertChannel[] = [...(overrides.channels ?? [])];
+    if (config.alerts.rocketchatUrl) channels.push(new RocketChatChannel(config.alerts.rocketchatUrl));
+    if (config.alerts.webhook)
+      channels.push(new JsonWebhookChannel(config.alerts.webhook.url, config.alerts.webhook.secret));
+    // Both built-in channels are seeded even when not configured, so dashboards see the series from the start.
+    const channelNames = [...new Set(['rocketchat', 'webhook', ...channels.map((c) => c.name)])];
+    this.metrics = new KeelsonMetrics({ kinds: engine.kinds(), channels: channelNames });
+    this.alerts = new AlertDispatcher({
+      channels,
+      log,
+      metrics: this.metrics,
+      ...(overrides.delivery ? { policy: overrides.delivery } : {}),
+    });
+    this.status = new DaemonStatus(config.mode, unavailable);
+    this.source = makeSource(config, log);
+    this.step = new ReconcileStep({
+      source: this.source,
+      engine,
+      store: this.store,
+      status: this.status,
+      metrics: this.metrics,
+      alerts: this.alerts,
+      alertPolicy: { afterObservations: config.alerts.afterObservations, reminderMs: config.alerts.reminderMs },
+      mode: config.mode,
+      statusUrl: `${config.http.publicUrl}/status`,
+      log,
+    });
+    this.loop = new ReconcileLoop(this.step.run, {
+      intervalMs: config.pollIntervalMs,
+      jitter: config.jitter,
+      timeoutMs: config.pass.timeoutMs,
+      maxBackoffMs: config.pass.maxBackoffMs,
+      log,
+    });
+    this.app = buildHttpApp({
+      status: this.status,
+      metrics: this.metrics,
+      requestPass: (reason) => this.loop.trigger(reason),
+      webhookSecret: config.webhook.secret,
+      webhookRatePerMinute: config.webhook.ratePerMinute,
+      readyMaxAgeMs: overrides.readyMaxAgeMs ?? Math.max(30_000, config.pollIntervalMs * 3),
+      log,
+    });
+  }
+
+  /** Listens on the configured address and starts the loop. Resolves with the URL it listens on. */
+  async start(): Promise<string> {
+    const address = await this.app.listen({ host: this.config.http.host, port: this.config.http.port });
+    this.#stopInstrumenting = instrumentProviderRequests(this.metrics, providerRoutes(this.#env));
+    this.source.watch?.(() => this.trigger('file-change'));
+    this.loop.start();
+    this.#log.info(
+      { address, source: this.source.description, mode: this.config.mode, owner: this.config.owner },
+      'keelson is serving',
+    );
+    return address;
+  }
+
+  trigger(reason: TriggerReason): void {
+    this.loop.trigger(reason);
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#log.info({}, 'shutting down: no new pass; waiting for the running one');
+    await this.loop.stop();
+    this.#stopInstrumenting?.();
+    await this.alerts.close();
+    await this.app.close();
+    await this.source.close?.();
+    await this.store.close?.();
+    for (const p of this.registry?.providers() ?? []) await p.close?.();
+    this.#log.info({}, 'stopped');
+  }
+}
+
+function makeStore(config: DaemonConfig): StateStore {
+  if (config.state.backend === 'file') return new FileStateStore(config.state.path);
+  return new FirestoreStateStore(
+    new Firestore({ projectId: config.state.projectId }),
+    config.state.collection,
+    config.owner,
+  );
+}
+
+function makeSource(config: DaemonConfig, log: Logger): DesiredStateSource {
+  const s = config.source;
+  if (s.type === 'directory') return new DirectorySource(s.directory, s.debounceMs);
+  return new GitSource({
+    url: s.url,
+    branch: s.branch,
+    path: s.path,
+    checkoutDir: s.checkoutDir,
+    credentials: {
+      username: s.username,
+      ...(s.token ? { token: s.token } : {}),
+      ...(s.sshKeyFile ? { sshKeyFile: s.sshKeyFile } : {}),
+      ...(s.knownHostsFile ? { knownHostsFile: s.knownHostsFile } : {}),
+    },
+    ...(s.verify ? { verify: s.verify } : {}),
+    log,
+  });
+}
