@@ -108,10 +108,7 @@ export class GcpClients {
     return this.#get('run', (o) => new (require('@google-cloud/run').v2.ServicesClient)(o));
   }
   secrets(): GapicClient {
-    return this.#get(
-      'secrets',
-      (o) => new (require('@google-cloud/secret-manager').v1.SecretManagerServiceClient)(o),
-    );
+    return this.#get('secrets', (o) => new (require('@google-cloud/secret-manager').v1.SecretManagerServiceClient)(o));
   }
   firestoreAdmin(): GapicClient {
     return this.#get('firestore', (o) => new (require('@google-cloud/firestore').v1.FirestoreAdminClient)(o));

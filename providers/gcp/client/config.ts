@@ -38,7 +38,9 @@ export function readGcpConfig(env: Readonly<Record<string, string | undefined>>)
     try {
       endpoint = new URL(env.GCP_API_ENDPOINT);
     } catch {
-      return { unavailable: `GCP_API_ENDPOINT ${env.GCP_API_ENDPOINT} is not a URL (write e.g. http://127.0.0.1:8085)` };
+      return {
+        unavailable: `GCP_API_ENDPOINT ${env.GCP_API_ENDPOINT} is not a URL (write e.g. http://127.0.0.1:8085)`,
+      };
     }
   }
   let credentials: GcpCredentials;

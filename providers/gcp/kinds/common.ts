@@ -127,7 +127,11 @@ export async function startOperation(
   const [operation] = (await rt.api.call(what, key, start, { idempotent, ...signalOf(ctx) })) as [GaxOperation];
   const name = operation?.name ?? '';
   if (operation?.done || name === '') {
-    rt.operations.finished(key, what, operation?.error?.message ? { done: true, error: operation.error.message } : { done: true });
+    rt.operations.finished(
+      key,
+      what,
+      operation?.error?.message ? { done: true, error: operation.error.message } : { done: true },
+    );
     return;
   }
   rt.operations.track(key, what, name, async () => {
@@ -178,4 +182,11 @@ export function fieldChanged(changes: readonly { path: string }[], ...fields: st
   return changes.some((c) =>
     fields.some((f) => c.path === f || c.path.startsWith(`${f}.`) || c.path.startsWith(`${f}[`)),
   );
+}
+
+export function hasUnknownValue(v: unknown): boolean {
+  if (v instanceof UnknownValue) return true;
+  if (Array.isArray(v)) return v.some(hasUnknownValue);
+  if (isPlainObject(v)) return Object.values(v).some(hasUnknownValue);
+  return false;
 }

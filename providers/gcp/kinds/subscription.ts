@@ -195,10 +195,10 @@ export class PubSubSubscriptionHandler implements ResourceHandler {
     return subs.filter((s) => wanted(names, shortName(s.name), s.labels, ctx.owner)).map((s) => this.#observed(ctx, s));
   }
 
-  #body(ctx: HandlerContext, desired: ResolvedResource): Subscription {
+  #body(ctx: HandlerContext, desired: ResolvedResource): Record<string, unknown> {
     const spec = this.normalize(desired.spec);
     const push = spec.pushConfig as Subscription['pushConfig'];
-    return compact({
+    return compact<Record<string, unknown>>({
       name: this.#path(desired.name),
       topic: spec.topic as string,
       labels: ownershipLabels(spec.labels as Record<string, string>, ctx.owner, desired.protect),
@@ -212,7 +212,7 @@ export class PubSubSubscriptionHandler implements ResourceHandler {
       pushConfig: push ?? {},
       retryPolicy: (spec.retryPolicy as Subscription['retryPolicy']) ?? undefined,
       deadLetterPolicy: (spec.deadLetterPolicy as Subscription['deadLetterPolicy']) ?? undefined,
-    } as Subscription & { expirationPolicy: object });
+    });
   }
 
   async create(ctx: HandlerContext, desired: ResolvedResource): Promise<ObservedResource> {
@@ -234,7 +234,12 @@ export class PubSubSubscriptionHandler implements ResourceHandler {
     );
     if (isOwnedBy(existing.labels, ctx.owner)) return this.#observed(ctx, existing);
     if (!desired.adopt) throw unowned(desired, 'subscription', desired.name);
-    return this.update(ctx, desired, this.#observed(ctx, existing), Object.keys(MASK).map((path) => ({ path }) as FieldChange));
+    return this.update(
+      ctx,
+      desired,
+      this.#observed(ctx, existing),
+      Object.keys(MASK).map((path) => ({ path }) as FieldChange),
+    );
   }
 
   async update(
@@ -246,12 +251,15 @@ export class PubSubSubscriptionHandler implements ResourceHandler {
     requireKnown(desired);
     const api = this.#rt.api;
     const paths = ['labels'];
-    for (const [field, path] of Object.entries(MASK)) if (field !== 'labels' && fieldChanged(changes, field)) paths.push(path);
+    for (const [field, path] of Object.entries(MASK))
+      if (field !== 'labels' && fieldChanged(changes, field)) paths.push(path);
     const [sub] = await api.call<[Subscription]>(
       `update subscription ${desired.name}`,
       desired.key,
       (gax) =>
-        api.clients.subscriber().updateSubscription({ subscription: this.#body(ctx, desired), updateMask: { paths } }, gax),
+        api.clients
+          .subscriber()
+          .updateSubscription({ subscription: this.#body(ctx, desired), updateMask: { paths } }, gax),
       signalOf(ctx),
     );
     return this.#observed(ctx, sub);

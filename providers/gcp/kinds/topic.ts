@@ -1,11 +1,11 @@
-import {
-  type FieldChange,
-  type HandlerContext,
-  type KindSchema,
-  type ObservedResource,
-  type ObserveQuery,
-  type ResolvedResource,
-  type ResourceHandler,
+import type {
+  FieldChange,
+  HandlerContext,
+  KindSchema,
+  ObservedResource,
+  ObserveQuery,
+  ResolvedResource,
+  ResourceHandler,
 } from '../../sdk/index.ts';
 import { isAlreadyExists, isNotFound } from '../client/errors.ts';
 import { isOwnedBy, ownershipLabels, userLabels } from '../ownership.ts';
@@ -73,9 +73,15 @@ export class PubSubTopicHandler implements ResourceHandler {
 
   async observe(ctx: HandlerContext, query: ObserveQuery): Promise<ObservedResource[]> {
     const api = this.#rt.api;
-    const topics = await api.list<Topic>('list Pub/Sub topics', api.clients.publisher(), 'listTopics', {
-      project: api.project,
-    }, signalOf(ctx));
+    const topics = await api.list<Topic>(
+      'list Pub/Sub topics',
+      api.clients.publisher(),
+      'listTopics',
+      {
+        project: api.project,
+      },
+      signalOf(ctx),
+    );
     const names = new Set(query.names);
     return topics
       .filter((t) => wanted(names, shortName(t.name), t.labels, ctx.owner))
