@@ -1,0 +1,77 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import type * as protobufTypes from 'protobufjs';
+import { invalidArgument } from './api-error.ts';
+import type { Json } from './state.ts';
+
+const require = createRequire(import.meta.url);
+const protobuf = require('protobufjs') as typeof protobufTypes;
+const serializer = require('proto3-json-serializer') as {
+  fromProto3JSON(type: protobufTypes.Type, json: unknown): protobufTypes.Message | null;
+  toProto3JSON(message: protobufTypes.Message, options?: { numericEnums?: boolean }): unknown;
+};
+
+/** Which client package ships the descriptors of each API (the same files the clients encode with). */
+const sources: readonly (readonly [prefix: string, file: string])[] = [
+  ['google.pubsub.v1.', '@google-cloud/pubsub/build/protos/protos.json'],
+  ['google.cloud.scheduler.v1.', '@google-cloud/scheduler/build/protos/protos.json'],
+  ['google.cloud.functions.v2.', '@google-cloud/functions/build/protos/protos.json'],
+  ['google.cloud.run.v2.', '@google-cloud/run/build/protos/protos.json'],
+  ['google.cloud.secretmanager.v1.', '@google-cloud/secret-manager/build/protos/protos.json'],
+  ['google.firestore.admin.v1.', '@google-cloud/firestore-api/build/protos/protos.json'],
+  ['google.api.serviceusage.v1.', '@google-cloud/service-usage/build/protos/protos.json'],
+  ['google.iam.v1.', '@google-cloud/resource-manager/build/protos/protos.json'],
+];
+
+const roots = new Map<string, protobufTypes.Root>();
+
+/** The message type `name` as the pinned client knows it. */
+export function protoType(name: string): protobufTypes.Type {
+  const source = sources.find(([prefix]) => name.startsWith(prefix));
+  if (!source) throw new Error(`no descriptor source for ${name}`);
+  let root = roots.get(source[1]);
+  if (!root) {
+    root = protobuf.Root.fromJSON(JSON.parse(readFileSync(require.resolve(source[1]), 'utf8')));
+    roots.set(source[1], root);
+  }
+  return root.lookupType(name);
+}
+
+/**
+ * The canonical JSON of `json` read as message `typeName`: enums as names (the clients send numbers
+ * with `enum-encoding=int`), defaults dropped, unknown fields dropped. A value of the wrong type is a
+ * 400 naming `field`.
+ */
+export function canonical(typeName: string, json: unknown, field: string): Json {
+  if (json === undefined || json === null) return {};
+  if (typeof json !== 'object' || Array.isArray(json)) throw invalidArgument(field, 'must be an object');
+  let message: protobufTypes.Message | null;
+  try {
+    message = serializer.fromProto3JSON(protoType(typeName), json);
+  } catch (e) {
+    throw invalidArgument(field, (e as Error).message.replace(/^fromProto3JSONToInternalRepresentation: /, ''));
+  }
+  if (!message) return {};
+  return stripEmptyMaps(serializer.toProto3JSON(message)) as Json;
+}
+
+/** Whether `json` decodes as `typeName` (for the contract tests); the error text otherwise. */
+export function decodeProblem(typeName: string, json: unknown): string | undefined {
+  try {
+    serializer.fromProto3JSON(protoType(typeName), json);
+    return undefined;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+function stripEmptyMaps(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(stripEmptyMaps);
+  if (v === null || typeof v !== 'object') return v;
+  const out: Json = {};
+  for (const [k, x] of Object.entries(v as Json)) {
+    if (x !== null && typeof x === 'object' && !Array.isArray(x) && Object.keys(x as Json).length === 0) continue;
+    out[k] = stripEmptyMaps(x);
+  }
+  return out;
+}
