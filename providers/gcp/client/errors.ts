@@ -152,7 +152,11 @@ export function classifyStatus(status: number | undefined): { code: ErrorCode; c
 export function toKeelsonError(error: unknown, what: string, resource?: string): KeelsonError {
   if (error instanceof KeelsonError) return error;
   const f = readFailure(error);
-  const { code, class: cls } = classifyStatus(f.status);
+  // The client refused the request before sending it (a field of the wrong shape): nothing was sent.
+  const local = f.status === undefined && error instanceof TypeError;
+  const { code, class: cls } = local
+    ? { code: 'API_ERROR' as const, class: 'terminal' as const }
+    : classifyStatus(f.status);
   const name = f.status === undefined ? 'no answer' : (Object.keys(Status)[f.status] ?? String(f.status));
   const retryAfterMs = cls === 'waiting' ? (f.retryDelayMs ?? 5000) : f.retryDelayMs;
   return new KeelsonError(`cannot ${what}: ${f.message} (${name})`, {

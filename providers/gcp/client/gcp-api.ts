@@ -103,7 +103,7 @@ export class GcpApi {
           continue;
         }
         const transient =
-          f.status === undefined ||
+          (f.status === undefined && !(error instanceof TypeError)) ||
           f.status === Status.UNAVAILABLE ||
           f.status === Status.DEADLINE_EXCEEDED ||
           f.status === Status.INTERNAL ||

@@ -173,6 +173,13 @@ export function toDuration(value: unknown): { seconds: number; nanos: number } |
   return { seconds: Math.floor(total), nanos: Math.round((total - Math.floor(total)) * 1e9) };
 }
 
+/** A copy with the named `"10s"` fields as protobuf Durations, as the clients want them. */
+export function durations(value: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...value };
+  for (const k of keys) if (out[k] !== undefined) out[k] = toDuration(out[k]);
+  return out;
+}
+
 /** Drops undefined fields (so an observed spec only holds what the API reported). */
 export function compact<T extends Record<string, unknown>>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;

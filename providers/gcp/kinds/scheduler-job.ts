@@ -11,6 +11,7 @@ import { isAlreadyExists, isNotFound } from '../client/errors.ts';
 import {
   compact,
   durationOf,
+  durations,
   fieldChanged,
   type GcpRuntime,
   inventoryBase,
@@ -18,6 +19,7 @@ import {
   requireKnown,
   shortName,
   signalOf,
+  toDuration,
 } from './common.ts';
 import { regionField } from './schema-parts.ts';
 
@@ -187,14 +189,20 @@ export class SchedulerJobHandler implements ResourceHandler {
       description: s.description ?? '',
       schedule: s.schedule,
       timeZone: s.timeZone,
-      attemptDeadline: s.attemptDeadline,
+      attemptDeadline: toDuration(s.attemptDeadline),
       httpTarget: compact({
         uri: t.uri,
         httpMethod: t.httpMethod ?? 'POST',
         headers: t.headers ?? {},
         oidcToken: t.oidcToken,
       }),
-      retryConfig: s.retryConfig,
+      retryConfig: s.retryConfig
+        ? durations(s.retryConfig as Record<string, unknown>, [
+            'maxRetryDuration',
+            'minBackoffDuration',
+            'maxBackoffDuration',
+          ])
+        : undefined,
     });
   }
 

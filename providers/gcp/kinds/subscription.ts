@@ -12,6 +12,7 @@ import { isOwnedBy, ownershipLabels, userLabels } from '../ownership.ts';
 import {
   compact,
   durationOf,
+  durations,
   fieldChanged,
   type GcpRuntime,
   labelledBase,
@@ -19,6 +20,7 @@ import {
   requireKnown,
   shortName,
   signalOf,
+  toDuration,
   unowned,
   wanted,
 } from './common.ts';
@@ -203,14 +205,16 @@ export class PubSubSubscriptionHandler implements ResourceHandler {
       topic: spec.topic as string,
       labels: ownershipLabels(spec.labels as Record<string, string>, ctx.owner, desired.protect),
       ackDeadlineSeconds: spec.ackDeadlineSeconds as number,
-      messageRetentionDuration: spec.messageRetentionDuration,
+      messageRetentionDuration: toDuration(spec.messageRetentionDuration),
       retainAckedMessages: spec.retainAckedMessages as boolean,
       enableMessageOrdering: spec.enableMessageOrdering as boolean,
       filter: spec.filter as string | undefined,
       // Never expire for inactivity (Google's default deletes an idle subscription after 31 days).
       expirationPolicy: {},
       pushConfig: push ?? {},
-      retryPolicy: (spec.retryPolicy as Subscription['retryPolicy']) ?? undefined,
+      retryPolicy: spec.retryPolicy
+        ? durations(spec.retryPolicy as Record<string, unknown>, ['minimumBackoff', 'maximumBackoff'])
+        : undefined,
       deadLetterPolicy: (spec.deadLetterPolicy as Subscription['deadLetterPolicy']) ?? undefined,
     });
   }

@@ -17,6 +17,7 @@ import {
   labelledBase,
   shortName,
   signalOf,
+  toDuration,
   unowned,
   wanted,
 } from './common.ts';
@@ -101,7 +102,7 @@ export class PubSubTopicHandler implements ResourceHandler {
     const body = compact({
       name: this.#path(desired.name),
       labels: ownershipLabels(desired.spec.labels as Record<string, string>, ctx.owner, desired.protect),
-      messageRetentionDuration: desired.spec.messageRetentionDuration,
+      messageRetentionDuration: toDuration(desired.spec.messageRetentionDuration),
     });
     try {
       const [topic] = await api.call<[Topic]>(
@@ -133,7 +134,7 @@ export class PubSubTopicHandler implements ResourceHandler {
     const topic = compact({
       name: this.#path(desired.name),
       labels: ownershipLabels(desired.spec.labels as Record<string, string>, ctx.owner, desired.protect),
-      messageRetentionDuration: desired.spec.messageRetentionDuration,
+      messageRetentionDuration: toDuration(desired.spec.messageRetentionDuration),
     });
     const [updated] = await api.call<[Topic]>(
       `update topic ${desired.name}`,
