@@ -55,7 +55,9 @@ export class ApiError extends Error {
     this.headers = headers;
   }
 
-  toBody(): { error: { code: number; message: string; status: RpcStatus; details: readonly Record<string, unknown>[] } } {
+  toBody(): {
+    error: { code: number; message: string; status: RpcStatus; details: readonly Record<string, unknown>[] };
+  } {
     return { error: { code: this.httpStatus, message: this.message, status: this.status, details: this.details } };
   }
 

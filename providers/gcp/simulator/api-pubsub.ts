@@ -4,11 +4,12 @@ import { canonical } from './proto-types.ts';
 import type { PubSubBroker } from './pubsub-broker.ts';
 import { compileFilter } from './pubsub-filter.ts';
 import { applyMask, checkId, checkLabels, durationSeconds, maskPaths, page } from './resource-helpers.ts';
-import { ok, route, type Route } from './router.ts';
+import { ok, type Route, route } from './router.ts';
 import type { Json } from './state.ts';
 
 const ID = /^(?!goog)[A-Za-z][-A-Za-z0-9_.~+%]{2,254}$/;
-const ID_HINT = 'must be 3-255 characters, start with a letter, use letters, digits and - _ . ~ + %, and not start with "goog"';
+const ID_HINT =
+  'must be 3-255 characters, start with a letter, use letters, digits and - _ . ~ + %, and not start with "goog"';
 
 /** Pub/Sub v1 topics and subscriptions (admin), publish, pull, acknowledge, modifyAckDeadline. */
 export function pubsubRoutes(ctx: SimContext, broker: PubSubBroker): Route[] {

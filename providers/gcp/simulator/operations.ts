@@ -1,7 +1,7 @@
 import { ApiError, notFound } from './api-error.ts';
 import type { SimContext } from './context.ts';
 import { page } from './resource-helpers.ts';
-import { ok, route, type Route } from './router.ts';
+import { ok, type Route, route } from './router.ts';
 import type { Json, OperationRecord } from './state.ts';
 
 /** Finishes an operation: returns its response (with `@type`), or throws an ApiError for `error`. */
@@ -110,7 +110,8 @@ export class Operations {
         this.#ctx.log.warn(`gcp simulator: operation ${op.name} (${op.kind}) failed: ${err.message}`);
       }
       op.done = true;
-      if (op.metadata && typeof op.metadata === 'object') op.metadata = { ...op.metadata, endTime: this.#ctx.timestamp() };
+      if (op.metadata && typeof op.metadata === 'object')
+        op.metadata = { ...op.metadata, endTime: this.#ctx.timestamp() };
       this.#finishing.delete(op.name);
       this.#ctx.state.changed();
     })();

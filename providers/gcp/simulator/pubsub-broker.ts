@@ -43,7 +43,10 @@ export class PubSubBroker {
   }
 
   /** Publishes to a topic (which must exist); answers the message ids. */
-  publish(topic: string, messages: { data?: string; attributes?: Record<string, string>; orderingKey?: string }[]): string[] {
+  publish(
+    topic: string,
+    messages: { data?: string; attributes?: Record<string, string>; orderingKey?: string }[],
+  ): string[] {
     const ids: string[] = [];
     const now = this.#ctx.clock.now();
     for (const m of messages) {
@@ -297,7 +300,10 @@ export class PubSubBroker {
 }
 
 function isPush(sub: Json): boolean {
-  return typeof (sub.pushConfig as Json | undefined)?.pushEndpoint === 'string' && (sub.pushConfig as Json).pushEndpoint !== '';
+  return (
+    typeof (sub.pushConfig as Json | undefined)?.pushEndpoint === 'string' &&
+    (sub.pushConfig as Json).pushEndpoint !== ''
+  );
 }
 
 export function renderMessage(m: StoredMessage): Json {

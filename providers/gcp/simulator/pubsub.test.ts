@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeClock } from './clock.ts';
-import { startGcpSimulator, type GcpSimulator } from './server.ts';
+import { type GcpSimulator, startGcpSimulator } from './server.ts';
 import { clientOptions, google } from './test-clients.ts';
 
 describe('Pub/Sub through @google-cloud/pubsub in REST mode', () => {

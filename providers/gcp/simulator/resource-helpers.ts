@@ -40,7 +40,12 @@ export function childrenOf<T>(record: Record<string, T>, prefix: string): T[] {
 /** Field-mask paths from `updateMask` (a comma list, camelCase or snake_case). */
 export function maskPaths(mask: unknown): string[] | undefined {
   if (mask === undefined || mask === null || mask === '') return undefined;
-  const text = typeof mask === 'string' ? mask : Array.isArray((mask as Json).paths) ? ((mask as Json).paths as string[]).join(',') : '';
+  const text =
+    typeof mask === 'string'
+      ? mask
+      : Array.isArray((mask as Json).paths)
+        ? ((mask as Json).paths as string[]).join(',')
+        : '';
   return text
     .split(',')
     .map((p) => p.trim())
@@ -100,9 +105,15 @@ export function checkLabels(labels: unknown, field = 'labels'): void {
   if (entries.length > 64) throw invalidArgument(field, 'at most 64 labels');
   for (const [k, v] of entries) {
     if (!labelKey.test(k))
-      throw invalidArgument(`${field}.${k}`, `label key "${k}" must start with a lowercase letter and use only lowercase letters, digits, "_" and "-" (at most 63)`);
+      throw invalidArgument(
+        `${field}.${k}`,
+        `label key "${k}" must start with a lowercase letter and use only lowercase letters, digits, "_" and "-" (at most 63)`,
+      );
     if (typeof v !== 'string' || !labelValue.test(v))
-      throw invalidArgument(`${field}.${k}`, `label value "${String(v)}" may use only lowercase letters, digits, "_" and "-" (at most 63)`);
+      throw invalidArgument(
+        `${field}.${k}`,
+        `label value "${String(v)}" may use only lowercase letters, digits, "_" and "-" (at most 63)`,
+      );
   }
 }
 

@@ -6,10 +6,10 @@ import { type FakeClock, realClock, type SimClock } from './clock.ts';
 import type { SimContext, SimLog } from './context.ts';
 import { type FaultRule, Faults, faultError } from './faults.ts';
 import { OidcSigner } from './oidc.ts';
-import { type OperationTiming, Operations } from './operations.ts';
+import { Operations, type OperationTiming } from './operations.ts';
 import { PubSubBroker } from './pubsub-broker.ts';
-import { api as apiOfPath, buildRoutes, type Runtime } from './routes.ts';
 import { findRoute, type SimReply } from './router.ts';
+import { api as apiOfPath, buildRoutes, type Runtime } from './routes.ts';
 import { GcpState } from './state.ts';
 
 /** Options of {@link startGcpSimulator}. */
@@ -210,7 +210,13 @@ export async function startGcpSimulator(options: GcpSimulatorOptions = {}): Prom
         new ApiError(
           'UNAUTHENTICATED',
           'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.',
-          [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'ACCESS_TOKEN_TYPE_UNSUPPORTED', domain: 'googleapis.com' }],
+          [
+            {
+              '@type': 'type.googleapis.com/google.rpc.ErrorInfo',
+              reason: 'ACCESS_TOKEN_TYPE_UNSUPPORTED',
+              domain: 'googleapis.com',
+            },
+          ],
         ),
       );
       return;
@@ -221,9 +227,18 @@ export async function startGcpSimulator(options: GcpSimulatorOptions = {}): Prom
       return;
     }
     if (!takeQuota(api)) {
-      fail(new ApiError('RESOURCE_EXHAUSTED', `Quota exceeded for quota metric 'Requests' of service '${api}.googleapis.com'`, [
-        { '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: `${Math.ceil((60_000 - (clock.now() - (quota.get(api)?.windowStart ?? 0))) / 1000)}s` },
-      ]));
+      fail(
+        new ApiError(
+          'RESOURCE_EXHAUSTED',
+          `Quota exceeded for quota metric 'Requests' of service '${api}.googleapis.com'`,
+          [
+            {
+              '@type': 'type.googleapis.com/google.rpc.RetryInfo',
+              retryDelay: `${Math.ceil((60_000 - (clock.now() - (quota.get(api)?.windowStart ?? 0))) / 1000)}s`,
+            },
+          ],
+        ),
+      );
       return;
     }
     if (!found) {
@@ -234,7 +249,8 @@ export async function startGcpSimulator(options: GcpSimulatorOptions = {}): Prom
     if (raw.length > 0 && (req.headers['content-type'] ?? 'application/json').includes('json')) {
       try {
         const parsed: unknown = JSON.parse(raw.toString('utf8'));
-        if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) body = parsed as Record<string, unknown>;
+        if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed))
+          body = parsed as Record<string, unknown>;
       } catch {
         fail(new ApiError('INVALID_ARGUMENT', 'Invalid JSON payload received. The request body is not valid JSON.'));
         return;
