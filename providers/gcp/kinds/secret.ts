@@ -143,18 +143,7 @@ export class SecretManagerSecretHandler implements ResourceHandler {
   async #addVersion(ctx: HandlerContext, desired: ResolvedResource, previous: SecretRecord): Promise<SecretRecord> {
     const api = this.#rt.api;
     const value = this.#value(desired);
-    const [version] = await api.call<[{ name?: string }]>(
-      `add a version to secret ${desired.name}`,
-      desired.key,
-      (gax) =>
-        api.clients
-          .secrets()
-          .addSecretVersion(
-            { parent: this.#path(desired.name), payload: { data: Buffer.from(value.reveal(), 'utf8') } },
-            gax,
-          ),
-      { idempotent: false, ...signalOf(ctx) },
-    );
+    const version = (await this.#latestWith(ctx, desired, value)) ?? (await this.#add(ctx, desired, value));
     const disabled: Record<string, number> = { ...(previous.disabled ?? {}) };
     if (previous.version && previous.version !== version.name) {
       try {
@@ -175,6 +164,45 @@ export class SecretManagerSecretHandler implements ResourceHandler {
       destroyAfterDays: desired.spec.destroyAfterDays as number,
       disabled,
     });
+  }
+
+  /**
+   * The latest version when it already holds this value (an earlier attempt added it and its answer
+   * was lost): compared by digest in memory, so a retried update never adds a second version.
+   */
+  async #latestWith(ctx: HandlerContext, desired: ResolvedResource, value: SecretValue): Promise<{ name?: string } | undefined> {
+    const api = this.#rt.api;
+    try {
+      const [latest] = await api.call<[{ name?: string; payload?: { data?: Uint8Array | string } }]>(
+        `read the latest version of secret ${desired.name}`,
+        desired.key,
+        (gax) => api.clients.secrets().accessSecretVersion({ name: `${this.#path(desired.name)}/versions/latest` }, gax),
+        signalOf(ctx),
+      );
+      const data = latest.payload?.data;
+      const bytes = typeof data === 'string' ? Buffer.from(data, 'base64') : Buffer.from(data ?? []);
+      return new SecretValue(bytes.toString('utf8'), value.source).digest === value.digest ? latest : undefined;
+    } catch (error) {
+      const status = readFailure((error as { cause?: unknown }).cause ?? error).status;
+      // No version yet, or the latest is disabled: there is nothing to reuse.
+      if (status === Status.NOT_FOUND || status === Status.FAILED_PRECONDITION) return undefined;
+      throw error;
+    }
+  }
+
+  async #add(ctx: HandlerContext, desired: ResolvedResource, value: SecretValue): Promise<{ name?: string }> {
+    const api = this.#rt.api;
+    const [version] = await api.call<[{ name?: string }]>(
+      `add a version to secret ${desired.name}`,
+      desired.key,
+      (gax) =>
+        api.clients.secrets().addSecretVersion(
+          { parent: this.#path(desired.name), payload: { data: Buffer.from(value.reveal(), 'utf8') } },
+          gax,
+        ),
+      { idempotent: false, ...signalOf(ctx) },
+    );
+    return version;
   }
 
   async #record(ctx: HandlerContext, desired: ResolvedResource, record: SecretRecord): Promise<void> {
