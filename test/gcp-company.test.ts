@@ -1,0 +1,147 @@
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { GcpProvider } from '../providers/gcp/index.ts';
+import { REPO_ROOT } from '../providers/gcp/testing.ts';
+import { type GcpSimulator, startGcpSimulator } from '../providers/gcp/simulator/index.ts';
+import type { PassResult } from '../reconciler/engine/pass.ts';
+import { EngineRig } from './support/engine-rig.ts';
+
+// The company's Google Cloud desired state (desired-state/gcp) applied by the real engine through
+// runPass against the simulator, through Google's own clients in REST mode. Tests run in order: each
+// builds on the state the previous one left.
+let sim: GcpSimulator;
+let rig: EngineRig;
+/** A copy of the repository's functions/, so a test can change a function's source. */
+let root: string;
+
+const PROJECT = 'company-prod';
+const gcpActions = (r: PassResult) =>
+  Object.fromEntries(r.plan.changes.filter((c) => c.key.startsWith('gcp.')).map((c) => [c.key, c.action]));
+const gcp = () => rig.registry.provider('gcp') as GcpProvider;
+const writesDuring = async (run: () => Promise<PassResult>) => {
+  const before = sim.requests.length;
+  const result = await run();
+  const calls = sim.requests.slice(before);
+  return { result, calls, writes: calls.filter((c) => c.method !== 'GET') };
+};
+
+/**
+ * Passes until one is a no-op, finishing the simulator's long-running operations in between (a
+ * function deploys for a while; what references its URL waits for a later pass). Only waiting
+ * errors are allowed on the way.
+ */
+async function converge(maxPasses = 6): Promise<PassResult[]> {
+  const results: PassResult[] = [];
+  for (let i = 0; i < maxPasses; i++) {
+    const result = await rig.pass();
+    results.push(result);
+    const hard = result.errors.filter((e) => e.severity === 'error' && e.class !== 'waiting' && e.code !== 'DEPENDENCY_FAILED');
+    expect(hard, `pass ${i + 1}`).toEqual([]);
+    if (result.outcome === 'no-op') return results;
+    await sim.settleOperations();
+  }
+  throw new Error(`no no-op pass after ${maxPasses} passes`);
+}
+
+beforeAll(async () => {
+  sim = await startGcpSimulator({ projectId: PROJECT, runFunctions: false, firestoreDefaultDatabase: false });
+  root = mkdtempSync(join(tmpdir(), 'keelson-gcp-root-'));
+  cpSync(join(REPO_ROOT, 'functions'), join(root, 'functions'), { recursive: true });
+  rig = new EngineRig({ ...sim.env, KEELSON_REPO_ROOT: root }).copyDesired('gcp').fillSecrets();
+});
+afterAll(async () => {
+  await rig?.registry.provider('gcp')?.close?.();
+  await sim?.close();
+});
+
+describe("the company's Google Cloud project, through runPass", { timeout: 120_000 }, () => {
+  it('is created from scratch and converges', async () => {
+    const results = await converge();
+    expect(results.length).toBeGreaterThanOrEqual(2);
+    const last = results.at(-1) as PassResult;
+    expect(last.plan.changes.filter((c) => c.key.startsWith('gcp.')).every((c) => c.action === 'no-op')).toBe(true);
+    console.log(`gcp company tree from scratch: ${results.length} passes, ${sim.requests.length} API requests`);
+  });
+
+  it('a second pass is a no-op that writes nothing', async () => {
+    const { result, calls, writes } = await writesDuring(() => rig.pass());
+    expect(result.errors).toEqual([]);
+    expect(result.outcome).toBe('no-op');
+    expect(writes).toEqual([]);
+    // Lists and policy reads only: never one call per listed resource.
+    console.log(`gcp no-op pass: ${calls.length} API requests (${[...new Set(calls.map((c) => c.api))].join(', ')})`);
+  });
+
+  it('a changed function source is uploaded and redeployed once; the other functions are left alone', async () => {
+    const file = join(root, 'functions/backup/index.js');
+    writeFileSync(file, `${readFileSync(file, 'utf8')}\n// changed by the test\n`);
+    const { result, writes } = await writesDuring(() => rig.pass());
+    expect(result.errors.filter((e) => e.severity === 'error')).toEqual([]);
+    expect(gcpActions(result)['gcp.Function/backup']).toBe('update');
+    const deploys = writes.filter((c) => c.api === 'functions' && /\/functions\/[^/:]+$/.test(c.path));
+    expect(deploys.map((c) => `${c.method} ${c.path.replace(/\?.*/, '')}`)).toEqual([
+      `PATCH /v2/projects/${PROJECT}/locations/europe-west3/functions/backup`,
+    ]);
+    await sim.settleOperations();
+    expect((await rig.pass()).outcome).toBe('no-op');
+  });
+
+  it('a subscription changed by hand is found as drift and healed', async () => {
+    const subscriber = gcp();
+    const name = `projects/${PROJECT}/subscriptions/rocketchat-messages-vectorize`;
+    await subscriber.api.clients.subscriber().updateSubscription({
+      subscription: { name, ackDeadlineSeconds: 15 },
+      updateMask: { paths: ['ack_deadline_seconds'] },
+    });
+    const result = await rig.pass();
+    expect(result.errors).toEqual([]);
+    expect(result.plan.drift.map((d) => d.key)).toEqual(['gcp.PubSubSubscription/rocketchat-messages-vectorize']);
+    const [sub] = (await subscriber.api.clients.subscriber().getSubscription({ subscription: name })) as [{ ackDeadlineSeconds: number }];
+    expect(sub.ackDeadlineSeconds).toBe(60);
+    expect((await rig.pass()).outcome).toBe('no-op');
+  });
+
+  it('a topic removed from Git is pruned (within the deletion budget)', async () => {
+    rig.write('gcp/extra.yaml', 'kind: gcp.PubSubTopic\nname: extra-topic\nspec: {}\n');
+    expect((await converge()).length).toBeGreaterThanOrEqual(1);
+    rig.write('gcp/extra.yaml', '');
+    const { result, writes } = await writesDuring(() => rig.pass());
+    expect(result.errors).toEqual([]);
+    expect(gcpActions(result)['gcp.PubSubTopic/extra-topic']).toBe('delete');
+    expect(writes.map((c) => `${c.method} ${c.path.replace(/\?.*/, '')}`)).toEqual([
+      `DELETE /v1/projects/${PROJECT}/topics/extra-topic`,
+    ]);
+    expect((await rig.pass()).outcome).toBe('no-op');
+  });
+
+  it('a 429 storm slows the pass down but it still succeeds, honouring RetryInfo', async () => {
+    sim.faults.quotaStorm(12, { retryAfterSeconds: 0.05 });
+    const result = await rig.pass();
+    expect(result.errors).toEqual([]);
+    expect(result.outcome).toBe('no-op');
+    expect(sim.faults.remaining()).toBe(0);
+  });
+
+  it('answers lost after the work was done create no duplicates', async () => {
+    // A new topic and subscription, and a new secret value: each first write's answer is dropped.
+    rig.write(
+      'gcp/extra.yaml',
+      'kind: gcp.PubSubTopic\nname: lost-topic\nspec: {}\n---\nkind: gcp.PubSubSubscription\nname: lost-sub\nspec:\n  topic: lost-topic\n',
+    );
+    rig.secrets['groq-api-key'] = 'groq-key-v2';
+    sim.faults.inject({ type: 'drop-response', match: { method: 'PUT', path: '/topics/lost-topic' } });
+    sim.faults.inject({ type: 'drop-response', match: { method: 'PUT', path: '/subscriptions/lost-sub' } });
+    sim.faults.inject({ type: 'drop-response', match: { method: 'POST', path: '/secrets/groq-api-key:addVersion' } });
+    await converge();
+    expect(sim.faults.remaining()).toBe(0);
+    const provider = gcp();
+    const [versions] = (await provider.api.clients.secrets().listSecretVersions({
+      parent: `projects/${PROJECT}/secrets/groq-api-key`,
+    })) as [{ name: string; state: string | number }[]];
+    // v1 (disabled) and v2 (enabled): the dropped addVersion was not repeated.
+    expect(versions).toHaveLength(2);
+    expect(rig.log.lines.join('\n')).not.toContain('groq-key-v2');
+  });
+});
