@@ -49,7 +49,7 @@ export async function run(): Promise<void> {
       const docs: string[] = [];
       for (let i = 0; i < n; i++) {
         docs.push(`kind: gcp.PubSubTopic\nname: topic-${i}\nspec: {}\n`);
-        docs.push(`kind: gcp.PubSubSubscription\nname: sub-${i}\nspec:\n  topic: topic-${i}\n`);
+        docs.push(`kind: gcp.PubSubSubscription\nname: sub-${i}\nspec:\n  topic: { ref: gcp.PubSubTopic/topic-${i}, output: name }\n`);
       }
       const rig = new EngineRig({ ...sim.env, KEELSON_REPO_ROOT: REPO_ROOT }).write('pubsub.yaml', docs.join('---\n'));
       const t0 = performance.now();

@@ -101,6 +101,8 @@ export class FirestoreDatabaseHandler implements ResourceHandler {
 
   async observe(ctx: HandlerContext, query: ObserveQuery): Promise<ObservedResource[]> {
     await refreshOperations(this.#rt, FIRESTORE_DATABASE_KIND);
+    // Nothing wanted and nothing recorded: nothing of this kind can be keelson's (no labels to list by).
+    if (query.names.length === 0 && ctx.inventory.list(FIRESTORE_DATABASE_KIND).length === 0) return [];
     const api = this.#rt.api;
     const [answer] = await api.call<[{ databases?: Database[] }]>(
       'list Firestore databases',

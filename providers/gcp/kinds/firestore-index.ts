@@ -117,6 +117,8 @@ export class FirestoreIndexHandler implements ResourceHandler {
 
   async observe(ctx: HandlerContext, query: ObserveQuery): Promise<ObservedResource[]> {
     await refreshOperations(this.#rt, FIRESTORE_INDEX_KIND);
+    // Nothing wanted and nothing recorded: nothing of this kind can be keelson's (no labels to list by).
+    if (query.names.length === 0 && ctx.inventory.list(FIRESTORE_INDEX_KIND).length === 0) return [];
     const api = this.#rt.api;
     const recorded = ctx.inventory.list(FIRESTORE_INDEX_KIND);
     const databases = new Set([

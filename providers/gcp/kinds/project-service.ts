@@ -56,6 +56,8 @@ export class ProjectServiceHandler implements ResourceHandler {
 
   async observe(ctx: HandlerContext, query: ObserveQuery): Promise<ObservedResource[]> {
     await refreshOperations(this.#rt, PROJECT_SERVICE_KIND);
+    // Nothing wanted and nothing recorded: nothing of this kind can be keelson's (no labels to list by).
+    if (query.names.length === 0 && ctx.inventory.list(PROJECT_SERVICE_KIND).length === 0) return [];
     const api = this.#rt.api;
     const enabled = await api.list<Service>(
       'list enabled APIs',

@@ -63,6 +63,8 @@ export class ServiceAccountHandler implements ResourceHandler {
   }
 
   async observe(ctx: HandlerContext, query: ObserveQuery): Promise<ObservedResource[]> {
+    // Nothing wanted and nothing recorded: nothing of this kind can be keelson's (no labels to list by).
+    if (query.names.length === 0 && ctx.inventory.list(SERVICE_ACCOUNT_KIND).length === 0) return [];
     const api = this.#rt.api;
     const accounts: Account[] = [];
     let pageToken = '';
