@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type * as protobufTypes from 'protobufjs';
 import { invalidArgument } from './api-error.ts';
+import { packageFile } from './module-path.ts';
 import type { Json } from './state.ts';
 
 const require = createRequire(import.meta.url);
@@ -12,15 +13,15 @@ const serializer = require('proto3-json-serializer') as {
 };
 
 /** Which client package ships the descriptors of each API (the same files the clients encode with). */
-const sources: readonly (readonly [prefix: string, file: string])[] = [
-  ['google.pubsub.v1.', '@google-cloud/pubsub/build/protos/protos.json'],
-  ['google.cloud.scheduler.v1.', '@google-cloud/scheduler/build/protos/protos.json'],
-  ['google.cloud.functions.v2.', '@google-cloud/functions/build/protos/protos.json'],
-  ['google.cloud.run.v2.', '@google-cloud/run/build/protos/protos.json'],
-  ['google.cloud.secretmanager.v1.', '@google-cloud/secret-manager/build/protos/protos.json'],
-  ['google.firestore.admin.v1.', '@google-cloud/firestore-api/build/protos/protos.json'],
-  ['google.api.serviceusage.v1.', '@google-cloud/service-usage/build/protos/protos.json'],
-  ['google.iam.v1.', '@google-cloud/resource-manager/build/protos/protos.json'],
+const sources: readonly (readonly [prefix: string, pkg: string])[] = [
+  ['google.pubsub.v1.', '@google-cloud/pubsub'],
+  ['google.cloud.scheduler.v1.', '@google-cloud/scheduler'],
+  ['google.cloud.functions.v2.', '@google-cloud/functions'],
+  ['google.cloud.run.v2.', '@google-cloud/run'],
+  ['google.cloud.secretmanager.v1.', '@google-cloud/secret-manager'],
+  ['google.firestore.admin.v1.', '@google-cloud/firestore-api'],
+  ['google.api.serviceusage.v1.', '@google-cloud/service-usage'],
+  ['google.iam.v1.', '@google-cloud/resource-manager'],
 ];
 
 const roots = new Map<string, protobufTypes.Root>();
@@ -31,7 +32,8 @@ export function protoType(name: string): protobufTypes.Type {
   if (!source) throw new Error(`no descriptor source for ${name}`);
   let root = roots.get(source[1]);
   if (!root) {
-    root = protobuf.Root.fromJSON(JSON.parse(readFileSync(require.resolve(source[1]), 'utf8')));
+    root = protobuf.Root.fromJSON(JSON.parse(readFileSync(packageFile(source[1], 'build/protos/protos.json'), 'utf8')));
+    root.resolveAll();
     roots.set(source[1], root);
   }
   return root.lookupType(name);
@@ -52,7 +54,7 @@ export function canonical(typeName: string, json: unknown, field: string): Json 
     throw invalidArgument(field, (e as Error).message.replace(/^fromProto3JSONToInternalRepresentation: /, ''));
   }
   if (!message) return {};
-  return stripEmptyMaps(serializer.toProto3JSON(message)) as Json;
+  return stripEmptyMaps(protoType(typeName), serializer.toProto3JSON(message)) as Json;
 }
 
 /** Whether `json` decodes as `typeName` (for the contract tests); the error text otherwise. */
@@ -65,13 +67,19 @@ export function decodeProblem(typeName: string, json: unknown): string | undefin
   }
 }
 
-function stripEmptyMaps(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(stripEmptyMaps);
-  if (v === null || typeof v !== 'object') return v;
+/** toProto3JSON writes empty maps (`labels: {}`); GCP's JSON leaves them out. Empty messages stay. */
+function stripEmptyMaps(type: protobufTypes.Type, v: unknown): unknown {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
   const out: Json = {};
   for (const [k, x] of Object.entries(v as Json)) {
-    if (x !== null && typeof x === 'object' && !Array.isArray(x) && Object.keys(x as Json).length === 0) continue;
-    out[k] = stripEmptyMaps(x);
+    const field = type.fields[k];
+    if (field?.map && x !== null && typeof x === 'object' && Object.keys(x as Json).length === 0) continue;
+    const sub = field?.resolvedType;
+    if (sub && 'fields' in sub && !field.map && !sub.fullName.startsWith('.google.protobuf.')) {
+      out[k] = Array.isArray(x)
+        ? x.map((e) => stripEmptyMaps(sub as protobufTypes.Type, e))
+        : stripEmptyMaps(sub as protobufTypes.Type, x);
+    } else out[k] = x;
   }
   return out;
 }

@@ -62,8 +62,8 @@ export class PubSubBroker {
         if (sub.topic !== topic || sub.detached === true) continue;
         if (typeof sub.filter === 'string' && sub.filter !== '' && !compileFilter(sub.filter)(message.attributes))
           continue;
-        const list = (this.#backlog[sub.name as string] ??= []);
-        list.push({ message, attempts: 0, availableAt: now });
+        this.#backlog[sub.name as string] ??= [];
+        this.#backlog[sub.name as string]!.push({ message, attempts: 0, availableAt: now });
         this.#arm(sub.name as string, 0);
       }
     }

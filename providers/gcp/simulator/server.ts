@@ -124,7 +124,6 @@ export async function startGcpSimulator(options: GcpSimulatorOptions = {}): Prom
   const quota = new Map<string, { windowStart: number; count: number }>();
   const perMinute = options.requestsPerMinute ?? 6000;
 
-  // biome-ignore lint/style/useConst: assigned once the routes are built (they need the runtime and broker).
   let runtime: Runtime;
   const broker = new PubSubBroker(ctx, signer, (r) => runtime.send(r));
   const built = buildRoutes(ctx, {
