@@ -33,7 +33,11 @@ async function measure(label: string, rig: EngineRig, sim: { requests: { method:
 
 export async function run(): Promise<void> {
   {
-    const sim = await startGcpSimulator({ projectId: 'company-prod', runFunctions: false, requestsPerMinute: 1_000_000 });
+    const sim = await startGcpSimulator({
+      projectId: 'company-prod',
+      runFunctions: false,
+      requestsPerMinute: 1_000_000,
+    });
     try {
       const rig = new EngineRig({ ...sim.env, KEELSON_REPO_ROOT: REPO_ROOT }).copyDesired('gcp').fillSecrets();
       await converge(rig, () => sim.settleOperations());
@@ -49,7 +53,9 @@ export async function run(): Promise<void> {
       const docs: string[] = [];
       for (let i = 0; i < n; i++) {
         docs.push(`kind: gcp.PubSubTopic\nname: topic-${i}\nspec: {}\n`);
-        docs.push(`kind: gcp.PubSubSubscription\nname: sub-${i}\nspec:\n  topic: { ref: gcp.PubSubTopic/topic-${i}, output: name }\n`);
+        docs.push(
+          `kind: gcp.PubSubSubscription\nname: sub-${i}\nspec:\n  topic: { ref: gcp.PubSubTopic/topic-${i}, output: name }\n`,
+        );
       }
       const rig = new EngineRig({ ...sim.env, KEELSON_REPO_ROOT: REPO_ROOT }).write('pubsub.yaml', docs.join('---\n'));
       const t0 = performance.now();

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GcpProvider } from '../providers/gcp/index.ts';
-import { REPO_ROOT } from '../providers/gcp/testing.ts';
 import { type GcpSimulator, startGcpSimulator } from '../providers/gcp/simulator/index.ts';
+import { REPO_ROOT } from '../providers/gcp/testing.ts';
 import type { PassResult } from '../reconciler/engine/pass.ts';
 import { EngineRig } from './support/engine-rig.ts';
 
@@ -37,7 +37,9 @@ async function converge(maxPasses = 6): Promise<PassResult[]> {
   for (let i = 0; i < maxPasses; i++) {
     const result = await rig.pass();
     results.push(result);
-    const hard = result.errors.filter((e) => e.severity === 'error' && e.class !== 'waiting' && e.code !== 'DEPENDENCY_FAILED');
+    const hard = result.errors.filter(
+      (e) => e.severity === 'error' && e.class !== 'waiting' && e.code !== 'DEPENDENCY_FAILED',
+    );
     expect(hard, `pass ${i + 1}`).toEqual([]);
     if (result.outcome === 'no-op') return results;
     await sim.settleOperations();
@@ -98,7 +100,9 @@ describe("the company's Google Cloud project, through runPass", { timeout: 120_0
     const result = await rig.pass();
     expect(result.errors).toEqual([]);
     expect(result.plan.drift.map((d) => d.key)).toEqual(['gcp.PubSubSubscription/rocketchat-messages-vectorize']);
-    const [sub] = (await subscriber.api.clients.subscriber().getSubscription({ subscription: name })) as [{ ackDeadlineSeconds: number }];
+    const [sub] = (await subscriber.api.clients.subscriber().getSubscription({ subscription: name })) as [
+      { ackDeadlineSeconds: number },
+    ];
     expect(sub.ackDeadlineSeconds).toBe(60);
     expect((await rig.pass()).outcome).toBe('no-op');
   });

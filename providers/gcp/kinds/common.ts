@@ -142,6 +142,16 @@ export async function startOperation(
   });
 }
 
+/** The key under which a deletion's operation is tracked: a deletion in progress is not a deploy in progress. */
+export function deleteKey(key: string): string {
+  return `${key} (delete)`;
+}
+
+/** Being deleted by keelson: gone as far as the plan is concerned. */
+export function deleting(rt: GcpRuntime, key: string): boolean {
+  return rt.operations.running(deleteKey(key));
+}
+
 /** Polls the pending operations of one kind before its observe. */
 export async function refreshOperations(rt: GcpRuntime, kind: string): Promise<void> {
   await rt.operations.refresh(rt.operations.pendingKeys(`${kind}/`));

@@ -8,7 +8,15 @@ import type {
   ResourceHandler,
 } from '../../sdk/index.ts';
 import { resourceKey } from '../../sdk/index.ts';
-import { type GcpRuntime, readiness, refreshOperations, signalOf, startOperation } from './common.ts';
+import {
+  deleteKey,
+  deleting,
+  type GcpRuntime,
+  readiness,
+  refreshOperations,
+  signalOf,
+  startOperation,
+} from './common.ts';
 
 export const FIRESTORE_TTL_KIND = 'gcp.FirestoreTtlPolicy';
 
@@ -77,7 +85,7 @@ export class FirestoreTtlPolicyHandler implements ResourceHandler {
     for (const [name, fieldName] of candidates) {
       const f = live.get(fieldName);
       const key = resourceKey(FIRESTORE_TTL_KIND, name);
-      if (!f && !this.#rt.operations.running(key)) continue;
+      if (deleting(this.#rt, key) || (!f && !this.#rt.operations.running(key))) continue;
       const state = STATES[Number(f?.ttlConfig?.state)] ?? String(f?.ttlConfig?.state ?? 'CREATING');
       const parts = fieldName.split('/');
       out.push({
@@ -99,7 +107,7 @@ export class FirestoreTtlPolicyHandler implements ResourceHandler {
     await startOperation(
       this.#rt,
       ctx,
-      on ? key : `${key} (delete)`,
+      on ? key : deleteKey(key),
       `${on ? 'enable' : 'disable'} TTL on ${fieldName}`,
       client,
       (gax) =>

@@ -13,6 +13,8 @@ import { isAlreadyExists, isNotFound } from '../client/errors.ts';
 import { GCP_SOURCE_LABEL, isOwnedBy, ownershipLabels, userLabels } from '../ownership.ts';
 import {
   compact,
+  deleteKey,
+  deleting,
   fieldChanged,
   type GcpRuntime,
   labelledBase,
@@ -189,7 +191,7 @@ export class FunctionHandler implements ResourceHandler {
     return out;
   }
 
-  #observed(ctx: HandlerContext, fn: GcfFunction, region: string): ObservedResource {
+  #observed(ctx: HandlerContext, fn: GcfFunction, region: string, desiredSource?: unknown): ObservedResource {
     const name = shortName(fn.name);
     const sc = fn.serviceConfig ?? {};
     const env: Record<string, string> = {};
@@ -210,7 +212,8 @@ export class FunctionHandler implements ResourceHandler {
       ready: base.ready && !busy,
       ...(state === 'FAILED' ? { message: base.message ?? 'the last deploy failed' } : {}),
       spec: compact({
-        source: undefined,
+        // The folder is not stored at Google; its content is, as the hash. Same hash: same source.
+        source: typeof desiredSource === 'string' ? desiredSource : undefined,
         sourceHash: fn.labels?.[GCP_SOURCE_LABEL],
         runtime: fn.buildConfig?.runtime,
         entryPoint: fn.buildConfig?.entryPoint,
@@ -256,25 +259,23 @@ export class FunctionHandler implements ResourceHandler {
   async observe(ctx: HandlerContext, query: ObserveQuery): Promise<ObservedResource[]> {
     await refreshOperations(this.#rt, FUNCTION_KIND);
     const api = this.#rt.api;
-    const regions = new Set(query.desired.map((d) => this.#region(d.spec)));
-    regions.add(api.region);
     const names = new Set(query.names);
     const out: ObservedResource[] = [];
-    for (const region of [...regions].sort()) {
-      const fns = await api.list<GcfFunction>(
-        `list functions in ${region}`,
-        api.clients.functions(),
-        'listFunctions',
-        { parent: api.location(region) },
-        signalOf(ctx),
-      );
-      for (const fn of fns) {
-        const name = shortName(fn.name);
-        if (!names.has(name) && !isOwnedBy(fn.labels, ctx.owner)) continue;
-        // One being deleted is gone as far as the plan is concerned.
-        if (fn.state === 'DELETING' || fn.state === 4) continue;
-        out.push(this.#observed(ctx, fn, region));
-      }
+    // One list across every region (`locations/-`): an owned function in any region is seen.
+    const fns = await api.list<GcfFunction>(
+      'list functions',
+      api.clients.functions(),
+      'listFunctions',
+      { parent: api.location('-') },
+      signalOf(ctx),
+    );
+    for (const fn of fns) {
+      const name = shortName(fn.name);
+      if (!names.has(name) && !isOwnedBy(fn.labels, ctx.owner)) continue;
+      // One being deleted is gone as far as the plan is concerned.
+      if (fn.state === 'DELETING' || fn.state === 4 || deleting(this.#rt, fn.name ?? '')) continue;
+      const region = (fn.name ?? '').split('/')[3] ?? api.region;
+      out.push(this.#observed(ctx, fn, region, query.desired.find((d) => d.name === name)?.spec.source));
     }
     // Being created and not listed yet: shown as busy, so it is not created twice.
     for (const d of query.desired) {
@@ -427,7 +428,7 @@ export class FunctionHandler implements ResourceHandler {
 
   async #after(ctx: HandlerContext, desired: ResolvedResource, region: string): Promise<ObservedResource> {
     const fn = await this.#read(region, desired, ctx);
-    return fn ? this.#observed(ctx, fn, region) : this.#placeholder(ctx, desired);
+    return fn ? this.#observed(ctx, fn, region, desired.spec.source) : this.#placeholder(ctx, desired);
   }
 
   async create(ctx: HandlerContext, desired: ResolvedResource): Promise<ObservedResource> {
@@ -438,7 +439,7 @@ export class FunctionHandler implements ResourceHandler {
     if (existing) {
       // An earlier attempt created it (its answer was lost) or someone else did.
       if (!isOwnedBy(existing.labels, ctx.owner) && !desired.adopt) throw unowned(desired, 'function', desired.name);
-      const observed = this.#observed(ctx, existing, region);
+      const observed = this.#observed(ctx, existing, region, desired.spec.source);
       if (
         isOwnedBy(existing.labels, ctx.owner) &&
         observed.spec.sourceHash === this.normalize(desired.spec).sourceHash
@@ -512,12 +513,13 @@ export class FunctionHandler implements ResourceHandler {
   async delete(ctx: HandlerContext, observed: ObservedResource): Promise<void> {
     const api = this.#rt.api;
     const client = api.clients.functions();
+    // Already being deleted (by an earlier call of this pass): nothing more to do.
+    if (deleting(this.#rt, observed.id)) return;
     try {
       await startOperation(
         this.#rt,
         ctx,
-        // Its own key: a deletion in progress is not a deploy in progress.
-        `${resourceKey(FUNCTION_KIND, observed.name)} (delete)`,
+        deleteKey(observed.id),
         `delete function ${observed.name}`,
         client,
         (gax) => client.deleteFunction({ name: observed.id }, gax),

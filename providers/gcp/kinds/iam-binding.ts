@@ -185,7 +185,10 @@ export class IamBindingHandler implements ResourceHandler {
       const t = (d.spec.target ?? {}) as { name?: unknown };
       // A target whose name is not known yet (created later in this pass) has no policy to read.
       if (t.name !== undefined && typeof t.name !== 'string') continue;
-      candidates.set(d.name, { target: this.#target(d.spec), role: String(d.spec.role), spec: d.spec });
+      // What keelson recorded wins: a changed role or target shows as a difference to replace.
+      const recorded = candidates.get(d.name);
+      if (recorded) candidates.set(d.name, { ...recorded, spec: d.spec });
+      else candidates.set(d.name, { target: this.#target(d.spec), role: String(d.spec.role), spec: d.spec });
     }
     const policies = new Map<string, Policy | undefined>();
     const out: ObservedResource[] = [];

@@ -8,7 +8,16 @@ import type {
   ResourceHandler,
 } from '../../sdk/index.ts';
 import { resourceKey } from '../../sdk/index.ts';
-import { type GcpRuntime, inventoryBase, refreshOperations, shortName, signalOf, startOperation } from './common.ts';
+import {
+  deleteKey,
+  deleting,
+  type GcpRuntime,
+  inventoryBase,
+  refreshOperations,
+  shortName,
+  signalOf,
+  startOperation,
+} from './common.ts';
 
 export const PROJECT_SERVICE_KIND = 'gcp.ProjectService';
 
@@ -71,8 +80,9 @@ export class ProjectServiceHandler implements ResourceHandler {
     const out: ObservedResource[] = [];
     for (const name of wanted) {
       // Being enabled: not listed yet, but not to be enabled twice either.
-      const busy = this.#rt.operations.running(resourceKey(PROJECT_SERVICE_KIND, name));
-      if (live.has(name) || busy) out.push(this.#observed(ctx, name));
+      const key = resourceKey(PROJECT_SERVICE_KIND, name);
+      if (deleting(this.#rt, key)) continue;
+      if (live.has(name) || this.#rt.operations.running(key)) out.push(this.#observed(ctx, name));
     }
     return out;
   }
@@ -123,7 +133,7 @@ export class ProjectServiceHandler implements ResourceHandler {
       await startOperation(
         this.#rt,
         ctx,
-        observed.key,
+        deleteKey(observed.key),
         `disable ${observed.name}`,
         client,
         (gax) => client.disableService({ name: `${api.project}/services/${observed.name}` }, gax),

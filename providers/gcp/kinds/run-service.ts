@@ -12,6 +12,8 @@ import { isAlreadyExists, isNotFound } from '../client/errors.ts';
 import { isOwnedBy, ownershipLabels, userLabels } from '../ownership.ts';
 import {
   compact,
+  deleteKey,
+  deleting,
   type GcpRuntime,
   labelledBase,
   numberOf,
@@ -90,6 +92,12 @@ interface Service {
 /** Cloud Run services: one paged list per region in use; deploys are long-running operations. */
 export class RunServiceHandler implements ResourceHandler {
   readonly #rt: GcpRuntime;
+  /**
+   * Regions keelson deployed to in this process. Cloud Run lists across regions with
+   * `locations/-`, but the simulator does not answer that yet, so observe lists the default region,
+   * the desired ones and these.
+   */
+  readonly #regions = new Set<string>();
 
   constructor(rt: GcpRuntime) {
     this.#rt = rt;
@@ -158,8 +166,7 @@ export class RunServiceHandler implements ResourceHandler {
   async observe(ctx: HandlerContext, query: ObserveQuery): Promise<ObservedResource[]> {
     await refreshOperations(this.#rt, RUN_SERVICE_KIND);
     const api = this.#rt.api;
-    const regions = new Set(query.desired.map((d) => this.#region(d.spec)));
-    regions.add(api.region);
+    const regions = new Set([api.region, ...this.#regions, ...query.desired.map((d) => this.#region(d.spec))]);
     const names = new Set(query.names);
     const out: ObservedResource[] = [];
     for (const region of [...regions].sort()) {
@@ -171,6 +178,7 @@ export class RunServiceHandler implements ResourceHandler {
         signalOf(ctx),
       );
       for (const s of services) {
+        if (deleting(this.#rt, s.name ?? '')) continue;
         if (names.has(shortName(s.name)) || isOwnedBy(s.labels, ctx.owner)) out.push(this.#observed(ctx, s, region));
       }
     }
@@ -246,11 +254,14 @@ export class RunServiceHandler implements ResourceHandler {
     const region = this.#region(desired.spec);
     const existing = await this.#read(ctx, desired, region);
     if (existing) {
-      if (!isOwnedBy(existing.labels, ctx.owner) && !desired.adopt) throw unowned(desired, 'Run service', desired.name);
+      // Ours (an earlier attempt whose answer was lost): the next plan updates it if it differs.
+      if (isOwnedBy(existing.labels, ctx.owner)) return this.#observed(ctx, existing, region);
+      if (!desired.adopt) throw unowned(desired, 'Run service', desired.name);
       return this.update(ctx, desired, this.#observed(ctx, existing, region), []);
     }
     const api = this.#rt.api;
     const client = api.clients.run();
+    this.#regions.add(region);
     try {
       await startOperation(this.#rt, ctx, desired.key, `deploy Run service ${desired.name}`, client, (gax) =>
         client.createService(
@@ -284,11 +295,13 @@ export class RunServiceHandler implements ResourceHandler {
 
   async delete(ctx: HandlerContext, observed: ObservedResource): Promise<void> {
     const client = this.#rt.api.clients.run();
+    // Already being deleted (by an earlier call of this pass): nothing more to do.
+    if (deleting(this.#rt, observed.id)) return;
     try {
       await startOperation(
         this.#rt,
         ctx,
-        `${resourceKey(RUN_SERVICE_KIND, observed.name)} (delete)`,
+        deleteKey(observed.id),
         `delete Run service ${observed.name}`,
         client,
         (gax) => client.deleteService({ name: observed.id }, gax),

@@ -170,13 +170,18 @@ export class SecretManagerSecretHandler implements ResourceHandler {
    * The latest version when it already holds this value (an earlier attempt added it and its answer
    * was lost): compared by digest in memory, so a retried update never adds a second version.
    */
-  async #latestWith(ctx: HandlerContext, desired: ResolvedResource, value: SecretValue): Promise<{ name?: string } | undefined> {
+  async #latestWith(
+    ctx: HandlerContext,
+    desired: ResolvedResource,
+    value: SecretValue,
+  ): Promise<{ name?: string } | undefined> {
     const api = this.#rt.api;
     try {
       const [latest] = await api.call<[{ name?: string; payload?: { data?: Uint8Array | string } }]>(
         `read the latest version of secret ${desired.name}`,
         desired.key,
-        (gax) => api.clients.secrets().accessSecretVersion({ name: `${this.#path(desired.name)}/versions/latest` }, gax),
+        (gax) =>
+          api.clients.secrets().accessSecretVersion({ name: `${this.#path(desired.name)}/versions/latest` }, gax),
         signalOf(ctx),
       );
       const data = latest.payload?.data;
@@ -196,10 +201,12 @@ export class SecretManagerSecretHandler implements ResourceHandler {
       `add a version to secret ${desired.name}`,
       desired.key,
       (gax) =>
-        api.clients.secrets().addSecretVersion(
-          { parent: this.#path(desired.name), payload: { data: Buffer.from(value.reveal(), 'utf8') } },
-          gax,
-        ),
+        api.clients
+          .secrets()
+          .addSecretVersion(
+            { parent: this.#path(desired.name), payload: { data: Buffer.from(value.reveal(), 'utf8') } },
+            gax,
+          ),
       { idempotent: false, ...signalOf(ctx) },
     );
     return version;
