@@ -153,7 +153,7 @@ export function toKeelsonError(error: unknown, what: string, resource?: string):
   if (error instanceof KeelsonError) return error;
   const f = readFailure(error);
   // The client refused the request before sending it (a field of the wrong shape): nothing was sent.
-  const local = f.status === undefined && error instanceof TypeError;
+  const local = f.status === undefined && isLocal(error);
   const { code, class: cls } = local
     ? { code: 'API_ERROR' as const, class: 'terminal' as const }
     : classifyStatus(f.status);
@@ -167,4 +167,9 @@ export function toKeelsonError(error: unknown, what: string, resource?: string):
     ...(f.httpStatus === undefined ? {} : { status: f.httpStatus }),
     ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
   });
+}
+
+/** The client refused to build the request (a field of the wrong shape): nothing reached the wire. */
+export function isLocal(error: unknown): boolean {
+  return error instanceof TypeError || (error instanceof Error && /^Cannot build HTTP request/.test(error.message));
 }

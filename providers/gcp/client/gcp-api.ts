@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { KeelsonError } from '../../sdk/index.ts';
 import { type GapicClient, GcpClients } from './clients.ts';
 import type { GcpConfig } from './config.ts';
-import { readFailure, Status, toKeelsonError } from './errors.ts';
+import { isLocal, readFailure, Status, toKeelsonError } from './errors.ts';
 import { GcpRateBudget } from './rate-budget.ts';
 
 export interface GcpApiOptions {
@@ -103,7 +103,7 @@ export class GcpApi {
           continue;
         }
         const transient =
-          (f.status === undefined && !(error instanceof TypeError)) ||
+          (f.status === undefined && !isLocal(error)) ||
           f.status === Status.UNAVAILABLE ||
           f.status === Status.DEADLINE_EXCEEDED ||
           f.status === Status.INTERNAL ||

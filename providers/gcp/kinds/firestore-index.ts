@@ -127,15 +127,20 @@ export class FirestoreIndexHandler implements ResourceHandler {
     ]);
     const live: Index[] = [];
     for (const db of [...databases].sort()) {
-      live.push(
-        ...(await api.list<Index>(
-          `list Firestore indexes of ${db}`,
-          api.clients.firestoreAdmin(),
-          'listIndexes',
-          { parent: `${api.project}/databases/${db}/collectionGroups/-` },
-          signalOf(ctx),
-        )),
-      );
+      try {
+        live.push(
+          ...(await api.list<Index>(
+            `list Firestore indexes of ${db}`,
+            api.clients.firestoreAdmin(),
+            'listIndexes',
+            { parent: `${api.project}/databases/${db}/collectionGroups/-` },
+            signalOf(ctx),
+          )),
+        );
+      } catch (error) {
+        // No database (yet): no index either.
+        if (!isNotFound(error)) throw error;
+      }
     }
     const bySignature = new Map(live.map((i) => [signature(this.#definitionOfLive(i)), i]));
     const out: ObservedResource[] = [];

@@ -8,6 +8,7 @@ import type {
   ResourceHandler,
 } from '../../sdk/index.ts';
 import { resourceKey } from '../../sdk/index.ts';
+import { isNotFound } from '../client/errors.ts';
 import {
   deleteKey,
   deleting,
@@ -69,13 +70,19 @@ export class FirestoreTtlPolicyHandler implements ResourceHandler {
     ]);
     const live = new Map<string, FsField>();
     for (const db of [...databases].sort()) {
-      const fields = await api.list<FsField>(
-        `list TTL policies of ${db}`,
-        api.clients.firestoreAdmin(),
-        'listFields',
-        { parent: `${api.project}/databases/${db}/collectionGroups/-`, filter: 'ttlConfig:*' },
-        signalOf(ctx),
-      );
+      let fields: FsField[] = [];
+      try {
+        fields = await api.list<FsField>(
+          `list TTL policies of ${db}`,
+          api.clients.firestoreAdmin(),
+          'listFields',
+          { parent: `${api.project}/databases/${db}/collectionGroups/-`, filter: 'ttlConfig:*' },
+          signalOf(ctx),
+        );
+      } catch (error) {
+        // No database (yet): no TTL policy either.
+        if (!isNotFound(error)) throw error;
+      }
       for (const f of fields) if (f.name && f.ttlConfig) live.set(f.name, f);
     }
     const candidates = new Map<string, string>();

@@ -134,8 +134,10 @@ export class IamBindingHandler implements ResourceHandler {
   }
 
   normalize(spec: Readonly<Record<string, unknown>>): Record<string, unknown> {
-    const target = this.#target(spec);
     const t = (spec.target ?? {}) as Record<string, unknown>;
+    // A target not created yet (its name is known after apply) stays as it is.
+    if (t.type !== 'project' && t.type !== undefined && typeof t.name !== 'string') return { ...spec };
+    const target = this.#target(spec);
     return { ...spec, target: { ...t, name: target.type === 'project' ? undefined : target.resource } };
   }
 
