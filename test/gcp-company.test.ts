@@ -121,6 +121,23 @@ describe("the company's Google Cloud project, through runPass", { timeout: 120_0
     expect((await rig.pass()).outcome).toBe('no-op');
   });
 
+  it('an API leaving Git is forgotten, not disabled', async () => {
+    rig.write(
+      'gcp/apis.yaml',
+      rig.read('gcp/apis.yaml').replace(/---\nkind: gcp.ProjectService\nname: artifactregistry.googleapis.com\n/, ''),
+    );
+    const result = await rig.pass();
+    expect(result.errors).toEqual([]);
+    expect(gcpActions(result)['gcp.ProjectService/artifactregistry.googleapis.com']).toBe('delete');
+    const [service] = (await gcp()
+      .api.clients.serviceUsage()
+      .getService({
+        name: `projects/${PROJECT}/services/artifactregistry.googleapis.com`,
+      })) as [{ state: string | number }];
+    expect([2, 'ENABLED']).toContain(service.state);
+    expect((await rig.pass()).outcome).toBe('no-op');
+  });
+
   it('a 429 storm slows the pass down but it still succeeds, honouring RetryInfo', async () => {
     sim.faults.quotaStorm(12, { retryAfterSeconds: 0.05 });
     const result = await rig.pass();
