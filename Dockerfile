@@ -15,7 +15,7 @@ COPY charts ./charts
 COPY workers ./workers
 # State (file backend) and the Git checkout live on a volume.
 VOLUME /var/lib/keelson
-ENV KEELSON_STATE_PATH=/var/lib/keelson/state.json NODE_ENV=production
+ENV KEELSON_STATE_PATH=/var/lib/keelson/state.json KEELSON_HTTP_HOST=0.0.0.0 NODE_ENV=production
 USER node
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=5s CMD node -e "fetch('http://127.0.0.1:8080/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"

@@ -10,5 +10,7 @@ export default defineConfig({
     fileParallelism: true,
     maxWorkers: 2,
     env: { METADATA_SERVER_DETECTION: 'none' },
+    // No test may reach anything but loopback: a connection elsewhere is refused and fails the file.
+    setupFiles: ['test/support/loopback-guard.ts'],
   },
 });

@@ -121,16 +121,18 @@ describe('keelson serve: git push to converged, bad revisions, drift alerts, res
     expect(live('api')).toHaveLength(1);
   });
 
-  it('drift under enforce: detected, alerted once, healed, then resolved', async () => {
+  it('drift under enforce: healed in the same pass and announced once as healed, nothing left open', async () => {
     const start = receiver.alerts.length;
     editByHand(cloud, 'web', { replicas: 1 });
     await pass();
     expect(live('web')[0]?.replicas).toBe(7);
-    await until(() => receiver.alerts.length > start, 'the drift alert');
-    expect(receiver.alerts.slice(start)).toMatchObject([{ type: 'drift.opened', key: 'file.Service/web' }]);
+    await until(() => receiver.alerts.length > start, 'the healed notification');
+    expect(receiver.alerts.slice(start)).toMatchObject([
+      { type: 'drift.healed', key: 'file.Service/web', fields: [{ path: 'replicas', before: '1', after: '7' }] },
+    ]);
     await pass();
-    await until(() => receiver.alerts.length > start + 1, 'the resolved alert');
-    expect(receiver.alerts.slice(start).map((a) => a.type)).toEqual(['drift.opened', 'drift.resolved']);
+    await daemon.alerts.idle();
+    expect(receiver.alerts.slice(start).map((a) => a.type)).toEqual(['drift.healed']);
   });
 
   it('drift under observe: left alone and alerted once, no duplicate after a restart, then resolved', async () => {

@@ -58,10 +58,20 @@ export async function sendWebhook(base: string, secret: string, body = '{"ref":"
 /** A loopback receiver for alert webhooks. */
 export async function alertReceiver(): Promise<{
   url: string;
-  alerts: { type: string; key: string; fingerprint: string }[];
+  alerts: {
+    type: string;
+    key: string;
+    fingerprint: string;
+    fields?: { path: string; before?: string; after?: string }[];
+  }[];
   close(): Promise<void>;
 }> {
-  const alerts: { type: string; key: string; fingerprint: string }[] = [];
+  const alerts: {
+    type: string;
+    key: string;
+    fingerprint: string;
+    fields?: { path: string; before?: string; after?: string }[];
+  }[] = [];
   const server: Server = createServer((req, res) => {
     let body = '';
     req.on('data', (c) => (body += c));

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import type { HandlerContext, Provider, ProviderKind, ProviderModule, ProviderOptions } from '../sdk/index.ts';
 import { SwarmClient } from './client/client.ts';
 import { ConfigHandler, configSchema } from './kinds/config.ts';
@@ -74,11 +74,12 @@ export const swarmModule: ProviderModule = {
         : dockerHost.startsWith('unix://')
           ? dockerHost.slice(7)
           : undefined;
-    if (socket !== undefined && !existsSync(socket)) {
+    const problem = socket === undefined ? undefined : socketProblem(socket);
+    if (problem !== undefined) {
       return {
         unavailable: dockerHost
-          ? `no Docker Engine at DOCKER_HOST=${dockerHost} (${socket} does not exist)`
-          : 'no Docker Engine: DOCKER_HOST is not set and /var/run/docker.sock does not exist',
+          ? `no Docker Engine at DOCKER_HOST=${dockerHost} (${socket} ${problem})`
+          : `no Docker Engine: DOCKER_HOST is not set and /var/run/docker.sock ${problem}`,
       };
     }
     return createSwarmProvider({
@@ -89,3 +90,12 @@ export const swarmModule: ProviderModule = {
     });
   },
 };
+
+/** Why a path cannot be a Docker Engine's socket (missing, or a plain file left behind), or undefined. */
+function socketProblem(path: string): string | undefined {
+  try {
+    return statSync(path).isSocket() ? undefined : 'is not a socket';
+  } catch {
+    return 'does not exist';
+  }
+}

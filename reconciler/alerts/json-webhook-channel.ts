@@ -10,7 +10,13 @@ export function signBody(secret: SecretValue, body: string): string {
   return `sha256=${createHmac('sha256', secret.reveal()).update(body).digest('hex')}`;
 }
 
-/** A generic JSON webhook: the alert as JSON (`type` is `drift.opened|drift.reminder|drift.resolved`), HMAC-signed. */
+/** Header carrying the alert's stable id, also in the body as `id`: the same on every retry, for deduplication. */
+export const DELIVERY_HEADER = 'x-keelson-delivery';
+
+/**
+ * A generic JSON webhook: the alert as JSON (`type` is `drift.opened|drift.reminder|drift.resolved|
+ * drift.changed|drift.healed`), HMAC-signed, with a stable `id`.
+ */
 export class JsonWebhookChannel implements AlertChannel {
   readonly name = 'webhook';
   readonly #url: string;
@@ -23,6 +29,15 @@ export class JsonWebhookChannel implements AlertChannel {
 
   async send(alert: Alert, signal: AbortSignal): Promise<void> {
     const body = JSON.stringify({ ...alert, type: `drift.${alert.type}` });
-    await postJson(this.name, this.#url, body, { [SIGNATURE_HEADER]: signBody(this.#secret, body) }, signal);
+    await postJson(
+      this.name,
+      this.#url,
+      body,
+      {
+        [SIGNATURE_HEADER]: signBody(this.#secret, body),
+        [DELIVERY_HEADER]: alert.id,
+      },
+      signal,
+    );
   }
 }

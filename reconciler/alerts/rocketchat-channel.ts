@@ -6,6 +6,8 @@ const TITLES: Record<Alert['type'], string> = {
   opened: ':warning: Drift detected',
   reminder: ':alarm_clock: Drift still open',
   resolved: ':white_check_mark: Drift resolved',
+  changed: ':warning: Drift changed',
+  healed: ':wrench: Drift healed (changed by hand, put back by keelson)',
 };
 
 /** What happens next, per policy, in words. */
@@ -24,10 +26,13 @@ export function rocketChatText(alert: Alert): string {
     lines.push(
       alert.type === 'resolved'
         ? `• \`${f.path}\``
-        : `• \`${f.path}\`: ${f.before} → ${f.after} (Git wants ${f.after})`,
+        : alert.type === 'healed'
+          ? `• \`${f.path}\`: was ${f.before} live, set back to ${f.after} from Git`
+          : `• \`${f.path}\`: ${f.before} → ${f.after} (Git wants ${f.after})`,
     );
   }
-  lines.push(`revision ${alert.revision.slice(0, 12)} · first seen ${alert.firstSeen} · <${alert.statusUrl}|status>`);
+  const when = alert.type === 'healed' ? `healed ${alert.at}` : `first seen ${alert.firstSeen}`;
+  lines.push(`revision ${alert.revision.slice(0, 12)} · ${when} · <${alert.statusUrl}|status>`);
   return lines.join('\n');
 }
 

@@ -1,6 +1,6 @@
 import { Firestore } from '@google-cloud/firestore';
 import type { FastifyInstance } from 'fastify';
-import type { Logger, ProviderModule } from '../../providers/sdk/index.ts';
+import { errorMessage, type Logger, type ProviderModule } from '../../providers/sdk/index.ts';
 import { AlertDispatcher, type DeliveryPolicy } from '../alerts/alert-dispatcher.ts';
 import type { AlertChannel } from '../alerts/channel.ts';
 import { JsonWebhookChannel } from '../alerts/json-webhook-channel.ts';
@@ -22,6 +22,7 @@ import { GitSource } from '../source/git-source.ts';
 import type { DesiredStateSource } from '../source/source.ts';
 import { FileStateStore } from '../state/file-store.ts';
 import { FirestoreStateStore } from '../state/firestore-store.ts';
+import { StateWriter } from '../state/state-writer.ts';
 import type { StateStore } from '../state/types.ts';
 
 /** Parts a test or the demo may swap; everything else comes from the configuration. */
@@ -51,6 +52,7 @@ export class Daemon {
   readonly step: ReconcileStep;
   readonly source: DesiredStateSource;
   readonly store: StateStore;
+  readonly state: StateWriter;
   readonly alerts: AlertDispatcher;
   readonly registry: ProviderRegistry | undefined;
   readonly #log: Logger;
@@ -70,6 +72,7 @@ export class Daemon {
         : given;
     this.#env = env;
     this.store = overrides.store ?? makeStore(config);
+    this.state = new StateWriter(this.store);
     this.registry = overrides.engine
       ? overrides.registry
       : (overrides.registry ?? ProviderRegistry.create(overrides.modules ?? builtinModules, { env, log }));
@@ -104,6 +107,7 @@ export class Daemon {
       source: this.source,
       engine,
       store: this.store,
+      state: this.state,
       status: this.status,
       metrics: this.metrics,
       alerts: this.alerts,
@@ -132,9 +136,16 @@ export class Daemon {
 
   /** Listens on the configured address and starts the loop. Resolves with the URL it listens on. */
   async start(): Promise<string> {
-    const address = await this.app.listen({ host: this.config.http.host, port: this.config.http.port });
+    // A deep accept queue: with Node's default (511) a burst of scrapers overflows it, and the
+    // kernel drops the SYN of a liveness probe, which then waits seconds for its retransmission.
+    const address = await this.app.listen({ host: this.config.http.host, port: this.config.http.port, backlog: 4096 });
     this.#stopInstrumenting = instrumentProviderRequests(this.metrics, providerRoutes(this.#env));
     this.source.watch?.(() => this.trigger('file-change'));
+    try {
+      this.alerts.resume((await this.state.read()).outbox);
+    } catch (error) {
+      this.#log.error({ err: errorMessage(error) }, 'cannot read the alert outbox from the state store');
+    }
     this.loop.start();
     this.#log.info(
       { address, source: this.source.description, mode: this.config.mode, owner: this.config.owner },
@@ -154,6 +165,14 @@ export class Daemon {
     await this.loop.stop();
     this.#stopInstrumenting?.();
     await this.alerts.close();
+    try {
+      await this.state.update((state) => this.alerts.settleOutbox(state));
+    } catch (error) {
+      this.#log.warn(
+        { err: errorMessage(error) },
+        'cannot record delivered alerts; they are sent again after a restart',
+      );
+    }
     await this.app.close();
     await this.source.close?.();
     await this.store.close?.();
@@ -164,6 +183,9 @@ export class Daemon {
 
 function makeStore(config: DaemonConfig): StateStore {
   if (config.state.backend === 'file') return new FileStateStore(config.state.path);
+  // Against the emulator no credential is used at all: say so explicitly, or Google's auth library
+  // probes the cloud metadata server (169.254.169.254) looking for one.
+  if (process.env.FIRESTORE_EMULATOR_HOST) process.env.METADATA_SERVER_DETECTION ??= 'none';
   return new FirestoreStateStore(
     new Firestore({ projectId: config.state.projectId }),
     config.state.collection,

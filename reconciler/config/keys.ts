@@ -167,7 +167,7 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
     path: 'http.host',
     env: 'KEELSON_HTTP_HOST',
     type: 'string',
-    default: '0.0.0.0',
+    default: '127.0.0.1',
     doc: 'Address the HTTP server listens on.',
   },
   {

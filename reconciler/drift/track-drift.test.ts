@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { DriftEntry } from '../plan/types.ts';
-import type { DriftRecord } from '../state/types.ts';
+import type { DriftRecord, HealedRecord } from '../state/types.ts';
 import { trackDrift } from './track-drift.ts';
 
 const policy = { afterObservations: 2, reminderMs: 24 * 3_600_000 };
@@ -21,14 +21,20 @@ function entry(fingerprint: string, p: DriftEntry['policy'] = 'observe', key = '
 
 /** Runs passes one after another, as the daemon does, returning the event types of each. */
 function passes(
-  seq: readonly { at: Date; drift: DriftEntry[]; unobserved?: boolean }[],
+  seq: readonly { at: Date; drift: DriftEntry[]; unobserved?: boolean; applied?: boolean }[],
   start: Record<string, DriftRecord> = {},
 ) {
   let records = start;
+  let healed: Record<string, HealedRecord> = {};
   const out: string[][] = [];
   for (const p of seq) {
-    const update = trackDrift(records, p.drift, p.at, policy, () => p.unobserved ?? false);
+    const update = trackDrift(records, p.drift, p.at, policy, {
+      unobserved: () => p.unobserved ?? false,
+      applied: () => p.applied ?? false,
+      healed,
+    });
     records = update.records;
+    healed = update.healed;
     out.push(update.events.map((e) => e.type));
   }
   return { events: out, records };
@@ -74,14 +80,51 @@ describe('trackDrift', () => {
       expected: [[], ['opened'], [], ['reminder'], []],
     },
     {
-      why: 'a different drift on the same resource resolves the old alert and starts counting again',
+      why: 'a different drift on the same resource while its alert is open is news as "changed" (not "resolved"), and the alert stays open',
       seq: [
         { at: t(0), drift: [entry('a')] },
         { at: t(1), drift: [entry('a')] },
         { at: t(2), drift: [entry('b')] },
         { at: t(3), drift: [entry('b')] },
+        { at: t(4), drift: [] },
       ],
-      expected: [[], ['opened'], ['resolved'], ['opened']],
+      expected: [[], ['opened'], ['changed'], [], ['resolved']],
+    },
+    {
+      why: 'a different drift before any alert was sent just starts counting again',
+      seq: [
+        { at: t(0), drift: [entry('a')] },
+        { at: t(1), drift: [entry('b')] },
+        { at: t(2), drift: [entry('b')] },
+      ],
+      expected: [[], [], ['opened']],
+    },
+    {
+      why: 'a hand edit healed in the same pass under enforce is announced once, though it was seen only once',
+      seq: [
+        { at: t(0), drift: [entry('a', 'enforce')], applied: true },
+        { at: t(1), drift: [] },
+      ],
+      expected: [['healed'], []],
+    },
+    {
+      why: 'the same hand edit coming back every pass is announced healed once, and opens the usual alert at the second observation',
+      seq: [
+        { at: t(0), drift: [entry('a', 'enforce')], applied: true },
+        { at: t(1), drift: [entry('a', 'enforce')], applied: true },
+        { at: t(2), drift: [entry('a', 'enforce')], applied: true },
+      ],
+      expected: [['healed'], ['opened'], []],
+    },
+    {
+      why: 'a drift under observe is never announced as healed (keelson did not touch it)',
+      seq: [{ at: t(0), drift: [entry('a', 'observe')], applied: true }],
+      expected: [[]],
+    },
+    {
+      why: 'a heal that failed (nothing applied) is not announced as healed',
+      seq: [{ at: t(0), drift: [entry('a', 'enforce')], applied: false }],
+      expected: [[]],
     },
     {
       why: 'paused resources are recorded but never alerted',

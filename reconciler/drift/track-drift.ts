@@ -1,5 +1,5 @@
 import type { DriftEntry } from '../plan/types.ts';
-import type { DriftRecord } from '../state/types.ts';
+import type { DriftRecord, HealedRecord } from '../state/types.ts';
 
 /** Hysteresis and reminders for drift alerts. Defaults: open after 2 observations, remind every 24 h. */
 export interface DriftAlertPolicy {
@@ -13,18 +13,41 @@ export interface DriftAlertPolicy {
 export type DriftEvent =
   | { readonly type: 'opened'; readonly record: DriftRecord; readonly entry: DriftEntry }
   | { readonly type: 'reminder'; readonly record: DriftRecord; readonly entry: DriftEntry }
-  | { readonly type: 'resolved'; readonly record: DriftRecord };
+  | { readonly type: 'resolved'; readonly record: DriftRecord }
+  | {
+      readonly type: 'changed';
+      readonly record: DriftRecord;
+      readonly entry: DriftEntry;
+      readonly previous: DriftRecord;
+    }
+  | { readonly type: 'healed'; readonly record: DriftRecord; readonly entry: DriftEntry };
 
 export interface DriftUpdate {
   readonly records: Record<string, DriftRecord>;
   readonly events: DriftEvent[];
+  /** Fingerprints announced as healed, per resource key (kept for `reminderMs`, so a repeat is not news). */
+  readonly healed: Record<string, HealedRecord>;
+}
+
+/** What else `trackDrift` needs to know about the pass. */
+export interface DriftPassFacts {
+  /** Resources whose live state could not be read this pass (their provider failed). */
+  readonly unobserved?: (key: string) => boolean;
+  /** Resources keelson changed successfully in this pass: a drift on them under `enforce` was healed. */
+  readonly applied?: (key: string) => boolean;
+  /** Healed announcements made before (from the state store). */
+  readonly healed?: Readonly<Record<string, HealedRecord>>;
 }
 
 /**
  * Folds one pass's drift into the stored drift records. Pure (the clock is passed in), so the
  * state it returns can be saved before any alert is sent: a restart never sends one twice.
- * - a fingerprint seen again counts up; a new fingerprint for the same resource starts over (and
- *   resolves the alert of the old one, if it was sent);
+ * - a fingerprint seen again counts up; a new fingerprint for the same resource starts over; when
+ *   the old one's alert was open, that is announced as `changed` (not `resolved`) and the alert stays open;
+ * - a drift under `enforce` that keelson healed in this very pass is announced once as `healed`
+ *   (someone changed production by hand) instead of opening an alert, whatever the observation
+ *   threshold; the same fingerprint on the same resource is not announced again within
+ *   `reminderMs`, and if it keeps coming back the usual alert opens at the threshold;
  * - `paused` resources are recorded but never alerted;
  * - a record whose resource was not observed this pass (`unobserved`, e.g. its provider failed)
  *   is kept as it is: not seeing a drift is not the same as seeing it gone.
@@ -34,17 +57,21 @@ export function trackDrift(
   drift: readonly DriftEntry[],
   now: Date,
   policy: DriftAlertPolicy,
-  unobserved: (key: string) => boolean = () => false,
+  facts: DriftPassFacts = {},
 ): DriftUpdate {
+  const unobserved = facts.unobserved ?? (() => false);
   const at = now.toISOString();
   const records: Record<string, DriftRecord> = {};
   const events: DriftEvent[] = [];
+  const healed: Record<string, HealedRecord> = {};
+  for (const [key, h] of Object.entries(facts.healed ?? {}))
+    if (now.getTime() - Date.parse(h.at) < policy.reminderMs) healed[key] = h;
   const seen = new Set<string>();
   for (const entry of drift) {
     seen.add(entry.key);
     const prev = previous[entry.key];
     const same = prev !== undefined && prev.fingerprint === entry.fingerprint;
-    if (prev && !same && prev.alertedAt) events.push({ type: 'resolved', record: prev });
+    const changed = prev !== undefined && !same && prev.alertedAt !== undefined;
     let record: DriftRecord = {
       key: entry.key,
       fingerprint: entry.fingerprint,
@@ -56,7 +83,25 @@ export function trackDrift(
       ...(same && prev.alertedAt ? { alertedAt: prev.alertedAt } : {}),
       ...(same && prev.lastReminderAt ? { lastReminderAt: prev.lastReminderAt } : {}),
     };
-    if (entry.policy !== 'paused') {
+    if (changed && entry.policy !== 'paused') {
+      record = { ...record, alertedAt: at };
+      events.push({ type: 'changed', record, entry, previous: prev });
+    } else if (changed) {
+      events.push({ type: 'resolved', record: prev });
+    }
+    if (
+      entry.policy === 'enforce' &&
+      !record.alertedAt &&
+      facts.applied?.(entry.key) &&
+      healed[entry.key]?.fingerprint !== entry.fingerprint
+    ) {
+      // Put back in this very pass: announced as healed instead of opening an alert (nothing is open).
+      healed[entry.key] = { fingerprint: entry.fingerprint, at };
+      events.push({ type: 'healed', record, entry });
+      records[entry.key] = record;
+      continue;
+    }
+    if (entry.policy !== 'paused' && !changed) {
       if (!record.alertedAt && record.observations >= policy.afterObservations) {
         record = { ...record, alertedAt: at };
         events.push({ type: 'opened', record, entry });
@@ -78,5 +123,5 @@ export function trackDrift(
     }
     if (prev.alertedAt) events.push({ type: 'resolved', record: prev });
   }
-  return { records, events };
+  return { records, events, healed };
 }

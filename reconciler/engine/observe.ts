@@ -17,9 +17,35 @@ export interface ObserveResult {
   readonly errors: { kind: string; provider: string; code: string; message: string }[];
 }
 
+/** The provider of a kind (`hetzner.Server` -> `hetzner`). */
+function providerOf(kind: string): string {
+  return kind.split('.')[0] ?? kind;
+}
+
+/**
+ * Providers this pass has any business with: those of desired resources, and those keelson has
+ * applied, tracked or started creating something on (owned resources that may have left Git).
+ * A provider with neither is not connected to nor observed at all, so a provider that is
+ * configured but unusable on this machine cannot fail a pass that does not need it.
+ */
+export function providersInUse(
+  resources: readonly Pick<DesiredResource, 'kind'>[],
+  state: {
+    readonly applied: Readonly<Record<string, unknown>>;
+    readonly inventory: Readonly<Record<string, { readonly kind: string }>>;
+    readonly journal: Readonly<Record<string, { readonly kind: string }>>;
+  },
+): Set<string> {
+  const used = new Set(resources.map((r) => providerOf(r.kind)));
+  for (const key of Object.keys(state.applied)) used.add(providerOf(key.slice(0, key.indexOf('/'))));
+  for (const e of Object.values(state.inventory)) used.add(providerOf(e.kind));
+  for (const e of Object.values(state.journal)) used.add(providerOf(e.kind));
+  return used;
+}
+
 /**
  * Reads live state: one `observe` per kind (list calls inside), for every kind with desired
- * resources and every kind of an available provider (to find owned resources that left Git).
+ * resources and every kind of an available provider in use (to find owned resources that left Git).
  * Providers are observed in parallel, kinds of one provider one after another.
  */
 export async function observeAll(options: {
@@ -31,6 +57,8 @@ export async function observeAll(options: {
   readonly signal?: AbortSignal;
   /** Only these kinds (default: all). */
   readonly kinds?: ReadonlySet<string>;
+  /** Only these providers (default: all); see `providersInUse`. */
+  readonly providers?: ReadonlySet<string>;
 }): Promise<ObserveResult> {
   const { registry } = options;
   const observed = new Map<string, ObservedResource>();
@@ -47,7 +75,8 @@ export async function observeAll(options: {
   for (const kind of allKinds) {
     if (options.kinds && !options.kinds.has(kind)) continue;
     if (registry.expander(kind)) continue;
-    const provider = kind.split('.')[0] ?? kind;
+    const provider = providerOf(kind);
+    if (options.providers && !options.providers.has(provider)) continue;
     kindsByProvider.set(provider, [...(kindsByProvider.get(provider) ?? []), kind]);
   }
 

@@ -14,7 +14,7 @@ import { desiredSpec, type PlanInput, planChanges, specDigest } from '../plan/pl
 import type { Plan } from '../plan/types.ts';
 import type { ProviderRegistry } from '../providers/registry.ts';
 import type { RunRecord, StateStore } from '../state/types.ts';
-import { observeAll } from './observe.ts';
+import { observeAll, providersInUse } from './observe.ts';
 import { readSecrets, type SecretSource } from './secrets.ts';
 import { StateKeeper } from './state-keeper.ts';
 
@@ -101,6 +101,7 @@ export async function runPass(input: PassInput): Promise<PassResult> {
     planInput: planInputBase,
     retry,
     signal: input.signal,
+    providers: providersInUse(input.resources, state),
   });
   for (const e of seen.errors) errors.push({ ...e, severity: 'error', class: 'transient' });
 

@@ -103,6 +103,59 @@ describe('push webhook', () => {
     expect(codes).toEqual([202, 202, 202, 429, 429]);
     expect(requested).toHaveLength(3);
   });
+
+  it('refused requests spend their own budget: 60 unsigned requests do not make the next signed push wait', async () => {
+    // Why: one shared bucket spent before authentication let anyone starve the real pushes.
+    const { app, requested } = setup({ rate: 60 });
+    const refused: number[] = [];
+    for (let i = 0; i < 62; i++) {
+      const res = await app.inject({
+        method: 'POST',
+        url: '/hooks/git',
+        payload: body,
+        headers: { 'x-gitlab-token': 'wrong' },
+      });
+      refused.push(res.statusCode);
+    }
+    expect(refused.slice(0, 60).every((c) => c === 401)).toBe(true);
+    expect(refused.slice(60)).toEqual([429, 429]);
+    const signed = await app.inject({
+      method: 'POST',
+      url: '/hooks/git',
+      payload: body,
+      headers: { 'x-gitlab-token': 'webhook-secret' },
+    });
+    expect(signed.statusCode).toBe(202);
+    expect(requested).toHaveLength(1);
+  });
+});
+
+describe('a flood of reads', () => {
+  it('beyond the concurrent-read limit /metrics, /status and / answer 503 with Retry-After, and /healthz still answers', async () => {
+    const { status, metrics } = setup();
+    const app = buildHttpApp({
+      status: status,
+      metrics,
+      requestPass: () => {},
+      webhookSecret: secret,
+      readyMaxAgeMs: 60_000,
+      log: silentLogger,
+      maxConcurrentReads: 0,
+    });
+    for (const url of ['/metrics', '/status', '/']) {
+      const res = await app.inject(url);
+      expect(res.statusCode).toBe(503);
+      expect(res.headers['retry-after']).toBe('1');
+    }
+    expect((await app.inject('/healthz')).statusCode).toBe(200);
+  });
+
+  it('/status is rendered again as soon as the status changes', async () => {
+    const { app, status } = setup();
+    expect(JSON.parse((await app.inject('/status')).body).revision).toBeNull();
+    status.update({ revision: 'abc123' });
+    expect(JSON.parse((await app.inject('/status')).body).revision).toBe('abc123');
+  });
 });
 
 describe('probes and status', () => {

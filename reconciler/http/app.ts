@@ -20,6 +20,8 @@ export interface HttpAppOptions {
   readonly readyMaxAgeMs: number;
   readonly log: Logger;
   readonly now?: () => Date;
+  /** Concurrent /metrics, /status and / answers before 503 (default 64). */
+  readonly maxConcurrentReads?: number;
 }
 
 const MAX_WEBHOOK_BODY = 1024 * 1024;
@@ -31,7 +33,37 @@ const MAX_WEBHOOK_BODY = 1024 * 1024;
 export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: MAX_WEBHOOK_BODY });
   const now = options.now ?? (() => new Date());
-  const bucket = new TokenBucket(options.webhookRatePerMinute ?? 60);
+  const rate = options.webhookRatePerMinute ?? 60;
+  // Authenticated and refused webhook requests spend separate budgets: a flood of unsigned
+  // requests must never make a correctly signed push wait.
+  const signedBucket = new TokenBucket(rate);
+  const refusedBucket = new TokenBucket(rate);
+  const metricsText = singleFlight(() => options.metrics.render());
+  const statusJson = byVersion(options.status, () => JSON.stringify(statusView(options.status.data)));
+  const statusPage = byVersion(options.status, () => renderStatusPage(statusView(options.status.data)));
+
+  // At most this many /metrics, /status and / answers are being sent at once; beyond it a request
+  // gets 503 with Retry-After at once, so a flood cannot crowd out /healthz or the reconcile loop.
+  let heavy = 0;
+  const heavyLimit = options.maxConcurrentReads ?? 64;
+  app.addHook('onRequest', async (request, reply) => {
+    const path = request.url.split('?')[0];
+    if (path !== '/metrics' && path !== '/status' && path !== '/') return;
+    if (heavy >= heavyLimit) {
+      reply.code(503).header('retry-after', '1').send({ error: 'busy: too many concurrent reads; try again' });
+      return reply;
+    }
+    heavy++;
+    let released = false;
+    const release = () => {
+      if (!released) {
+        released = true;
+        heavy--;
+      }
+    };
+    reply.raw.once('finish', release);
+    reply.raw.once('close', release);
+  });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
 
@@ -41,17 +73,23 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
     return { ready: verdict.ready, reasons: verdict.reasons };
   });
 
+  // Under a flood of scrapes every request in flight shares one rendering, and /status and /
+  // are rendered once per change of the status: a flood costs sending bytes, not rendering them,
+  // so /healthz and the reconcile loop stay responsive.
   app.get('/metrics', async (_request, reply) => {
     reply.header('content-type', options.metrics.contentType);
-    return options.metrics.render();
+    return metricsText();
   });
 
-  app.get('/status', async () => statusView(options.status.data));
+  app.get('/status', async (_request, reply) => {
+    reply.header('content-type', 'application/json; charset=utf-8');
+    return statusJson();
+  });
 
   app.get('/', async (_request, reply) => {
     reply.header('content-type', 'text/html; charset=utf-8');
     reply.header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'");
-    return renderStatusPage(statusView(options.status.data));
+    return statusPage();
   });
 
   app.register(async (hooks) => {
@@ -59,16 +97,20 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
     hooks.removeAllContentTypeParsers();
     hooks.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
     hooks.post('/hooks/git', async (request, reply) => {
-      if (!bucket.take()) {
-        reply.code(429).header('retry-after', '60');
-        return { error: 'too many webhook requests; a pass is coming anyway' };
-      }
       const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
       const verdict = verifyWebhook(request.headers, body, options.webhookSecret);
       if (!verdict.ok) {
+        if (!refusedBucket.take()) {
+          reply.code(429).header('retry-after', '60');
+          return { error: 'too many refused webhook requests' };
+        }
         options.log.warn({ ip: request.ip, reason: verdict.reason }, 'webhook refused');
         reply.code(401);
         return { error: 'unauthorized' };
+      }
+      if (!signedBucket.take()) {
+        reply.code(429).header('retry-after', '60');
+        return { error: 'too many webhook requests; a pass is coming anyway' };
       }
       options.log.info({ sender: verdict.sender }, 'webhook accepted; pass requested');
       options.requestPass('webhook');
@@ -78,4 +120,24 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   });
 
   return app;
+}
+
+/** Calls `make` once for all callers that ask while a call is in flight. */
+function singleFlight<T>(make: () => Promise<T>): () => Promise<T> {
+  let inFlight: Promise<T> | undefined;
+  return () => {
+    inFlight ??= make().finally(() => {
+      inFlight = undefined;
+    });
+    return inFlight;
+  };
+}
+
+/** Reuses what `make` rendered until the status changes. */
+function byVersion(status: DaemonStatus, make: () => string): () => string {
+  let cached: { version: number; text: string } | undefined;
+  return () => {
+    if (cached?.version !== status.version) cached = { version: status.version, text: make() };
+    return cached.text;
+  };
 }

@@ -43,6 +43,12 @@ export function renderStatusPage(view: StatusView): string {
   const errors = view.lastErrors
     .map((e) => `<li><code>${esc(e.code)}</code> ${esc(e.resource ?? '')} ${esc(e.message)}</li>`)
     .join('');
+  const refused = view.refusedRevisions
+    .map(
+      (r) =>
+        `<li><code>${esc(r.revision)}</code> ${esc(r.reason)}: ${esc(r.message)} <span class="muted">${esc(r.at)}</span></li>`,
+    )
+    .join('');
   const diagnostics = view.diagnostics.map((d) => `<li><code>${esc(formatDiagnostic(d))}</code></li>`).join('');
   const unavailable = Object.entries(view.unavailableProviders)
     .map(([p, why]) => `<li><b>${esc(p)}</b>: ${esc(why)}</li>`)
@@ -78,6 +84,7 @@ ${
     : ''
 }
 ${planRows ? `<table><tr><th>resource</th><th>action</th><th>cause</th><th>reason</th><th>fields</th></tr>${planRows}</table>` : '<p class="muted">no changes</p>'}
+${refused ? `<h2>Refused revisions (not used; the revision in effect stays)</h2><ul>${refused}</ul>` : ''}
 ${diagnostics ? `<h2>Diagnostics of the newest revision</h2><ul>${diagnostics}</ul>` : ''}
 ${errors ? `<h2>Errors of the last pass</h2><ul>${errors}</ul>` : ''}
 ${unavailable ? `<h2>Unavailable providers</h2><ul>${unavailable}</ul>` : ''}

@@ -19,6 +19,7 @@ export function statusView(status: DaemonStatusData) {
   return {
     revision: status.revision ?? null,
     fetchedRevision: status.fetchedRevision ?? null,
+    refusedRevisions: status.refusedRevisions,
     mode: status.mode,
     ready: status.conditions.find((c) => c.type === 'Ready')?.status === 'True',
     stalled: status.stalled,

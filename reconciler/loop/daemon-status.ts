@@ -32,6 +32,11 @@ export interface DaemonStatusData {
   readonly lastPlan: Plan | undefined;
   readonly drifted: readonly DriftRecord[];
   readonly lastErrors: readonly StatusError[];
+  /**
+   * Revisions keelson fetched and would not use, newest last: refused by signature verification
+   * or invalid. The last good `revision` stays in effect meanwhile.
+   */
+  readonly refusedRevisions: readonly RefusedRevision[];
   /** Diagnostics of `fetchedRevision` when it could not be used. */
   readonly diagnostics: readonly Diagnostic[];
   readonly unavailableProviders: Readonly<Record<string, string>>;
@@ -42,11 +47,21 @@ export interface DaemonStatusData {
   readonly stalled: boolean;
 }
 
+export interface RefusedRevision {
+  readonly revision: string;
+  /** `unverified` (signature check failed) or `invalid` (the desired state has errors). */
+  readonly reason: 'unverified' | 'invalid';
+  readonly message: string;
+  readonly at: string;
+}
+
 const MAX_ERRORS = 20;
+const MAX_REFUSED = 5;
 
 /** The daemon's live status. Conditions keep their transition time while their status does not change. */
 export class DaemonStatus {
   #data: DaemonStatusData;
+  #version = 0;
 
   constructor(mode: 'apply' | 'plan', unavailableProviders: Readonly<Record<string, string>> = {}) {
     this.#data = {
@@ -57,6 +72,7 @@ export class DaemonStatus {
       lastPlan: undefined,
       drifted: [],
       lastErrors: [],
+      refusedRevisions: [],
       diagnostics: [],
       unavailableProviders,
       lastFetchAt: undefined,
@@ -71,8 +87,14 @@ export class DaemonStatus {
     return this.#data;
   }
 
+  /** Goes up with every change: what is rendered from the status can be reused until it moves. */
+  get version(): number {
+    return this.#version;
+  }
+
   update(patch: Partial<DaemonStatusData>): void {
     this.#data = { ...this.#data, ...patch };
+    this.#version++;
   }
 
   setCondition(type: Condition['type'], status: Condition['status'], reason: string, message: string, now: Date): void {
@@ -89,11 +111,22 @@ export class DaemonStatus {
       (a, b) => order.indexOf(a.type) - order.indexOf(b.type),
     );
     this.#data = { ...this.#data, conditions };
+    this.#version++;
+  }
+
+  /** Records a refused revision (once per revision and reason), keeping the newest few. */
+  addRefused(refused: RefusedRevision): void {
+    const others = this.#data.refusedRevisions.filter(
+      (r) => !(r.revision === refused.revision && r.reason === refused.reason),
+    );
+    this.#data = { ...this.#data, refusedRevisions: [...others, refused].slice(-MAX_REFUSED) };
+    this.#version++;
   }
 
   /** Replaces the error list with this pass's errors (the newest pass is what matters). */
   setErrors(errors: readonly StatusError[]): void {
     this.#data = { ...this.#data, lastErrors: errors.slice(-MAX_ERRORS) };
+    this.#version++;
   }
 
   /**

@@ -1,11 +1,12 @@
 import { classify, type DesiredResource, errorMessage, KeelsonError, type Logger } from '../../providers/sdk/index.ts';
 import { alertFromEvent } from '../alerts/alert.ts';
-import type { AlertDispatcher } from '../alerts/alert-dispatcher.ts';
+import { type AlertDispatcher, addToOutbox } from '../alerts/alert-dispatcher.ts';
 import { type Diagnostic, formatDiagnostic } from '../desired/diagnostic.ts';
 import { type DriftAlertPolicy, trackDrift } from '../drift/track-drift.ts';
 import type { KeelsonMetrics, PassResultLabel } from '../observability/metrics.ts';
-import type { DesiredStateSource, SourceSnapshot } from '../source/source.ts';
-import type { RunRecord, StateStore } from '../state/types.ts';
+import { type DesiredStateSource, RevisionRefusedError, type SourceSnapshot } from '../source/source.ts';
+import { StateWriter } from '../state/state-writer.ts';
+import type { OutboxMessage, RunRecord, StateStore } from '../state/types.ts';
 import type { DaemonStatus, StatusError } from './daemon-status.ts';
 import type { EnginePassOutcome, EnginePort } from './engine-port.ts';
 import type { StepOutcome, TriggerReason } from './reconcile-loop.ts';
@@ -15,6 +16,8 @@ export interface ReconcileStepOptions {
   readonly source: DesiredStateSource;
   readonly engine: EnginePort;
   readonly store: StateStore;
+  /** The one writer of `store` shared with the alert dispatcher (default: a writer of its own). */
+  readonly state?: StateWriter;
   readonly status: DaemonStatus;
   readonly metrics: KeelsonMetrics;
   readonly alerts: AlertDispatcher;
@@ -39,10 +42,15 @@ export class ReconcileStep {
   readonly #o: ReconcileStepOptions;
   #good: { revision: string; resources: readonly DesiredResource[] } | undefined;
   #fetched: string | undefined;
+  /** The newest refused revision (unverified or invalid) while it is the tip; for `keelson_revision_info`. */
+  #refused: string | undefined;
+  #restoreTried = false;
   #failures = 0;
+  readonly #state: StateWriter;
 
   constructor(options: ReconcileStepOptions) {
     this.#o = options;
+    this.#state = options.state ?? new StateWriter(options.store);
   }
 
   /** The revision in effect (last good). */
@@ -57,6 +65,7 @@ export class ReconcileStep {
     const errors: StatusError[] = [];
     const at = () => now().toISOString();
     let fetchFailed: KeelsonError | undefined;
+    if (!this.#good && !this.#restoreTried) await this.#restore(signal, now());
 
     let snapshot: SourceSnapshot | undefined;
     try {
@@ -73,6 +82,11 @@ export class ReconcileStep {
     } catch (error) {
       const k = asKeelson(error);
       fetchFailed = k;
+      if (error instanceof RevisionRefusedError) {
+        this.#refused = error.revision;
+        this.#fetched = error.revision;
+        status.addRefused({ revision: error.revision, reason: 'unverified', message: k.message, at: at() });
+      }
       metrics.fetches.inc({ result: k.class === 'terminal' ? 'rejected' : 'failed' });
       errors.push(toStatusError(k, at()));
       status.setCondition('Fetched', 'False', k.class === 'terminal' ? 'Rejected' : 'FetchFailed', k.message, now());
@@ -85,7 +99,7 @@ export class ReconcileStep {
     let invalid = false;
     if (snapshot && (snapshot.changed || snapshot.revision !== this.#fetched)) {
       this.#fetched = snapshot.revision;
-      invalid = !this.#load(snapshot, now());
+      invalid = !(await this.#load(snapshot, now()));
     } else if (snapshot && this.#good?.revision !== snapshot.revision) {
       invalid = true;
     }
@@ -168,8 +182,37 @@ export class ReconcileStep {
     return this.#finish(started, result, errors, outcome, now, transient ? { type: 'retry' } : { type: 'done' });
   };
 
+  /**
+   * After a restart, puts the last good revision (kept in the state store) back in effect before
+   * anything else, so a refused or invalid tip never leaves the daemon with nothing to enforce.
+   */
+  async #restore(signal: AbortSignal, now: Date): Promise<void> {
+    this.#restoreTried = true;
+    const { source, log, status } = this.#o;
+    if (!source.restore) return;
+    let revision: string | undefined;
+    try {
+      revision = (await this.#state.read()).lastGood?.revision;
+      if (!revision) return;
+      const snapshot = await source.restore(revision, signal);
+      this.#fetched = snapshot.revision;
+      if (await this.#load(snapshot, now))
+        log.info({ revision }, 'last good revision back in effect after the restart');
+    } catch (error) {
+      const k = asKeelson(error);
+      if (error instanceof RevisionRefusedError)
+        status.addRefused({
+          revision: error.revision,
+          reason: 'unverified',
+          message: k.message,
+          at: now.toISOString(),
+        });
+      log.warn({ revision, err: k.message, code: k.code }, 'cannot put the last good revision back in effect');
+    }
+  }
+
   /** Loads a fetched revision. Returns false (and keeps the last good revision) when it has errors. */
-  #load(snapshot: SourceSnapshot, now: Date): boolean {
+  async #load(snapshot: SourceSnapshot, now: Date): Promise<boolean> {
     const { status, metrics, log } = this.#o;
     let loaded: { resources: DesiredResource[]; diagnostics: Diagnostic[] };
     try {
@@ -192,6 +235,13 @@ export class ReconcileStep {
     }
     if (bad.length > 0) {
       const keep = this.#good ? `staying on ${this.#good.revision}` : 'nothing applied yet';
+      this.#refused = snapshot.revision;
+      status.addRefused({
+        revision: snapshot.revision,
+        reason: 'invalid',
+        message: `${bad.length} error(s) in the desired state; see diagnostics`,
+        at: now.toISOString(),
+      });
       status.setCondition(
         'Valid',
         'False',
@@ -206,7 +256,19 @@ export class ReconcileStep {
       return false;
     }
     this.#good = { revision: snapshot.revision, resources: loaded.resources };
+    this.#refused = undefined;
     status.update({ revision: snapshot.revision });
+    try {
+      await this.#state.update((state) => {
+        state.lastGood = {
+          revision: snapshot.revision,
+          at: now.toISOString(),
+          ...(snapshot.verifiedKey ? { verifiedKey: snapshot.verifiedKey } : {}),
+        };
+      });
+    } catch (error) {
+      log.error({ err: errorMessage(error) }, 'cannot record the last good revision in the state store');
+    }
     status.setCondition(
       'Valid',
       'True',
@@ -219,12 +281,25 @@ export class ReconcileStep {
   }
 
   async #recordDrift(outcome: EnginePassOutcome, revision: string, now: Date): Promise<void> {
-    const { store, status, metrics, log } = this.#o;
-    const state = await store.load();
+    const { status, metrics, log } = this.#o;
     const unobservable = (key: string) => outcome.unobservableKinds.has(key.slice(0, key.indexOf('/')));
-    const update = trackDrift(state.drift, outcome.plan.drift, now, this.#o.alertPolicy, unobservable);
-    state.drift = update.records;
-    await store.save(state);
+    const applied = new Set(outcome.applied.filter((a) => a.status === 'applied').map((a) => a.key));
+    // Drift records and the alerts they cause are saved in one write, before anything is sent:
+    // a restart neither loses an alert nor sends one that was already accepted.
+    const { update, outbox } = await this.#state.update((state) => {
+      const update = trackDrift(state.drift, outcome.plan.drift, now, this.#o.alertPolicy, {
+        unobserved: unobservable,
+        applied: (key) => applied.has(key),
+        healed: state.healed ?? {},
+      });
+      state.drift = update.records;
+      state.healed = update.healed;
+      this.#o.alerts.settleOutbox(state);
+      const alerts = update.events.map((e) => alertFromEvent(e, revision, this.#o.statusUrl, now));
+      const outbox: Record<string, OutboxMessage[]> = this.#o.alerts.outboxEntries(alerts, now.toISOString());
+      addToOutbox(state, outbox);
+      return { update, outbox };
+    });
     status.update({ drifted: Object.values(update.records).sort((a, b) => a.key.localeCompare(b.key)) });
     for (const entry of outcome.plan.drift) {
       metrics.driftDetected.inc({ provider: entry.provider, kind: entry.kind });
@@ -244,8 +319,8 @@ export class ReconcileStep {
         { revision, resource: event.record.key, alert: event.type, fingerprint: event.record.fingerprint },
         'drift alert',
       );
-      this.#o.alerts.dispatch(alertFromEvent(event, revision, this.#o.statusUrl, now));
     }
+    this.#o.alerts.enqueue(outbox);
   }
 
   #countPass(outcome: EnginePassOutcome, resources: readonly DesiredResource[]): void {
@@ -284,7 +359,7 @@ export class ReconcileStep {
     this.#failures = result === 'failed' ? this.#failures + 1 : 0;
     const stalled = this.#failures >= (this.#o.stallAfter ?? 3) || (result === 'invalid' && !this.#good);
     metrics.stalled.set(stalled ? 1 : 0);
-    metrics.setRevision(this.#fetched ?? 'none', this.#good?.revision ?? 'none');
+    metrics.setRevision(this.#fetched ?? 'none', this.#good?.revision ?? 'none', this.#refused ?? 'none');
     status.setErrors(errors);
     status.setCondition(
       'Stalled',
@@ -321,9 +396,10 @@ export class ReconcileStep {
       return next;
     }
     try {
-      const state = await this.#o.store.load();
-      state.runs = [...state.runs, run].slice(-RUN_HISTORY);
-      await this.#o.store.save(state);
+      await this.#state.update((state) => {
+        state.runs = [...state.runs, run].slice(-RUN_HISTORY);
+        this.#o.alerts.settleOutbox(state);
+      });
     } catch (error) {
       log.error({ err: errorMessage(error) }, 'cannot record the run in the state store');
     }

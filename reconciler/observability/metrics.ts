@@ -23,7 +23,7 @@ export class KeelsonMetrics {
   readonly passes: Counter<'result'>;
   readonly passDuration: Histogram<'result'>;
   readonly lastSuccess: Gauge;
-  readonly revisionInfo: Gauge<'revision' | 'applied'>;
+  readonly revisionInfo: Gauge<'revision' | 'applied' | 'refused'>;
   readonly stalled: Gauge;
   readonly diagnostics: Gauge<'severity'>;
   readonly desired: Gauge<'provider' | 'kind'>;
@@ -35,7 +35,7 @@ export class KeelsonMetrics {
   readonly rateBudget: Gauge<'provider'>;
   readonly alertsSent: Counter<'channel' | 'type' | 'result'>;
   readonly fetches: Counter<'result'>;
-  #revision: { revision: string; applied: string } | undefined;
+  #revision: { revision: string; applied: string; refused: string } | undefined;
   readonly #kinds = new Set<string>();
 
   constructor(seed: MetricsSeed = { kinds: [], channels: [] }) {
@@ -60,8 +60,8 @@ export class KeelsonMetrics {
     });
     this.revisionInfo = new Gauge({
       name: 'keelson_revision_info',
-      help: 'Always 1: the revision fetched last and the revision in effect (last good)',
-      labelNames: ['revision', 'applied'],
+      help: 'Always 1: the revision fetched last, the revision in effect (last good), and the newest refused revision (unsigned or invalid; "none")',
+      labelNames: ['revision', 'applied', 'refused'],
       registers,
     });
     this.stalled = new Gauge({
@@ -166,11 +166,12 @@ export class KeelsonMetrics {
   }
 
   /** Replaces the revision series so only the current pair is exported. */
-  setRevision(revision: string, applied: string): void {
-    if (this.#revision && this.#revision.revision === revision && this.#revision.applied === applied) return;
+  setRevision(revision: string, applied: string, refused = 'none'): void {
+    const r = this.#revision;
+    if (r && r.revision === revision && r.applied === applied && r.refused === refused) return;
     this.revisionInfo.reset();
-    this.revisionInfo.set({ revision, applied }, 1);
-    this.#revision = { revision, applied };
+    this.revisionInfo.set({ revision, applied, refused }, 1);
+    this.#revision = { revision, applied, refused };
   }
 
   /** Sets a per-kind gauge to exactly these counts: kinds no longer present drop to zero rather than disappear. */

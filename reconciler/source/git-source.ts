@@ -4,7 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import { type SimpleGit, simpleGit } from 'simple-git';
 import { errorMessage, KeelsonError, type Logger } from '../../providers/sdk/index.ts';
 import { type GitCredentials, gitEnvironment } from './git-credentials.ts';
-import { type DesiredStateSource, redactUrl, type SourceSnapshot } from './source.ts';
+import { type DesiredStateSource, RevisionRefusedError, redactUrl, type SourceSnapshot } from './source.ts';
 import { type SignaturePolicy, verifyCommit } from './verify-signature.ts';
 
 /** A Git remote followed on one branch. Defaults: branch `main`, path `.`. */
@@ -25,13 +25,16 @@ export interface GitSourceOptions {
 
 /**
  * Clones once, then fetches the branch on every sync. A fetch that finds the revision already
- * checked out is a no-op (`changed: false`). A new commit is verified (when configured) before
- * it is checked out, so an unacceptable commit never reaches the working copy.
+ * checked out is a no-op (`changed: false`). Every revision is verified (when configured) before
+ * its first use by this process, the one found checked out on disk at start included, so an
+ * unacceptable commit is never used, whatever an earlier configuration let through.
  */
 export class GitSource implements DesiredStateSource {
   readonly description: string;
   readonly #options: GitSourceOptions;
   #current: string | undefined;
+  /** Revisions whose signature this process verified, with the signing key. */
+  readonly #verified = new Map<string, string>();
 
   constructor(options: GitSourceOptions) {
     this.#options = options;
@@ -51,50 +54,85 @@ export class GitSource implements DesiredStateSource {
   }
 
   async sync(signal?: AbortSignal): Promise<SourceSnapshot> {
-    const dir = this.#options.checkoutDir;
     const branch = this.#options.branch;
     try {
-      if (!existsSync(join(dir, '.git'))) {
-        await rm(dir, { recursive: true, force: true });
-        await mkdir(dirname(dir), { recursive: true });
-        await this.#git(dirname(dir), signal).clone(this.#options.url, dir, [
-          '--no-checkout',
-          '--single-branch',
-          '--branch',
-          branch,
-        ]);
-        this.#current = undefined;
-      }
-      const git = this.#git(dir, signal);
+      await this.#ensureClone(signal);
+      const git = this.#git(this.#options.checkoutDir, signal);
       await git.fetch('origin', `+refs/heads/${branch}:refs/remotes/origin/${branch}`, ['--prune']);
       const revision = (await git.revparse([`refs/remotes/origin/${branch}^{commit}`])).trim();
-      this.#current ??= await readMarker(dir);
-      if (revision === this.#current) return this.#snapshot(revision, false);
-      if (this.#options.verify) {
-        const key = await verifyCommit(dir, revision, this.#options.verify);
-        this.#options.log.info({ revision, key }, 'commit signature verified');
-      }
-      await git.raw(['checkout', '--force', '--detach', revision]);
-      await git.raw(['clean', '-ffdx']);
-      await writeFile(join(dir, '.git', MARKER), `${revision}\n`);
-      this.#current = revision;
-      return this.#snapshot(revision, true);
+      this.#current ??= await readMarker(this.#options.checkoutDir);
+      const key = await this.#verify(revision);
+      if (revision === this.#current) return this.#snapshot(revision, false, key);
+      await this.#checkout(revision, signal);
+      return this.#snapshot(revision, true, key);
     } catch (error) {
-      if (error instanceof KeelsonError) throw error;
-      throw new KeelsonError(
-        `cannot fetch ${this.description}: ${redactMessage(errorMessage(error), this.#options.url)}`,
-        {
-          code: 'UNAVAILABLE',
-          class: 'transient',
-          cause: error,
-        },
-      );
+      throw this.#wrap(error);
     }
   }
 
-  #snapshot(revision: string, changed: boolean): SourceSnapshot {
+  async restore(revision: string, signal?: AbortSignal): Promise<SourceSnapshot> {
+    try {
+      await this.#ensureClone(signal);
+      this.#current ??= await readMarker(this.#options.checkoutDir);
+      const key = await this.#verify(revision);
+      if (revision !== this.#current) await this.#checkout(revision, signal);
+      return this.#snapshot(revision, true, key);
+    } catch (error) {
+      throw this.#wrap(error);
+    }
+  }
+
+  async #ensureClone(signal?: AbortSignal): Promise<void> {
+    const dir = this.#options.checkoutDir;
+    if (existsSync(join(dir, '.git'))) return;
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(dirname(dir), { recursive: true });
+    await this.#git(dirname(dir), signal).clone(this.#options.url, dir, [
+      '--no-checkout',
+      '--single-branch',
+      '--branch',
+      this.#options.branch,
+    ]);
+    this.#current = undefined;
+  }
+
+  /** Checks the signature once per revision per process; a refusal names the revision. */
+  async #verify(revision: string): Promise<string | undefined> {
+    const policy = this.#options.verify;
+    if (!policy) return undefined;
+    const known = this.#verified.get(revision);
+    if (known) return known;
+    try {
+      const key = await verifyCommit(this.#options.checkoutDir, revision, policy);
+      this.#verified.set(revision, key);
+      this.#options.log.info({ revision, key }, 'commit signature verified');
+      return key;
+    } catch (error) {
+      if (error instanceof KeelsonError) throw new RevisionRefusedError(revision, error);
+      throw error;
+    }
+  }
+
+  async #checkout(revision: string, signal?: AbortSignal): Promise<void> {
+    const dir = this.#options.checkoutDir;
+    const git = this.#git(dir, signal);
+    await git.raw(['checkout', '--force', '--detach', revision]);
+    await git.raw(['clean', '-ffdx']);
+    await writeFile(join(dir, '.git', MARKER), `${revision}\n`);
+    this.#current = revision;
+  }
+
+  #wrap(error: unknown): KeelsonError {
+    if (error instanceof KeelsonError) return error;
+    return new KeelsonError(
+      `cannot fetch ${this.description}: ${redactMessage(errorMessage(error), this.#options.url)}`,
+      { code: 'UNAVAILABLE', class: 'transient', cause: error },
+    );
+  }
+
+  #snapshot(revision: string, changed: boolean, verifiedKey: string | undefined): SourceSnapshot {
     const root = this.#options.checkoutDir;
-    return { revision, dir: resolve(root, this.#options.path), root, changed };
+    return { revision, dir: resolve(root, this.#options.path), root, changed, ...(verifiedKey ? { verifiedKey } : {}) };
   }
 }
 

@@ -1,3 +1,5 @@
+import { KeelsonError } from '../../providers/sdk/index.ts';
+
 /** A fetched revision of the desired state. */
 export interface SourceSnapshot {
   /** Commit sha (Git) or `dir-<sha256 of the files>` (directory mode). */
@@ -8,12 +10,30 @@ export interface SourceSnapshot {
   readonly root: string;
   /** False when the fetch found the revision already checked out: nothing to reload. */
   readonly changed: boolean;
+  /** The signing key's fingerprint, when signatures are verified. */
+  readonly verifiedKey?: string;
+}
+
+/** A fetched revision that must not be used (its signature did not verify). */
+export class RevisionRefusedError extends KeelsonError {
+  readonly revision: string;
+
+  constructor(revision: string, cause: KeelsonError) {
+    super(cause.message, { code: cause.code, class: 'terminal', cause });
+    this.revision = revision;
+  }
 }
 
 /** Where desired state comes from: a Git remote, or a local directory in development. */
 export interface DesiredStateSource {
   /** Fetches the newest revision; throws a `KeelsonError` when it cannot, or when the commit is not acceptable. */
   sync(signal?: AbortSignal): Promise<SourceSnapshot>;
+  /**
+   * Puts a revision that was in effect before back in place (the last good one, after a restart),
+   * verifying it again under the current configuration. Sources that cannot go back in history
+   * (a plain directory) do not have it.
+   */
+  restore?(revision: string, signal?: AbortSignal): Promise<SourceSnapshot>;
   /** Calls `onChange` when the source changes by itself (directory mode); Git sources rely on polling and webhooks. */
   watch?(onChange: () => void): void;
   close?(): Promise<void>;

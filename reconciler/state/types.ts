@@ -1,4 +1,5 @@
 import type { InventoryEntry } from '../../providers/sdk/index.ts';
+import type { Alert } from '../alerts/alert.ts';
 
 /** What keelson remembers between passes and across restarts (ARCHITECTURE §5). */
 export interface StateData {
@@ -15,6 +16,31 @@ export interface StateData {
   runs: RunRecord[];
   /** Fields that still differed right after an apply (the API rewrites them): reported once, not re-applied. */
   unstable?: Record<string, UnstableRecord>;
+  /** The last revision that loaded cleanly (and passed signature verification, when it was on): in effect after a restart. */
+  lastGood?: LastGoodRecord;
+  /** Alert messages not yet accepted by their receiver, per channel: delivered at least once, across restarts. */
+  outbox?: Record<string, OutboxMessage[]>;
+  /** Per resource key: the last drift fingerprint announced as healed, so one hand edit is announced once. */
+  healed?: Record<string, HealedRecord>;
+}
+
+export interface LastGoodRecord {
+  readonly revision: string;
+  /** The signing key's fingerprint when signatures were verified; absent when verification was off. */
+  readonly verifiedKey?: string;
+  readonly at: string;
+}
+
+export interface OutboxMessage {
+  /** Stable message id (the same on every delivery attempt), so a receiver can drop duplicates. */
+  readonly id: string;
+  readonly alert: Alert;
+  readonly queuedAt: string;
+}
+
+export interface HealedRecord {
+  readonly fingerprint: string;
+  readonly at: string;
 }
 
 export interface UnstableRecord {
