@@ -1,6 +1,7 @@
 import { zipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type GcpSimulator, startGcpSimulator } from './server.ts';
+import { checkAgainstClientProtos, checkAgainstDiscovery, discoveryFiles, specDir } from './contract-check.ts';
+import { type Exchange, type GcpSimulator, startGcpSimulator } from './server.ts';
 import { clientOptions, google } from './test-clients.ts';
 
 /**
@@ -23,8 +24,9 @@ describe('admin APIs through the official clients in REST mode', { timeout: 60_0
   let sim: GcpSimulator;
   let P: string;
   let L: string;
+  const exchanges: Exchange[] = [];
   beforeAll(async () => {
-    sim = await startGcpSimulator({ runFunctions: false });
+    sim = await startGcpSimulator({ runFunctions: false, onExchange: (e) => exchanges.push(e) });
     P = sim.projectId;
     L = sim.region;
   });
@@ -378,5 +380,66 @@ describe('admin APIs through the official clients in REST mode', { timeout: 60_0
     ).rejects.toThrow();
     const again = await fetch(`${sim.url}/v1/projects/${P}/topics/dropped`, { method: 'PUT', headers: h, body: '{}' });
     expect(again.status).toBe(409);
+  });
+
+  it("every answer above fits the pinned clients' descriptors", () => {
+    const { checked, problems, unmatched } = checkAgainstClientProtos(exchanges);
+    console.log(
+      `checked ${checked} simulator answers against the clients' descriptors; no rule for: ${unmatched.join(', ') || 'none'}`,
+    );
+    expect(problems).toEqual([]);
+    expect(checked).toBeGreaterThan(40);
+    // The check itself catches a field the client does not know, and a wrong type.
+    const bogus = {
+      ...exchanges.find((e) => e.method === 'PUT' && e.template.endsWith('/topics/{topic}') && e.status === 200)!,
+    };
+    const bad = checkAgainstClientProtos([
+      { ...bogus, responseBody: { ...(bogus.responseBody as object), colour: 'red' } },
+      { ...bogus, responseBody: { ...(bogus.responseBody as object), messageRetentionDuration: 5 } },
+    ]);
+    expect(bad.problems).toHaveLength(2);
+  });
+
+  it.runIf(discoveryFiles().length > 0)('every answer above fits the discovery documents', () => {
+    const { checked, problems, unmatched } = checkAgainstDiscovery(exchanges);
+    console.log(
+      `checked ${checked} simulator answers against ${discoveryFiles().length} discovery documents in ${specDir}; not in them: ${unmatched.join(', ') || 'none'}`,
+    );
+    // Fields the pinned clients' descriptors have (checked above) but the older discovery documents lack.
+    const newerThanDiscovery = /\((databaseEdition|density)\)$/;
+    expect(problems.filter((p) => !newerThanDiscovery.test(p))).toEqual([]);
+    expect(checked).toBeGreaterThan(30);
+  });
+});
+
+if (discoveryFiles().length === 0) {
+  console.log(
+    `GCP simulator discovery check NOT run: no gcp-*.discovery.json in ${specDir}. Download them with\n` +
+      '  curl -o gcp-pubsub.v1.discovery.json https://pubsub.googleapis.com/$discovery/rest?version=v1  (and cloudscheduler v1, cloudfunctions v2, run v2, firestore v1)\n' +
+      'and point KEELSON_SPEC_DIR at their folder.',
+  );
+}
+
+describe('requireEnabledApis', () => {
+  it('refuses an API until its service is enabled, with the SERVICE_DISABLED reason', async () => {
+    const sim = await startGcpSimulator({ runFunctions: false, requireEnabledApis: true });
+    try {
+      const h = { authorization: `Bearer ${sim.env.GCP_ACCESS_TOKEN}`, 'content-type': 'application/json' };
+      const topic = `${sim.url}/v1/projects/${sim.projectId}/topics/topic-1`;
+      const refused = await fetch(topic, { method: 'PUT', headers: h, body: '{}' });
+      expect(refused.status).toBe(403);
+      const body = (await refused.json()) as { error: { details: { reason?: string }[] } };
+      expect(body.error.details[0]?.reason).toBe('SERVICE_DISABLED');
+      const op = await fetch(`${sim.url}/v1/projects/${sim.projectId}/services/pubsub.googleapis.com:enable`, {
+        method: 'POST',
+        headers: h,
+        body: '{}',
+      });
+      expect(op.status).toBe(200);
+      await sim.settleOperations();
+      expect((await fetch(topic, { method: 'PUT', headers: h, body: '{}' })).status).toBe(200);
+    } finally {
+      await sim.close();
+    }
   });
 });

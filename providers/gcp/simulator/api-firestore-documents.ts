@@ -28,7 +28,7 @@ interface Transaction {
 export function firestoreDocumentRoutes(
   ctx: SimContext,
   options: { requireIndexes: boolean; onChange: (changes: DocumentChange[]) => void },
-): Route[] {
+): { routes: Route[]; sweepTtl: () => number } {
   const d = ctx.state.data;
   const transactions = new Map<string, Transaction>();
   let lastMicros = 0n;
@@ -244,7 +244,8 @@ export function firestoreDocumentRoutes(
 
   const handle = (req: SimRequest): SimReply => {
     const p = req.params;
-    let rest = p.rest ?? '';
+    // The verb is a literal ':' in the raw path; an encoded one (%3A) belongs to a document id.
+    let rest = req.path.slice(req.path.indexOf('/documents') + '/documents'.length);
     let verb = '';
     const colon = rest.lastIndexOf(':');
     if (colon >= 0 && !rest.slice(colon).includes('/')) {
@@ -252,7 +253,7 @@ export function firestoreDocumentRoutes(
       rest = rest.slice(0, colon);
     }
     if (rest !== '' && !rest.startsWith('/')) throw new ApiError('NOT_FOUND', `no such method ${req.path}`);
-    const segs = rest === '' ? [] : rest.slice(1).split('/');
+    const segs = rest === '' ? [] : rest.slice(1).split('/').map(decodeSegment);
     const path = segs.join('/');
     const { name: dbName, docs } = database(p);
     const q = req.query;
@@ -405,7 +406,48 @@ export function firestoreDocumentRoutes(
     }
   };
 
-  return [route('firestore', '*', '/v1/projects/{project}/databases/{database}/documents{rest=**}', handle)];
+  /**
+   * Deletes documents whose TTL field (an ACTIVE policy's timestamp) has passed, through the same
+   * write path as an API delete (so triggers see them). GCP does this within a day of expiry.
+   */
+  const sweepTtl = (): number => {
+    const now = BigInt(ctx.clock.now()) * 1000n;
+    let deleted = 0;
+    for (const field of Object.values(d.fields)) {
+      if ((field.ttlConfig as Json | undefined)?.state !== 'ACTIVE') continue;
+      const m = /^(projects\/[^/]+\/databases\/[^/]+)\/collectionGroups\/([^/]+)\/fields\/(.+)$/.exec(
+        field.name as string,
+      );
+      if (!m) continue;
+      const [, dbName, group, fieldPath] = m as unknown as [string, string, string, string];
+      const docs = d.documents[dbName];
+      if (!docs) continue;
+      const expired = Object.entries(docs)
+        .filter(([path, doc]) => {
+          const segs = path.split('/');
+          const v = getField(doc.fields as Record<string, Value>, fieldPath);
+          return segs.at(-2) === group && typeof v?.timestampValue === 'string' && micros(v.timestampValue) <= now;
+        })
+        .map(([path]) => ({ delete: `${dbName}/documents/${path}` }));
+      if (expired.length === 0) continue;
+      applyWrites(dbName, docs, expired, false);
+      deleted += expired.length;
+    }
+    return deleted;
+  };
+
+  return {
+    routes: [route('firestore', '*', '/v1/projects/{project}/databases/{database}/documents{rest=**}', handle)],
+    sweepTtl,
+  };
+}
+
+function decodeSegment(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    throw invalidArgument('name', `"${s}" is not a valid percent-encoded path segment`);
+  }
 }
 
 function checkDocPath(path: string, field: string): void {

@@ -147,8 +147,9 @@ export function runRoutes(ctx: SimContext, ops: Operations): Route[] {
     }),
     route('run', 'GET', base, (req) => {
       const prefix = `projects/${req.params.project}/locations/${req.params.location}/services/`;
+      const all = req.params.location === '-';
       const items = Object.keys(d.runServices)
-        .filter((k) => k.startsWith(prefix))
+        .filter((k) => (all ? k.startsWith(`projects/${req.params.project}/`) : k.startsWith(prefix)))
         .sort()
         .map((k) => d.runServices[k]);
       return ok(page(items, req.query, 'services', 100, 1000));

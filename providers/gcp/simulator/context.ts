@@ -1,7 +1,7 @@
 import type { SimClock } from './clock.ts';
 import type { GcpState } from './state.ts';
 
-/** Where the simulator logs. */
+/** Where the simulator logs; it calls `info(fields, message)` / `warn(fields, message)` (pino's shape). */
 export interface SimLog {
   info(...args: unknown[]): void;
   warn(...args: unknown[]): void;

@@ -192,7 +192,8 @@ export class FirestoreEvents {
         if (status >= 200 && status < 300) return;
         const retry = (fn.eventTrigger as Json).retryPolicy === 'RETRY_POLICY_RETRY';
         this.#ctx.log.warn(
-          `gcp simulator: ${name} answered ${status} to ${type} for ${change.path}${retry ? '; retrying' : ''}`,
+          { function: name, status, type, document: change.path, retry },
+          'gcp simulator: a function refused a Firestore event',
         );
         if (!retry || this.#closed) return;
         const delay = Math.min(600, 10 * 2 ** (attempt - 1)) * 1000;

@@ -108,7 +108,7 @@ export class FunctionHost {
     }
     const previous = this.#running.get(name);
     this.#running.set(name, { child, port, dir, revision, signature });
-    this.#ctx.log.info(`gcp simulator: function ${name} (${signature}) revision ${revision} listening on ${port}`);
+    this.#ctx.log.info({ function: name, signature, revision, port }, 'gcp simulator: function started');
     if (previous) await stopProcess(previous);
   }
 

@@ -107,7 +107,10 @@ export class Operations {
       } catch (e) {
         const err = e instanceof ApiError ? e : new ApiError('INTERNAL', (e as Error).message);
         op.error = { ...err.toRpcStatus(), details: [...err.details] };
-        this.#ctx.log.warn(`gcp simulator: operation ${op.name} (${op.kind}) failed: ${err.message}`);
+        this.#ctx.log.warn(
+          { operation: op.name, kind: op.kind, error: err.message },
+          'gcp simulator: operation failed',
+        );
       }
       op.done = true;
       if (op.metadata && typeof op.metadata === 'object')

@@ -198,7 +198,10 @@ export class PubSubBroker {
         ]);
         return;
       }
-      this.#ctx.log.warn(`gcp simulator: dead-letter topic ${target} of ${subscription} does not exist; retrying`);
+      this.#ctx.log.warn(
+        { subscription, deadLetterTopic: target },
+        'gcp simulator: dead-letter topic does not exist; retrying',
+      );
     }
     const retry = sub.retryPolicy as Json | undefined;
     const push = isPush(sub);

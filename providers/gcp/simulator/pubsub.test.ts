@@ -51,3 +51,123 @@ describe('Pub/Sub through @google-cloud/pubsub in REST mode', () => {
     expect(after.receivedMessages ?? []).toHaveLength(0);
   });
 });
+
+describe('Pub/Sub push delivery, retry, dead-lettering and ordering (fake clock)', () => {
+  let sim: GcpSimulator;
+  const clock = new FakeClock();
+  let server: import('node:http').Server;
+  let endpoint: string;
+  type PushBody = { message: { data: string; attributes: Record<string, string> }; deliveryAttempt?: number };
+  const received: { body: PushBody; auth: string | undefined }[] = [];
+  let answer = (_body: PushBody): number => 204;
+  beforeAll(async () => {
+    sim = await startGcpSimulator({ clock, runFunctions: false });
+    const { createServer } = await import('node:http');
+    server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c) => chunks.push(c));
+      req.on('end', () => {
+        const body = JSON.parse(Buffer.concat(chunks).toString());
+        received.push({ body, auth: req.headers.authorization });
+        res.writeHead(answer(body)).end();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    endpoint = `http://127.0.0.1:${(server.address() as { port: number }).port}/push`;
+  });
+  afterAll(async () => {
+    await sim.close();
+    server.close();
+  });
+  const h = () => ({ authorization: `Bearer ${sim.env.GCP_ACCESS_TOKEN}`, 'content-type': 'application/json' });
+  const put = (path: string, body: unknown) =>
+    fetch(`${sim.url}/v1/projects/${sim.projectId}/${path}`, {
+      method: 'PUT',
+      headers: h(),
+      body: JSON.stringify(body),
+    });
+  const publish = (topic: string, messages: unknown[]) =>
+    fetch(`${sim.url}/v1/projects/${sim.projectId}/topics/${topic}:publish`, {
+      method: 'POST',
+      headers: h(),
+      body: JSON.stringify({ messages }),
+    });
+  const P = () => `projects/${sim.projectId}`;
+
+  it('pushes with a verifiable OIDC token, redelivers with backoff after a 500, then dead-letters', async () => {
+    const { createRemoteJWKSet, jwtVerify } = await import('jose');
+    await put('topics/events', {});
+    await put('topics/events-dead', {});
+    await put('subscriptions/events-dead-pull', { topic: `${P()}/topics/events-dead` });
+    await put('subscriptions/events-push', {
+      topic: `${P()}/topics/events`,
+      pushConfig: {
+        pushEndpoint: endpoint,
+        oidcToken: { serviceAccountEmail: `push@${sim.projectId}.iam.gserviceaccount.com`, audience: 'events' },
+      },
+      retryPolicy: { minimumBackoff: '10s', maximumBackoff: '60s' },
+      deadLetterPolicy: { deadLetterTopic: `${P()}/topics/events-dead`, maxDeliveryAttempts: 5 },
+    });
+    answer = () => 500;
+    received.length = 0;
+    await publish('events', [{ data: Buffer.from('x').toString('base64'), attributes: { kind: 'call' } }]);
+    await sim.advance(0);
+    expect(received).toHaveLength(1);
+    const { payload } = await jwtVerify(
+      received[0]!.auth!.slice(7),
+      createRemoteJWKSet(new URL(sim.env.GCP_OIDC_JWKS_URL!)),
+      {
+        issuer: 'https://accounts.google.com',
+        audience: 'events',
+      },
+    );
+    expect(payload.email).toBe(`push@${sim.projectId}.iam.gserviceaccount.com`);
+    expect(received[0]!.body.message.attributes).toEqual({ kind: 'call' });
+    expect(received[0]!.body.deliveryAttempt).toBe(1);
+    await sim.advance(9_000);
+    expect(received).toHaveLength(1);
+    await sim.advance(1_000);
+    expect(received).toHaveLength(2);
+    await sim.advance(20_000);
+    await sim.advance(40_000);
+    await sim.advance(60_000);
+    expect(received.map((r) => r.body.deliveryAttempt)).toEqual([1, 2, 3, 4, 5]);
+    const pulled = await fetch(`${sim.url}/v1/${P()}/subscriptions/events-dead-pull:pull`, {
+      method: 'POST',
+      headers: h(),
+      body: JSON.stringify({ maxMessages: 5 }),
+    });
+    const dead = ((await pulled.json()) as { receivedMessages: { message: { attributes: Record<string, string> } }[] })
+      .receivedMessages;
+    expect(dead).toHaveLength(1);
+    expect(dead[0]!.message.attributes.CloudPubSubDeadLetterSourceDeliveryCount).toBe('5');
+  });
+
+  it('delivers an ordering key one message at a time, in order', async () => {
+    await put('topics/ordered', {});
+    await put('subscriptions/ordered-push', {
+      topic: `${P()}/topics/ordered`,
+      pushConfig: { pushEndpoint: endpoint },
+      enableMessageOrdering: true,
+    });
+    received.length = 0;
+    let failFirst = true;
+    answer = (body) => {
+      if (failFirst && Buffer.from(body.message.data, 'base64').toString() === '1') {
+        failFirst = false;
+        return 503;
+      }
+      return 200;
+    };
+    await publish(
+      'ordered',
+      ['1', '2', '3'].map((n) => ({ data: Buffer.from(n).toString('base64'), orderingKey: 'room-1' })),
+    );
+    await sim.advance(0);
+    await sim.advance(1_000);
+    await sim.advance(1_000);
+    await sim.advance(1_000);
+    const seen = received.map((r) => Buffer.from(r.body.message.data, 'base64').toString());
+    expect(seen).toEqual(['1', '1', '2', '3']);
+  });
+});

@@ -29,6 +29,7 @@ export interface Runtime {
   idle(): Promise<void>;
   busy(): number;
   fireDueJobs(): Promise<void>;
+  sweepTtl(): number;
   logs(name: string): string[];
 }
 
@@ -57,6 +58,9 @@ export function api(path: string): string {
   return 'other';
 }
 
+/** How often (clock time) expired documents are deleted by their TTL policies. */
+const TTL_SWEEP_MS = 3_600_000;
+
 const INVOKER_ROLES = ['roles/cloudfunctions.invoker', 'roles/run.invoker', 'roles/owner', 'roles/editor'];
 const HOP_HEADERS = new Set(['host', 'connection', 'content-length', 'transfer-encoding', 'keep-alive']);
 
@@ -72,12 +76,20 @@ export function buildRoutes(ctx: SimContext, parts: Parts): { routes: Route[]; r
     d.databases[name] = newDatabase(ctx, name, {});
   }
 
+  const documents = firestoreDocumentRoutes(ctx, {
+    requireIndexes: parts.requireFirestoreIndexes,
+    onChange: (c) => events.publish(c),
+  });
+  let ttlTimer: { cancel(): void } | undefined;
+  const armTtl = () => {
+    ttlTimer = ctx.clock.setTimer(TTL_SWEEP_MS, () => {
+      documents.sweepTtl();
+      armTtl();
+    });
+  };
   const routes: Route[] = [
     ...parts.operations.routes(),
-    ...firestoreDocumentRoutes(ctx, {
-      requireIndexes: parts.requireFirestoreIndexes,
-      onChange: (c) => events.publish(c),
-    }),
+    ...documents.routes,
     ...pubsubRoutes(ctx, parts.broker),
     ...secretManagerRoutes(ctx),
     ...serviceUsageRoutes(ctx, parts.operations),
@@ -192,7 +204,8 @@ export function buildRoutes(ctx: SimContext, parts: Parts): { routes: Route[]; r
         if (!ok2) {
           const noRetry = (fn.eventTrigger as Json | undefined)?.retryPolicy === 'RETRY_POLICY_DO_NOT_RETRY';
           ctx.log.warn(
-            `gcp simulator: ${r.functionName} answered ${result.status} to a Pub/Sub event${noRetry ? '; not retried (RETRY_POLICY_DO_NOT_RETRY)' : '; it will be redelivered'}`,
+            { function: r.functionName, status: result.status, redelivered: !noRetry },
+            'gcp simulator: a function refused a Pub/Sub event',
           );
           if (noRetry) return 204;
         }
@@ -262,6 +275,7 @@ export function buildRoutes(ctx: SimContext, parts: Parts): { routes: Route[]; r
         if (s) (s.pushConfig as Json).pushEndpoint = functionUrl(ctx, fnName);
       }
       scheduler.resume();
+      armTtl();
       await Promise.all(
         Object.values(d.functions)
           .filter((f) => f.state === 'ACTIVE')
@@ -269,12 +283,16 @@ export function buildRoutes(ctx: SimContext, parts: Parts): { routes: Route[]; r
             host
               .deploy(f)
               .catch((e: unknown) =>
-                ctx.log.warn(`gcp simulator: cannot restart ${f.name as string}: ${(e as Error).message}`),
+                ctx.log.warn(
+                  { function: f.name, error: (e as Error).message },
+                  'gcp simulator: cannot restart function',
+                ),
               ),
           ),
       );
     },
     async stop() {
+      ttlTimer?.cancel();
       scheduler.close();
       events.close();
       await host.stopAll();
@@ -288,6 +306,7 @@ export function buildRoutes(ctx: SimContext, parts: Parts): { routes: Route[]; r
       scheduler.fireDue();
       await scheduler.idle();
     },
+    sweepTtl: () => documents.sweepTtl(),
     logs(name) {
       const full = name.includes('/') ? name : `projects/${ctx.projectId}/locations/${ctx.region}/functions/${name}`;
       return host.logs(full);

@@ -35,6 +35,11 @@ export interface GcpSimulatorOptions {
   readonly firestoreDefaultDatabase?: boolean;
   /** Queries that need a composite index fail unless a READY one exists, as on GCP (default true). */
   readonly requireFirestoreIndexes?: boolean;
+  /**
+   * Answer `403 PERMISSION_DENIED` (reason `SERVICE_DISABLED`) for an API whose service is not
+   * enabled in Service Usage, as GCP does (default false: every API answers).
+   */
+  readonly requireEnabledApis?: boolean;
   /** Requests per minute per API before 429 RESOURCE_EXHAUSTED (default 6000; clock time). */
   readonly requestsPerMinute?: number;
   /** Called with each answered API request and its bodies (for contract checks). */
@@ -82,6 +87,8 @@ export interface GcpSimulator {
   advance(ms: number): Promise<void>;
   /** Fires every ENABLED Scheduler job whose time has come on the clock, and waits for their requests. */
   fireDueJobs(): Promise<void>;
+  /** Deletes the documents whose TTL has passed now (the simulator also does so every clock hour); answers how many. */
+  sweepTtl(): Promise<number>;
   /** Finishes every running long-running operation now. */
   settleOperations(): Promise<void>;
   /** Resolves when no push, event or Scheduler request is on the wire. */
@@ -94,6 +101,18 @@ export interface GcpSimulator {
 }
 
 const DEFAULT_TOKEN = 'gcp-sim-access-token';
+
+/** The Service Usage name of each simulated API (Service Usage itself is always on). */
+const serviceOfApi: Record<string, string> = {
+  pubsub: 'pubsub.googleapis.com',
+  scheduler: 'cloudscheduler.googleapis.com',
+  functions: 'cloudfunctions.googleapis.com',
+  run: 'run.googleapis.com',
+  secretmanager: 'secretmanager.googleapis.com',
+  firestore: 'firestore.googleapis.com',
+  iam: 'iam.googleapis.com',
+  cloudresourcemanager: 'cloudresourcemanager.googleapis.com',
+};
 
 /** Starts the Google Cloud simulator on loopback: one port, routed by path. */
 export async function startGcpSimulator(options: GcpSimulatorOptions = {}): Promise<GcpSimulator> {
@@ -139,7 +158,7 @@ export async function startGcpSimulator(options: GcpSimulatorOptions = {}): Prom
 
   const server = createServer((req, res) => {
     void handle(req, res).catch((e: unknown) => {
-      log.warn('gcp simulator: request failed', e);
+      log.warn({ error: String(e) }, 'gcp simulator: request failed');
       if (!res.headersSent) reply(res, { status: 500, json: new ApiError('INTERNAL', String(e)).toBody() });
     });
   });
@@ -225,6 +244,29 @@ export async function startGcpSimulator(options: GcpSimulatorOptions = {}): Prom
       fail(faultError(fault));
       return;
     }
+    const service = serviceOfApi[apiOfPath(path)];
+    if (
+      options.requireEnabledApis &&
+      service &&
+      found?.route.api !== 'operations' &&
+      state.data.services[service] !== 'ENABLED'
+    ) {
+      fail(
+        new ApiError(
+          'PERMISSION_DENIED',
+          `${service} has not been used in project ${projectNumber} before or it is disabled. Enable it by visiting https://console.developers.google.com/apis/api/${service}/overview?project=${projectNumber} then retry.`,
+          [
+            {
+              '@type': 'type.googleapis.com/google.rpc.ErrorInfo',
+              reason: 'SERVICE_DISABLED',
+              domain: 'googleapis.com',
+              metadata: { service, consumer: `projects/${projectNumber}` },
+            },
+          ],
+        ),
+      );
+      return;
+    }
     if (!takeQuota(api)) {
       fail(
         new ApiError(
@@ -271,7 +313,7 @@ export async function startGcpSimulator(options: GcpSimulatorOptions = {}): Prom
     } catch (e) {
       if (e instanceof ApiError) fail(e);
       else {
-        log.warn('gcp simulator: handler error', e);
+        log.warn({ error: String(e), method, path }, 'gcp simulator: handler error');
         fail(new ApiError('INTERNAL', (e as Error).message));
       }
     }
@@ -328,6 +370,11 @@ export async function startGcpSimulator(options: GcpSimulatorOptions = {}): Prom
       await idle();
     },
     settleOperations: () => operations.settle(),
+    async sweepTtl() {
+      const n = runtime.sweepTtl();
+      await idle();
+      return n;
+    },
     idle,
     functionLogs: (name: string) => runtime.logs(name),
     idToken: (email, audience) => signer.idToken(email, audience),
