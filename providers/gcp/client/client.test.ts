@@ -55,7 +55,7 @@ describe('Google client errors', () => {
       httpStatusCode: 429,
       statusDetails: [{ retryDelay: { seconds: '2', nanos: 500_000_000 } }],
     });
-    expect(readFailure(e)).toEqual({
+    expect(readFailure(e)).toMatchObject({
       status: Status.RESOURCE_EXHAUSTED,
       httpStatus: 429,
       message: 'quota',

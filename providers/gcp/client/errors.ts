@@ -45,6 +45,8 @@ export interface GoogleFailure {
   readonly message: string;
   /** From a `google.rpc.RetryInfo` detail, ms. */
   readonly retryDelayMs: number | undefined;
+  /** From a `google.rpc.ErrorInfo` detail, e.g. `SERVICE_DISABLED`. */
+  readonly reason: string | undefined;
 }
 
 /**
@@ -80,7 +82,12 @@ export function readFailure(error: unknown): GoogleFailure {
   }
   // "5 NOT_FOUND: topic not found" → "topic not found"
   message = message.replace(/^\d+ [A-Z_]+: /, '');
-  return { status, httpStatus, message, retryDelayMs: retryDelay(details) };
+  let reason = typeof (e as { reason?: unknown }).reason === 'string' ? (e as { reason: string }).reason : undefined;
+  for (const d of details) {
+    const r = (d as { reason?: unknown })?.reason;
+    if (!reason && typeof r === 'string') reason = r;
+  }
+  return { status, httpStatus, message, retryDelayMs: retryDelay(details), reason };
 }
 
 function parseJson(text: string): unknown {
@@ -156,7 +163,10 @@ export function toKeelsonError(error: unknown, what: string, resource?: string):
   const local = f.status === undefined && isLocal(error);
   const { code, class: cls } = local
     ? { code: 'API_ERROR' as const, class: 'terminal' as const }
-    : classifyStatus(f.status);
+    : f.reason === 'SERVICE_DISABLED'
+      ? // The API is not enabled (yet): a gcp.ProjectService enabling it may still be running.
+        { code: 'NOT_READY' as const, class: 'waiting' as const }
+      : classifyStatus(f.status);
   const name = f.status === undefined ? 'no answer' : (Object.keys(Status)[f.status] ?? String(f.status));
   const retryAfterMs = cls === 'waiting' ? (f.retryDelayMs ?? 5000) : f.retryDelayMs;
   return new KeelsonError(`cannot ${what}: ${f.message} (${name})`, {

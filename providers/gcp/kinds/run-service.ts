@@ -92,12 +92,6 @@ interface Service {
 /** Cloud Run services: one paged list per region in use; deploys are long-running operations. */
 export class RunServiceHandler implements ResourceHandler {
   readonly #rt: GcpRuntime;
-  /**
-   * Regions keelson deployed to in this process. Cloud Run lists across regions with
-   * `locations/-`, but the simulator does not answer that yet, so observe lists the default region,
-   * the desired ones and these.
-   */
-  readonly #regions = new Set<string>();
 
   constructor(rt: GcpRuntime) {
     this.#rt = rt;
@@ -166,21 +160,20 @@ export class RunServiceHandler implements ResourceHandler {
   async observe(ctx: HandlerContext, query: ObserveQuery): Promise<ObservedResource[]> {
     await refreshOperations(this.#rt, RUN_SERVICE_KIND);
     const api = this.#rt.api;
-    const regions = new Set([api.region, ...this.#regions, ...query.desired.map((d) => this.#region(d.spec))]);
     const names = new Set(query.names);
     const out: ObservedResource[] = [];
-    for (const region of [...regions].sort()) {
-      const services = await api.list<Service>(
-        `list Run services in ${region}`,
-        api.clients.run(),
-        'listServices',
-        { parent: api.location(region) },
-        signalOf(ctx),
-      );
-      for (const s of services) {
-        if (deleting(this.#rt, s.name ?? '')) continue;
-        if (names.has(shortName(s.name)) || isOwnedBy(s.labels, ctx.owner)) out.push(this.#observed(ctx, s, region));
-      }
+    // One list across every region (`locations/-`): an owned service in any region is seen.
+    const services = await api.list<Service>(
+      'list Run services',
+      api.clients.run(),
+      'listServices',
+      { parent: api.location('-') },
+      signalOf(ctx),
+    );
+    for (const s of services) {
+      if (deleting(this.#rt, s.name ?? '')) continue;
+      const region = (s.name ?? '').split('/')[3] ?? api.region;
+      if (names.has(shortName(s.name)) || isOwnedBy(s.labels, ctx.owner)) out.push(this.#observed(ctx, s, region));
     }
     for (const d of query.desired) {
       if (this.#rt.operations.running(d.key) && !out.some((o) => o.key === d.key)) out.push(this.#placeholder(d));
@@ -261,7 +254,6 @@ export class RunServiceHandler implements ResourceHandler {
     }
     const api = this.#rt.api;
     const client = api.clients.run();
-    this.#regions.add(region);
     try {
       await startOperation(this.#rt, ctx, desired.key, `deploy Run service ${desired.name}`, client, (gax) =>
         client.createService(
