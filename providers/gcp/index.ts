@@ -85,6 +85,13 @@ export const gcpModule: ProviderModule = {
     );
     return createGcpProvider(config);
   },
+  // Loaded only when asked for (`keelson simulate gcp`, the demo): validating never pays for it.
+  simulator: {
+    async start(options) {
+      const { gcpSimulatorEntry } = await import('./simulator/index.ts');
+      return gcpSimulatorEntry.start(options);
+    },
+  },
 };
 
 export { type GcpConfig, readGcpConfig } from './client/config.ts';
