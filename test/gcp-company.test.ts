@@ -154,16 +154,30 @@ describe("the company's Google Cloud project, through runPass", { timeout: 120_0
     expect(sim.faults.remaining()).toBe(0);
   });
 
-  it('answers lost after the work was done create no duplicates', async () => {
-    // A new topic and subscription, and a new secret value: each first write's answer is dropped.
+  it('answers lost after the work was done, under a 429 storm, create no duplicates', async () => {
+    // New resources of five kinds and a new secret value: each first write's answer is dropped.
     rig.write(
       'gcp/extra.yaml',
-      'kind: gcp.PubSubTopic\nname: lost-topic\nspec: {}\n---\nkind: gcp.PubSubSubscription\nname: lost-sub\nspec:\n  topic: { ref: gcp.PubSubTopic/lost-topic, output: name }\n',
+      [
+        'kind: gcp.PubSubTopic\nname: lost-topic\nspec: {}\n',
+        'kind: gcp.PubSubSubscription\nname: lost-sub\nspec:\n  topic: { ref: gcp.PubSubTopic/lost-topic, output: name }\n',
+        'kind: gcp.ServiceAccount\nname: lost-sa\nspec: { displayName: Lost }\n',
+        'kind: gcp.SchedulerJob\nname: lost-job\nspec:\n  schedule: "0 5 * * *"\n  httpTarget: { uri: "https://example.com/x" }\n',
+        'kind: gcp.Function\nname: lost-fn\nspec:\n  source: functions/backup\n  entryPoint: backup\n',
+      ].join('---\n'),
     );
     rig.secrets['groq-api-key'] = 'groq-key-v2';
-    sim.faults.inject({ type: 'drop-response', match: { method: 'PUT', path: '/topics/lost-topic' } });
-    sim.faults.inject({ type: 'drop-response', match: { method: 'PUT', path: '/subscriptions/lost-sub' } });
-    sim.faults.inject({ type: 'drop-response', match: { method: 'POST', path: '/secrets/groq-api-key:addVersion' } });
+    const start = sim.requests.length;
+    const drop = (method: string, path: string | RegExp) =>
+      sim.faults.inject({ type: 'drop-response', match: { method, path } });
+    drop('PUT', '/topics/lost-topic');
+    drop('PUT', '/subscriptions/lost-sub');
+    drop('POST', '/serviceAccounts');
+    drop('POST', '/jobs');
+    // Paths are matched without their query (`?functionId=lost-fn`): the create is the POST to the collection.
+    drop('POST', /\/locations\/europe-west3\/functions$/);
+    drop('POST', '/secrets/groq-api-key:addVersion');
+    sim.faults.quotaStorm(6, { retryAfterSeconds: 0.05 });
     await converge();
     expect(sim.faults.remaining()).toBe(0);
     const provider = gcp();
@@ -172,6 +186,29 @@ describe("the company's Google Cloud project, through runPass", { timeout: 120_0
     })) as [{ name: string; state: string | number }[]];
     // v1 (disabled) and v2 (enabled): the dropped addVersion was not repeated.
     expect(versions).toHaveLength(2);
+    const creates = sim.requests
+      .slice(start)
+      .filter(
+        (r) =>
+          r.method !== 'GET' &&
+          /\/topics\/lost-topic$|\/subscriptions\/lost-sub$|\/serviceAccounts$|\/jobs$|\/locations\/europe-west3\/functions$/.test(
+            r.path,
+          ) &&
+          r.status < 300,
+      );
+    // One create each reached the simulator and did the work (logged with status 0: its answer was
+    // dropped); no second one succeeded.
+    expect(creates.map((r) => r.path.split('/').at(-1)).sort()).toEqual([
+      'functions',
+      'jobs',
+      'lost-sub',
+      'lost-topic',
+      'serviceAccounts',
+    ]);
+    const [jobs] = (await provider.api.clients.scheduler().listJobs({
+      parent: `projects/${PROJECT}/locations/europe-west3/jobs`.replace('/jobs', ''),
+    })) as [{ name: string }[]];
+    expect(jobs.filter((j) => j.name.endsWith('/lost-job'))).toHaveLength(1);
     expect(rig.log.lines.join('\n')).not.toContain('groq-key-v2');
   });
 });

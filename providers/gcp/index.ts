@@ -1,5 +1,14 @@
-import type { Provider, ProviderKind, ProviderModule } from '../sdk/index.ts';
+import {
+  type HandlerContext,
+  KeelsonError,
+  type ObserveQuery,
+  type Provider,
+  type ProviderKind,
+  type ProviderModule,
+  type ResourceHandler,
+} from '../sdk/index.ts';
 import { type GcpConfig, readGcpConfig } from './client/config.ts';
+import { readFailure } from './client/errors.ts';
 import { GcpApi, type GcpApiOptions } from './client/gcp-api.ts';
 import { OperationTracker } from './client/operation-tracker.ts';
 import type { GcpRuntime } from './kinds/common.ts';
@@ -54,7 +63,10 @@ export function createGcpProvider(config: GcpConfig, options: GcpProviderOptions
   const api = new GcpApi(config, options);
   const operations = new OperationTracker();
   const rt: GcpRuntime = { api, operations, now: options.now ?? Date.now };
-  const kinds: ProviderKind[] = KINDS.map((k) => ({ schema: k.schema, handler: new k.Handler(rt) }));
+  const kinds: ProviderKind[] = KINDS.map((k) => ({
+    schema: k.schema,
+    handler: observeOnceWhenDisabled(new k.Handler(rt)),
+  }));
   return {
     name: 'gcp',
     api,
@@ -64,6 +76,33 @@ export function createGcpProvider(config: GcpConfig, options: GcpProviderOptions
     rateBudget: () => api.budget.snapshot(),
     close: () => api.close(),
   };
+}
+
+/**
+ * An API that is not enabled will not be enabled within the next seconds (a `gcp.ProjectService`
+ * takes a while): the observe of its kinds fails at once, not after the engine's retries, and the
+ * pass reports those kinds as not observable until a later pass. (Writes keep their waiting class.)
+ */
+function observeOnceWhenDisabled(handler: ResourceHandler): ResourceHandler {
+  const wrapped: ResourceHandler = {
+    async observe(ctx: HandlerContext, query: ObserveQuery) {
+      try {
+        return await handler.observe(ctx, query);
+      } catch (error) {
+        if (error instanceof KeelsonError && readFailure(error.cause).reason === 'SERVICE_DISABLED') {
+          throw new KeelsonError(error.message, { code: 'NOT_READY', class: 'terminal', cause: error.cause });
+        }
+        throw error;
+      }
+    },
+    create: (ctx, desired) => handler.create(ctx, desired),
+    update: (ctx, desired, observed, changes) => handler.update(ctx, desired, observed, changes),
+    delete: (ctx, observed) => handler.delete(ctx, observed),
+  };
+  const { normalize, collectGarbage } = handler;
+  if (normalize) wrapped.normalize = (spec) => normalize.call(handler, spec);
+  if (collectGarbage) wrapped.collectGarbage = (ctx) => collectGarbage.call(handler, ctx);
+  return wrapped;
 }
 
 /** The Google Cloud provider module: unavailable (with the reason) without `GCP_PROJECT_ID`. */

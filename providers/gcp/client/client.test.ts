@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { gcpLabelValue, isOwnedBy, ownershipLabels, userLabels } from '../ownership.ts';
+import { GcpClients } from './clients.ts';
 import { readGcpConfig } from './config.ts';
 import { readFailure, Status, toKeelsonError } from './errors.ts';
 import { GcpRateBudget } from './rate-budget.ts';
@@ -21,6 +22,18 @@ describe('the Google Cloud configuration', () => {
     expect(config.endpoint?.port).toBe('9999');
     expect(config.credentials.type).toBe('token');
     expect(JSON.stringify(config)).not.toContain('very-secret-token');
+  });
+
+  it('never lets the Google libraries probe the metadata server when an endpoint or a token is given', () => {
+    delete process.env.METADATA_SERVER_DETECTION;
+    const config = readGcpConfig({
+      GCP_PROJECT_ID: 'p',
+      GCP_API_ENDPOINT: 'http://127.0.0.1:1',
+      GCP_ACCESS_TOKEN: 't',
+    });
+    if ('unavailable' in config) throw new Error(config.unavailable);
+    new GcpClients(config);
+    expect(process.env.METADATA_SERVER_DETECTION).toBe('none');
   });
 
   it('says which key file is missing, and falls back to Application Default Credentials', () => {

@@ -168,7 +168,7 @@ export class GcpApi {
         const headers = await this.clients.headers(url);
         const signals = [AbortSignal.timeout(this.#timeoutMs)];
         if (options.signal) signals.push(options.signal);
-        const response = await fetch(url, {
+        const response = await netFetch(url, {
           method,
           headers: { ...headers, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
           ...(body === undefined ? {} : { body: JSON.stringify(body) }),
@@ -198,5 +198,21 @@ export class GcpApi {
 
   async close(): Promise<void> {
     await this.clients.close();
+  }
+}
+
+/**
+ * `fetch`, with a failed connection (Node's `TypeError: fetch failed`) turned into a plain error, so
+ * it is told apart from a request the client refused to build: the first may have done the work.
+ */
+export async function netFetch(url: string, init: RequestInit): Promise<Response> {
+  try {
+    return await fetch(url, init);
+  } catch (error) {
+    if (init.signal?.aborted) throw error;
+    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+    throw new Error(`the connection to ${new URL(url).host} failed (${cause?.code ?? cause?.message ?? String(error)})`, {
+      cause: error,
+    });
   }
 }

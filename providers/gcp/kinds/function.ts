@@ -10,6 +10,7 @@ import {
   resourceKey,
 } from '../../sdk/index.ts';
 import { isAlreadyExists, isNotFound } from '../client/errors.ts';
+import { netFetch } from '../client/gcp-api.ts';
 import { GCP_SOURCE_LABEL, isOwnedBy, ownershipLabels, userLabels } from '../ownership.ts';
 import {
   compact,
@@ -324,7 +325,7 @@ export class FunctionHandler implements ResourceHandler {
       `upload the source of function ${desired.name}`,
       desired.key,
       async () => {
-        const response = await fetch(url, {
+        const response = await netFetch(url, {
           method: 'PUT',
           headers: { 'content-type': 'application/zip' },
           body: archive.zip,
