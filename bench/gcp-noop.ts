@@ -28,7 +28,7 @@ async function measure(
   const result = await rig.pass('apply');
   const ms = performance.now() - t0;
   const calls = sim.requests.slice(before);
-  // The clients read IAM policies with `POST …:getIamPolicy`: reads, not writes.
+  // Resource Manager reads a project's IAM policy with `POST …:getIamPolicy`: a read, not a write.
   const writes = calls.filter((c) => c.method !== 'GET' && !c.path.includes(':getIamPolicy')).length;
   const noop = result.plan.changes.filter((c) => c.action === 'no-op').length;
   console.log(

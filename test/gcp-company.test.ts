@@ -24,7 +24,7 @@ const writesDuring = async (run: () => Promise<PassResult>) => {
   const before = sim.requests.length;
   const result = await run();
   const calls = sim.requests.slice(before);
-  // The clients read IAM policies with `POST …:getIamPolicy`: a read, not a write.
+  // Resource Manager reads a project's IAM policy with `POST …:getIamPolicy`: a read, not a write.
   return { result, calls, writes: calls.filter((c) => c.method !== 'GET' && !c.path.includes(':getIamPolicy')) };
 };
 

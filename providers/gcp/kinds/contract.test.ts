@@ -20,10 +20,7 @@ const kind = (schema: { kind: string }) => {
   if (!found) throw new Error(`kind ${schema.kind} missing`);
   return found;
 };
-/**
- * Requests that change something. The clients read IAM policies with `POST …:getIamPolicy`
- * (Pub/Sub, Functions, Run, Resource Manager), which changes nothing.
- */
+/** Requests that change something (Resource Manager reads a project's IAM policy with `POST …:getIamPolicy`). */
 const writes = () => rig.sim.requests.filter((r) => r.method !== 'GET' && !r.path.includes(':getIamPolicy')).length;
 /** Long-running operations finish when the simulator says so; then observe reports ready. */
 const settle = async () => {

@@ -9,7 +9,6 @@ import {
   type ResourceHandler,
   resourceKey,
 } from '../../sdk/index.ts';
-import type { GapicClient } from '../client/clients.ts';
 import { isConflict, isNotFound } from '../client/errors.ts';
 import { type GcpRuntime, readiness, requireKnown, signalOf } from './common.ts';
 
@@ -99,34 +98,43 @@ export class IamBindingHandler implements ResourceHandler {
     return { type, resource };
   }
 
-  #client(type: TargetType): GapicClient {
-    const c = this.#rt.api.clients;
+  /**
+   * Where a resource's IAM policy lives. Called over REST directly: the generated clients' IAM
+   * mixin sends every policy call as `POST /v1/…` in REST mode, which is not the path of the
+   * Functions and Run v2 APIs nor the method Pub/Sub and Secret Manager document.
+   */
+  #endpoint(type: TargetType): { host: string; version: string; readWithPost: boolean } {
     switch (type) {
       case 'project':
-        return c.projects();
+        // Resource Manager reads policies with POST (it takes options in the body).
+        return { host: 'cloudresourcemanager.googleapis.com', version: 'v3', readWithPost: true };
       case 'topic':
-        return c.publisher();
       case 'subscription':
-        return c.subscriber();
-      case 'function':
-        return c.functions();
-      case 'runService':
-        return c.run();
+        return { host: 'pubsub.googleapis.com', version: 'v1', readWithPost: false };
       case 'secret':
-        return c.secrets();
+        return { host: 'secretmanager.googleapis.com', version: 'v1', readWithPost: false };
+      case 'function':
+        return { host: 'cloudfunctions.googleapis.com', version: 'v2', readWithPost: false };
+      case 'runService':
+        return { host: 'run.googleapis.com', version: 'v2', readWithPost: false };
     }
   }
 
   async #policy(ctx: HandlerContext, target: Target, key: string | undefined): Promise<Policy | undefined> {
     const api = this.#rt.api;
+    const e = this.#endpoint(target.type);
     try {
-      const [policy] = await api.call<[Policy]>(
+      return await api.rest<Policy>(
+        e.readWithPost ? 'POST' : 'GET',
+        e.host,
+        e.readWithPost
+          ? `/${e.version}/${target.resource}:getIamPolicy`
+          : `/${e.version}/${target.resource}:getIamPolicy?options.requestedPolicyVersion=3`,
         `read the IAM policy of ${target.resource}`,
         key,
-        (gax) => this.#client(target.type).getIamPolicy({ resource: target.resource }, gax),
-        signalOf(ctx),
+        e.readWithPost ? { options: { requestedPolicyVersion: 3 } } : undefined,
+        { idempotent: true, ...signalOf(ctx) },
       );
-      return policy ?? {};
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw error;
@@ -229,13 +237,20 @@ export class IamBindingHandler implements ResourceHandler {
       }
       const bindings = (policy.bindings ?? []).filter((b) => b.role !== role || b.condition);
       if (members.length > 0) bindings.push({ role, members: [...members].sort() });
-      const next: Policy = { ...policy, bindings };
+      // Conditional bindings need policy version 3; keep what was read otherwise.
+      const version = bindings.some((b) => b.condition) ? 3 : (policy.version ?? 1);
+      const next: Policy = { ...policy, version, bindings };
       try {
-        const [written] = await api.call<[Policy]>(
+        const e = this.#endpoint(target.type);
+        const written = await api.rest<Policy>(
+          'POST',
+          e.host,
+          `/${e.version}/${target.resource}:setIamPolicy`,
           `write the IAM policy of ${target.resource}`,
           key,
-          (gax) => this.#client(target.type).setIamPolicy({ resource: target.resource, policy: next }, gax),
-          signalOf(ctx),
+          { policy: next },
+          // The etag makes a repeat harmless: it is refused, read again and re-applied below.
+          { idempotent: true, ...signalOf(ctx) },
         );
         return written ?? next;
       } catch (error) {
