@@ -36,7 +36,7 @@ export async function run(): Promise<void> {
           modified_on: '2024-01-01T00:00:00Z',
         });
       }
-      const rig = new EngineRig(sim.env()).write('dns.yaml', docs.join('---\n'));
+      const rig = new EngineRig({ env: sim.env() }).write('dns.yaml', docs.join('---\n'));
       await rig.pass('plan'); // warm-up: module loading, zone lookup
       const before = sim.requests.length;
       const t0 = performance.now();

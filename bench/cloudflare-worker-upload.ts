@@ -6,8 +6,7 @@ import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startCloudflareSimulator } from '../providers/cloudflare/simulator/index.ts';
-import { REPO_ROOT } from '../providers/cloudflare/testing.ts';
-import { EngineRig } from '../test/support/engine-rig.ts';
+import { EngineRig, REPO_ROOT } from '../test/support/engine-rig.ts';
 
 export async function run(): Promise<void> {
   const sim = await startCloudflareSimulator({ zones: ['example.com'], rateLimit: 1_000_000 });
@@ -16,7 +15,7 @@ export async function run(): Promise<void> {
     const src = mkdtempSync(join(tmpdir(), 'keelson-worker-'));
     cpSync(join(REPO_ROOT, 'workers'), src, { recursive: true });
     const entry = join(src, 'aircall-webhook', 'src', 'index.ts');
-    const rig = new EngineRig(sim.env()).write(
+    const rig = new EngineRig({ env: sim.env() }).write(
       'worker.yaml',
       `kind: cloudflare.WorkerScript\nname: bench-worker\nspec:\n  source: ${join(src, 'aircall-webhook')}\n  compatibilityDate: '2024-09-23'\n  secrets:\n    AIRCALL_WEBHOOK_TOKEN: { secretRef: bench-token }\n`,
     );

@@ -98,7 +98,7 @@ function ensureSwarmMode(host: string): void {
 }
 
 /** Builds the busybox test images from Debian's busybox-static with `docker import`. */
-function ensureImages(host: string): void {
+export function ensureImages(host: string): void {
   const have = docker(host, ['image', 'ls', '--format', '{{.Repository}}:{{.Tag}}']).split('\n');
   for (const [tag, marker] of [
     [TEST_IMAGE, 'v1'],

@@ -10,7 +10,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-packages=(docker.io busybox-static git prometheus chromium ansible python3-hcloud gnupg)
+packages=(docker.io containerd iproute2 busybox-static git prometheus chromium ansible python3-hcloud gnupg)
 need=()
 for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")

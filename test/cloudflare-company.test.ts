@@ -44,7 +44,7 @@ beforeAll(async () => {
   cf = await startCloudflareSimulator({ zones: ['example.com'] });
   hz = await startHetznerSimulator();
   firestore = await startFirestoreCapture();
-  rig = new EngineRig({ ...cf.env(), HCLOUD_TOKEN: 'hz-token', HCLOUD_ENDPOINT: hz.endpoint }).copyDesired(
+  rig = new EngineRig({ env: { ...cf.env(), HCLOUD_TOKEN: 'hz-token', HCLOUD_ENDPOINT: hz.endpoint } }).copyDesired(
     'hetzner',
     'cloudflare',
   );

@@ -10,7 +10,7 @@ let rig: EngineRig;
 
 beforeAll(async () => {
   cf = await startCloudflareSimulator({ zones: ['example.com'], rateLimit: 15, rateWindowMs: 1000 });
-  rig = new EngineRig(cf.env());
+  rig = new EngineRig({ env: cf.env() });
   const docs = Array.from(
     { length: RECORDS },
     (_, i) =>

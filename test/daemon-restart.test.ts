@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -111,10 +111,17 @@ class DaemonProcess {
     return (await fetch(`http://127.0.0.1:${this.port}/metrics`)).text();
   }
 
+  /**
+   * Asks for a pass and waits until a pass that fetched after the request has also observed and
+   * applied (a pass already running when the request came does not count).
+   */
   async pass(): Promise<void> {
-    const before = (await this.status()).passes;
+    const asked = new Date().toISOString();
     expect(await sendWebhook(`http://127.0.0.1:${this.port}`, SECRET)).toBe(202);
-    await until(async () => (await this.status()).passes > before, 'a pass after the webhook');
+    await until(async () => {
+      const s = await this.status();
+      return s.lastFetchAt > asked && s.lastObserveAt >= s.lastFetchAt;
+    }, 'a pass after the webhook');
   }
 
   async stop(signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
@@ -210,7 +217,7 @@ describe('the daemon across restarts', () => {
 
     editByHand(d.cloud, 'web', { replicas: 4 });
     await d.pass();
-    expect(d.replicas('web')).toBe(1);
+    await until(() => d.replicas('web') === 1, 'the hand edit to be healed');
     await until(() => receiver.got.length >= 1, 'a first (refused) delivery attempt');
     const failed = receiver.got[0] as Received;
     expect(failed).toMatchObject({ type: 'drift.healed', key: 'file.Service/web', status: 503 });
@@ -227,4 +234,39 @@ describe('the daemon across restarts', () => {
     await d.stop('SIGTERM');
     expect(d.state().outbox?.webhook ?? []).toEqual([]);
   }, 180_000);
+
+  it('a damaged state file stops the daemon at start with the file and the problem named, and is left as it was', async () => {
+    // Why: a state that lost its inventory is not an empty state; acting on it makes keelson forget
+    // what it owns, and writing it back makes that permanent.
+    const d = new DaemonProcess();
+    d.repo.push({ 'desired-state/app.yaml': service('web', 1) });
+    await d.start();
+    await until(async () => reconciled(await d.status()), 'the first convergence');
+    await d.stop('SIGTERM');
+    const damaged = JSON.stringify({ ...JSON.parse(readFileSync(d.statePath, 'utf8')), inventory: null });
+    writeFileSync(d.statePath, damaged);
+
+    const child = spawn(process.execPath, [join(import.meta.dirname, 'daemon-child.ts')], {
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        FILE_CLOUD: d.cloud,
+        KEELSON_SOURCE_URL: `file://${d.repo.bare}`,
+        KEELSON_SOURCE_PATH: 'desired-state',
+        KEELSON_CHECKOUT_DIR: join(d.repo.root, 'checkout'),
+        KEELSON_STATE_PATH: d.statePath,
+        KEELSON_HTTP_PORT: '0',
+        KEELSON_LOG_LEVEL: 'error',
+      },
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    children.push(child);
+    let out = '';
+    child.stdout?.on('data', (c) => (out += c));
+    await until(() => child.exitCode !== null, 'the daemon to refuse to start');
+    expect(child.exitCode).toBe(1);
+    expect(out).toContain(d.statePath);
+    expect(out).toContain('inventory: expected an object of records, found null');
+    expect(readFileSync(d.statePath, 'utf8')).toBe(damaged);
+  }, 120_000);
 });

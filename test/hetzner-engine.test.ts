@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HetznerWorld } from './hetzner-support.ts';
+import { HetznerWorld } from './support/hetzner-world.ts';
 
 describe('the Hetzner part of the system, through runPass', { timeout: 60_000 }, () => {
   let world: HetznerWorld;
@@ -62,7 +62,7 @@ describe('the Hetzner part of the system, through runPass', { timeout: 60_000 },
       'kind: hetzner.Server\nname: swarm-4\nspec:\n  serverType: cx22\n  image: debian-12\n  location: fsn1\n  labels: { role: swarm }\n',
     );
     // What the crashed pass left: a journal entry, and the server the vendor did create.
-    const data = await world.store.load();
+    const data = await world.rig.store.load();
     data.journal['hetzner.Server/swarm-4'] = {
       key: 'hetzner.Server/swarm-4',
       kind: 'hetzner.Server',
@@ -71,8 +71,8 @@ describe('the Hetzner part of the system, through runPass', { timeout: 60_000 },
       revision: 'crashed',
       at: new Date().toISOString(),
     };
-    await world.store.save(data);
-    const handler = world.registry.handler('hetzner.Server')!;
+    await world.rig.store.save(data);
+    const handler = world.rig.registry.handler('hetzner.Server')!;
     const { resolvedResource, testContext } = await import('../providers/sdk/testing.ts');
     const { serverSchema } = await import('../providers/hetzner/kinds/server.ts');
     await handler.create(
@@ -90,15 +90,21 @@ describe('the Hetzner part of the system, through runPass', { timeout: 60_000 },
     const named = [...world.sim.state.servers.values()].filter((s) => s.name === 'swarm-4');
     expect(named).toHaveLength(1);
     expect(world.sim.requests.slice(before).some((r) => r.method === 'POST' && r.path === '/v1/servers')).toBe(false);
-    expect((await world.store.load()).journal).toEqual({});
+    expect((await world.rig.store.load()).journal).toEqual({});
   });
 
   it('429s in the middle of an apply slow it down; it finishes without losing errors', async () => {
-    world.sim.rateLimit.configure({ limit: 40, refillPerSecond: 40, remaining: 0 });
+    // An empty bucket that refills only when keelson's budget waits (on a clock that skips the wait):
+    // the first request is refused whatever the machine's speed, and every wait is what lets it go on.
+    const bucket = { limit: 40, refillPerSecond: 0 };
+    world.sim.rateLimit.configure({ ...bucket, remaining: 0 });
+    world.onBudgetWait = () => world.sim.rateLimit.configure({ ...bucket, remaining: bucket.limit });
     world.write('extra.yaml', 'kind: hetzner.PlacementGroup\nname: extra\nspec:\n  labels: { purpose: rate-test }\n');
     const before = world.sim.requests.length;
-    const result = await world.pass();
-    world.sim.rateLimit.configure({ limit: 3600, refillPerSecond: 1 });
+    const result = await world.pass().finally(() => {
+      world.onBudgetWait = undefined;
+      world.sim.rateLimit.configure({ limit: 3600, refillPerSecond: 1 });
+    });
     expect(result.errors).toEqual([]);
     expect(result.results.find((r) => r.key === 'hetzner.PlacementGroup/extra')?.status).toBe('applied');
     expect([...world.sim.state.placementGroups.values()].some((g) => g.name === 'extra')).toBe(true);
@@ -121,10 +127,8 @@ describe('the Hetzner part of the system, through runPass', { timeout: 60_000 },
 
   it('a protected firewall removed from Git is kept', async () => {
     world.write(
-      'access.yaml',
-      (await import('node:fs'))
-        .readFileSync(`${world.desired}/access.yaml`, 'utf8')
-        .replace(/kind: hetzner.Firewall[\s\S]*?---\n/, ''),
+      'hetzner/access.yaml',
+      world.rig.read('hetzner/access.yaml').replace(/kind: hetzner.Firewall[\s\S]*?---\n/, ''),
     );
     const result = await world.pass();
     const change = result.plan.changes.find((c) => c.key === 'hetzner.Firewall/swarm');

@@ -1,6 +1,6 @@
+export { CLOUDFLARE_QUOTA, cloudflareBudget } from './client/client.ts';
 export type { CloudflareConfig } from './client/config.ts';
 export { readCloudflareConfig } from './client/config.ts';
-export { RateBudget } from './client/rate-budget.ts';
 export { dnsRecordSchema } from './kinds/dns-record.ts';
 export { r2BucketSchema } from './kinds/r2-bucket.ts';
 export { workerCronSchema } from './kinds/worker-cron.ts';
@@ -8,23 +8,41 @@ export { workerRouteSchema } from './kinds/worker-route.ts';
 export { workerScriptSchema } from './kinds/worker-script.ts';
 
 import {
+  buildKinds,
   type HandlerContext,
   KeelsonError,
+  type KindEntry,
   type Logger,
   type Provider,
   type ProviderModule,
   type ProviderOptions,
+  type RateBudget,
+  schemasOf,
 } from '../sdk/index.ts';
 import { toKeelsonError } from './client/api-error.ts';
 import { type CloudflareClient, createCloudflareClient } from './client/client.ts';
 import { type CloudflareConfig, readCloudflareConfig } from './client/config.ts';
-import type { RateBudget } from './client/rate-budget.ts';
 import { ZoneDirectory } from './client/zone-directory.ts';
 import { DnsRecordHandler, dnsRecordSchema } from './kinds/dns-record.ts';
 import { R2BucketHandler, r2BucketSchema } from './kinds/r2-bucket.ts';
 import { WorkerCronHandler, workerCronSchema } from './kinds/worker-cron.ts';
 import { WorkerRouteHandler, workerRouteSchema } from './kinds/worker-route.ts';
 import { WorkerScriptHandler, workerScriptSchema } from './kinds/worker-script.ts';
+
+/** What the Cloudflare handlers share: one client (one rate budget per token) and one zone directory. */
+interface CloudflareShared {
+  readonly client: CloudflareClient;
+  readonly zones: ZoneDirectory;
+}
+
+/** Every Cloudflare kind. */
+const cloudflareKinds: readonly KindEntry<CloudflareShared>[] = [
+  { schema: dnsRecordSchema, handler: (s) => new DnsRecordHandler(s.client, s.zones) },
+  { schema: r2BucketSchema, handler: (s) => new R2BucketHandler(s.client) },
+  { schema: workerScriptSchema, handler: (s) => new WorkerScriptHandler(s.client) },
+  { schema: workerRouteSchema, handler: (s) => new WorkerRouteHandler(s.client, s.zones) },
+  { schema: workerCronSchema, handler: (s) => new WorkerCronHandler(s.client) },
+];
 
 /** The Cloudflare provider plus the client under it (tests count requests and read the budget). */
 export interface CloudflareProvider extends Provider {
@@ -53,14 +71,8 @@ export function createCloudflareProvider(
     name: 'cloudflare',
     client,
     concurrency: options.concurrency ?? 4,
-    kinds: [
-      { schema: dnsRecordSchema, handler: new DnsRecordHandler(client, zones) },
-      { schema: r2BucketSchema, handler: new R2BucketHandler(client) },
-      { schema: workerScriptSchema, handler: new WorkerScriptHandler(client) },
-      { schema: workerRouteSchema, handler: new WorkerRouteHandler(client, zones) },
-      { schema: workerCronSchema, handler: new WorkerCronHandler(client) },
-    ],
-    rateBudget: () => ({ remaining: client.budget.remaining(), limit: client.budget.limit }),
+    kinds: buildKinds(cloudflareKinds, { client, zones }),
+    rateBudget: () => client.budget.snapshot(),
     async connect(ctx: HandlerContext): Promise<void> {
       let status: string;
       try {
@@ -82,10 +94,21 @@ export function createCloudflareProvider(
 /** The module keelson's registry lists: schemas always, the provider when a token and account are set. */
 export const cloudflareModule: ProviderModule = {
   name: 'cloudflare',
-  schemas: [dnsRecordSchema, r2BucketSchema, workerScriptSchema, workerRouteSchema, workerCronSchema],
+  schemas: schemasOf(cloudflareKinds),
   create(options: ProviderOptions) {
     const config = readCloudflareConfig(options.env);
     if ('unavailable' in config) return config;
     return createCloudflareProvider(config, { log: options.log });
+  },
+  // Imported only when a simulator is started: validate and plan never load simulator code (or miniflare).
+  simulator: {
+    async start(options) {
+      if (options.port !== undefined || options.statePath !== undefined) {
+        throw new Error('this Cloudflare simulator listens on a free port and cannot keep its state in a file');
+      }
+      const { startCloudflareSimulator } = await import('./simulator/index.ts');
+      const sim = await startCloudflareSimulator();
+      return { env: sim.env(), close: () => sim.close() };
+    },
   },
 };

@@ -1,7 +1,9 @@
+import type { HandlerContext } from '../sdk/index.ts';
+
 /**
  * How keelson marks what it owns at Cloudflare. DNS records carry a marker at the end of their
  * comment; Worker scripts carry tags. Routes, crons and buckets cannot carry either and are tracked
- * in the state store's inventory.
+ * in the state store's inventory (`ownedInInventory`).
  */
 
 const COMMENT_MARKER = /\s*\[keelson owner=([^\s\]]+) name=([^\s\]]+)\]$/;
@@ -40,4 +42,9 @@ export function parseScriptTags(tags: readonly string[] | null | undefined): { o
     else if (tag.startsWith(BUNDLE_TAG)) out.bundleHash = tag.slice(BUNDLE_TAG.length);
   }
   return out;
+}
+
+/** Whether the inventory records the vendor object `id` as this resource's (routes, crons, buckets). */
+export function ownedInInventory(ctx: HandlerContext, key: string, id: string): boolean {
+  return ctx.inventory.get(key)?.id === id;
 }

@@ -1,8 +1,8 @@
 import { resolve } from 'node:path';
-import type { HandlerContext, ResourceHandler } from '../sdk/index.ts';
+import type { HandlerContext, RateBudget, ResourceHandler } from '../sdk/index.ts';
 import { silentLogger, testContext } from '../sdk/testing.ts';
+import { cloudflareBudget } from './client/client.ts';
 import { readCloudflareConfig } from './client/config.ts';
-import { RateBudget } from './client/rate-budget.ts';
 import { type CloudflareProvider, createCloudflareProvider } from './index.ts';
 import {
   type CloudflareSimulator,
@@ -30,7 +30,7 @@ export async function startCloudflareRig(
   if ('unavailable' in config) throw new Error(config.unavailable);
   const provider = createCloudflareProvider(config, {
     log: silentLogger,
-    budget: options.budget ?? new RateBudget(),
+    budget: options.budget ?? cloudflareBudget(),
   });
   return {
     sim,

@@ -1,5 +1,5 @@
-import type { Provider, ProviderModule } from '../sdk/index.ts';
-import { ActionTracker } from './client/action-tracker.ts';
+import { buildKinds, type KindEntry, type Provider, type ProviderModule, schemasOf } from '../sdk/index.ts';
+import { actionTracker } from './client/actions.ts';
 import { readHetznerConfig } from './client/config.ts';
 import { HcloudClient, type HcloudClientOptions } from './client/hcloud-client.ts';
 import { FirewallHandler, firewallSchema } from './kinds/firewall.ts';
@@ -11,16 +11,19 @@ import { ServerHandler, serverSchema } from './kinds/server.ts';
 import { SshKeyHandler, sshKeySchema } from './kinds/ssh-key.ts';
 import { VolumeHandler, volumeSchema } from './kinds/volume.ts';
 
-/** Every Hetzner kind's schema, in dependency-friendly order (what others reference comes first). */
-export const hetznerSchemas = [
-  sshKeySchema,
-  networkSchema,
-  placementGroupSchema,
-  imageSchema,
-  firewallSchema,
-  serverSchema,
-  volumeSchema,
+/** Every Hetzner kind, in dependency-friendly order (what others reference comes first). */
+const hetznerKinds: readonly KindEntry<HetznerRuntime>[] = [
+  { schema: sshKeySchema, handler: (rt) => new SshKeyHandler(rt) },
+  { schema: networkSchema, handler: (rt) => new NetworkHandler(rt) },
+  { schema: placementGroupSchema, handler: (rt) => new PlacementGroupHandler(rt) },
+  { schema: imageSchema, handler: (rt) => new ImageHandler(rt) },
+  { schema: firewallSchema, handler: (rt) => new FirewallHandler(rt) },
+  { schema: serverSchema, handler: (rt) => new ServerHandler(rt) },
+  { schema: volumeSchema, handler: (rt) => new VolumeHandler(rt) },
 ];
+
+/** Every Hetzner kind's schema, in the order of the kind list. */
+export const hetznerSchemas = schemasOf(hetznerKinds);
 
 export interface HetznerProviderOptions extends HcloudClientOptions {
   /** Concurrent write calls (default 4). */
@@ -34,22 +37,14 @@ export function createHetznerProvider(options: HetznerProviderOptions): Provider
   const client = new HcloudClient(options);
   const rt: HetznerRuntime = {
     client,
-    actions: new ActionTracker(),
+    actions: actionTracker(client),
     actionTimeoutMs: options.actionTimeoutMs ?? 120_000,
   };
   return {
     name: 'hetzner',
     client,
     concurrency: options.concurrency ?? 4,
-    kinds: [
-      { schema: sshKeySchema, handler: new SshKeyHandler(rt) },
-      { schema: networkSchema, handler: new NetworkHandler(rt) },
-      { schema: placementGroupSchema, handler: new PlacementGroupHandler(rt) },
-      { schema: imageSchema, handler: new ImageHandler(rt) },
-      { schema: firewallSchema, handler: new FirewallHandler(rt) },
-      { schema: serverSchema, handler: new ServerHandler(rt) },
-      { schema: volumeSchema, handler: new VolumeHandler(rt) },
-    ],
+    kinds: buildKinds(hetznerKinds, rt),
     rateBudget: () => client.budget.snapshot(),
   };
 }
@@ -63,5 +58,15 @@ export const hetznerModule: ProviderModule = {
     if ('unavailable' in config) return config;
     log.info({ endpoint: config.endpoint }, 'hetzner provider configured');
     return createHetznerProvider({ endpoint: config.endpoint, token: config.token });
+  },
+  // Imported only when a simulator is started: validate and plan never load simulator code.
+  // (Issue 11 adds `hetznerSimulatorEntry` with --state to simulator/; this becomes a one-line call to it.)
+  simulator: {
+    async start(options) {
+      if (options.statePath !== undefined) throw new Error('this Hetzner simulator cannot keep its state in a file');
+      const { startHetznerSimulator } = await import('./simulator/index.ts');
+      const sim = await startHetznerSimulator(options.port === undefined ? {} : { port: options.port });
+      return { env: { HCLOUD_ENDPOINT: sim.endpoint, HCLOUD_TOKEN: 'simulator' }, close: () => sim.close() };
+    },
   },
 };

@@ -54,6 +54,12 @@ export interface KindSchema {
   readonly stateful?: boolean;
   /** Read-only kinds (lookups) are observed and referenced, never created or deleted. */
   readonly readOnly?: boolean;
+  /**
+   * Spec fields whose value no two resources of this kind may share (two `cloudflare.WorkerCron`
+   * for one script would overwrite each other's schedules): `validate` reports the second one,
+   * naming the first, with `why` as the hint.
+   */
+  readonly unique?: readonly { readonly field: string; readonly why: string }[];
 }
 
 /** Marks a reference in a spec. */
@@ -75,6 +81,19 @@ export function isReference(value: unknown): value is Reference {
 /** Marks a secret reference in a spec. Values come from the secret source, never from Git. */
 export interface SecretReference {
   readonly secretRef: string;
+}
+
+/**
+ * What a `secretRef` name may be: letters, digits, `.`, `_` and `-`, starting with a letter, digit
+ * or `_`, at most 128 characters; never `/` nor `..`. Names become file names in the secrets
+ * directory and environment variable names, so nothing else may reach them.
+ */
+export const SECRET_NAME_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
+
+/** Why `name` cannot be a secret name, or undefined when it can. */
+export function secretNameProblem(name: string): string | undefined {
+  if (SECRET_NAME_PATTERN.test(name) && !name.includes('..')) return undefined;
+  return `secret name ${JSON.stringify(name.length > 60 ? `${name.slice(0, 57)}...` : name)} is not allowed: use letters, digits, '.', '_' and '-' (no '/', no '..', at most 128 characters)`;
 }
 
 export function isSecretReference(value: unknown): value is SecretReference {

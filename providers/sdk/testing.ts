@@ -1,3 +1,4 @@
+import type { Clock } from './clock.ts';
 import { applyDefaults, diffSpec, type FieldChange } from './diff.ts';
 import type { HandlerContext, InventoryAccess, InventoryEntry, Logger, ResourceHandler } from './handler.ts';
 import { type ObservedResource, providerOf, type ResolvedResource, resourceKey } from './resource.ts';
@@ -64,4 +65,49 @@ export function diffResource(
 ): FieldChange[] {
   const want = handler.normalize ? handler.normalize(desired.spec) : desired.spec;
   return diffSpec(schema.spec, want, observed.spec);
+}
+
+/** A clock that moves only when something sleeps on it (or the test calls `advance`). */
+export interface FakeClock extends Clock {
+  /** Every sleep asked for, ms, oldest first. */
+  readonly slept: number[];
+  advance(ms: number): void;
+}
+
+/**
+ * A fake clock for tests of time-driven code: `sleep(ms)` returns at once after moving `now` by `ms`
+ * and calling `onSleep` (a test refills a simulator's bucket there), so nothing waits for real.
+ */
+export function fakeClock(start = 0, onSleep?: (ms: number) => void | Promise<void>): FakeClock {
+  let now = start;
+  const slept: number[] = [];
+  return {
+    slept,
+    now: () => now,
+    advance(ms: number) {
+      now += ms;
+    },
+    async sleep(ms: number, signal?: AbortSignal) {
+      if (signal?.aborted) throw signal.reason;
+      slept.push(ms);
+      now += ms;
+      await onSleep?.(ms);
+    },
+  };
+}
+
+/**
+ * The real clock, except that `sleep` returns at once: the wait is added to `now` and `onSleep` is
+ * called. For code that should not really wait in a test that otherwise runs in real time.
+ */
+export function skippingClock(onSleep?: (ms: number) => void | Promise<void>): Clock {
+  let skipped = 0;
+  return {
+    now: () => Date.now() + skipped,
+    async sleep(ms: number, signal?: AbortSignal) {
+      if (signal?.aborted) throw signal.reason;
+      skipped += ms;
+      await onSleep?.(ms);
+    },
+  };
 }

@@ -1,5 +1,14 @@
 import { statSync } from 'node:fs';
-import type { HandlerContext, Provider, ProviderKind, ProviderModule, ProviderOptions } from '../sdk/index.ts';
+import {
+  buildKinds,
+  expandersOf,
+  type HandlerContext,
+  type KindEntry,
+  type Provider,
+  type ProviderModule,
+  type ProviderOptions,
+  schemasOf,
+} from '../sdk/index.ts';
 import { SwarmClient } from './client/client.ts';
 import { ConfigHandler, configSchema } from './kinds/config.ts';
 import { NetworkHandler, networkSchema } from './kinds/network.ts';
@@ -27,6 +36,21 @@ export interface SwarmProviderOptions {
   readonly taskStartMs?: number;
 }
 
+/** What the Swarm handlers share: one Engine API client and the provider's options. */
+interface SwarmShared {
+  readonly client: SwarmClient;
+  readonly options: SwarmProviderOptions;
+}
+
+/** Every Swarm kind; `swarm.Stack` is a composite expanded at load time. */
+const swarmKinds: readonly KindEntry<SwarmShared>[] = [
+  { schema: networkSchema, handler: (s) => new NetworkHandler(s.client) },
+  { schema: secretSchema, handler: (s) => new SecretHandler(s.client, { keepVersions: s.options.keepVersions }) },
+  { schema: configSchema, handler: (s) => new ConfigHandler(s.client, { keepVersions: s.options.keepVersions }) },
+  { schema: serviceSchema, handler: (s) => new ServiceHandler(s.client, { taskStartMs: s.options.taskStartMs }) },
+  { schema: stackSchema, expander: stackExpander },
+];
+
 /** The `swarm` provider with its client exposed (tests and benchmarks read its write counter). */
 export interface SwarmProvider extends Provider {
   readonly client: SwarmClient;
@@ -34,17 +58,9 @@ export interface SwarmProvider extends Provider {
 
 export function createSwarmProvider(options: SwarmProviderOptions = {}): SwarmProvider {
   const client = new SwarmClient(options.dockerHost);
-  const versioned = { keepVersions: options.keepVersions };
-  const kinds: ProviderKind[] = [
-    { schema: networkSchema, handler: new NetworkHandler(client) },
-    { schema: secretSchema, handler: new SecretHandler(client, versioned) },
-    { schema: configSchema, handler: new ConfigHandler(client, versioned) },
-    { schema: serviceSchema, handler: new ServiceHandler(client, { taskStartMs: options.taskStartMs }) },
-    { schema: stackSchema, expander: stackExpander },
-  ];
   return {
     name: 'swarm',
-    kinds,
+    kinds: buildKinds(swarmKinds, { client, options }),
     concurrency: options.concurrency ?? 8,
     client,
     async connect(_ctx: HandlerContext) {
@@ -64,8 +80,8 @@ function positive(value: string | undefined): number | undefined {
  */
 export const swarmModule: ProviderModule = {
   name: 'swarm',
-  schemas: [networkSchema, secretSchema, configSchema, serviceSchema, stackSchema],
-  expanders: { [stackSchema.kind]: stackExpander },
+  schemas: schemasOf(swarmKinds),
+  expanders: expandersOf(swarmKinds),
   create(options: ProviderOptions) {
     const dockerHost = options.env.DOCKER_HOST || undefined;
     const socket =

@@ -136,16 +136,15 @@ export class Daemon {
 
   /** Listens on the configured address and starts the loop. Resolves with the URL it listens on. */
   async start(): Promise<string> {
+    // A state store that cannot be read (damaged, wrong shape) stops keelson here, before any pass
+    // could act without knowing what it owns; the store is left as it is.
+    const state = await this.state.read();
     // A deep accept queue: with Node's default (511) a burst of scrapers overflows it, and the
     // kernel drops the SYN of a liveness probe, which then waits seconds for its retransmission.
     const address = await this.app.listen({ host: this.config.http.host, port: this.config.http.port, backlog: 4096 });
     this.#stopInstrumenting = instrumentProviderRequests(this.metrics, providerRoutes(this.#env));
     this.source.watch?.(() => this.trigger('file-change'));
-    try {
-      this.alerts.resume((await this.state.read()).outbox);
-    } catch (error) {
-      this.#log.error({ err: errorMessage(error) }, 'cannot read the alert outbox from the state store');
-    }
+    this.alerts.resume(state.outbox);
     this.loop.start();
     this.#log.info(
       { address, source: this.source.description, mode: this.config.mode, owner: this.config.owner },

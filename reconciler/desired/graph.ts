@@ -19,7 +19,8 @@ export function buildGraph(resources: readonly DesiredResource[]): DependencyGra
   const deps = new Map<string, string[]>();
   const dependents = new Map<string, string[]>();
   for (const r of resources) {
-    const own = [...new Set(r.dependsOn)].filter((d) => keys.has(d) && d !== r.key);
+    // A resource that depends on itself is a cycle of one: it could never be applied.
+    const own = [...new Set(r.dependsOn)].filter((d) => keys.has(d));
     deps.set(r.key, own);
     for (const d of own) dependents.set(d, [...(dependents.get(d) ?? []), r.key]);
   }

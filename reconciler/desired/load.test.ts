@@ -79,6 +79,14 @@ describe('loadDesiredState', () => {
       message: /inline/,
     },
     {
+      why: 'a secret name that would reach outside the secrets directory (it once copied /proc/self/environ into a Worker)',
+      yaml: 'kind: mem.Thing\nname: a\nspec:\n  size: 1\n  password: { secretRef: ../../../proc/self/environ }\n',
+      code: 'invalid-value',
+      line: 5,
+      field: 'spec.password',
+      message: /secret name "\.\.\/\.\.\/\.\.\/proc\/self\/environ" is not allowed: use letters, digits/,
+    },
+    {
       why: 'dangling reference',
       yaml: 'kind: mem.Link\nname: l\nspec:\n  target: { ref: mem.Thing/nope }\n',
       code: 'dangling-reference',
@@ -162,6 +170,16 @@ describe('loadDesiredState', () => {
     expect(loaded.diagnostics.map((d) => [d.code, d.message])).toEqual([
       ['dependency-cycle', 'dependency cycle: mem.Thing/a -> mem.Thing/c -> mem.Thing/b -> mem.Thing/a'],
     ]);
+  });
+
+  it.each([
+    ['a dependsOn on itself', thing('a', 'size: 1', 'dependsOn: [mem.Thing/a]\n')],
+    ['a reference to its own output', 'kind: mem.Link\nname: l\nspec:\n  target: { ref: mem.Link/l }\n'],
+  ])('reports %s as a dependency cycle (it would be skipped forever at apply)', (_why, yaml) => {
+    const loaded = diagnosticsOf({ 'self.yaml': yaml });
+    expect(loaded.diagnostics.map((d) => [d.code, d.line])).toEqual([['dependency-cycle', 1]]);
+    expect(loaded.diagnostics[0]?.message).toMatch(/dependency cycle: (mem\.\w+\/\w) -> \1$/);
+    expect(loaded.resources).toEqual([]);
   });
 
   it('collects every problem of a malformed tree before reporting, and yields no resources', () => {

@@ -1,6 +1,16 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
-import { type Document, isMap, isScalar, LineCounter, parseAllDocuments } from 'yaml';
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  lstatSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  statSync,
+} from 'node:fs';
+import { join, relative, resolve, sep } from 'node:path';
+import { type Document, isMap, isScalar, LineCounter, parseAllDocuments, visit } from 'yaml';
 import {
   type DesiredResource,
   errorMessage,
@@ -14,7 +24,7 @@ import {
 import type { ProviderRegistry } from '../providers/registry.ts';
 import type { Diagnostic } from './diagnostic.ts';
 import { buildGraph, type DependencyGraph } from './graph.ts';
-import { checkSpec, closest, coerceSpec, describe } from './validate-spec.ts';
+import { checkSpec, closest, coerceSpec, describe, excerpt } from './validate-spec.ts';
 
 export interface LoadResult {
   /** Valid resources (empty when there is any error: a bad revision is never applied in part). */
@@ -65,20 +75,15 @@ export function loadDesiredState(dir: string, registry: ProviderRegistry, option
   const located: Located[] = [];
   let files: string[];
   try {
-    files = listYamlFiles(base);
+    files = listYamlFiles(base, root, diagnostics);
   } catch (error) {
     diagnostics.push({ severity: 'error', code: 'read-error', message: `cannot read ${dir}: ${errorMessage(error)}` });
     return { resources: [], diagnostics, graph: buildGraph([]), files: 0 };
   }
   for (const file of files) {
     const rel = relative(base, file) || file;
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (error) {
-      diagnostics.push({ severity: 'error', code: 'read-error', file: rel, message: errorMessage(error) });
-      continue;
-    }
+    const text = readYamlFile(file, rel, diagnostics);
+    if (text === undefined) continue;
     const lines = new LineCounter();
     const docs = parseAllDocuments(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
     const list = Array.isArray(docs) ? docs : [];
@@ -87,17 +92,23 @@ export function loadDesiredState(dir: string, registry: ProviderRegistry, option
       continue;
     }
     for (const doc of list) {
-      if (doc.errors.length > 0) {
-        for (const e of doc.errors) {
+      const problems = [...doc.errors, ...doc.warnings.filter((w) => w.code === 'TAG_RESOLVE_FAILED')];
+      if (problems.length > 0) {
+        for (const e of problems) {
           const pos = lines.linePos(e.pos[0]);
+          const tag = e.code === 'TAG_RESOLVE_FAILED';
           diagnostics.push({
             severity: 'error',
             code: 'yaml-syntax',
             file: rel,
             line: pos.line,
             column: pos.col,
-            message: e.message.split('\n')[0] ?? e.message,
-            hint: 'fix the YAML syntax; nothing from this revision is applied until it parses',
+            message: tag
+              ? `unknown YAML tag ${excerpt(e.message.replace(/^Unresolved tag:\s*/, ''))}: keelson reads plain YAML, without tags or includes`
+              : excerpt(e.message.split('\n')[0] ?? e.message, 200),
+            hint: tag
+              ? 'write the value itself (a chart or a composite kind can share structure), and remove the tag'
+              : 'fix the YAML syntax; nothing from this revision is applied until it parses',
           });
         }
         continue;
@@ -108,6 +119,7 @@ export function loadDesiredState(dir: string, registry: ProviderRegistry, option
   }
   const expandedLocated = dependOnChildren(located);
   checkCrossReferences(expandedLocated, registry, diagnostics);
+  checkUnique(expandedLocated, registry, diagnostics);
   const resources = expandedLocated.map((l) => l.resource);
   const graph = buildGraph(resources);
   for (const cycle of graph.cycles) {
@@ -135,7 +147,13 @@ function readDocument(
 ): Located[] {
   const at = (path: readonly (string | number)[], onKey = false): SourceLocation & { file: string } =>
     position(doc, lines, file, path, onKey);
-  const value = doc.toJS({ maxAliasCount: 100 }) as unknown;
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: 100 }) as unknown;
+  } catch (error) {
+    out.push(aliasProblem(doc, lines, file, errorMessage(error)));
+    return [];
+  }
   // An empty document (a trailing `---`, or comments only) is not an error.
   if (value === null || value === undefined) return [];
   if (!isPlainObject(value)) {
@@ -159,7 +177,7 @@ function readDocument(
         ...at([key], true),
         code: 'unknown-field',
         field: key,
-        message: `unknown field "${key}"`,
+        message: `unknown field ${excerpt(key)}`,
         hint: near ? `did you mean "${near}"?` : `allowed: ${TOP_LEVEL.join(', ')}`,
       });
     }
@@ -168,10 +186,13 @@ function readDocument(
   const name = value.name;
   if (typeof kind !== 'string') {
     problem({
-      ...at(kind === undefined ? [] : ['kind']),
-      code: 'missing-field',
+      ...at(kind === undefined || kind === null ? [] : ['kind']),
+      code: kind === undefined || kind === null ? 'missing-field' : 'wrong-type',
       field: 'kind',
-      message: 'missing "kind" (e.g. swarm.Service)',
+      message:
+        kind === undefined || kind === null
+          ? 'missing "kind" (e.g. swarm.Service)'
+          : `"kind" must be a string like swarm.Service, got ${describe(kind)}`,
     });
     return [];
   }
@@ -185,7 +206,7 @@ function readDocument(
       ...at(['kind']),
       code: 'unknown-kind',
       field: 'kind',
-      message: `unknown kind "${kind}"`,
+      message: `unknown kind ${excerpt(kind)}`,
       hint: near
         ? `did you mean "${near}"?`
         : `known kinds: ${registry
@@ -370,9 +391,11 @@ function dependOnChildren(located: readonly Located[]): Located[] {
   }
   if (children.size === 0) return [...located];
   return located.map((l) => {
-    const dependsOn = [...new Set(l.resource.dependsOn.flatMap((d) => children.get(d) ?? [d]))].filter(
-      (d) => d !== l.resource.key,
-    );
+    // A child of a composite named in dependsOn does not depend on itself; a resource that names
+    // itself directly (or references its own output) does, and that is reported as a cycle.
+    const dependsOn = [
+      ...new Set(l.resource.dependsOn.flatMap((d) => children.get(d)?.filter((c) => c !== l.resource.key) ?? [d])),
+    ];
     return { ...l, resource: { ...l.resource, dependsOn } };
   });
 }
@@ -445,6 +468,34 @@ function checkCrossReferences(located: readonly Located[], registry: ProviderReg
   }
 }
 
+/** Values of `unique` spec fields shared by two resources of one kind (the later one is reported). */
+function checkUnique(located: readonly Located[], registry: ProviderRegistry, out: Diagnostic[]): void {
+  const first = new Map<string, Located>();
+  for (const l of located) {
+    for (const rule of registry.schema(l.resource.kind)?.unique ?? []) {
+      const value = l.resource.spec[rule.field];
+      if (value === undefined) continue;
+      const id = `${l.resource.kind}\n${rule.field}\n${JSON.stringify(value)}`;
+      const earlier = first.get(id);
+      if (!earlier) {
+        first.set(id, l);
+        continue;
+      }
+      const s = earlier.resource.source;
+      out.push({
+        ...(l.doc && l.lines
+          ? position(l.doc, l.lines, l.resource.source?.file ?? '', ['spec', rule.field])
+          : where(l)),
+        severity: 'error',
+        code: 'invalid-value',
+        field: `spec.${rule.field}`,
+        message: `${earlier.resource.key}${s ? ` (${s.file}:${s.line})` : ''} already has this ${rule.field}`,
+        hint: rule.why,
+      });
+    }
+  }
+}
+
 function where(l: Located | undefined): { file?: string; line?: number; column?: number } {
   const s = l?.resource.source;
   return s ? { file: s.file, line: s.line, column: s.column } : {};
@@ -485,19 +536,157 @@ function fieldPath(path: readonly (string | number)[]): string {
   return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
 }
 
-function listYamlFiles(dir: string): string[] {
-  const out: string[] = [];
+/** Largest desired-state file read (a bigger one is reported, not parsed). */
+export const MAX_FILE_BYTES = 2 * 1024 * 1024;
+
+/**
+ * Every `*.yaml`/`*.yml` file under `dir` (any case), sorted; hidden entries and node_modules are
+ * left out. Input from Git is hostile until checked: a symbolic link is followed only when its real
+ * path stays inside the checkout (`root`), directories reached twice (a link loop) are read once,
+ * and anything that is not a regular file or a directory (a FIFO, a socket, a device) is reported,
+ * never opened. Every problem is an error diagnostic, so a tree that could not be read entirely is
+ * never applied (unread files must not count as deletions).
+ */
+function listYamlFiles(dir: string, root: string, out: Diagnostic[]): string[] {
+  const files: string[] = [];
+  const realRoot = realpathSync(root);
+  const inside = (real: string) => real === realRoot || real.startsWith(realRoot + sep);
+  const seen = new Set<string>();
+  const problem = (path: string, message: string, hint: string) =>
+    out.push({ severity: 'error', code: 'read-error', file: relative(dir, path) || path, message, hint });
   const walk = (d: string): void => {
+    const real = realpathSync(d);
+    if (seen.has(real)) return;
+    seen.add(real);
     for (const entry of readdirSync(d, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
       if (entry.name.startsWith('.') || entry.name === 'node_modules') continue;
       const full = join(d, entry.name);
-      if (entry.isDirectory()) walk(full);
-      else if (/\.ya?ml$/.test(entry.name)) out.push(full);
+      const yaml = /\.ya?ml$/i.test(entry.name);
+      let stat = lstatSync(full);
+      if (stat.isSymbolicLink()) {
+        let target: string;
+        try {
+          target = realpathSync(full);
+        } catch {
+          if (yaml)
+            problem(
+              full,
+              'a symbolic link that points nowhere',
+              'remove the link or commit the file it should point to',
+            );
+          continue;
+        }
+        if (!inside(target)) {
+          problem(
+            full,
+            'a symbolic link that points outside the checkout; keelson does not follow it',
+            'commit the file itself, or link to a file inside the repository',
+          );
+          continue;
+        }
+        stat = statSync(target);
+      }
+      if (stat.isDirectory()) walk(full);
+      else if (!yaml) continue;
+      else if (stat.isFile()) files.push(full);
+      else
+        problem(
+          full,
+          'not a regular file (a FIFO, socket or device); keelson reads only regular files',
+          'replace it with a regular file',
+        );
     }
   };
   if (statSync(dir).isFile()) return [dir];
   walk(dir);
-  return out;
+  return files;
+}
+
+/** A desired-state file as text, or undefined (with a diagnostic) when it is too big or not UTF-8. */
+function readYamlFile(file: string, rel: string, out: Diagnostic[]): string | undefined {
+  let bytes: Buffer;
+  let fd: number | undefined;
+  try {
+    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) throw new Error('not a regular file');
+    if (stat.size > MAX_FILE_BYTES) {
+      out.push({
+        severity: 'error',
+        code: 'read-error',
+        file: rel,
+        message: `the file is ${(stat.size / 1024 / 1024).toFixed(1)} MiB; desired-state files are read up to ${MAX_FILE_BYTES / 1024 / 1024} MiB`,
+        hint: 'split it into several files',
+      });
+      return undefined;
+    }
+    bytes = readFileSync(fd);
+  } catch (error) {
+    out.push({ severity: 'error', code: 'read-error', file: rel, message: excerpt(errorMessage(error), 200) });
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+  const utf16 =
+    (bytes[0] === 0xff && bytes[1] === 0xfe) ||
+    (bytes[0] === 0xfe && bytes[1] === 0xff) ||
+    bytes.subarray(0, 4096).includes(0);
+  if (utf16) {
+    out.push({
+      severity: 'error',
+      code: 'yaml-syntax',
+      file: rel,
+      line: 1,
+      message: 'the file is UTF-16 (or has NUL bytes); keelson reads UTF-8 YAML',
+      hint: 'save it as UTF-8 (e.g. iconv -f UTF-16 -t UTF-8)',
+    });
+    return undefined;
+  }
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes).replace(/^\uFEFF/, '');
+  } catch {
+    const lossy = new TextDecoder('utf-8').decode(bytes);
+    const line = lossy.slice(0, Math.max(0, lossy.indexOf('\uFFFD'))).split('\n').length;
+    out.push({
+      severity: 'error',
+      code: 'yaml-syntax',
+      file: rel,
+      line,
+      message: 'the file is not UTF-8 (Latin-1 or another 8-bit encoding?)',
+      hint: 'save it as UTF-8 (e.g. iconv -f LATIN1 -t UTF-8)',
+    });
+    return undefined;
+  }
+}
+
+/** An alias that cannot be used (undefined, from another document, or a bomb), located where it is. */
+function aliasProblem(doc: Document, lines: LineCounter, file: string, message: string): Diagnostic {
+  const bomb = /Excessive alias count/.test(message);
+  const name = /:\s*(\S+)$/.exec(message)?.[1];
+  let offset = doc.range?.[0] ?? 0;
+  visit(doc, {
+    Alias(_key, node) {
+      if (bomb || node.source === name) {
+        offset = node.range?.[0] ?? offset;
+        return visit.BREAK;
+      }
+      return undefined;
+    },
+  });
+  const pos = lines.linePos(offset);
+  return {
+    severity: 'error',
+    code: 'yaml-syntax',
+    file,
+    line: pos.line,
+    column: pos.col,
+    message: bomb
+      ? 'too many alias expansions (more than 100): an alias bomb, or far too much reuse'
+      : `alias *${excerpt(name ?? '?')} has no anchor before it in this document`,
+    hint: bomb
+      ? 'write the values out, or share structure through a chart'
+      : 'anchors (&name) work only inside one document (between two ---), and must come before the alias',
+  };
 }
 
 function findRoot(dir: string): string {

@@ -4,6 +4,7 @@ import {
   isReference,
   isSecretReference,
   type Reference,
+  secretNameProblem,
 } from '../../providers/sdk/index.ts';
 import type { Diagnostic } from './diagnostic.ts';
 
@@ -123,13 +124,20 @@ function checkObject(
   }
 }
 
+/** A secret reference, or an `invalid-value` problem when its name could reach outside the secrets directory. */
+function addSecretRef(name: string, path: (string | number)[], out: SpecCheck): void {
+  const problem = secretNameProblem(name);
+  if (problem) out.problems.push({ path, code: 'invalid-value', message: problem });
+  else out.secretRefs.push({ path, name });
+}
+
 function checkValue(field: Field, value: unknown, path: (string | number)[], out: SpecCheck): void {
   if (value === null || value === undefined) {
     if (field.required) out.problems.push({ path, code: 'missing-field', message: 'a value is required here' });
     return;
   }
   if (field.type === 'secret') {
-    if (isSecretReference(value)) out.secretRefs.push({ path, name: value.secretRef });
+    if (isSecretReference(value)) addSecretRef(value.secretRef, path, out);
     else
       out.problems.push({
         path,
@@ -141,7 +149,7 @@ function checkValue(field: Field, value: unknown, path: (string | number)[], out
   }
   if (isSecretReference(value)) {
     if (field.sensitive && field.type === 'string') {
-      out.secretRefs.push({ path, name: value.secretRef });
+      addSecretRef(value.secretRef, path, out);
       return;
     }
     out.problems.push({ path, code: 'wrong-type', message: 'this field does not take a secret reference' });
@@ -224,8 +232,21 @@ export function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'an object';
-  if (typeof value === 'string') return `the string "${value.length > 40 ? `${value.slice(0, 40)}…` : value}"`;
-  return `${typeof value} ${String(value)}`;
+  if (typeof value === 'string') return `the string ${excerpt(value)}`;
+  return `${typeof value} ${String(value).slice(0, 40)}`;
+}
+
+/**
+ * A value from Git as a diagnostic may quote it: at most `max` characters, in double quotes, with
+ * control characters escaped, so no file content, terminal escape or 2 MB line reaches a log,
+ * `/status` or the status page.
+ */
+export function excerpt(text: string, max = 40): string {
+  const short = text.length > max ? `${text.slice(0, max)}…` : text;
+  return JSON.stringify(short).replace(
+    /[\u007f-\u009f\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }
 
 /** The allowed name nearest to a misspelt one (Levenshtein distance ≤ 2), for "did you mean". */

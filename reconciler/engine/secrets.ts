@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, constants, fstatSync, openSync, readFileSync, realpathSync } from 'node:fs';
+import { join, sep } from 'node:path';
 import type { DesiredResource } from '../../providers/sdk/index.ts';
-import { isPlainObject, isSecretReference, SecretValue } from '../../providers/sdk/index.ts';
+import { isPlainObject, isSecretReference, SecretValue, secretNameProblem } from '../../providers/sdk/index.ts';
 
 /** Where secret values come from. Values never come from Git. */
 export interface SecretSource {
@@ -11,19 +11,22 @@ export interface SecretSource {
   describe(name: string): string;
 }
 
-/** `KEELSON_SECRET_<NAME>` in the environment (upper-cased, non-alphanumerics as `_`), or a file `<dir>/<NAME>`. */
+/**
+ * `KEELSON_SECRET_<NAME>` in the environment (upper-cased, non-alphanumerics as `_`), or a file
+ * `<dir>/<NAME>`. Names come from Git, so they are hostile until checked: a name outside
+ * `SECRET_NAME_PATTERN` gives nothing, and the file is read only when its real path (links
+ * resolved) is inside the real secrets directory and it is a regular file (no FIFO, no device).
+ */
 export function envSecretSource(env: Readonly<Record<string, string | undefined>>, dir?: string): SecretSource {
   const variable = (name: string): string => `KEELSON_SECRET_${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
   return {
     get(name) {
+      if (secretNameProblem(name)) return undefined;
       const fromEnv = env[variable(name)];
       if (fromEnv !== undefined) return new SecretValue(fromEnv, name);
       if (!dir) return undefined;
-      try {
-        return new SecretValue(readFileSync(join(dir, name), 'utf8').replace(/\r?\n$/, ''), name);
-      } catch {
-        return undefined;
-      }
+      const text = readInside(dir, name);
+      return text === undefined ? undefined : new SecretValue(text.replace(/\r?\n$/, ''), name);
     },
     describe(name) {
       return dir
@@ -31,6 +34,23 @@ export function envSecretSource(env: Readonly<Record<string, string | undefined>
         : `environment variable ${variable(name)}`;
     },
   };
+}
+
+/** The text of `<dir>/<name>` if it is a regular file whose real path is inside `dir`'s real path. */
+function readInside(dir: string, name: string): string | undefined {
+  let fd: number | undefined;
+  try {
+    const root = realpathSync(dir);
+    const real = realpathSync(join(root, name));
+    if (!real.startsWith(root + sep)) return undefined;
+    fd = openSync(real, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
+    if (!fstatSync(fd).isFile()) return undefined;
+    return readFileSync(fd, 'utf8');
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }
 
 /** Every secret name referenced by the desired state. */

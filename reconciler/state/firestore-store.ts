@@ -1,5 +1,6 @@
 import type { Firestore } from '@google-cloud/firestore';
 import { emptyState, type StateData, type StateStore } from './types.ts';
+import { checkState } from './validate-state.ts';
 
 /** Firestore documents are limited to 1 MiB; state is stored as JSON in chunks well below that. */
 const CHUNK_CHARS = 800_000;
@@ -48,7 +49,15 @@ export class FirestoreStateStore implements StateStore {
       parts.push(text);
     }
     this.#chunks = meta.chunks;
-    return { ...emptyState(), ...(JSON.parse(parts.join('')) as StateData) };
+    let data: unknown;
+    try {
+      data = JSON.parse(parts.join(''));
+    } catch (error) {
+      throw new Error(
+        `cannot read state ${this.#collection}/${this.#id} from Firestore: it is not valid JSON (${(error as Error).message}); restore it from a backup`,
+      );
+    }
+    return checkState(data, `Firestore document ${this.#collection}/${this.#id}`);
   }
 
   async save(data: StateData): Promise<void> {

@@ -55,3 +55,12 @@ export function toKeelsonError(error: unknown, action: string, resource?: string
     cause: error,
   });
 }
+
+/** Runs one SDK call and classifies its failure once (`toKeelsonError`): a 404 becomes `NOT_FOUND`. */
+export async function cloudflareCall<T>(call: () => Promise<T>, action: string, resource?: string): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    throw toKeelsonError(error, action, resource);
+  }
+}

@@ -1,7 +1,14 @@
 import Cloudflare from 'cloudflare';
-import type { Logger } from '../../sdk/index.ts';
+import { type Logger, RateBudget, type RateBudgetOptions, retryAfterMs } from '../../sdk/index.ts';
 import type { CloudflareConfig } from './config.ts';
-import { RateBudget } from './rate-budget.ts';
+
+/** Cloudflare's documented quota: 1,200 requests per 5 minutes per API token. */
+export const CLOUDFLARE_QUOTA = { limit: 1200, windowMs: 300_000 } as const;
+
+/** A budget on Cloudflare's documented quota (one per token). */
+export function cloudflareBudget(options: Omit<RateBudgetOptions, 'quota'> = {}): RateBudget {
+  return new RateBudget({ quota: CLOUDFLARE_QUOTA, ...options });
+}
 
 /** The SDK client plus what every handler needs next to it. */
 export interface CloudflareClient {
@@ -29,21 +36,18 @@ export interface CloudflareClientOptions {
  * rejected the request before doing anything.
  */
 export function createCloudflareClient(config: CloudflareConfig, options: CloudflareClientOptions): CloudflareClient {
-  const budget = options.budget ?? new RateBudget();
+  const budget = options.budget ?? cloudflareBudget();
   const maxRetries = options.maxRateLimitRetries ?? 8;
   const budgetedFetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const signal = init?.signal ?? undefined;
     for (let attempt = 0; ; attempt++) {
       await budget.acquire(signal);
       const response = await fetch(input, init);
-      const remaining = response.headers.get('x-ratelimit-remaining');
-      if (remaining !== null) budget.report(Number(remaining));
+      budget.observe(response.headers);
       if (response.status !== 429 || attempt >= maxRetries) return response;
-      const retryAfter = Number(response.headers.get('retry-after'));
-      const waitMs = Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : 1000 * 2 ** attempt;
+      const waitMs = budget.rateLimited(retryAfterMs(response.headers), attempt);
       await response.body?.cancel();
       options.log.warn({ provider: 'cloudflare', waitMs, attempt }, 'Cloudflare answered 429; waiting');
-      budget.pause(waitMs);
     }
   };
   // The SDK probes `fetch.Response` to see whether FormData uploads work; point it at the global one.

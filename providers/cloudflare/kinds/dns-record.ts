@@ -1,18 +1,23 @@
 import type { RecordCreateParams, RecordUpdateParams } from 'cloudflare/resources/dns/records';
 import {
+  defineKind,
+  deleteIgnoringMissing,
   type FieldChange,
+  findOrClaim,
   type HandlerContext,
   isPlainObject,
   KeelsonError,
-  type KindSchema,
+  type KindSpec,
   type ObservedResource,
   type ObserveQuery,
   type ResolvedResource,
   type ResourceHandler,
   resourceKey,
+  specOf,
   UnknownValue,
+  unownedConflict,
 } from '../../sdk/index.ts';
-import { isNotFound, toKeelsonError } from '../client/api-error.ts';
+import { cloudflareCall, toKeelsonError } from '../client/api-error.ts';
 import type { CloudflareClient } from '../client/client.ts';
 import type { ZoneDirectory } from '../client/zone-directory.ts';
 import { markComment, parseComment } from '../ownership.ts';
@@ -26,7 +31,7 @@ export type DnsRecordType = (typeof RECORD_TYPES)[number];
 /** Records per list page: the API allows up to 5,000,000, so a zone is usually one page (plus the empty one). */
 const PAGE_SIZE = 5000;
 
-export const dnsRecordSchema: KindSchema = {
+export const dnsRecordSchema = defineKind({
   kind: DNS_RECORD_KIND,
   description: 'A DNS record in a Cloudflare zone; ownership is marked at the end of its comment.',
   spec: {
@@ -65,7 +70,7 @@ export const dnsRecordSchema: KindSchema = {
     zoneId: { type: 'string', computed: true },
     content: { type: 'string', computed: true },
   },
-};
+});
 
 /** A record as the API returns it (the SDK's per-type union, flattened to what keelson reads). */
 interface LiveRecord {
@@ -145,6 +150,11 @@ function observedFrom(
     outputs: { id: record.id, fqdn: record.name, zoneId, content: record.content ?? '' },
     ready: true,
   };
+}
+
+/** The desired spec, normalised as the API stores it, with the schema's type. */
+function normalizedSpec(desired: ResolvedResource): KindSpec<typeof dnsRecordSchema> {
+  return specOf(dnsRecordSchema, { spec: normalizeDnsRecord(desired.spec) });
 }
 
 /** DNS records: observed with one list per zone page, owned by a comment marker. */
@@ -232,35 +242,42 @@ export class DnsRecordHandler implements ResourceHandler {
   }
 
   async create(ctx: HandlerContext, desired: ResolvedResource): Promise<ObservedResource> {
-    const spec = normalizeDnsRecord(desired.spec);
-    const zone = String(spec.zone);
+    const spec = normalizedSpec(desired);
+    const zone = spec.zone;
     const zoneId = await this.#zones.idOf(zone, desired.key);
-    const same = await this.#records(zoneId, zone, { name: String(spec.name), type: String(spec.type) });
-    const ours = same.find((r) => {
+    const ours = (r: LiveRecord): boolean => {
       const m = parseComment(r.comment);
       return m.owner === ctx.owner && m.name === desired.name;
+    };
+    const action = `cannot create DNS record ${desired.name} (${spec.name} ${spec.type}) in ${zone}`;
+    const { item } = await findOrClaim<LiveRecord>({
+      desired,
+      // Ours first; else one of that name and type that no keelson of this owner marked.
+      find: async () => {
+        const same = await this.#records(zoneId, zone, { name: spec.name, type: spec.type });
+        return same.find(ours) ?? same.find((r) => parseComment(r.comment).owner !== ctx.owner);
+      },
+      owned: ours,
+      create: async () =>
+        (await cloudflareCall(
+          () =>
+            this.#client.sdk.dns.records.create({ zone_id: zoneId, ...this.#body(ctx, desired) } as RecordCreateParams),
+          action,
+          desired.key,
+        )) as unknown as LiveRecord,
+      claim: async (clash) =>
+        (await cloudflareCall(
+          () =>
+            this.#client.sdk.dns.records.update(clash.id, {
+              zone_id: zoneId,
+              ...this.#body(ctx, desired),
+            } as RecordUpdateParams),
+          action,
+          desired.key,
+        )) as unknown as LiveRecord,
+      describe: () => `${spec.name} (${spec.type}) in ${zone}`,
     });
-    if (ours) return observedFrom(ours, zone, zoneId, desired.name, true);
-    const clash = same.find((r) => parseComment(r.comment).owner !== ctx.owner);
-    if (clash && !desired.adopt) {
-      throw new KeelsonError(
-        `cannot create DNS record ${desired.name}: ${spec.name} (${spec.type}) already exists in ${zone} and keelson does not own it; set adopt: true to take it over`,
-        { code: 'CONFLICT_UNOWNED', class: 'terminal', resource: desired.key },
-      );
-    }
-    const body = this.#body(ctx, desired);
-    try {
-      const record = clash
-        ? await this.#client.sdk.dns.records.update(clash.id, { zone_id: zoneId, ...body } as RecordUpdateParams)
-        : await this.#client.sdk.dns.records.create({ zone_id: zoneId, ...body } as RecordCreateParams);
-      return observedFrom(record as unknown as LiveRecord, zone, zoneId, desired.name, true);
-    } catch (error) {
-      throw toKeelsonError(
-        error,
-        `cannot create DNS record ${desired.name} (${spec.name} ${spec.type}) in ${zone}`,
-        desired.key,
-      );
-    }
+    return observedFrom(item, zone, zoneId, desired.name, true);
   }
 
   async update(
@@ -269,14 +286,10 @@ export class DnsRecordHandler implements ResourceHandler {
     observed: ObservedResource,
     _changes: readonly FieldChange[],
   ): Promise<ObservedResource> {
-    const spec = normalizeDnsRecord(desired.spec);
-    const zone = String(spec.zone);
-    if (!observed.owned && !desired.adopt) {
-      throw new KeelsonError(
-        `cannot update DNS record ${desired.name}: ${spec.name} (${spec.type}) in ${zone} is not owned by keelson; set adopt: true to take it over`,
-        { code: 'CONFLICT_UNOWNED', class: 'terminal', resource: desired.key },
-      );
-    }
+    const spec = normalizedSpec(desired);
+    const zone = spec.zone;
+    if (!observed.owned && !desired.adopt)
+      throw unownedConflict(desired, `${spec.name} (${spec.type}) in ${zone}`, 'update');
     const zoneId = String(observed.outputs.zoneId ?? (await this.#zones.idOf(zone, desired.key)));
     try {
       // PUT writes the whole record, so fields edited by hand that Git does not set are reset too.
@@ -296,11 +309,12 @@ export class DnsRecordHandler implements ResourceHandler {
 
   async delete(_ctx: HandlerContext, observed: ObservedResource): Promise<void> {
     const zoneId = String(observed.outputs.zoneId);
-    try {
-      await this.#client.sdk.dns.records.delete(observed.id, { zone_id: zoneId });
-    } catch (error) {
-      if (isNotFound(error)) return;
-      throw toKeelsonError(error, `cannot delete DNS record ${observed.name}`, observed.key);
-    }
+    await deleteIgnoringMissing(() =>
+      cloudflareCall(
+        () => this.#client.sdk.dns.records.delete(observed.id, { zone_id: zoneId }),
+        `cannot delete DNS record ${observed.name}`,
+        observed.key,
+      ),
+    );
   }
 }

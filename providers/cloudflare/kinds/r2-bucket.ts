@@ -1,18 +1,24 @@
 import type { BucketCreateParams, BucketListResponse } from 'cloudflare/resources/r2/buckets/buckets';
 import type { LifecycleGetResponse, LifecycleUpdateParams } from 'cloudflare/resources/r2/buckets/lifecycle';
 import {
+  defineKind,
+  deleteIgnoringMissing,
   type FieldChange,
+  findOrClaim,
   type HandlerContext,
   KeelsonError,
-  type KindSchema,
+  type KindSpec,
   type ObservedResource,
   type ObserveQuery,
   type ResolvedResource,
   type ResourceHandler,
   resourceKey,
+  specOf,
+  unownedConflict,
 } from '../../sdk/index.ts';
 import { errorCodes, isNotFound, toKeelsonError } from '../client/api-error.ts';
 import type { CloudflareClient } from '../client/client.ts';
+import { ownedInInventory } from '../ownership.ts';
 
 export const R2_BUCKET_KIND = 'cloudflare.R2Bucket';
 
@@ -23,7 +29,7 @@ const BUCKET_NOT_EMPTY = 10008;
 /** Cloudflare's "bucket already exists" error code. */
 const BUCKET_EXISTS = 10004;
 
-export const r2BucketSchema: KindSchema = {
+export const r2BucketSchema = defineKind({
   kind: R2_BUCKET_KIND,
   description: 'An R2 bucket (named like the resource) with lifecycle rules; ownership is kept in the inventory.',
   stateful: true,
@@ -49,13 +55,10 @@ export const r2BucketSchema: KindSchema = {
     },
   },
   outputs: { name: { type: 'string', computed: true } },
-};
+});
 
 /** One retention rule as keelson writes it. */
-export interface LifecycleRule {
-  readonly prefix: string;
-  readonly expireAfterDays: number;
-}
+export type LifecycleRule = KindSpec<typeof r2BucketSchema>['lifecycle'][number];
 
 function toApiRules(rules: readonly LifecycleRule[]): LifecycleUpdateParams.Rule[] {
   return rules.map((rule) => ({
@@ -136,7 +139,7 @@ export class R2BucketHandler implements ResourceHandler {
       kind: R2_BUCKET_KIND,
       name,
       id: name,
-      owned: ctx.inventory.get(key)?.id === name,
+      owned: ownedInInventory(ctx, key, name),
       spec,
       outputs: { name },
       ready: true,
@@ -155,7 +158,7 @@ export class R2BucketHandler implements ResourceHandler {
   }
 
   async #writeLifecycle(desired: ResolvedResource): Promise<void> {
-    const rules = (desired.spec.lifecycle ?? []) as LifecycleRule[];
+    const rules = specOf(r2BucketSchema, desired).lifecycle;
     try {
       await this.#client.sdk.r2.buckets.lifecycle.update(desired.name, { ...this.#account, rules: toApiRules(rules) });
     } catch (error) {
@@ -164,36 +167,39 @@ export class R2BucketHandler implements ResourceHandler {
   }
 
   async create(ctx: HandlerContext, desired: ResolvedResource): Promise<ObservedResource> {
-    const owned = ctx.inventory.get(desired.key)?.id === desired.name;
-    let exists = false;
-    try {
-      await this.#client.sdk.r2.buckets.get(desired.name, this.#account);
-      exists = true;
-    } catch (error) {
-      if (!isNotFound(error)) throw toKeelsonError(error, `cannot read R2 bucket ${desired.name}`, desired.key);
-    }
-    if (exists && !owned && !desired.adopt) {
-      throw new KeelsonError(
-        `cannot create R2 bucket ${desired.name}: it already exists and keelson does not own it; set adopt: true to take it over`,
-        { code: 'CONFLICT_UNOWNED', class: 'terminal', resource: desired.key },
-      );
-    }
-    if (!exists) {
-      const params: BucketCreateParams = { ...this.#account, name: desired.name };
-      const hint = desired.spec.locationHint;
-      if (typeof hint === 'string') params.locationHint = hint as BucketCreateParams['locationHint'];
-      try {
-        await this.#client.sdk.r2.buckets.create(params);
-      } catch (error) {
-        // Created by an earlier attempt whose answer was lost: the journal made sure it was ours.
-        if (!errorCodes(error).includes(BUCKET_EXISTS)) {
-          throw toKeelsonError(error, `cannot create R2 bucket ${desired.name}`, desired.key);
+    // Buckets carry no labels: ownership is the inventory entry, written below (which is also the claim).
+    await findOrClaim<string>({
+      desired,
+      find: async () => {
+        try {
+          await this.#client.sdk.r2.buckets.get(desired.name, this.#account);
+          return desired.name;
+        } catch (error) {
+          if (isNotFound(error)) return undefined;
+          throw toKeelsonError(error, `cannot read R2 bucket ${desired.name}`, desired.key);
         }
-      }
-    }
+      },
+      owned: (name) => ownedInInventory(ctx, desired.key, name),
+      create: async () => {
+        const params: BucketCreateParams = { ...this.#account, name: desired.name };
+        const hint = specOf(r2BucketSchema, desired).locationHint;
+        if (hint !== undefined) params.locationHint = hint;
+        try {
+          await this.#client.sdk.r2.buckets.create(params);
+        } catch (error) {
+          // Created by an earlier attempt whose answer was lost: the journal made sure it was ours.
+          if (!errorCodes(error).includes(BUCKET_EXISTS)) {
+            throw toKeelsonError(error, `cannot create R2 bucket ${desired.name}`, desired.key);
+          }
+        }
+        return desired.name;
+      },
+      claim: async (name) => name,
+      describe: () => `R2 bucket ${desired.name}`,
+    });
     await ctx.inventory.set({ key: desired.key, kind: R2_BUCKET_KIND, id: desired.name });
     await this.#writeLifecycle(desired);
-    const hint = typeof desired.spec.locationHint === 'string' ? desired.spec.locationHint : undefined;
+    const hint = specOf(r2BucketSchema, desired).locationHint;
     return this.#observed(ctx, desired.name, hint);
   }
 
@@ -204,32 +210,26 @@ export class R2BucketHandler implements ResourceHandler {
     _changes: readonly FieldChange[],
   ): Promise<ObservedResource> {
     if (!observed.owned) {
-      if (!desired.adopt) {
-        throw new KeelsonError(`cannot update R2 bucket ${desired.name}: keelson does not own it`, {
-          code: 'CONFLICT_UNOWNED',
-          class: 'terminal',
-          resource: desired.key,
-        });
-      }
+      if (!desired.adopt) throw unownedConflict(desired, `R2 bucket ${desired.name}`, 'update');
       await ctx.inventory.set({ key: desired.key, kind: R2_BUCKET_KIND, id: desired.name });
     }
     await this.#writeLifecycle(desired);
-    const location = typeof observed.spec.locationHint === 'string' ? observed.spec.locationHint : undefined;
+    const location = specOf(r2BucketSchema, observed).locationHint;
     return this.#observed(ctx, desired.name, location);
   }
 
   async delete(ctx: HandlerContext, observed: ObservedResource): Promise<void> {
-    try {
-      await this.#client.sdk.r2.buckets.delete(observed.id, this.#account);
-    } catch (error) {
-      if (errorCodes(error).includes(BUCKET_NOT_EMPTY)) {
-        throw new KeelsonError(
-          `cannot delete R2 bucket ${observed.name}: it still holds objects; keelson never deletes data, empty it first`,
-          { code: 'API_ERROR', class: 'terminal', resource: observed.key, status: 409, cause: error },
-        );
-      }
-      if (!isNotFound(error)) throw toKeelsonError(error, `cannot delete R2 bucket ${observed.name}`, observed.key);
-    }
+    await deleteIgnoringMissing(() => this.#client.sdk.r2.buckets.delete(observed.id, this.#account), isNotFound).catch(
+      (error: unknown) => {
+        if (errorCodes(error).includes(BUCKET_NOT_EMPTY)) {
+          throw new KeelsonError(
+            `cannot delete R2 bucket ${observed.name}: it still holds objects; keelson never deletes data, empty it first`,
+            { code: 'API_ERROR', class: 'terminal', resource: observed.key, status: 409, cause: error },
+          );
+        }
+        throw toKeelsonError(error, `cannot delete R2 bucket ${observed.name}`, observed.key);
+      },
+    );
     await ctx.inventory.remove(observed.key);
   }
 }

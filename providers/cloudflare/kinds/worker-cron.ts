@@ -1,20 +1,23 @@
 import {
+  defineKind,
+  deleteIgnoringMissing,
   type FieldChange,
   type HandlerContext,
-  KeelsonError,
-  type KindSchema,
   type ObservedResource,
   type ObserveQuery,
   type ResolvedResource,
   type ResourceHandler,
   resourceKey,
+  specOf,
+  unownedConflict,
 } from '../../sdk/index.ts';
-import { isNotFound, toKeelsonError } from '../client/api-error.ts';
+import { cloudflareCall, isNotFound, toKeelsonError } from '../client/api-error.ts';
 import type { CloudflareClient } from '../client/client.ts';
+import { ownedInInventory } from '../ownership.ts';
 
 export const WORKER_CRON_KIND = 'cloudflare.WorkerCron';
 
-export const workerCronSchema: KindSchema = {
+export const workerCronSchema = defineKind({
   kind: WORKER_CRON_KIND,
   description:
     "A Worker's cron triggers (all of them: Cloudflare replaces the whole list); ownership in the inventory.",
@@ -35,7 +38,13 @@ export const workerCronSchema: KindSchema = {
     },
   },
   outputs: { script: { type: 'string', computed: true } },
-};
+  unique: [
+    {
+      field: 'script',
+      why: 'Cloudflare keeps one list of cron triggers per script and each WorkerCron replaces it whole: put all of the script\'s schedules in one resource',
+    },
+  ],
+});
 
 /** Cron triggers: one read per script involved (Cloudflare has no account-wide list). */
 export class WorkerCronHandler implements ResourceHandler {
@@ -78,7 +87,7 @@ export class WorkerCronHandler implements ResourceHandler {
       wanted.set(e.id, { name: e.key.slice(WORKER_CRON_KIND.length + 1), owned: true });
     }
     for (const d of query.desired) {
-      const script = String(d.spec.script);
+      const { script } = specOf(workerCronSchema, d);
       if (!wanted.has(script)) wanted.set(script, { name: d.name, owned: false });
     }
     const out: ObservedResource[] = [];
@@ -93,8 +102,7 @@ export class WorkerCronHandler implements ResourceHandler {
   }
 
   async #write(ctx: HandlerContext, desired: ResolvedResource, action: string): Promise<ObservedResource> {
-    const script = String(desired.spec.script);
-    const schedules = Array.isArray(desired.spec.schedules) ? desired.spec.schedules.map(String) : [];
+    const { script, schedules } = specOf(workerCronSchema, desired);
     try {
       await this.#client.sdk.workers.scripts.schedules.update(script, {
         ...this.#account,
@@ -104,19 +112,14 @@ export class WorkerCronHandler implements ResourceHandler {
       throw toKeelsonError(error, `cannot ${action} cron triggers ${desired.name} of Worker ${script}`, desired.key);
     }
     await ctx.inventory.set({ key: desired.key, kind: WORKER_CRON_KIND, id: script });
-    return this.#observed(desired.name, script, schedules, true);
+    return this.#observed(desired.name, script, [...schedules], true);
   }
 
   async create(ctx: HandlerContext, desired: ResolvedResource): Promise<ObservedResource> {
-    const script = String(desired.spec.script);
-    if (ctx.inventory.get(desired.key)?.id !== script && !desired.adopt) {
+    const { script } = specOf(workerCronSchema, desired);
+    if (!ownedInInventory(ctx, desired.key, script) && !desired.adopt) {
       const live = await this.#schedules(script, desired.key);
-      if (live !== undefined && live.length > 0) {
-        throw new KeelsonError(
-          `cannot create cron triggers ${desired.name}: Worker ${script} already has triggers keelson does not own; set adopt: true to take them over`,
-          { code: 'CONFLICT_UNOWNED', class: 'terminal', resource: desired.key },
-        );
-      }
+      if (live !== undefined && live.length > 0) throw unownedConflict(desired, `cron triggers of Worker ${script}`);
     }
     return this.#write(ctx, desired, 'create');
   }
@@ -127,22 +130,18 @@ export class WorkerCronHandler implements ResourceHandler {
     observed: ObservedResource,
     _changes: readonly FieldChange[],
   ): Promise<ObservedResource> {
-    if (!observed.owned && !desired.adopt) {
-      throw new KeelsonError(`cannot update cron triggers ${desired.name}: keelson does not own them`, {
-        code: 'CONFLICT_UNOWNED',
-        class: 'terminal',
-        resource: desired.key,
-      });
-    }
+    if (!observed.owned && !desired.adopt) throw unownedConflict(desired, `cron triggers ${desired.name}`, 'update');
     return this.#write(ctx, desired, 'update');
   }
 
   async delete(ctx: HandlerContext, observed: ObservedResource): Promise<void> {
-    try {
-      await this.#client.sdk.workers.scripts.schedules.update(observed.id, { ...this.#account, body: [] });
-    } catch (error) {
-      if (!isNotFound(error)) throw toKeelsonError(error, `cannot delete cron triggers ${observed.name}`, observed.key);
-    }
+    await deleteIgnoringMissing(() =>
+      cloudflareCall(
+        () => this.#client.sdk.workers.scripts.schedules.update(observed.id, { ...this.#account, body: [] }),
+        `cannot delete cron triggers ${observed.name}`,
+        observed.key,
+      ),
+    );
     await ctx.inventory.remove(observed.key);
   }
 }

@@ -1,21 +1,24 @@
 import {
+  defineKind,
+  deleteIgnoringMissing,
   type FieldChange,
+  findOrClaim,
   type HandlerContext,
-  KeelsonError,
-  type KindSchema,
   type ObservedResource,
   type ObserveQuery,
   type ResolvedResource,
   type ResourceHandler,
   resourceKey,
+  specOf,
+  unownedConflict,
 } from '../../sdk/index.ts';
-import { isNotFound, toKeelsonError } from '../client/api-error.ts';
+import { cloudflareCall, toKeelsonError } from '../client/api-error.ts';
 import type { CloudflareClient } from '../client/client.ts';
 import type { ZoneDirectory } from '../client/zone-directory.ts';
 
 export const WORKER_ROUTE_KIND = 'cloudflare.WorkerRoute';
 
-export const workerRouteSchema: KindSchema = {
+export const workerRouteSchema = defineKind({
   kind: WORKER_ROUTE_KIND,
   description:
     'A route sending requests that match a pattern in a zone to a Worker; ownership is kept in the inventory.',
@@ -25,7 +28,7 @@ export const workerRouteSchema: KindSchema = {
     script: { type: 'string', required: true, referenceable: true, description: 'Worker script name.' },
   },
   outputs: { id: { type: 'string', computed: true } },
-};
+});
 
 interface LiveRoute {
   readonly id: string;
@@ -74,7 +77,7 @@ export class WorkerRouteHandler implements ResourceHandler {
     const zones = await this.#zones.all();
     const owned = ctx.inventory.list(WORKER_ROUTE_KIND);
     const zoneNames = new Set<string>();
-    for (const d of query.desired) if (typeof d.spec.zone === 'string') zoneNames.add(d.spec.zone.toLowerCase());
+    for (const d of query.desired) zoneNames.add(specOf(workerRouteSchema, d).zone.toLowerCase());
     for (const e of owned) if (typeof e.data?.zone === 'string') zoneNames.add(e.data.zone);
     const found = new Map<string, ObservedResource>();
     for (const zone of zoneNames) {
@@ -87,8 +90,9 @@ export class WorkerRouteHandler implements ResourceHandler {
         if (name !== undefined) found.set(name, observedFrom(route, zone, zoneId, name, true));
       }
       for (const d of query.desired) {
-        if (found.has(d.name) || String(d.spec.zone).toLowerCase() !== zone) continue;
-        const clash = routes.find((r) => r.pattern === d.spec.pattern && !ownedIds.has(r.id));
+        const want = specOf(workerRouteSchema, d);
+        if (found.has(d.name) || want.zone.toLowerCase() !== zone) continue;
+        const clash = routes.find((r) => r.pattern === want.pattern && !ownedIds.has(r.id));
         if (clash) found.set(d.name, observedFrom(clash, zone, zoneId, d.name, false));
       }
     }
@@ -96,30 +100,30 @@ export class WorkerRouteHandler implements ResourceHandler {
   }
 
   async create(ctx: HandlerContext, desired: ResolvedResource): Promise<ObservedResource> {
-    const zone = String(desired.spec.zone).toLowerCase();
+    const want = specOf(workerRouteSchema, desired);
+    const zone = want.zone.toLowerCase();
     const zoneId = await this.#zones.idOf(zone, desired.key);
-    const routes = await this.#routes(zoneId, zone);
     const mine = ctx.inventory.get(desired.key);
-    const existing = routes.find((r) => r.id === mine?.id) ?? routes.find((r) => r.pattern === desired.spec.pattern);
-    if (existing && existing.id !== mine?.id && !desired.adopt) {
-      throw new KeelsonError(
-        `cannot create Worker route ${desired.name}: pattern ${existing.pattern} already routes to ${existing.script ?? 'nothing'} and keelson does not own it; set adopt: true to take it over`,
-        { code: 'CONFLICT_UNOWNED', class: 'terminal', resource: desired.key },
-      );
-    }
-    const body = { zone_id: zoneId, pattern: String(desired.spec.pattern), script: String(desired.spec.script) };
-    let id: string;
-    try {
-      if (existing) {
-        id = existing.id;
-        if (existing.pattern !== body.pattern || existing.script !== body.script) {
-          await this.#client.sdk.workers.routes.update(existing.id, body);
-        }
-      } else {
-        id = (await this.#client.sdk.workers.routes.create(body)).id;
-      }
-    } catch (error) {
-      throw toKeelsonError(error, `cannot create Worker route ${desired.name} (${body.pattern})`, desired.key);
+    const body = { zone_id: zoneId, pattern: want.pattern, script: want.script };
+    const action = `cannot create Worker route ${desired.name} (${body.pattern})`;
+    // Routes carry no labels: ours is the one the inventory names; the claim is the inventory entry below.
+    const { item, outcome } = await findOrClaim<LiveRoute>({
+      desired,
+      find: async () => {
+        const routes = await this.#routes(zoneId, zone);
+        return routes.find((r) => r.id === mine?.id) ?? routes.find((r) => r.pattern === body.pattern);
+      },
+      owned: (r) => r.id === mine?.id,
+      create: async () => {
+        const created = await cloudflareCall(() => this.#client.sdk.workers.routes.create(body), action, desired.key);
+        return { id: created.id, pattern: body.pattern, script: body.script };
+      },
+      claim: async (r) => r,
+      describe: (r) => `a route of pattern ${r.pattern} to ${r.script ?? 'nothing'}`,
+    });
+    const id = item.id;
+    if (outcome !== 'created' && (item.pattern !== body.pattern || item.script !== body.script)) {
+      await cloudflareCall(() => this.#client.sdk.workers.routes.update(id, body), action, desired.key);
     }
     await ctx.inventory.set({ key: desired.key, kind: WORKER_ROUTE_KIND, id, data: { zone } });
     return observedFrom({ id, pattern: body.pattern, script: body.script }, zone, zoneId, desired.name, true);
@@ -131,21 +135,16 @@ export class WorkerRouteHandler implements ResourceHandler {
     observed: ObservedResource,
     _changes: readonly FieldChange[],
   ): Promise<ObservedResource> {
-    if (!observed.owned && !desired.adopt) {
-      throw new KeelsonError(`cannot update Worker route ${desired.name}: keelson does not own it`, {
-        code: 'CONFLICT_UNOWNED',
-        class: 'terminal',
-        resource: desired.key,
-      });
-    }
-    const zone = String(desired.spec.zone).toLowerCase();
+    if (!observed.owned && !desired.adopt) throw unownedConflict(desired, `Worker route ${desired.name}`, 'update');
+    const want = specOf(workerRouteSchema, desired);
+    const zone = want.zone.toLowerCase();
     const zoneId = String(observed.outputs.zoneId);
-    const body = { zone_id: zoneId, pattern: String(desired.spec.pattern), script: String(desired.spec.script) };
-    try {
-      await this.#client.sdk.workers.routes.update(observed.id, body);
-    } catch (error) {
-      throw toKeelsonError(error, `cannot update Worker route ${desired.name} (${body.pattern})`, desired.key);
-    }
+    const body = { zone_id: zoneId, pattern: want.pattern, script: want.script };
+    await cloudflareCall(
+      () => this.#client.sdk.workers.routes.update(observed.id, body),
+      `cannot update Worker route ${desired.name} (${body.pattern})`,
+      desired.key,
+    );
     await ctx.inventory.set({ key: desired.key, kind: WORKER_ROUTE_KIND, id: observed.id, data: { zone } });
     return observedFrom(
       { id: observed.id, pattern: body.pattern, script: body.script },
@@ -157,11 +156,13 @@ export class WorkerRouteHandler implements ResourceHandler {
   }
 
   async delete(ctx: HandlerContext, observed: ObservedResource): Promise<void> {
-    try {
-      await this.#client.sdk.workers.routes.delete(observed.id, { zone_id: String(observed.outputs.zoneId) });
-    } catch (error) {
-      if (!isNotFound(error)) throw toKeelsonError(error, `cannot delete Worker route ${observed.name}`, observed.key);
-    }
+    await deleteIgnoringMissing(() =>
+      cloudflareCall(
+        () => this.#client.sdk.workers.routes.delete(observed.id, { zone_id: String(observed.outputs.zoneId) }),
+        `cannot delete Worker route ${observed.name}`,
+        observed.key,
+      ),
+    );
     await ctx.inventory.remove(observed.key);
   }
 }

@@ -1,18 +1,21 @@
 import type { ScriptUpdateParams } from 'cloudflare/resources/workers/scripts/scripts';
 import {
+  defineKind,
+  deleteIgnoringMissing,
   type FieldChange,
   type HandlerContext,
   isPlainObject,
   KeelsonError,
-  type KindSchema,
   type ObservedResource,
   type ObserveQuery,
   type ResolvedResource,
   type ResourceHandler,
   resourceKey,
   SecretValue,
+  specOf,
+  unownedConflict,
 } from '../../sdk/index.ts';
-import { isNotFound, toKeelsonError } from '../client/api-error.ts';
+import { cloudflareCall, toKeelsonError } from '../client/api-error.ts';
 import type { CloudflareClient } from '../client/client.ts';
 import { parseScriptTags, scriptTags } from '../ownership.ts';
 import { bundleWorker } from './worker-bundle.ts';
@@ -22,7 +25,7 @@ export const WORKER_SCRIPT_KIND = 'cloudflare.WorkerScript';
 /** What an observed bundle hash is when the script's content was changed outside keelson. */
 export const EDITED_OUTSIDE = 'edited-outside-keelson';
 
-export const workerScriptSchema: KindSchema = {
+export const workerScriptSchema = defineKind({
   kind: WORKER_SCRIPT_KIND,
   description:
     'A Worker script (named like the resource) bundled with esbuild from a folder of the repository; uploaded only when its bundle or settings change.',
@@ -52,7 +55,7 @@ export const workerScriptSchema: KindSchema = {
     },
   },
   outputs: { name: { type: 'string', computed: true }, etag: { type: 'string', computed: true } },
-};
+});
 
 interface LiveBinding {
   readonly name: string;
@@ -180,9 +183,9 @@ export class WorkerScriptHandler implements ResourceHandler {
   }
 
   async #upload(ctx: HandlerContext, desired: ResolvedResource): Promise<ObservedResource> {
-    const spec = desired.spec;
-    const main = typeof spec.main === 'string' ? spec.main : 'src/index.ts';
-    const bundle = bundleWorker(this.#client.root, String(spec.source), main, desired.key);
+    const spec = specOf(workerScriptSchema, desired);
+    const main = spec.main;
+    const bundle = bundleWorker(this.#client.root, spec.source, main, desired.key);
     const bindings: NonNullable<ScriptUpdateParams.Metadata['bindings']> = [];
     for (const [name, text] of Object.entries(stringMap(spec.vars))) bindings.push({ type: 'plain_text', name, text });
     const digests: Record<string, string> = {};
@@ -204,8 +207,8 @@ export class WorkerScriptHandler implements ResourceHandler {
       bindings.push({ type: 'service', name, service });
     const metadata: ScriptUpdateParams.Metadata = {
       main_module: 'index.js',
-      compatibility_date: String(spec.compatibilityDate),
-      compatibility_flags: Array.isArray(spec.compatibilityFlags) ? spec.compatibilityFlags.map(String) : [],
+      compatibility_date: spec.compatibilityDate,
+      compatibility_flags: [...spec.compatibilityFlags],
       bindings,
       tags: scriptTags(ctx.owner, bundle.hash),
     };
@@ -233,7 +236,7 @@ export class WorkerScriptHandler implements ResourceHandler {
     const record: ScriptRecord = {
       ...(etag === undefined ? {} : { etag }),
       secrets: digests,
-      source: String(spec.source),
+      source: spec.source,
       main,
     };
     await ctx.inventory.set({ key: desired.key, kind: WORKER_SCRIPT_KIND, id: desired.name, data: { ...record } });
@@ -261,10 +264,7 @@ export class WorkerScriptHandler implements ResourceHandler {
       throw toKeelsonError(error, 'cannot list Worker scripts', desired.key);
     }
     if (existing && parseScriptTags(existing.tags).owner !== ctx.owner && !desired.adopt) {
-      throw new KeelsonError(
-        `cannot create Worker ${desired.name}: a script of that name exists and keelson does not own it; set adopt: true to take it over`,
-        { code: 'CONFLICT_UNOWNED', class: 'terminal', resource: desired.key },
-      );
+      throw unownedConflict(desired, `a Worker script named ${desired.name}`);
     }
     // Uploading is a PUT of the whole script: idempotent, so an existing owned script is simply rewritten.
     return this.#upload(ctx, desired);
@@ -276,22 +276,18 @@ export class WorkerScriptHandler implements ResourceHandler {
     observed: ObservedResource,
     _changes: readonly FieldChange[],
   ): Promise<ObservedResource> {
-    if (!observed.owned && !desired.adopt) {
-      throw new KeelsonError(`cannot update Worker ${desired.name}: keelson does not own it`, {
-        code: 'CONFLICT_UNOWNED',
-        class: 'terminal',
-        resource: desired.key,
-      });
-    }
+    if (!observed.owned && !desired.adopt) throw unownedConflict(desired, `Worker ${desired.name}`, 'update');
     return this.#upload(ctx, desired);
   }
 
   async delete(ctx: HandlerContext, observed: ObservedResource): Promise<void> {
-    try {
-      await this.#client.sdk.workers.scripts.delete(observed.id, { ...this.#account, force: true });
-    } catch (error) {
-      if (!isNotFound(error)) throw toKeelsonError(error, `cannot delete Worker ${observed.name}`, observed.key);
-    }
+    await deleteIgnoringMissing(() =>
+      cloudflareCall(
+        () => this.#client.sdk.workers.scripts.delete(observed.id, { ...this.#account, force: true }),
+        `cannot delete Worker ${observed.name}`,
+        observed.key,
+      ),
+    );
     await ctx.inventory.remove(observed.key);
   }
 }

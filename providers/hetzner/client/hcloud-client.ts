@@ -1,13 +1,23 @@
-import { KeelsonError, type SecretValue } from '../../sdk/index.ts';
+import {
+  KeelsonError,
+  RateBudget,
+  type RateBudgetOptions,
+  retryAfterMs,
+  type SecretValue,
+  sleep,
+} from '../../sdk/index.ts';
 import { HcloudApiError, hcloudError } from './api-error.ts';
 import type { HcloudAction } from './api-types.ts';
-import { RateBudget, type RateBudgetOptions } from './rate-budget.ts';
 
 /** Options of the Hetzner Cloud client. */
 export interface HcloudClientOptions {
   /** API base, e.g. `https://api.hetzner.cloud/v1` or the simulator's `http://127.0.0.1:PORT/v1`. */
   readonly endpoint: string;
   readonly token: SecretValue;
+  /**
+   * The project's budget, fed by Hetzner's `RateLimit-*` headers (3,600 requests refilled at 1/s);
+   * it slows down below 10% left by default. Tests pass a fake `clock` here.
+   */
   readonly rateBudget?: RateBudgetOptions;
   /** Retries of idempotent calls after a 5xx, a `conflict` or a dropped connection (default 4). */
   readonly maxRetries?: number;
@@ -58,7 +68,7 @@ export class HcloudClient {
   constructor(options: HcloudClientOptions) {
     this.endpoint = options.endpoint.replace(/\/+$/, '');
     this.#token = options.token;
-    this.budget = new RateBudget(options.rateBudget);
+    this.budget = new RateBudget({ slowDownAt: 0.9, ...options.rateBudget });
     this.#maxRetries = options.maxRetries ?? 4;
     this.#backoffMs = options.backoffMs ?? 250;
     this.#maxRateWaitMs = options.maxRateWaitMs ?? 60_000;
@@ -73,12 +83,7 @@ export class HcloudClient {
     let rateWaited = 0;
     let lockWaited = 0;
     for (;;) {
-      const pause = this.budget.pauseBeforeRequest();
-      if (pause > 0) {
-        await sleep(pause, options.signal);
-        rateWaited += pause;
-      }
-      this.budget.spend();
+      rateWaited += await this.budget.acquire(options.signal);
       this.requestCount++;
       let response: Response;
       try {
@@ -111,19 +116,16 @@ export class HcloudClient {
           },
         );
       }
-      this.budget.update(response.headers);
+      this.budget.observe(response.headers);
       const text = await response.text();
       const body: unknown = text === '' ? undefined : safeJson(text);
       if (response.ok) return body as T;
 
       const error = hcloudError(options.what, response.status, body, options.resource);
       if (response.status === 429) {
-        const wait = this.#rateWait(response.headers, attempt++);
-        this.budget.blockFor(wait);
-        if (rateWaited + wait <= this.#maxRateWaitMs) {
-          rateWaited += wait;
-          continue;
-        }
+        // The API did not process the request: waiting out the retry time and asking again is safe.
+        const wait = this.budget.rateLimited(retryAfterMs(response.headers), attempt++);
+        if (rateWaited + wait <= this.#maxRateWaitMs) continue;
         throw hcloudError(options.what, response.status, body, options.resource, wait);
       }
       if (response.status === 423 && lockWaited < this.#maxLockWaitMs) {
@@ -169,38 +171,6 @@ export class HcloudClient {
     return out;
   }
 
-  /** Polls one action until it ends; throws the vendor's error when it fails, TIMEOUT when it runs too long. */
-  async waitForAction(
-    action: HcloudAction,
-    what: string,
-    resource: string,
-    timeoutMs = 120_000,
-    signal?: AbortSignal,
-  ): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    let current = action;
-    let delay = 50;
-    while (current.status === 'running') {
-      if (Date.now() > deadline) {
-        throw new KeelsonError(`cannot ${what}: action ${current.command} is still running after ${timeoutMs} ms`, {
-          code: 'TIMEOUT',
-          class: 'waiting',
-          resource,
-          retryAfterMs: 5000,
-        });
-      }
-      await sleep(delay, signal);
-      delay = Math.min(delay * 2, 1000);
-      const body = await this.request<{ action: HcloudAction }>('GET', `/actions/${current.id}`, {
-        what,
-        resource,
-        ...(signal ? { signal } : {}),
-      });
-      current = body.action;
-    }
-    if (current.status === 'error') throw actionError(current, what, resource);
-  }
-
   #url(path: string, query: RequestOptions['query']): string {
     const params = new URLSearchParams();
     for (const [k, v] of Object.entries(query ?? {})) {
@@ -215,12 +185,6 @@ export class HcloudClient {
   #backoff(attempt: number): number {
     const base = this.#backoffMs * 2 ** attempt;
     return base / 2 + Math.random() * (base / 2);
-  }
-
-  #rateWait(headers: Headers, attempt: number): number {
-    const retryAfter = Number(headers.get('retry-after'));
-    if (headers.has('retry-after') && Number.isFinite(retryAfter)) return retryAfter * 1000;
-    return Math.min(this.budget.refillIntervalMs() * 2 ** Math.min(attempt, 3), 10_000);
   }
 }
 
@@ -241,19 +205,4 @@ function safeJson(text: string): unknown {
   } catch {
     return undefined;
   }
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

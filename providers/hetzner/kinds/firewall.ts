@@ -1,20 +1,24 @@
 import {
+  defineKind,
+  deleteIgnoringMissing,
   type FieldChange,
   type HandlerContext,
   KeelsonError,
-  type KindSchema,
+  type KindSpec,
   type ObservedResource,
   type ObserveQuery,
   type ResolvedResource,
   type ResourceHandler,
+  specOf,
 } from '../../sdk/index.ts';
 import type { HcloudFirewall, HcloudFirewallRule, HcloudFirewallTarget } from '../client/api-types.ts';
 import { userLabelsOf } from '../ownership.ts';
 import { without } from './network.ts';
 import {
   asId,
-  createNamed,
+  deleteById,
   fieldChanged,
+  findOrClaimNamed,
   getOne,
   type HetznerRuntime,
   labelsFor,
@@ -23,9 +27,8 @@ import {
   relevant,
   signalOf,
 } from './runtime.ts';
-import { deleteIgnoringMissing } from './ssh-key.ts';
 
-export const firewallSchema: KindSchema = {
+export const firewallSchema = defineKind({
   kind: 'hetzner.Firewall',
   description:
     "A firewall with its rules, applied to servers or label selectors. Hetzner has no delete protection for firewalls: use keelson's `protect: true`.",
@@ -69,22 +72,17 @@ export const firewallSchema: KindSchema = {
     labels: { type: 'map', values: { type: 'string' }, default: {}, description: 'User labels (default none).' },
   },
   outputs: { id: { type: 'integer' } },
-};
+});
 
-type Rule = {
-  direction: 'in' | 'out';
-  protocol: string;
-  port?: string;
-  sourceIps: string[];
-  destinationIps: string[];
-  description?: string;
-};
-type Target = { type: 'server'; server: number } | { type: 'label_selector'; labelSelector: string };
+type FirewallSpec = KindSpec<typeof firewallSchema>;
+type Rule = FirewallSpec['rules'][number];
+type Target = FirewallSpec['applyTo'][number];
 
 function ruleOf(r: HcloudFirewallRule): Rule {
   return {
     direction: r.direction,
-    protocol: r.protocol,
+    // What the API returns is one of the protocols it accepts.
+    protocol: r.protocol as Rule['protocol'],
     ...(r.port ? { port: r.port } : {}),
     sourceIps: [...r.source_ips],
     destinationIps: [...r.destination_ips],
@@ -95,7 +93,8 @@ function ruleOf(r: HcloudFirewallRule): Rule {
 function apiRule(r: Rule): Record<string, unknown> {
   return {
     direction: r.direction,
-    protocol: r.protocol,
+    // What the API returns is one of the protocols it accepts.
+    protocol: r.protocol as Rule['protocol'],
     ...(r.port ? { port: r.port } : {}),
     source_ips: r.direction === 'in' ? r.sourceIps : [],
     destination_ips: r.direction === 'out' ? r.destinationIps : [],
@@ -112,7 +111,7 @@ function targetOf(t: HcloudFirewallTarget): Target {
 function apiTarget(t: Target): HcloudFirewallTarget {
   return t.type === 'server'
     ? { type: 'server', server: { id: Number(t.server) } }
-    : { type: 'label_selector', label_selector: { selector: t.labelSelector } };
+    : { type: 'label_selector', label_selector: { selector: String(t.labelSelector) } };
 }
 
 /** `hetzner.Firewall`: rules are set as a whole (`set_rules`); targets are applied and removed one by one. */
@@ -156,7 +155,7 @@ export class FirewallHandler implements ResourceHandler {
   }
 
   async observe(ctx: HandlerContext, query: ObserveQuery): Promise<ObservedResource[]> {
-    await this.#rt.actions.refresh(this.#rt.client, ctx.signal);
+    await this.#rt.actions.refresh(ctx.signal);
     const firewalls = await this.#rt.client.list<HcloudFirewall>('/firewalls', 'firewalls', {
       what: 'list firewalls',
       ...signalOf(ctx),
@@ -170,19 +169,9 @@ export class FirewallHandler implements ResourceHandler {
 
   async create(ctx: HandlerContext, desired: ResolvedResource): Promise<ObservedResource> {
     const c = this.#rt.client;
-    const spec = desired.spec as { rules?: Rule[]; applyTo?: Target[] };
-    const { item } = await createNamed<HcloudFirewall>({
-      ctx,
-      desired,
-      find: async () =>
-        (
-          await c.list<HcloudFirewall>('/firewalls', 'firewalls', {
-            query: { name: desired.name },
-            what: `find firewall ${desired.name}`,
-            ...signalOf(ctx),
-          })
-        )[0],
-      post: async () => {
+    const spec = specOf(firewallSchema, desired);
+    const { item } = await findOrClaimNamed<HcloudFirewall>(this.#rt, ctx, desired, 'firewalls', {
+      create: async () => {
         const answer = await c.request<{ firewall: HcloudFirewall; actions?: never[] }>('POST', '/firewalls', {
           body: {
             name: desired.name,
@@ -221,8 +210,8 @@ export class FirewallHandler implements ResourceHandler {
   ): Promise<ObservedResource> {
     const id = observed.id;
     const key = desired.key;
-    const want = desired.spec as { rules: Rule[]; applyTo: Target[] };
-    const have = observed.spec as typeof want;
+    const want = specOf(firewallSchema, desired);
+    const have = specOf(firewallSchema, observed);
     const act = (command: string, body: unknown) =>
       postAction(this.#rt, ctx, key, `/firewalls/${id}/actions/${command}`, body, `${command} on ${key}`, true);
     if (!observed.owned || fieldChanged(changes, 'labels')) await this.#putLabels(ctx, desired, id);
@@ -245,10 +234,10 @@ export class FirewallHandler implements ResourceHandler {
         resource: observed.key,
       });
     }
-    const targets = (observed.spec.applyTo as Target[] | undefined) ?? [];
+    const targets = specOf(firewallSchema, observed).applyTo ?? [];
     if (targets.length > 0) {
-      try {
-        await postAction(
+      await deleteIgnoringMissing(() =>
+        postAction(
           this.#rt,
           ctx,
           observed.key,
@@ -256,15 +245,13 @@ export class FirewallHandler implements ResourceHandler {
           { remove_from: targets.map(apiTarget) },
           `detach ${observed.key} before deleting it`,
           true,
-        );
-      } catch (e) {
-        if ((e as { code?: string }).code !== 'NOT_FOUND') throw e;
-      }
+        ),
+      );
     }
-    await deleteIgnoringMissing(this.#rt, ctx, `/firewalls/${observed.id}`, observed.key);
+    await deleteById(this.#rt, ctx, 'firewalls', observed.id, observed.key);
   }
 
   async settle(ctx: HandlerContext, applied: ObservedResource): Promise<void> {
-    await this.#rt.actions.settle(this.#rt.client, applied.key, this.#rt.actionTimeoutMs, ctx.signal);
+    await this.#rt.actions.settle(applied.key, this.#rt.actionTimeoutMs, ctx.signal);
   }
 }

@@ -1,17 +1,18 @@
 import {
+  defineKind,
   type HandlerContext,
   KeelsonError,
-  type KindSchema,
   type ObservedResource,
   type ObserveQuery,
   type ResourceHandler,
   resourceKey,
+  specOf,
 } from '../../sdk/index.ts';
 import type { HcloudImage } from '../client/api-types.ts';
 import type { HetznerRuntime } from './runtime.ts';
 import { signalOf } from './runtime.ts';
 
-export const imageSchema: KindSchema = {
+export const imageSchema = defineKind({
   kind: 'hetzner.Image',
   description: 'Looks up an image (the newest match) by label selector, e.g. the backup server snapshot. Read-only.',
   readOnly: true,
@@ -25,7 +26,7 @@ export const imageSchema: KindSchema = {
     },
   },
   outputs: { id: { type: 'integer' }, description: { type: 'string' } },
-};
+});
 
 /** `hetzner.Image`: a lookup, one list call per lookup; never creates or deletes anything. */
 export class ImageHandler implements ResourceHandler {
@@ -37,8 +38,9 @@ export class ImageHandler implements ResourceHandler {
   async observe(ctx: HandlerContext, query: ObserveQuery): Promise<ObservedResource[]> {
     const out: ObservedResource[] = [];
     for (const d of query.desired) {
+      const want = specOf(imageSchema, d);
       const images = await this.#rt.client.list<HcloudImage>('/images', 'images', {
-        query: { label_selector: String(d.spec.labelSelector), type: String(d.spec.type ?? 'snapshot') },
+        query: { label_selector: want.labelSelector, type: want.type },
         what: `look up ${d.key}`,
         resource: d.key,
         ...signalOf(ctx),
@@ -51,7 +53,7 @@ export class ImageHandler implements ResourceHandler {
         name: d.name,
         id: String(newest.id),
         owned: false,
-        spec: { labelSelector: d.spec.labelSelector, type: newest.type },
+        spec: { labelSelector: want.labelSelector, type: newest.type },
         outputs: { id: newest.id, description: newest.description },
         ready: true,
       });

@@ -1,18 +1,20 @@
 import {
   canonicalJson,
+  defineKind,
   type FieldChange,
   type HandlerContext,
-  type KindSchema,
   type ObservedResource,
   type ObserveQuery,
   type ResolvedResource,
   type ResourceHandler,
+  specOf,
 } from '../../sdk/index.ts';
 import type { HcloudNetwork } from '../client/api-types.ts';
 import { userLabelsOf } from '../ownership.ts';
 import {
-  createNamed,
+  deleteById,
   fieldChanged,
+  findOrClaimNamed,
   getOne,
   type HetznerRuntime,
   labelsFor,
@@ -21,9 +23,8 @@ import {
   relevant,
   signalOf,
 } from './runtime.ts';
-import { deleteIgnoringMissing } from './ssh-key.ts';
 
-export const networkSchema: KindSchema = {
+export const networkSchema = defineKind({
   kind: 'hetzner.Network',
   description: 'A private network with its subnets and routes.',
   spec: {
@@ -56,10 +57,7 @@ export const networkSchema: KindSchema = {
     deleteProtection: { type: 'boolean', default: false, description: 'Hetzner delete protection (default off).' },
   },
   outputs: { id: { type: 'integer' } },
-};
-
-type Subnet = { type: string; ipRange: string; networkZone: string };
-type Route = { destination: string; gateway: string };
+});
 
 /** `hetzner.Network`: range, subnets, routes, labels and protection all change in place through actions. */
 export class NetworkHandler implements ResourceHandler {
@@ -88,7 +86,7 @@ export class NetworkHandler implements ResourceHandler {
   }
 
   async observe(ctx: HandlerContext, query: ObserveQuery): Promise<ObservedResource[]> {
-    await this.#rt.actions.refresh(this.#rt.client, ctx.signal);
+    await this.#rt.actions.refresh(ctx.signal);
     const networks = await this.#rt.client.list<HcloudNetwork>('/networks', 'networks', {
       what: 'list networks',
       ...signalOf(ctx),
@@ -102,19 +100,9 @@ export class NetworkHandler implements ResourceHandler {
 
   async create(ctx: HandlerContext, desired: ResolvedResource): Promise<ObservedResource> {
     const c = this.#rt.client;
-    const spec = desired.spec as { ipRange: string; subnets?: Subnet[]; routes?: Route[]; deleteProtection?: boolean };
-    const { item, created } = await createNamed<HcloudNetwork>({
-      ctx,
-      desired,
-      find: async () =>
-        (
-          await c.list<HcloudNetwork>('/networks', 'networks', {
-            query: { name: desired.name },
-            what: `find network ${desired.name}`,
-            ...signalOf(ctx),
-          })
-        )[0],
-      post: async () =>
+    const spec = specOf(networkSchema, desired);
+    const { item, outcome } = await findOrClaimNamed<HcloudNetwork>(this.#rt, ctx, desired, 'networks', {
+      create: async () =>
         (
           await c.request<{ network: HcloudNetwork }>('POST', '/networks', {
             body: {
@@ -135,7 +123,7 @@ export class NetworkHandler implements ResourceHandler {
         ).network,
       claim: (found) => this.#putLabels(ctx, desired, found.id),
     });
-    if (created && spec.deleteProtection) {
+    if (outcome === 'created' && spec.deleteProtection) {
       await postAction(
         this.#rt,
         ctx,
@@ -169,8 +157,8 @@ export class NetworkHandler implements ResourceHandler {
   ): Promise<ObservedResource> {
     const id = observed.id;
     const key = desired.key;
-    const want = desired.spec as { ipRange: string; subnets: Subnet[]; routes: Route[]; deleteProtection: boolean };
-    const have = observed.spec as typeof want;
+    const want = specOf(networkSchema, desired);
+    const have = specOf(networkSchema, observed);
     const act = (command: string, body: unknown) =>
       postAction(this.#rt, ctx, key, `/networks/${id}/actions/${command}`, body, `${command} on ${key}`, true);
     if (!observed.owned || fieldChanged(changes, 'labels')) await this.#putLabels(ctx, desired, id);
@@ -192,11 +180,11 @@ export class NetworkHandler implements ResourceHandler {
   }
 
   async delete(ctx: HandlerContext, observed: ObservedResource): Promise<void> {
-    await deleteIgnoringMissing(this.#rt, ctx, `/networks/${observed.id}`, observed.key);
+    await deleteById(this.#rt, ctx, 'networks', observed.id, observed.key);
   }
 
   async settle(ctx: HandlerContext, applied: ObservedResource): Promise<void> {
-    await this.#rt.actions.settle(this.#rt.client, applied.key, this.#rt.actionTimeoutMs, ctx.signal);
+    await this.#rt.actions.settle(applied.key, this.#rt.actionTimeoutMs, ctx.signal);
   }
 }
 

@@ -1,18 +1,26 @@
-import type {
-  FieldChange,
-  HandlerContext,
-  KindSchema,
-  ObservedResource,
-  ObserveQuery,
-  ResolvedResource,
-  ResourceHandler,
+import {
+  defineKind,
+  type FieldChange,
+  type HandlerContext,
+  type ObservedResource,
+  type ObserveQuery,
+  type ResolvedResource,
+  type ResourceHandler,
+  specOf,
 } from '../../sdk/index.ts';
 import type { HcloudPlacementGroup } from '../client/api-types.ts';
 import { userLabelsOf } from '../ownership.ts';
-import { createNamed, type HetznerRuntime, labelsFor, observedBase, relevant, signalOf } from './runtime.ts';
-import { deleteIgnoringMissing } from './ssh-key.ts';
+import {
+  deleteById,
+  findOrClaimNamed,
+  type HetznerRuntime,
+  labelsFor,
+  observedBase,
+  relevant,
+  signalOf,
+} from './runtime.ts';
 
-export const placementGroupSchema: KindSchema = {
+export const placementGroupSchema = defineKind({
   kind: 'hetzner.PlacementGroup',
   description: 'A placement group: its servers run on different physical hosts.',
   spec: {
@@ -26,7 +34,7 @@ export const placementGroupSchema: KindSchema = {
     labels: { type: 'map', values: { type: 'string' }, default: {}, description: 'User labels (default none).' },
   },
   outputs: { id: { type: 'integer' } },
-};
+});
 
 /** `hetzner.PlacementGroup`: labels change in place. */
 export class PlacementGroupHandler implements ResourceHandler {
@@ -54,21 +62,15 @@ export class PlacementGroupHandler implements ResourceHandler {
 
   async create(ctx: HandlerContext, desired: ResolvedResource): Promise<ObservedResource> {
     const c = this.#rt.client;
-    const { item } = await createNamed<HcloudPlacementGroup>({
-      ctx,
-      desired,
-      find: async () =>
-        (
-          await c.list<HcloudPlacementGroup>('/placement_groups', 'placement_groups', {
-            query: { name: desired.name },
-            what: `find placement group ${desired.name}`,
-            ...signalOf(ctx),
-          })
-        )[0],
-      post: async () =>
+    const { item } = await findOrClaimNamed<HcloudPlacementGroup>(this.#rt, ctx, desired, 'placement_groups', {
+      create: async () =>
         (
           await c.request<{ placement_group: HcloudPlacementGroup }>('POST', '/placement_groups', {
-            body: { name: desired.name, type: desired.spec.type ?? 'spread', labels: labelsFor(ctx, desired) },
+            body: {
+              name: desired.name,
+              type: specOf(placementGroupSchema, desired).type,
+              labels: labelsFor(ctx, desired),
+            },
             what: `create ${desired.key}`,
             resource: desired.key,
             ...signalOf(ctx),
@@ -103,6 +105,6 @@ export class PlacementGroupHandler implements ResourceHandler {
   }
 
   async delete(ctx: HandlerContext, observed: ObservedResource): Promise<void> {
-    await deleteIgnoringMissing(this.#rt, ctx, `/placement_groups/${observed.id}`, observed.key);
+    await deleteById(this.#rt, ctx, 'placement_groups', observed.id, observed.key);
   }
 }

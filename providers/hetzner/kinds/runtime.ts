@@ -1,13 +1,15 @@
 import {
+  deleteIgnoringMissing,
+  type FindOrClaimOutcome,
+  findOrClaim,
   type HandlerContext,
-  KeelsonError,
   type ObservedResource,
   type ObserveQuery,
   type ResolvedResource,
   resourceKey,
   UnknownValue,
 } from '../../sdk/index.ts';
-import type { ActionTracker } from '../client/action-tracker.ts';
+import type { ActionTracker } from '../client/actions.ts';
 import { HcloudApiError } from '../client/api-error.ts';
 import type { HcloudAction, HcloudLabels } from '../client/api-types.ts';
 import type { HcloudClient } from '../client/hcloud-client.ts';
@@ -64,38 +66,46 @@ export function labelsFor(
 }
 
 /**
- * Create with Hetzner's unique names as the idempotency key: an existing resource of that name that
- * is ours is returned, one that is not ours is taken over only when the desired state says `adopt`.
+ * Create with Hetzner's unique names as the idempotency key (the SDK's `findOrClaim`): a resource
+ * of that name that is ours is returned, one that is not ours is taken over only when the desired
+ * state says `adopt`; a `uniqueness_error` on create (an earlier answer was lost) looks again.
  */
-export async function createNamed<T extends Named>(options: {
-  readonly ctx: HandlerContext;
-  readonly desired: ResolvedResource;
-  readonly find: () => Promise<T | undefined>;
-  readonly post: () => Promise<T>;
-  readonly claim: (existing: T) => Promise<T>;
-}): Promise<{ item: T; created: boolean }> {
-  const { ctx, desired } = options;
-  const existing = async (): Promise<{ item: T; created: boolean } | undefined> => {
-    const found = await options.find();
-    if (!found) return undefined;
-    if (isOwnedBy(found.labels, ctx.owner, desired.kind)) return { item: found, created: false };
-    if (desired.adopt) return { item: await options.claim(found), created: false };
-    throw new KeelsonError(
-      `cannot create ${desired.key}: a ${desired.kind} named ${desired.name} (id ${found.id}) exists and is not owned by keelson; set "adopt: true" to take it over`,
-      { code: 'CONFLICT_UNOWNED', class: 'terminal', resource: desired.key },
-    );
-  };
-  const before = await existing();
-  if (before) return before;
-  try {
-    return { item: await options.post(), created: true };
-  } catch (e) {
-    if (e instanceof HcloudApiError && e.vendorCode === 'uniqueness_error') {
-      const after = await existing();
-      if (after) return after;
-    }
-    throw e;
-  }
+export function findOrClaimNamed<T extends Named>(
+  rt: HetznerRuntime,
+  ctx: HandlerContext,
+  desired: ResolvedResource,
+  collection: string,
+  verbs: { readonly create: () => Promise<T>; readonly claim: (found: T) => Promise<T> },
+): Promise<{ item: T; outcome: FindOrClaimOutcome }> {
+  return findOrClaim<T>({
+    desired,
+    find: async () =>
+      (
+        await rt.client.list<T>(`/${collection}`, collection, {
+          query: { name: desired.name },
+          what: `find ${desired.kind} ${desired.name}`,
+          ...signalOf(ctx),
+        })
+      )[0],
+    owned: (found) => isOwnedBy(found.labels, ctx.owner, desired.kind),
+    create: verbs.create,
+    claim: verbs.claim,
+    alreadyExists: (e) => e instanceof HcloudApiError && e.vendorCode === 'uniqueness_error',
+    describe: (found) => `a ${desired.kind} named ${desired.name} (id ${found.id})`,
+  });
+}
+
+/** `DELETE /<collection>/<id>`, succeeding when it is already gone; resolves with the answer (an action). */
+export function deleteById<T>(
+  rt: HetznerRuntime,
+  ctx: HandlerContext,
+  collection: string,
+  id: string | number,
+  key: string,
+): Promise<T | undefined> {
+  return deleteIgnoringMissing(() =>
+    rt.client.request<T>('DELETE', `/${collection}/${id}`, { what: `delete ${key}`, resource: key, ...signalOf(ctx) }),
+  );
 }
 
 /** A number from a resolved reference (observed ids are strings) or a literal; unknowns pass through. */
@@ -153,9 +163,6 @@ export async function postAction(
     ...signalOf(ctx),
   });
   const actions = [...(answer.action ? [answer.action] : []), ...(answer.actions ?? [])];
-  if (!wait) {
-    rt.actions.track(key, what, actions);
-    return;
-  }
-  for (const a of actions) await rt.client.waitForAction(a, what, key, rt.actionTimeoutMs, ctx.signal);
+  if (wait) await rt.actions.wait(key, actions, what, rt.actionTimeoutMs, ctx.signal);
+  else rt.actions.track(key, what, actions);
 }

@@ -1,19 +1,22 @@
-import type {
-  FieldChange,
-  HandlerContext,
-  KindSchema,
-  ObservedResource,
-  ObserveQuery,
-  ResolvedResource,
-  ResourceHandler,
+import {
+  defineKind,
+  type FieldChange,
+  type HandlerContext,
+  type KindSpec,
+  type ObservedResource,
+  type ObserveQuery,
+  type ResolvedResource,
+  type ResourceHandler,
+  specOf,
 } from '../../sdk/index.ts';
 import type { HcloudAction, HcloudServer } from '../client/api-types.ts';
 import { INPUT_HASH_LABEL, inputHash, userLabelsOf } from '../ownership.ts';
 import { without } from './network.ts';
 import {
   asId,
-  createNamed,
+  deleteById,
   fieldChanged,
+  findOrClaimNamed,
   getOne,
   type HetznerRuntime,
   labelsFor,
@@ -23,7 +26,7 @@ import {
   signalOf,
 } from './runtime.ts';
 
-export const serverSchema: KindSchema = {
+export const serverSchema = defineKind({
   kind: 'hetzner.Server',
   description: 'A cloud server. Its disk holds data: a replacement needs `allowReplace: true`.',
   stateful: true,
@@ -78,23 +81,9 @@ export const serverSchema: KindSchema = {
     ipv6: { type: 'string' },
     privateIp: { type: 'string', description: 'Address in the first private network.' },
   },
-};
+});
 
-type ServerSpec = {
-  serverType: string;
-  image: string | number;
-  location: string;
-  networks: { network: number; ip?: string }[];
-  firewalls?: number[];
-  sshKeys: (string | number)[];
-  userData?: string;
-  placementGroup?: number;
-  labels: Record<string, string>;
-  deleteProtection: boolean;
-  rebuildProtection: boolean;
-  publicIpv4: boolean;
-  publicIpv6: boolean;
-};
+type ServerSpec = KindSpec<typeof serverSchema>;
 
 /** What the API never returns (user data, SSH keys) is compared through a digest label. */
 function writeOnlyDigest(spec: Partial<ServerSpec>): string {
@@ -124,7 +113,7 @@ export class ServerHandler implements ResourceHandler {
 
   #observed(ctx: HandlerContext, s: HcloudServer, desired?: ResolvedResource): ObservedResource {
     const key = `${serverSchema.kind}/${s.name}`;
-    const want = (desired?.spec ?? {}) as Partial<ServerSpec>;
+    const want: Partial<ServerSpec> = desired ? specOf(serverSchema, desired) : {};
     const wantIps = new Map((want.networks ?? []).map((n) => [Number(n.network), n.ip]));
     const running = this.#rt.actions.running(key) || s.status !== 'running';
     const failure = this.#rt.actions.failure(key);
@@ -171,7 +160,7 @@ export class ServerHandler implements ResourceHandler {
   }
 
   async observe(ctx: HandlerContext, query: ObserveQuery): Promise<ObservedResource[]> {
-    await this.#rt.actions.refresh(this.#rt.client, ctx.signal);
+    await this.#rt.actions.refresh(ctx.signal);
     const servers = await this.#rt.client.list<HcloudServer>('/servers', 'servers', {
       what: 'list servers',
       ...signalOf(ctx),
@@ -186,22 +175,12 @@ export class ServerHandler implements ResourceHandler {
 
   async create(ctx: HandlerContext, desired: ResolvedResource): Promise<ObservedResource> {
     const c = this.#rt.client;
-    const spec = desired.spec as ServerSpec;
+    const spec = specOf(serverSchema, desired);
     const key = desired.key;
     const labels = () => labelsFor(ctx, desired, { [INPUT_HASH_LABEL]: writeOnlyDigest(spec) });
     let createAction: HcloudAction | undefined;
-    const { item, created } = await createNamed<HcloudServer>({
-      ctx,
-      desired,
-      find: async () =>
-        (
-          await c.list<HcloudServer>('/servers', 'servers', {
-            query: { name: desired.name },
-            what: `find server ${desired.name}`,
-            ...signalOf(ctx),
-          })
-        )[0],
-      post: async () => {
+    const { item, outcome } = await findOrClaimNamed<HcloudServer>(this.#rt, ctx, desired, 'servers', {
+      create: async () => {
         // Not idempotent: never retried here; the create journal and the ownership labels decide.
         const answer = await c.request<{ server: HcloudServer; action: HcloudAction }>('POST', '/servers', {
           idempotent: false,
@@ -232,7 +211,7 @@ export class ServerHandler implements ResourceHandler {
         return this.#get(ctx, found.id, key);
       },
     });
-    if (!created) return this.#observed(ctx, item, desired);
+    if (outcome !== 'created') return this.#observed(ctx, item, desired);
     const fixed = (spec.networks ?? []).filter((n) => n.ip !== undefined);
     const protect = spec.deleteProtection || spec.rebuildProtection;
     if (fixed.length === 0 && !protect) {
@@ -240,7 +219,7 @@ export class ServerHandler implements ResourceHandler {
       return this.#observed(ctx, item, desired);
     }
     // Further actions on a server are refused (423) until its create action has finished.
-    if (createAction) await c.waitForAction(createAction, `create ${key}`, key, this.#rt.actionTimeoutMs, ctx.signal);
+    await this.#rt.actions.wait(key, [createAction], `create ${key}`, this.#rt.actionTimeoutMs, ctx.signal);
     for (const [i, n] of fixed.entries()) {
       const last = i === fixed.length - 1 && !protect;
       await postAction(
@@ -289,8 +268,8 @@ export class ServerHandler implements ResourceHandler {
   ): Promise<ObservedResource> {
     const id = observed.id;
     const key = desired.key;
-    const want = desired.spec as ServerSpec;
-    const have = observed.spec as ServerSpec;
+    const want = specOf(serverSchema, desired);
+    const have = specOf(serverSchema, observed);
     const act = (command: string, body: unknown, wait = true) =>
       postAction(this.#rt, ctx, key, `/servers/${id}/actions/${command}`, body, `${command} on ${key}`, wait);
     if (!observed.owned || fieldChanged(changes, 'labels')) {
@@ -340,30 +319,18 @@ export class ServerHandler implements ResourceHandler {
   }
 
   async delete(ctx: HandlerContext, observed: ObservedResource): Promise<void> {
-    let answer: { action?: HcloudAction } | undefined;
-    try {
-      answer = await this.#rt.client.request('DELETE', `/servers/${observed.id}`, {
-        what: `delete ${observed.key}`,
-        resource: observed.key,
-        ...signalOf(ctx),
-      });
-    } catch (e) {
-      if ((e as { code?: string }).code === 'NOT_FOUND') return;
-      throw e;
-    }
+    const answer = await deleteById<{ action?: HcloudAction }>(this.#rt, ctx, 'servers', observed.id, observed.key);
     // Wait, so that the network or placement group it leaves can be deleted next in the same pass.
-    if (answer?.action) {
-      await this.#rt.client.waitForAction(
-        answer.action,
-        `delete ${observed.key}`,
-        observed.key,
-        this.#rt.actionTimeoutMs,
-        ctx.signal,
-      );
-    }
+    await this.#rt.actions.wait(
+      observed.key,
+      [answer?.action],
+      `delete ${observed.key}`,
+      this.#rt.actionTimeoutMs,
+      ctx.signal,
+    );
   }
 
   async settle(ctx: HandlerContext, applied: ObservedResource): Promise<void> {
-    await this.#rt.actions.settle(this.#rt.client, applied.key, this.#rt.actionTimeoutMs, ctx.signal);
+    await this.#rt.actions.settle(applied.key, this.#rt.actionTimeoutMs, ctx.signal);
   }
 }

@@ -1,17 +1,26 @@
-import type {
-  FieldChange,
-  HandlerContext,
-  KindSchema,
-  ObservedResource,
-  ObserveQuery,
-  ResolvedResource,
-  ResourceHandler,
+import {
+  defineKind,
+  type FieldChange,
+  type HandlerContext,
+  type ObservedResource,
+  type ObserveQuery,
+  type ResolvedResource,
+  type ResourceHandler,
+  specOf,
 } from '../../sdk/index.ts';
 import type { HcloudSshKey } from '../client/api-types.ts';
 import { userLabelsOf } from '../ownership.ts';
-import { createNamed, type HetznerRuntime, labelsFor, observedBase, relevant, signalOf } from './runtime.ts';
+import {
+  deleteById,
+  findOrClaimNamed,
+  type HetznerRuntime,
+  labelsFor,
+  observedBase,
+  relevant,
+  signalOf,
+} from './runtime.ts';
 
-export const sshKeySchema: KindSchema = {
+export const sshKeySchema = defineKind({
   kind: 'hetzner.SshKey',
   description: 'An SSH public key in the Hetzner project, for servers to trust at creation.',
   spec: {
@@ -19,7 +28,7 @@ export const sshKeySchema: KindSchema = {
     labels: { type: 'map', values: { type: 'string' }, default: {}, description: 'User labels (default none).' },
   },
   outputs: { id: { type: 'integer' }, fingerprint: { type: 'string' } },
-};
+});
 
 /** `hetzner.SshKey`: only the labels change in place; another key is a new resource. */
 export class SshKeyHandler implements ResourceHandler {
@@ -51,21 +60,15 @@ export class SshKeyHandler implements ResourceHandler {
 
   async create(ctx: HandlerContext, desired: ResolvedResource): Promise<ObservedResource> {
     const c = this.#rt.client;
-    const { item } = await createNamed<HcloudSshKey>({
-      ctx,
-      desired,
-      find: async () =>
-        (
-          await c.list<HcloudSshKey>('/ssh_keys', 'ssh_keys', {
-            query: { name: desired.name },
-            what: `find SSH key ${desired.name}`,
-            ...signalOf(ctx),
-          })
-        )[0],
-      post: async () =>
+    const { item } = await findOrClaimNamed<HcloudSshKey>(this.#rt, ctx, desired, 'ssh_keys', {
+      create: async () =>
         (
           await c.request<{ ssh_key: HcloudSshKey }>('POST', '/ssh_keys', {
-            body: { name: desired.name, public_key: desired.spec.publicKey, labels: labelsFor(ctx, desired) },
+            body: {
+              name: desired.name,
+              public_key: specOf(sshKeySchema, desired).publicKey,
+              labels: labelsFor(ctx, desired),
+            },
             what: `create ${desired.key}`,
             resource: desired.key,
             ...signalOf(ctx),
@@ -96,21 +99,6 @@ export class SshKeyHandler implements ResourceHandler {
   }
 
   async delete(ctx: HandlerContext, observed: ObservedResource): Promise<void> {
-    await deleteIgnoringMissing(this.#rt, ctx, `/ssh_keys/${observed.id}`, observed.key);
-  }
-}
-
-/** DELETE that succeeds when the resource is already gone (handlers are idempotent). */
-export async function deleteIgnoringMissing(
-  rt: HetznerRuntime,
-  ctx: HandlerContext,
-  path: string,
-  key: string,
-): Promise<unknown> {
-  try {
-    return await rt.client.request('DELETE', path, { what: `delete ${key}`, resource: key, ...signalOf(ctx) });
-  } catch (e) {
-    if ((e as { code?: string }).code === 'NOT_FOUND') return undefined;
-    throw e;
+    await deleteById(this.#rt, ctx, 'ssh_keys', observed.id, observed.key);
   }
 }

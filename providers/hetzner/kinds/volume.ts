@@ -1,19 +1,22 @@
 import {
+  defineKind,
+  deleteIgnoringMissing,
   type FieldChange,
   type HandlerContext,
   KeelsonError,
-  type KindSchema,
   type ObservedResource,
   type ObserveQuery,
   type ResolvedResource,
   type ResourceHandler,
+  specOf,
 } from '../../sdk/index.ts';
 import type { HcloudAction, HcloudVolume } from '../client/api-types.ts';
 import { userLabelsOf } from '../ownership.ts';
 import {
   asId,
-  createNamed,
+  deleteById,
   fieldChanged,
+  findOrClaimNamed,
   getOne,
   type HetznerRuntime,
   labelsFor,
@@ -23,7 +26,7 @@ import {
   signalOf,
 } from './runtime.ts';
 
-export const volumeSchema: KindSchema = {
+export const volumeSchema = defineKind({
   kind: 'hetzner.Volume',
   description: 'A block volume. It holds data: a replacement needs `allowReplace: true`; it grows, never shrinks.',
   stateful: true,
@@ -42,17 +45,7 @@ export const volumeSchema: KindSchema = {
     deleteProtection: { type: 'boolean', default: false, description: 'Default off.' },
   },
   outputs: { id: { type: 'integer' }, linuxDevice: { type: 'string' } },
-};
-
-type VolumeSpec = {
-  size: number;
-  location: string;
-  server?: number;
-  automount: boolean;
-  format?: string;
-  labels: Record<string, string>;
-  deleteProtection: boolean;
-};
+});
 
 /** `hetzner.Volume`: size grows (a shrink is a terminal error), attach/detach and protection in place. */
 export class VolumeHandler implements ResourceHandler {
@@ -76,7 +69,7 @@ export class VolumeHandler implements ResourceHandler {
         location: v.location.name,
         ...(v.server === null ? {} : { server: v.server }),
         // automount acts only at attach time and cannot be read back.
-        automount: (desired?.spec.automount as boolean | undefined) ?? false,
+        automount: desired ? specOf(volumeSchema, desired).automount : false,
         ...(v.format === null ? {} : { format: v.format }),
         labels: userLabelsOf(v.labels),
         deleteProtection: v.protection.delete,
@@ -88,7 +81,7 @@ export class VolumeHandler implements ResourceHandler {
   }
 
   async observe(ctx: HandlerContext, query: ObserveQuery): Promise<ObservedResource[]> {
-    await this.#rt.actions.refresh(this.#rt.client, ctx.signal);
+    await this.#rt.actions.refresh(ctx.signal);
     const volumes = await this.#rt.client.list<HcloudVolume>('/volumes', 'volumes', {
       what: 'list volumes',
       ...signalOf(ctx),
@@ -103,21 +96,11 @@ export class VolumeHandler implements ResourceHandler {
 
   async create(ctx: HandlerContext, desired: ResolvedResource): Promise<ObservedResource> {
     const c = this.#rt.client;
-    const spec = desired.spec as VolumeSpec;
+    const spec = specOf(volumeSchema, desired);
     const key = desired.key;
     let action: HcloudAction | undefined;
-    const { item, created } = await createNamed<HcloudVolume>({
-      ctx,
-      desired,
-      find: async () =>
-        (
-          await c.list<HcloudVolume>('/volumes', 'volumes', {
-            query: { name: desired.name },
-            what: `find volume ${desired.name}`,
-            ...signalOf(ctx),
-          })
-        )[0],
-      post: async () => {
+    const { item, outcome } = await findOrClaimNamed<HcloudVolume>(this.#rt, ctx, desired, 'volumes', {
+      create: async () => {
         const answer = await c.request<{ volume: HcloudVolume; action: HcloudAction }>('POST', '/volumes', {
           body: {
             name: desired.name,
@@ -140,8 +123,9 @@ export class VolumeHandler implements ResourceHandler {
         return this.#get(ctx, found.id, key);
       },
     });
+    const created = outcome === 'created';
     if (created && spec.deleteProtection) {
-      if (action) await c.waitForAction(action, `create ${key}`, key, this.#rt.actionTimeoutMs, ctx.signal);
+      await this.#rt.actions.wait(key, [action], `create ${key}`, this.#rt.actionTimeoutMs, ctx.signal);
       await postAction(
         this.#rt,
         ctx,
@@ -172,8 +156,8 @@ export class VolumeHandler implements ResourceHandler {
   ): Promise<ObservedResource> {
     const id = observed.id;
     const key = desired.key;
-    const want = desired.spec as VolumeSpec;
-    const have = observed.spec as VolumeSpec;
+    const want = specOf(volumeSchema, desired);
+    const have = specOf(volumeSchema, observed);
     if (want.size < have.size) {
       throw new KeelsonError(
         `cannot update ${key}: size ${want.size} GB is smaller than the current ${have.size} GB, and a volume cannot shrink`,
@@ -193,31 +177,17 @@ export class VolumeHandler implements ResourceHandler {
   }
 
   async delete(ctx: HandlerContext, observed: ObservedResource): Promise<void> {
-    try {
-      const v = await this.#get(ctx, observed.id, observed.key);
-      if (v.server !== null) {
-        await postAction(
-          this.#rt,
-          ctx,
-          observed.key,
-          `/volumes/${v.id}/actions/detach`,
-          {},
-          `detach ${observed.key}`,
-          true,
-        );
-      }
-      await this.#rt.client.request('DELETE', `/volumes/${v.id}`, {
-        what: `delete ${observed.key}`,
-        resource: observed.key,
-        ...signalOf(ctx),
-      });
-    } catch (e) {
-      if ((e as { code?: string }).code === 'NOT_FOUND') return;
-      throw e;
+    const v = await deleteIgnoringMissing(() => this.#get(ctx, observed.id, observed.key));
+    if (v === undefined) return;
+    if (v.server !== null) {
+      await deleteIgnoringMissing(() =>
+        postAction(this.#rt, ctx, observed.key, `/volumes/${v.id}/actions/detach`, {}, `detach ${observed.key}`, true),
+      );
     }
+    await deleteById(this.#rt, ctx, 'volumes', v.id, observed.key);
   }
 
   async settle(ctx: HandlerContext, applied: ObservedResource): Promise<void> {
-    await this.#rt.actions.settle(this.#rt.client, applied.key, this.#rt.actionTimeoutMs, ctx.signal);
+    await this.#rt.actions.settle(applied.key, this.#rt.actionTimeoutMs, ctx.signal);
   }
 }

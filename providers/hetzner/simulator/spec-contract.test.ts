@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { Ajv, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HetznerWorld } from '../../../test/hetzner-support.ts';
+import { HetznerWorld } from '../../../test/support/hetzner-world.ts';
 import type { Exchange } from './server.ts';
 
 const specDir = process.env.KEELSON_SPEC_DIR ?? resolve(import.meta.dirname, '../../../../shared/specs');

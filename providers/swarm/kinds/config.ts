@@ -1,4 +1,4 @@
-import type { KindSchema } from '../../sdk/index.ts';
+import { defineKind } from '../../sdk/index.ts';
 import type { SwarmClient } from '../client/client.ts';
 import {
   revealed,
@@ -9,7 +9,7 @@ import {
 
 export const CONFIG_KIND = 'swarm.Config';
 
-export const configSchema: KindSchema = {
+export const configSchema = defineKind({
   kind: CONFIG_KIND,
   description:
     'A Swarm config (a file for services). Each content is a version named <name>-<hash12>; services refer to the current one with { ref: "swarm.Config/<name>", output: "name" }. In a stack, a chart file becomes the content.',
@@ -23,7 +23,7 @@ export const configSchema: KindSchema = {
     current: { type: 'string', computed: true, description: 'Live name of the current version.' },
     versions: { type: 'array', items: { type: 'string' }, computed: true, description: 'Live names, newest first.' },
   },
-};
+});
 
 const configFlavour: VersionedFlavour = {
   kind: CONFIG_KIND,

@@ -1,4 +1,4 @@
-import type { KindSchema } from '../../sdk/index.ts';
+import { defineKind } from '../../sdk/index.ts';
 import type { SwarmClient } from '../client/client.ts';
 import {
   revealed,
@@ -9,7 +9,7 @@ import {
 
 export const SECRET_KIND = 'swarm.Secret';
 
-export const secretSchema: KindSchema = {
+export const secretSchema = defineKind({
   kind: SECRET_KIND,
   description:
     'A Swarm secret. Its value comes from the secret source ({ secretRef: NAME }), never from Git. Each value is a version named <name>-<hash12>; services refer to the current one with { ref: "swarm.Secret/<name>", output: "name" }.',
@@ -23,7 +23,7 @@ export const secretSchema: KindSchema = {
     current: { type: 'string', computed: true, description: 'Live name of the current version.' },
     versions: { type: 'array', items: { type: 'string' }, computed: true, description: 'Live names, newest first.' },
   },
-};
+});
 
 const secretFlavour: VersionedFlavour = {
   kind: SECRET_KIND,

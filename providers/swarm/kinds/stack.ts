@@ -1,9 +1,9 @@
-import type { CompositeExpander, ExpandedDocument, ExpandIO, KindSchema } from '../../sdk/index.ts';
+import { type CompositeExpander, defineKind, type ExpandedDocument, type ExpandIO } from '../../sdk/index.ts';
 import { expandChart } from '../compose/compose-stack.ts';
 
 export const STACK_KIND = 'swarm.Stack';
 
-export const stackSchema: KindSchema = {
+export const stackSchema = defineKind({
   kind: STACK_KIND,
   description:
     // biome-ignore lint/suspicious/noTemplateCurlyInString: ${VAR} is Compose syntax, not a template
@@ -22,7 +22,7 @@ export const stackSchema: KindSchema = {
       description: 'Values for ${VAR} in the chart; they override the chart’s values.yaml.',
     },
   },
-};
+});
 
 /** Expands a `swarm.Stack` at load time. Throws a `ChartError` listing every problem with file:line:column. */
 export const stackExpander: CompositeExpander = {

@@ -1,8 +1,8 @@
 import { afterAll } from 'vitest';
-import { describeHandlerContract } from '../sdk/contract-kit.ts';
-import { SecretValue } from '../sdk/index.ts';
-import { createHetznerProvider } from './index.ts';
-import { startHetznerSimulator } from './simulator/index.ts';
+import { describeHandlerContract } from '../../sdk/contract-kit.ts';
+import { SecretValue } from '../../sdk/index.ts';
+import { createHetznerProvider } from '../index.ts';
+import { startHetznerSimulator } from '../simulator/index.ts';
 
 // One simulator for every kind's contract: each test uses its own names.
 const sim = await startHetznerSimulator({ actionDurationMs: 10 });
