@@ -31,6 +31,14 @@ describe('admin APIs through the official clients in REST mode', { timeout: 60_0
     L = sim.region;
   });
   afterAll(() => sim.close());
+  const createServiceAccount = async (accountId: string) => {
+    const r = await fetch(`${sim.url}/v1/projects/${P}/serviceAccounts`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${sim.env.GCP_ACCESS_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ accountId }),
+    });
+    expect(r.status).toBe(200);
+  };
 
   it('Secret Manager: secrets, versions, access, disable, destroy, 409 and 404', async () => {
     const c = new (google.secretManager().v1.SecretManagerServiceClient)(clientOptions(sim));
@@ -127,6 +135,28 @@ describe('admin APIs through the official clients in REST mode', { timeout: 60_0
       10,
       409,
     );
+    await createServiceAccount('short-lived');
+    const [withShort] = await c.setIamPolicy({
+      resource: `projects/${P}`,
+      policy: {
+        bindings: [
+          ...(set.bindings ?? []),
+          { role: 'roles/viewer', members: [`serviceAccount:short-lived@${P}.iam.gserviceaccount.com`] },
+        ],
+        etag: set.etag,
+      },
+    });
+    expect(withShort.bindings?.find((b) => b.role === 'roles/viewer')?.members).toEqual([
+      `serviceAccount:short-lived@${P}.iam.gserviceaccount.com`,
+    ]);
+    await fetch(`${sim.url}/v1/projects/${P}/serviceAccounts/short-lived@${P}.iam.gserviceaccount.com`, {
+      method: 'DELETE',
+      headers: h,
+    });
+    const [afterDelete] = await c.getIamPolicy({ resource: `projects/${P}` });
+    expect(afterDelete.bindings?.find((b) => b.role === 'roles/viewer')?.members?.[0]).toMatch(
+      /^deleted:serviceAccount:short-lived@keelson-demo\.iam\.gserviceaccount\.com\?uid=\d+$/,
+    );
     await expectGoogleError(
       c.setIamPolicy({
         resource: `projects/${P}`,
@@ -194,6 +224,7 @@ describe('admin APIs through the official clients in REST mode', { timeout: 60_0
   it('Pub/Sub subscriptions: push with OIDC, dead-letter, retry policy, update mask; filter is immutable', async () => {
     const pub = new (google.pubsub().v1.PublisherClient)(clientOptions(sim));
     const sub = new (google.pubsub().v1.SubscriberClient)(clientOptions(sim));
+    await createServiceAccount('push-sa');
     await pub.createTopic({
       name: `projects/${P}/topics/rc-messages`,
       labels: { 'keelson-owner': 'gcp' },
@@ -205,7 +236,7 @@ describe('admin APIs through the official clients in REST mode', { timeout: 60_0
       topic: `projects/${P}/topics/rc-messages`,
       pushConfig: {
         pushEndpoint: 'http://127.0.0.1:9/x',
-        oidcToken: { serviceAccountEmail: `push@${P}.iam.gserviceaccount.com` },
+        oidcToken: { serviceAccountEmail: `push-sa@${P}.iam.gserviceaccount.com` },
       },
       ackDeadlineSeconds: 30,
       deadLetterPolicy: { deadLetterTopic: `projects/${P}/topics/rc-dead`, maxDeliveryAttempts: 5 },
@@ -220,7 +251,7 @@ describe('admin APIs through the official clients in REST mode', { timeout: 60_0
       updateMask: { paths: ['ack_deadline_seconds'] },
     });
     expect(u.ackDeadlineSeconds).toBe(60);
-    expect(u.pushConfig?.oidcToken?.serviceAccountEmail).toBe(`push@${P}.iam.gserviceaccount.com`);
+    expect(u.pushConfig?.oidcToken?.serviceAccountEmail).toBe(`push-sa@${P}.iam.gserviceaccount.com`);
     await expect(
       sub.updateSubscription({ subscription: { name: s.name, filter: '' }, updateMask: { paths: ['filter'] } }),
     ).rejects.toMatchObject({ code: 3 });
@@ -235,6 +266,7 @@ describe('admin APIs through the official clients in REST mode', { timeout: 60_0
   it('Scheduler: a job with an HTTP target and OIDC token; pause, resume; enums arrive as numbers', async () => {
     const c = new (google.scheduler().CloudSchedulerClient)(clientOptions(sim));
     const name = `projects/${P}/locations/${L}/jobs/daily-backup`;
+    await createServiceAccount('scheduler');
     const [job] = await c.createJob({
       parent: `projects/${P}/locations/${L}`,
       job: {

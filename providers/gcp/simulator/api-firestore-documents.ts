@@ -3,6 +3,7 @@ import { ApiError, alreadyExists, invalidArgument, notFound } from './api-error.
 import type { SimContext } from './context.ts';
 import { indexError, indexServes, neededIndex, type QueryDoc, runStructuredQuery } from './firestore-query.ts';
 import { compareValues, equalValues, getField, micros, setField, type Value } from './firestore-values.ts';
+import { canonical } from './proto-types.ts';
 import { ok, type Route, route, type SimReply, type SimRequest } from './router.ts';
 import type { Json, StoredDocument } from './state.ts';
 
@@ -257,14 +258,22 @@ export function firestoreDocumentRoutes(
     const path = segs.join('/');
     const { name: dbName, docs } = database(p);
     const q = req.query;
+    // Clients in REST mode send enums as numbers (`enum-encoding=int`): read bodies with the descriptors.
+    const requestType =
+      verb !== ''
+        ? verbRequestTypes[verb]
+        : req.method === 'PATCH' || req.method === 'POST'
+          ? 'google.firestore.v1.Document'
+          : undefined;
+    const body = requestType ? canonical(requestType, req.body, 'body') : req.body;
 
     if (verb !== '') {
       if (segs.length % 2 === 1) throw new ApiError('NOT_FOUND', `no such method ${req.path}`);
       switch (`${req.method} ${verb}`) {
         case 'POST runQuery':
-          return query(p, path, req.body);
+          return query(p, path, body);
         case 'POST commit': {
-          const tx = req.body.transaction as string | undefined;
+          const tx = body.transaction as string | undefined;
           if (tx) {
             const t = transactions.get(tx);
             if (!t)
@@ -281,38 +290,38 @@ export function firestoreDocumentRoutes(
                 );
             }
           }
-          const { results, time } = applyWrites(dbName, docs, (req.body.writes ?? []) as Json[], true);
+          const { results, time } = applyWrites(dbName, docs, (body.writes ?? []) as Json[], true);
           return ok({ writeResults: results, commitTime: time });
         }
         case 'POST batchWrite': {
-          const { results, statuses } = applyWrites(dbName, docs, (req.body.writes ?? []) as Json[], false);
+          const { results, statuses } = applyWrites(dbName, docs, (body.writes ?? []) as Json[], false);
           return ok({ writeResults: results, status: statuses });
         }
         case 'POST beginTransaction': {
           const id = randomBytes(16).toString('base64');
-          const ro = Boolean(((req.body.options ?? {}) as Json).readOnly);
+          const ro = Boolean(((body.options ?? {}) as Json).readOnly);
           transactions.set(id, { reads: new Map(), readOnly: ro });
           return ok({ transaction: id });
         }
         case 'POST rollback': {
-          transactions.delete(req.body.transaction as string);
+          transactions.delete(body.transaction as string);
           return ok({});
         }
         case 'POST batchGet': {
           const readTime = commitTime();
-          const mask = ((req.body.mask as Json | undefined)?.fieldPaths ?? undefined) as string[] | undefined;
-          let tx = req.body.transaction as string | undefined;
-          if (req.body.newTransaction) {
+          const mask = ((body.mask as Json | undefined)?.fieldPaths ?? undefined) as string[] | undefined;
+          let tx = body.transaction as string | undefined;
+          if (body.newTransaction) {
             tx = randomBytes(16).toString('base64');
             transactions.set(tx, { reads: new Map(), readOnly: false });
           }
-          const out = ((req.body.documents ?? []) as string[]).map((n, i) => {
+          const out = ((body.documents ?? []) as string[]).map((n, i) => {
             const rel = relative(dbName, n, `documents[${i}]`);
             const doc = docs[rel];
             readTx(tx, rel, doc);
             return doc ? { found: render(dbName, rel, doc, mask), readTime } : { missing: n, readTime };
           });
-          if (req.body.newTransaction && out[0]) (out[0] as Json).transaction = tx;
+          if (body.newTransaction && out[0]) (out[0] as Json).transaction = tx;
           return ok(out);
         }
         case 'POST listCollectionIds': {
@@ -339,7 +348,7 @@ export function firestoreDocumentRoutes(
         }
         case 'PATCH': {
           const updateMask = q.getAll('updateMask.fieldPaths');
-          const w: Json = { update: { name: `${dbName}/documents/${path}`, fields: req.body.fields ?? {} } };
+          const w: Json = { update: { name: `${dbName}/documents/${path}`, fields: body.fields ?? {} } };
           if (updateMask.length > 0) w.updateMask = { fieldPaths: updateMask };
           const pre: Json = {};
           if (q.has('currentDocument.exists')) pre.exists = q.get('currentDocument.exists') === 'true';
@@ -393,7 +402,7 @@ export function firestoreDocumentRoutes(
           docs,
           [
             {
-              update: { name: `${dbName}/documents/${docPath}`, fields: req.body.fields ?? {} },
+              update: { name: `${dbName}/documents/${docPath}`, fields: body.fields ?? {} },
               currentDocument: { exists: false },
             },
           ],
@@ -441,6 +450,17 @@ export function firestoreDocumentRoutes(
     sweepTtl,
   };
 }
+
+/** The request message of each custom method (for reading the body). */
+const verbRequestTypes: Record<string, string> = {
+  runQuery: 'google.firestore.v1.RunQueryRequest',
+  commit: 'google.firestore.v1.CommitRequest',
+  batchWrite: 'google.firestore.v1.BatchWriteRequest',
+  beginTransaction: 'google.firestore.v1.BeginTransactionRequest',
+  rollback: 'google.firestore.v1.RollbackRequest',
+  batchGet: 'google.firestore.v1.BatchGetDocumentsRequest',
+  listCollectionIds: 'google.firestore.v1.ListCollectionIdsRequest',
+};
 
 function decodeSegment(s: string): string {
   try {

@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { ApiError, alreadyExists, failedPrecondition, invalidArgument, notFound } from './api-error.ts';
+import { checkServiceAccount } from './api-iam.ts';
 import { throwIt } from './api-pubsub.ts';
 import type { SimContext } from './context.ts';
 import { type Operations, render, typeUrl } from './operations.ts';
@@ -107,6 +108,8 @@ export function functionsRoutes(ctx: SimContext, ops: Operations, deployer: Func
       }
     }
     const sc = (f.serviceConfig ?? {}) as Json;
+    checkServiceAccount(ctx, sc.serviceAccountEmail, 'function.service_config.service_account_email');
+    checkServiceAccount(ctx, trigger?.serviceAccountEmail, 'function.event_trigger.service_account_email');
     const timeout = Number(sc.timeoutSeconds ?? 60);
     if (timeout < 1 || timeout > (trigger ? 540 : 3600))
       throw invalidArgument('function.service_config.timeout_seconds', `must be 1-${trigger ? 540 : 3600}`);

@@ -155,6 +155,15 @@ export function iamRoutes(ctx: SimContext): Route[] {
       const a = account(req.params);
       delete d.serviceAccounts[a.email as string];
       delete d.policies[`projects/${ctx.projectId}/serviceAccounts/${a.email as string}`];
+      // As on GCP, bindings keep a deleted account as `deleted:serviceAccount:EMAIL?uid=ID`.
+      const member = `serviceAccount:${a.email as string}`;
+      for (const policy of Object.values(d.policies)) {
+        for (const b of (policy.bindings ?? []) as Json[]) {
+          b.members = ((b.members ?? []) as string[]).map((m) =>
+            m === member ? `deleted:${member}?uid=${a.uniqueId as string}` : m,
+          );
+        }
+      }
       ctx.state.changed();
       return ok({});
     }),
@@ -189,6 +198,16 @@ export function iamRoutes(ctx: SimContext): Route[] {
       return ok({ permissions: (req.body.permissions ?? []) as string[] });
     }),
   ];
+}
+
+/**
+ * Refuses a service account of this project that does not exist (GCP checks that the caller may act
+ * as it, which fails for a missing one). Accounts of other projects and Google's default ones pass.
+ */
+export function checkServiceAccount(ctx: SimContext, email: unknown, field: string): void {
+  if (typeof email !== 'string' || email === '') return;
+  if (email.endsWith(`@${ctx.projectId}.iam.gserviceaccount.com`) && !ctx.state.data.serviceAccounts[email])
+    throw invalidArgument(field, `Service account ${email} does not exist.`);
 }
 
 /** Whether `member` holds `role` on `resource` or on the project (for invoker checks). */

@@ -1,4 +1,5 @@
 import { alreadyExists, invalidArgument, notFound } from './api-error.ts';
+import { checkServiceAccount } from './api-iam.ts';
 import type { SimContext } from './context.ts';
 import { canonical } from './proto-types.ts';
 import type { PubSubBroker } from './pubsub-broker.ts';
@@ -47,6 +48,11 @@ export function pubsubRoutes(ctx: SimContext, broker: PubSubBroker): Route[] {
     const push = s.pushConfig as Json | undefined;
     if (push?.pushEndpoint !== undefined && !/^https?:\/\//.test(String(push.pushEndpoint)))
       throw invalidArgument(`${field}.push_config.push_endpoint`, 'must be an http(s) URL');
+    checkServiceAccount(
+      ctx,
+      (push?.oidcToken as Json | undefined)?.serviceAccountEmail,
+      `${field}.push_config.oidc_token.service_account_email`,
+    );
   };
 
   const withSubscriptionDefaults = (s: Json): Json => ({

@@ -1,4 +1,5 @@
 import { alreadyExists, failedPrecondition, invalidArgument, notFound } from './api-error.ts';
+import { checkServiceAccount } from './api-iam.ts';
 import { throwIt } from './api-pubsub.ts';
 import type { SimContext } from './context.ts';
 import { nextFire, parseCron, validTimeZone } from './cron.ts';
@@ -38,6 +39,16 @@ export function schedulerRoutes(ctx: SimContext, runner: SchedulerRunner): Route
         throw invalidArgument('job.http_target.uri', 'must be an http(s) URL');
       if (http.oidcToken && http.oauthToken)
         throw invalidArgument('job.http_target', 'oidc_token and oauth_token exclude each other');
+      checkServiceAccount(
+        ctx,
+        (http.oidcToken as Json | undefined)?.serviceAccountEmail,
+        'job.http_target.oidc_token.service_account_email',
+      );
+      checkServiceAccount(
+        ctx,
+        (http.oauthToken as Json | undefined)?.serviceAccountEmail,
+        'job.http_target.oauth_token.service_account_email',
+      );
     }
     const pubsub = j.pubsubTarget as Json | undefined;
     if (pubsub && !d.topics[pubsub.topicName as string]) throw notFound('Topic', String(pubsub.topicName));

@@ -285,3 +285,20 @@ function unknownFields(type: protobufTypes.Type, json: Json, path: string, out: 
       if (item && typeof item === 'object') unknownFields(rt, item as Json, `${path}${k}.`, out);
   }
 }
+
+/** Both checks, as one test assertion: no problems, and at least `minimum` answers checked by the protos. */
+export function contractProblems(exchanges: readonly Exchange[]): {
+  protos: number;
+  discovery: number;
+  problems: string[];
+} {
+  const protos = checkAgainstClientProtos(exchanges);
+  const discovery = discoveryFiles().length > 0 ? checkAgainstDiscovery(exchanges) : { checked: 0, problems: [] };
+  // Fields the pinned clients' descriptors have but the older discovery documents lack.
+  const newerThanDiscovery = /\((databaseEdition|density)\)$/;
+  return {
+    protos: protos.checked,
+    discovery: discovery.checked,
+    problems: [...protos.problems, ...discovery.problems.filter((p) => !newerThanDiscovery.test(p))],
+  };
+}

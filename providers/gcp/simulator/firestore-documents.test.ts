@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { upsertDocument } from '../../../workers/shared/firestore-rest.ts';
-import { type GcpSimulator, startGcpSimulator } from './server.ts';
+import { contractProblems } from './contract-check.ts';
+import { type Exchange, type GcpSimulator, startGcpSimulator } from './server.ts';
+import { clientOptions, google } from './test-clients.ts';
 
 type QueryRow = { document: { name: string } };
 
@@ -17,8 +19,9 @@ describe('Firestore documents over REST', () => {
     // biome-ignore lint/suspicious/noExplicitAny: the test reads API answers of many shapes.
     return { status: r.status, body: (await r.json()) as Record<string, any> };
   };
+  const exchanges: Exchange[] = [];
   beforeAll(async () => {
-    sim = await startGcpSimulator({ runFunctions: false });
+    sim = await startGcpSimulator({ runFunctions: false, onExchange: (e) => exchanges.push(e) });
     base = `${sim.url}/v1/projects/${sim.projectId}/databases/(default)/documents`;
   });
   afterAll(() => sim.close());
@@ -159,6 +162,12 @@ describe('Firestore documents over REST', () => {
     const r = await fetch(`${sim.url}/v1/projects/${sim.projectId}/databases/other/documents/a/b`, { headers: h() });
     expect(r.status).toBe(404);
   });
+
+  it('every answer above fits the discovery document and the client descriptors', () => {
+    const { discovery, problems } = contractProblems(exchanges);
+    console.log(`checked ${discovery} Firestore document answers against the discovery document`);
+    expect(problems).toEqual([]);
+  });
 });
 
 describe('Firestore TTL policies', () => {
@@ -195,6 +204,48 @@ describe('Firestore TTL policies', () => {
         await status('sessions/new'),
         await status('other/old'),
       ]).toEqual([404, 404, 200, 200]);
+    } finally {
+      await sim.close();
+    }
+  });
+});
+
+describe('the Firestore SDK (@google-cloud/firestore) in REST mode', () => {
+  it('sets, gets, queries, transacts and uses field transforms', async () => {
+    const sim = await startGcpSimulator({ runFunctions: false });
+    try {
+      const { Firestore, FieldValue } = google.firestore();
+      const o = clientOptions(sim);
+      const db = new Firestore({
+        projectId: sim.projectId,
+        preferRest: true,
+        host: '127.0.0.1',
+        port: o.port,
+        ssl: false,
+        authClient: o.authClient,
+      } as never);
+      const ref = db.collection('calls').doc('c1');
+      await ref.set({ n: 1, at: new Date('2026-01-05T08:00:00Z'), nested: { who: 'ana' }, tags: ['a'] });
+      expect((await ref.get()).data()).toMatchObject({ n: 1, nested: { who: 'ana' }, tags: ['a'] });
+      await db.collection('calls').doc('c2').set({ n: 5 });
+      const q = await db.collection('calls').where('n', '>', 2).get();
+      expect(q.docs.map((d) => d.id)).toEqual(['c2']);
+      await db.runTransaction(async (t) => {
+        const snap = await t.get(ref);
+        t.update(ref, {
+          n: (snap.get('n') as number) + 1,
+          seen: FieldValue.serverTimestamp(),
+          tags: FieldValue.arrayUnion('b'),
+        });
+      });
+      await ref.update({ n: FieldValue.increment(10) });
+      const after = (await ref.get()).data()!;
+      expect(after.n).toBe(12);
+      expect(after.tags).toEqual(['a', 'b']);
+      expect(after.seen).toBeInstanceOf(google.firestore().Timestamp);
+      await ref.delete();
+      expect((await ref.get()).exists).toBe(false);
+      await db.terminate();
     } finally {
       await sim.close();
     }

@@ -20,6 +20,7 @@ const sources: readonly (readonly [prefix: string, pkg: string])[] = [
   ['google.cloud.run.v2.', '@google-cloud/run'],
   ['google.cloud.secretmanager.v1.', '@google-cloud/secret-manager'],
   ['google.firestore.admin.v1.', '@google-cloud/firestore-api'],
+  ['google.firestore.v1.', '@google-cloud/firestore-api'],
   ['google.api.serviceusage.v1.', '@google-cloud/service-usage'],
   ['google.iam.v1.', '@google-cloud/resource-manager'],
 ];

@@ -163,9 +163,14 @@ export class PubSubBroker {
     d.leaseUntil = this.#ctx.clock.now() + Number(sub.ackDeadlineSeconds ?? 10) * 1000;
   }
 
-  /** Ends expired leases (each counts as a failed delivery). */
+  /** Drops messages older than the retention, and ends expired leases (each a failed delivery). */
   #expire(subscription: string): void {
     const now = this.#ctx.clock.now();
+    const sub = this.#ctx.state.data.subscriptions[subscription];
+    const retentionMs = durationSeconds(sub?.messageRetentionDuration, 604_800) * 1000;
+    const list = this.#backlog[subscription];
+    if (list?.some((d) => Date.parse(d.message.publishTime) + retentionMs <= now))
+      this.#backlog[subscription] = list.filter((d) => Date.parse(d.message.publishTime) + retentionMs > now);
     for (const d of [...(this.#backlog[subscription] ?? [])]) {
       if (d.ackId !== undefined && (d.leaseUntil ?? 0) <= now) this.#fail(subscription, d);
     }

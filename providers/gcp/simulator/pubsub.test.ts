@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeClock } from './clock.ts';
-import { type GcpSimulator, startGcpSimulator } from './server.ts';
+import { contractProblems } from './contract-check.ts';
+import { type Exchange, type GcpSimulator, startGcpSimulator } from './server.ts';
 import { clientOptions, google } from './test-clients.ts';
 
 describe('Pub/Sub through @google-cloud/pubsub in REST mode', () => {
@@ -50,6 +51,20 @@ describe('Pub/Sub through @google-cloud/pubsub in REST mode', () => {
     const [after] = await client.pull({ subscription: name, maxMessages: 10 });
     expect(after.receivedMessages ?? []).toHaveLength(0);
   });
+
+  it('drops a message nobody pulled once it is older than the retention', async () => {
+    const ps = pubsub();
+    await ps.topic('chat').createSubscription('short-retention', { messageRetentionDuration: 600 });
+    await ps.topic('chat').createSubscription('long-retention');
+    await ps.topic('chat').publishMessage({ data: Buffer.from('stale') });
+    const client = new (google.pubsub().v1.SubscriberClient)(clientOptions(sim));
+    await clock.advance(601_000);
+    const pull = async (name: string) =>
+      (await client.pull({ subscription: `projects/${sim.projectId}/subscriptions/${name}`, maxMessages: 10 }))[0]
+        .receivedMessages ?? [];
+    expect(await pull('short-retention')).toHaveLength(0);
+    expect(await pull('long-retention')).toHaveLength(1);
+  });
 });
 
 describe('Pub/Sub push delivery, retry, dead-lettering and ordering (fake clock)', () => {
@@ -60,8 +75,9 @@ describe('Pub/Sub push delivery, retry, dead-lettering and ordering (fake clock)
   type PushBody = { message: { data: string; attributes: Record<string, string> }; deliveryAttempt?: number };
   const received: { body: PushBody; auth: string | undefined }[] = [];
   let answer = (_body: PushBody): number => 204;
+  const exchanges: Exchange[] = [];
   beforeAll(async () => {
-    sim = await startGcpSimulator({ clock, runFunctions: false });
+    sim = await startGcpSimulator({ clock, runFunctions: false, onExchange: (e) => exchanges.push(e) });
     const { createServer } = await import('node:http');
     server = createServer((req, res) => {
       const chunks: Buffer[] = [];
@@ -97,13 +113,29 @@ describe('Pub/Sub push delivery, retry, dead-lettering and ordering (fake clock)
   it('pushes with a verifiable OIDC token, redelivers with backoff after a 500, then dead-letters', async () => {
     const { createRemoteJWKSet, jwtVerify } = await import('jose');
     await put('topics/events', {});
+    const refused = await put('subscriptions/events-push', {
+      topic: `${P()}/topics/events`,
+      pushConfig: {
+        pushEndpoint: endpoint,
+        oidcToken: { serviceAccountEmail: `push-sa@${sim.projectId}.iam.gserviceaccount.com` },
+      },
+    });
+    expect(refused.status).toBe(400);
+    expect(await refused.text()).toContain(
+      `Service account push-sa@${sim.projectId}.iam.gserviceaccount.com does not exist.`,
+    );
+    await fetch(`${sim.url}/v1/${P()}/serviceAccounts`, {
+      method: 'POST',
+      headers: h(),
+      body: JSON.stringify({ accountId: 'push-sa' }),
+    });
     await put('topics/events-dead', {});
     await put('subscriptions/events-dead-pull', { topic: `${P()}/topics/events-dead` });
     await put('subscriptions/events-push', {
       topic: `${P()}/topics/events`,
       pushConfig: {
         pushEndpoint: endpoint,
-        oidcToken: { serviceAccountEmail: `push@${sim.projectId}.iam.gserviceaccount.com`, audience: 'events' },
+        oidcToken: { serviceAccountEmail: `push-sa@${sim.projectId}.iam.gserviceaccount.com`, audience: 'events' },
       },
       retryPolicy: { minimumBackoff: '10s', maximumBackoff: '60s' },
       deadLetterPolicy: { deadLetterTopic: `${P()}/topics/events-dead`, maxDeliveryAttempts: 5 },
@@ -121,7 +153,7 @@ describe('Pub/Sub push delivery, retry, dead-lettering and ordering (fake clock)
         audience: 'events',
       },
     );
-    expect(payload.email).toBe(`push@${sim.projectId}.iam.gserviceaccount.com`);
+    expect(payload.email).toBe(`push-sa@${sim.projectId}.iam.gserviceaccount.com`);
     expect(received[0]!.body.message.attributes).toEqual({ kind: 'call' });
     expect(received[0]!.body.deliveryAttempt).toBe(1);
     await sim.advance(9_000);
@@ -169,5 +201,14 @@ describe('Pub/Sub push delivery, retry, dead-lettering and ordering (fake clock)
     await sim.advance(1_000);
     const seen = received.map((r) => Buffer.from(r.body.message.data, 'base64').toString());
     expect(seen).toEqual(['1', '1', '2', '3']);
+  });
+
+  it('every answer above fits the discovery document and the client descriptors', () => {
+    const { protos, discovery, problems } = contractProblems(exchanges);
+    console.log(
+      `checked ${protos} Pub/Sub answers against the client's descriptors, ${discovery} against the discovery document`,
+    );
+    expect(problems).toEqual([]);
+    expect(protos).toBeGreaterThan(5);
   });
 });

@@ -66,7 +66,7 @@ export class SchedulerRunner {
       ).toISOString();
       this.arm(name);
     }
-    this.#track(this.#attempt(name, scheduled, 0));
+    this.#track(this.#attempt(name, scheduled, 0, this.#ctx.clock.now()));
   }
 
   async idle(): Promise<void> {
@@ -88,7 +88,7 @@ export class SchedulerRunner {
     void p.finally(() => this.#inflight.delete(p));
   }
 
-  async #attempt(name: string, scheduleTime: string, retry: number): Promise<void> {
+  async #attempt(name: string, scheduleTime: string, retry: number, firstAt: number): Promise<void> {
     const job = this.#ctx.state.data.jobs[name];
     if (!job) return;
     job.lastAttemptTime = this.#ctx.timestamp();
@@ -111,7 +111,10 @@ export class SchedulerRunner {
     const max = durationSeconds(rc.maxBackoffDuration, 3600);
     const doublings = Number(rc.maxDoublings ?? 5);
     const delay = Math.min(max, min * 2 ** Math.min(retry, doublings)) * 1000;
-    this.#ctx.clock.setTimer(delay, () => this.#track(this.#attempt(name, scheduleTime, retry + 1)));
+    // Both limits apply when both are set: retryCount attempts, within maxRetryDuration (0 = unlimited).
+    const maxDuration = durationSeconds(rc.maxRetryDuration, 0) * 1000;
+    if (maxDuration > 0 && this.#ctx.clock.now() + delay - firstAt > maxDuration) return;
+    this.#ctx.clock.setTimer(delay, () => this.#track(this.#attempt(name, scheduleTime, retry + 1, firstAt)));
   }
 
   async #send(job: Json, scheduleTime: string, retry: number): Promise<number> {

@@ -40,7 +40,7 @@ export interface GcpSimulatorOptions {
    * enabled in Service Usage, as GCP does (default false: every API answers).
    */
   readonly requireEnabledApis?: boolean;
-  /** Requests per minute per API before 429 RESOURCE_EXHAUSTED (default 6000; clock time). */
+  /** Requests per minute per API before 429 RESOURCE_EXHAUSTED (default 6000; wall-clock minutes). */
   readonly requestsPerMinute?: number;
   /** Called with each answered API request and its bodies (for contract checks). */
   readonly onExchange?: (exchange: Exchange) => void;
@@ -79,7 +79,7 @@ export interface GcpSimulator {
   readonly faults: Faults;
   readonly clock: SimClock;
   readonly state: GcpState;
-  /** Every request, oldest first. */
+  /** Every request, oldest first (the newest 200,000). */
   readonly requests: LoggedRequest[];
   /** Requests that changed something (not GET), answered with any status. */
   writes(): number;
@@ -101,6 +101,8 @@ export interface GcpSimulator {
 }
 
 const DEFAULT_TOKEN = 'gcp-sim-access-token';
+/** The request log keeps the newest entries only (a long `keelson simulate` run must not grow without end). */
+const MAX_LOGGED = 200_000;
 
 /** The Service Usage name of each simulated API (Service Usage itself is always on). */
 const serviceOfApi: Record<string, string> = {
@@ -173,8 +175,9 @@ export async function startGcpSimulator(options: GcpSimulatorOptions = {}): Prom
     }
   }
 
+  /** A request rate is wall-clock even under a fake clock (a test that never moves time must not run dry). */
   function takeQuota(api: string): boolean {
-    const now = clock.now();
+    const now = Date.now();
     const q = quota.get(api);
     if (!q || now - q.windowStart >= 60_000) {
       quota.set(api, { windowStart: now, count: 1 });
@@ -204,6 +207,7 @@ export async function startGcpSimulator(options: GcpSimulatorOptions = {}): Prom
     let requestBody: unknown;
     const finish = (r: SimReply, dropped = false) => {
       requests.push({ api, method, path, status: dropped ? 0 : r.status });
+      if (requests.length > MAX_LOGGED) requests.splice(0, requests.length - MAX_LOGGED);
       if (options.onExchange && found && 'json' in r && !dropped)
         options.onExchange({
           api,
@@ -275,7 +279,7 @@ export async function startGcpSimulator(options: GcpSimulatorOptions = {}): Prom
           [
             {
               '@type': 'type.googleapis.com/google.rpc.RetryInfo',
-              retryDelay: `${Math.ceil((60_000 - (clock.now() - (quota.get(api)?.windowStart ?? 0))) / 1000)}s`,
+              retryDelay: `${Math.ceil((60_000 - (Date.now() - (quota.get(api)?.windowStart ?? 0))) / 1000)}s`,
             },
           ],
         ),

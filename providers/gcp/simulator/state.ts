@@ -120,18 +120,23 @@ export class GcpState {
     return this.data.seq;
   }
 
-  /** Schedules a save (coalesced per tick). */
+  /**
+   * Schedules a save. Saves are coalesced over 50 ms: each writes the whole state, so a burst of
+   * requests costs one write, not one per request. `flush()` (and `close()`) write at once.
+   */
   changed(): void {
     if (!this.#path || this.#scheduled) return;
     this.#scheduled = true;
-    setImmediate(() => {
+    setTimeout(() => {
+      if (!this.#scheduled) return;
       this.#scheduled = false;
       this.flush();
-    });
+    }, 50).unref();
   }
 
   /** Writes the state now: to a temporary file, then renamed over the old one. */
   flush(): void {
+    this.#scheduled = false;
     if (!this.#path) return;
     const tmp = `${this.#path}.${process.pid}.tmp`;
     writeFileSync(tmp, JSON.stringify(this.data));
