@@ -60,7 +60,7 @@ beforeAll(async () => {
   });
   root = mkdtempSync(join(tmpdir(), 'keelson-gcp-root-'));
   cpSync(join(REPO_ROOT, 'functions'), join(root, 'functions'), { recursive: true });
-  rig = new EngineRig({ ...sim.env, KEELSON_REPO_ROOT: root }).copyDesired('gcp').fillSecrets();
+  rig = new EngineRig({ env: { ...sim.env, KEELSON_REPO_ROOT: root } }).copyDesired('gcp').fillSecrets();
 });
 afterAll(async () => {
   await rig?.registry.provider('gcp')?.close?.();

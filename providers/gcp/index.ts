@@ -1,16 +1,20 @@
 import {
+  buildKinds,
   type HandlerContext,
   KeelsonError,
+  type KindEntry,
+  type KindSchema,
   type ObserveQuery,
+  OperationTracker,
   type Provider,
-  type ProviderKind,
   type ProviderModule,
   type ResourceHandler,
+  schemasOf,
 } from '../sdk/index.ts';
 import { type GcpConfig, readGcpConfig } from './client/config.ts';
 import { readFailure } from './client/errors.ts';
 import { GcpApi, type GcpApiOptions } from './client/gcp-api.ts';
-import { OperationTracker } from './client/operation-tracker.ts';
+import { type GcpOperation, googleOperations } from './client/operation-tracker.ts';
 import type { GcpRuntime } from './kinds/common.ts';
 import { FirestoreDatabaseHandler, firestoreDatabaseSchema } from './kinds/firestore-database.ts';
 import { FirestoreIndexHandler, firestoreIndexSchema } from './kinds/firestore-index.ts';
@@ -27,24 +31,30 @@ import { PubSubTopicHandler, topicSchema } from './kinds/topic.ts';
 
 /**
  * Every Google Cloud kind, in dependency-friendly order (what others reference comes first), each
- * with the handler class that acts on it. The one list the module and the provider both use.
+ * with how its handler is built. The one list the module and the provider both use; every handler
+ * is wrapped so that an API not enabled fails its observe at once (see below).
  */
-const KINDS = [
-  { schema: projectServiceSchema, Handler: ProjectServiceHandler },
-  { schema: serviceAccountSchema, Handler: ServiceAccountHandler },
-  { schema: secretSchema, Handler: SecretManagerSecretHandler },
-  { schema: firestoreDatabaseSchema, Handler: FirestoreDatabaseHandler },
-  { schema: firestoreIndexSchema, Handler: FirestoreIndexHandler },
-  { schema: firestoreTtlSchema, Handler: FirestoreTtlPolicyHandler },
-  { schema: topicSchema, Handler: PubSubTopicHandler },
-  { schema: subscriptionSchema, Handler: PubSubSubscriptionHandler },
-  { schema: functionSchema, Handler: FunctionHandler },
-  { schema: runServiceSchema, Handler: RunServiceHandler },
-  { schema: schedulerJobSchema, Handler: SchedulerJobHandler },
-  { schema: iamBindingSchema, Handler: IamBindingHandler },
-] as const;
+const KINDS: readonly KindEntry<GcpRuntime>[] = (
+  [
+    { schema: projectServiceSchema, handler: (rt) => new ProjectServiceHandler(rt) },
+    { schema: serviceAccountSchema, handler: (rt) => new ServiceAccountHandler(rt) },
+    { schema: secretSchema, handler: (rt) => new SecretManagerSecretHandler(rt) },
+    { schema: firestoreDatabaseSchema, handler: (rt) => new FirestoreDatabaseHandler(rt) },
+    { schema: firestoreIndexSchema, handler: (rt) => new FirestoreIndexHandler(rt) },
+    { schema: firestoreTtlSchema, handler: (rt) => new FirestoreTtlPolicyHandler(rt) },
+    { schema: topicSchema, handler: (rt) => new PubSubTopicHandler(rt) },
+    { schema: subscriptionSchema, handler: (rt) => new PubSubSubscriptionHandler(rt) },
+    { schema: functionSchema, handler: (rt) => new FunctionHandler(rt) },
+    { schema: runServiceSchema, handler: (rt) => new RunServiceHandler(rt) },
+    { schema: schedulerJobSchema, handler: (rt) => new SchedulerJobHandler(rt) },
+    { schema: iamBindingSchema, handler: (rt) => new IamBindingHandler(rt) },
+  ] satisfies { schema: KindSchema; handler: (rt: GcpRuntime) => ResourceHandler }[]
+).map((k) => ({
+  schema: k.schema,
+  handler: (rt: GcpRuntime) => observeOnceWhenDisabled(k.handler(rt)),
+}));
 
-export const gcpSchemas = KINDS.map((k) => k.schema);
+export const gcpSchemas = schemasOf(KINDS);
 
 export interface GcpProviderOptions extends GcpApiOptions {
   /** Concurrent write calls (default 4). */
@@ -55,18 +65,15 @@ export interface GcpProviderOptions extends GcpApiOptions {
 
 export interface GcpProvider extends Provider {
   readonly api: GcpApi;
-  readonly operations: OperationTracker;
+  readonly operations: OperationTracker<GcpOperation>;
 }
 
 /** A Google Cloud provider on one project: one set of clients, one rate budget, one operation tracker. */
 export function createGcpProvider(config: GcpConfig, options: GcpProviderOptions = {}): GcpProvider {
   const api = new GcpApi(config, options);
-  const operations = new OperationTracker();
+  const operations = new OperationTracker(googleOperations(api));
   const rt: GcpRuntime = { api, operations, now: options.now ?? Date.now };
-  const kinds: ProviderKind[] = KINDS.map((k) => ({
-    schema: k.schema,
-    handler: observeOnceWhenDisabled(new k.Handler(rt)),
-  }));
+  const kinds = buildKinds(KINDS, rt);
   return {
     name: 'gcp',
     api,

@@ -48,11 +48,11 @@ export function ownershipLabels(
 }
 
 export function isOwnedBy(labels: Readonly<Record<string, string>> | null | undefined, owner: string): boolean {
-  return (labels ?? {})[GCP_OWNER_LABEL] === gcpLabelValue(owner);
+  return labels?.[GCP_OWNER_LABEL] === gcpLabelValue(owner);
 }
 
 export function protectedByLabel(labels: Readonly<Record<string, string>> | null | undefined): boolean {
-  return (labels ?? {})[GCP_PROTECT_LABEL] === 'true';
+  return labels?.[GCP_PROTECT_LABEL] === 'true';
 }
 
 /** The user's labels: every `keelson-` label is keelson's own and is never reported as drift. */

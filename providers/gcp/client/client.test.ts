@@ -3,7 +3,6 @@ import { gcpLabelValue, isOwnedBy, ownershipLabels, userLabels } from '../owners
 import { GcpClients } from './clients.ts';
 import { readGcpConfig } from './config.ts';
 import { readFailure, Status, toKeelsonError } from './errors.ts';
-import { GcpRateBudget } from './rate-budget.ts';
 
 describe('the Google Cloud configuration', () => {
   it('is unavailable without GCP_PROJECT_ID, with a sentence saying so', () => {
@@ -97,21 +96,5 @@ describe('Google client errors', () => {
       class: 'terminal',
     });
     expect(toKeelsonError(new Error('socket hang up'), 'x')).toMatchObject({ code: 'API_ERROR', class: 'transient' });
-  });
-});
-
-describe('the GCP rate budget', () => {
-  it('blocks every request after a 429 for the RetryInfo delay, and spaces a fixed quota', () => {
-    let now = 1_000_000;
-    const budget = new GcpRateBudget({ perMinute: 2, now: () => now });
-    expect(budget.pauseBeforeRequest()).toBe(0);
-    budget.spend();
-    budget.spend();
-    expect(budget.pauseBeforeRequest()).toBe(60_000);
-    expect(budget.snapshot()).toEqual({ remaining: 0, limit: 2 });
-    now += 60_000;
-    expect(budget.pauseBeforeRequest()).toBe(0);
-    budget.blockFor(2500);
-    expect(budget.pauseBeforeRequest()).toBe(2500);
   });
 });

@@ -1,13 +1,16 @@
-import { setTimeout as sleep } from 'node:timers/promises';
-import { KeelsonError } from '../../sdk/index.ts';
+import { type Clock, KeelsonError, RateBudget, systemClock } from '../../sdk/index.ts';
 import { type GapicClient, GcpClients } from './clients.ts';
 import type { GcpConfig } from './config.ts';
 import { isLocal, readFailure, Status, toKeelsonError } from './errors.ts';
-import { GcpRateBudget } from './rate-budget.ts';
 
 export interface GcpApiOptions {
-  /** Shared budget (one per project). */
-  readonly budget?: GcpRateBudget;
+  /**
+   * Shared budget (one per project). Default: no fixed quota; a `429 RESOURCE_EXHAUSTED` pauses every
+   * caller for its `RetryInfo` delay (Google sends no remaining-quota headers).
+   */
+  readonly budget?: RateBudget;
+  /** Clock of the backoff between retries (tests pass a fake one). Default the system clock. */
+  readonly clock?: Clock;
   /** Retries of an idempotent call after a transient failure (default 4). */
   readonly maxRetries?: number;
   /** First backoff, ms (default 200), doubled per attempt. */
@@ -37,7 +40,8 @@ export class GcpApi {
   readonly projectId: string;
   readonly region: string;
   readonly root: string;
-  readonly budget: GcpRateBudget;
+  readonly budget: RateBudget;
+  readonly #clock: Clock;
   /** Requests sent (for benches and metrics). */
   requestCount = 0;
   readonly #maxRetries: number;
@@ -50,7 +54,8 @@ export class GcpApi {
     this.projectId = config.projectId;
     this.region = config.region;
     this.root = config.root;
-    this.budget = options.budget ?? new GcpRateBudget();
+    this.#clock = options.clock ?? systemClock;
+    this.budget = options.budget ?? new RateBudget({ clock: this.#clock });
     this.#maxRetries = options.maxRetries ?? 4;
     this.#backoffMs = options.backoffMs ?? 200;
     this.#maxRateWaitMs = options.maxRateWaitMs ?? 60_000;
@@ -80,13 +85,10 @@ export class GcpApi {
     let attempt = 0;
     let rateWaited = 0;
     for (;;) {
-      const pause = this.budget.pauseBeforeRequest();
-      if (pause > 0) {
-        if (rateWaited + pause > this.#maxRateWaitMs) throw this.#rateLimited(what, resource, pause);
-        rateWaited += pause;
-        await sleep(pause, undefined, options.signal ? { signal: options.signal } : {});
+      if (rateWaited + this.budget.delay() > this.#maxRateWaitMs) {
+        throw this.#rateLimited(what, resource, this.budget.delay());
       }
-      this.budget.spend();
+      rateWaited += await this.budget.acquire(options.signal);
       this.requestCount++;
       try {
         return await fn(this.gax);
@@ -96,9 +98,7 @@ export class GcpApi {
         const f = readFailure(error);
         if (f.status === Status.RESOURCE_EXHAUSTED) {
           // Nothing was done: retried whatever the call, after the delay Google asked for.
-          const wait = f.retryDelayMs ?? this.#backoff(attempt);
-          attempt++;
-          this.budget.blockFor(wait);
+          const wait = this.budget.rateLimited(f.retryDelayMs, attempt++);
           if (rateWaited + wait > this.#maxRateWaitMs) throw toKeelsonError(error, what, resource);
           continue;
         }
@@ -109,7 +109,7 @@ export class GcpApi {
           f.status === Status.INTERNAL ||
           f.status === Status.UNKNOWN;
         if (transient && idempotent && attempt < this.#maxRetries) {
-          await sleep(this.#backoff(attempt++), undefined, options.signal ? { signal: options.signal } : {});
+          await this.#clock.sleep(this.#backoff(attempt++), options.signal);
           continue;
         }
         const e = toKeelsonError(error, what, resource);
@@ -211,8 +211,11 @@ export async function netFetch(url: string, init: RequestInit): Promise<Response
   } catch (error) {
     if (init.signal?.aborted) throw error;
     const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-    throw new Error(`the connection to ${new URL(url).host} failed (${cause?.code ?? cause?.message ?? String(error)})`, {
-      cause: error,
-    });
+    throw new Error(
+      `the connection to ${new URL(url).host} failed (${cause?.code ?? cause?.message ?? String(error)})`,
+      {
+        cause: error,
+      },
+    );
   }
 }

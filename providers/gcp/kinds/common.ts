@@ -3,19 +3,20 @@ import {
   isPlainObject,
   KeelsonError,
   type ObservedResource,
+  type OperationTracker,
   type ResolvedResource,
   resourceKey,
   UnknownValue,
 } from '../../sdk/index.ts';
 import type { GapicClient } from '../client/clients.ts';
 import type { GcpApi } from '../client/gcp-api.ts';
-import type { OperationTracker } from '../client/operation-tracker.ts';
+import type { GcpOperation } from '../client/operation-tracker.ts';
 import { isOwnedBy, protectedByLabel } from '../ownership.ts';
 
 /** What every Google Cloud handler shares: one API (one rate budget), one operation tracker, one clock. */
 export interface GcpRuntime {
   readonly api: GcpApi;
-  readonly operations: OperationTracker;
+  readonly operations: OperationTracker<GcpOperation>;
   /** Epoch ms (a test clock in tests). */
   readonly now: () => number;
 }
@@ -125,36 +126,29 @@ export async function startOperation(
   idempotent = false,
 ): Promise<void> {
   const [operation] = (await rt.api.call(what, key, start, { idempotent, ...signalOf(ctx) })) as [GaxOperation];
-  const name = operation?.name ?? '';
-  if (operation?.done || name === '') {
-    rt.operations.finished(
-      key,
-      what,
-      operation?.error?.message ? { done: true, error: operation.error.message } : { done: true },
-    );
-    return;
-  }
-  rt.operations.track(key, what, name, async () => {
-    const [op] = (await rt.api.call(`read operation ${name}`, key, (gax) =>
-      client.operationsClient.getOperation({ name }, gax),
-    )) as [GaxOperation];
-    return op?.error?.message ? { done: true, error: op.error.message } : { done: op?.done === true };
-  });
+  if (!operation?.name) return;
+  rt.operations.track(key, what, [
+    { name: operation.name, done: operation.done === true, error: operation.error ?? null, client },
+  ]);
 }
 
-/** The key under which a deletion's operation is tracked: a deletion in progress is not a deploy in progress. */
-export function deleteKey(key: string): string {
-  return `${key} (delete)`;
+/**
+ * The key under which a deletion's operation is tracked: a deletion in progress is not a deploy in
+ * progress. With the vendor's id, so a namesake in another region is not hidden by it. It starts with
+ * the resource key, so the kind's observe polls it.
+ */
+export function deleteKey(key: string, id?: string): string {
+  return id === undefined ? `${key} (delete)` : `${key} (delete ${id})`;
 }
 
 /** Being deleted by keelson: gone as far as the plan is concerned. */
-export function deleting(rt: GcpRuntime, key: string): boolean {
-  return rt.operations.running(deleteKey(key));
+export function deleting(rt: GcpRuntime, key: string, id?: string): boolean {
+  return rt.operations.running(deleteKey(key, id));
 }
 
 /** Polls the pending operations of one kind before its observe. */
 export async function refreshOperations(rt: GcpRuntime, kind: string): Promise<void> {
-  await rt.operations.refresh(rt.operations.pendingKeys(`${kind}/`));
+  await rt.operations.refresh(undefined, (key) => key.startsWith(`${kind}/`));
 }
 
 /** `3600s` ↔ seconds, as Google's Duration fields are written in JSON. */

@@ -274,7 +274,8 @@ export class FunctionHandler implements ResourceHandler {
       const name = shortName(fn.name);
       if (!names.has(name) && !isOwnedBy(fn.labels, ctx.owner)) continue;
       // One being deleted is gone as far as the plan is concerned.
-      if (fn.state === 'DELETING' || fn.state === 4 || deleting(this.#rt, fn.name ?? '')) continue;
+      if (fn.state === 'DELETING' || fn.state === 4 || deleting(this.#rt, resourceKey(FUNCTION_KIND, name), fn.name))
+        continue;
       const region = (fn.name ?? '').split('/')[3] ?? api.region;
       out.push(this.#observed(ctx, fn, region, query.desired.find((d) => d.name === name)?.spec.source));
     }
@@ -285,7 +286,7 @@ export class FunctionHandler implements ResourceHandler {
     return out;
   }
 
-  #placeholder(ctx: HandlerContext, desired: ResolvedResource): ObservedResource {
+  #placeholder(_ctx: HandlerContext, desired: ResolvedResource): ObservedResource {
     return {
       key: desired.key,
       kind: FUNCTION_KIND,
@@ -515,12 +516,12 @@ export class FunctionHandler implements ResourceHandler {
     const api = this.#rt.api;
     const client = api.clients.functions();
     // Already being deleted (by an earlier call of this pass): nothing more to do.
-    if (deleting(this.#rt, observed.id)) return;
+    if (deleting(this.#rt, observed.key, observed.id)) return;
     try {
       await startOperation(
         this.#rt,
         ctx,
-        deleteKey(observed.id),
+        deleteKey(observed.key, observed.id),
         `delete function ${observed.name}`,
         client,
         (gax) => client.deleteFunction({ name: observed.id }, gax),

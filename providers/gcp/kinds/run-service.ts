@@ -171,7 +171,7 @@ export class RunServiceHandler implements ResourceHandler {
       signalOf(ctx),
     );
     for (const s of services) {
-      if (deleting(this.#rt, s.name ?? '')) continue;
+      if (deleting(this.#rt, resourceKey(RUN_SERVICE_KIND, shortName(s.name)), s.name)) continue;
       const region = (s.name ?? '').split('/')[3] ?? api.region;
       if (names.has(shortName(s.name)) || isOwnedBy(s.labels, ctx.owner)) out.push(this.#observed(ctx, s, region));
     }
@@ -288,12 +288,12 @@ export class RunServiceHandler implements ResourceHandler {
   async delete(ctx: HandlerContext, observed: ObservedResource): Promise<void> {
     const client = this.#rt.api.clients.run();
     // Already being deleted (by an earlier call of this pass): nothing more to do.
-    if (deleting(this.#rt, observed.id)) return;
+    if (deleting(this.#rt, observed.key, observed.id)) return;
     try {
       await startOperation(
         this.#rt,
         ctx,
-        deleteKey(observed.id),
+        deleteKey(observed.key, observed.id),
         `delete Run service ${observed.name}`,
         client,
         (gax) => client.deleteService({ name: observed.id }, gax),

@@ -89,7 +89,7 @@ export class PubSubTopicHandler implements ResourceHandler {
       .map((t) => this.#observed(ctx, t));
   }
 
-  async #get(ctx: HandlerContext, desired: ResolvedResource): Promise<Topic> {
+  async #get(_ctx: HandlerContext, desired: ResolvedResource): Promise<Topic> {
     const api = this.#rt.api;
     const [topic] = await api.call<[Topic]>(`read topic ${desired.name}`, desired.key, (gax) =>
       api.clients.publisher().getTopic({ topic: this.#path(desired.name) }, gax),
