@@ -1,4 +1,5 @@
 import {
+  defineKind,
   type FieldChange,
   type HandlerContext,
   KeelsonError,
@@ -21,7 +22,7 @@ import {
 
 export const FIRESTORE_DATABASE_KIND = 'gcp.FirestoreDatabase';
 
-export const firestoreDatabaseSchema: KindSchema = {
+export const firestoreDatabaseSchema = defineKind({
   kind: FIRESTORE_DATABASE_KIND,
   description:
     'A Firestore database in native mode; the resource named `default` is the `(default)` database. Never deleted by keelson (pruning only forgets it). Tracked in the inventory.',
@@ -51,7 +52,7 @@ export const firestoreDatabaseSchema: KindSchema = {
     },
   },
   outputs: { name: { type: 'string', computed: true }, databaseId: { type: 'string', computed: true } },
-};
+});
 
 interface Database {
   name?: string;

@@ -1,5 +1,6 @@
 import {
   canonicalJson,
+  defineKind,
   type FieldChange,
   type HandlerContext,
   type KindSchema,
@@ -14,7 +15,7 @@ import { compact, type GcpRuntime, readiness, refreshOperations, signalOf, start
 
 export const FIRESTORE_INDEX_KIND = 'gcp.FirestoreIndex';
 
-export const firestoreIndexSchema: KindSchema = {
+export const firestoreIndexSchema = defineKind({
   kind: FIRESTORE_INDEX_KIND,
   description:
     'A composite Firestore index. Indexes have no name of their own: keelson recognises one by its collection group, scope and fields, and records it in the inventory. Long-running create.',
@@ -42,7 +43,7 @@ export const firestoreIndexSchema: KindSchema = {
     },
   },
   outputs: { name: { type: 'string', computed: true } },
-};
+});
 
 interface Index {
   name?: string;

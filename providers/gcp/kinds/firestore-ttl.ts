@@ -1,13 +1,14 @@
-import type {
-  FieldChange,
-  HandlerContext,
-  KindSchema,
-  ObservedResource,
-  ObserveQuery,
-  ResolvedResource,
-  ResourceHandler,
+import {
+  defineKind,
+  type FieldChange,
+  type HandlerContext,
+  type KindSchema,
+  type ObservedResource,
+  type ObserveQuery,
+  type ResolvedResource,
+  type ResourceHandler,
+  resourceKey,
 } from '../../sdk/index.ts';
-import { resourceKey } from '../../sdk/index.ts';
 import { isNotFound } from '../client/errors.ts';
 import {
   deleteKey,
@@ -21,7 +22,7 @@ import {
 
 export const FIRESTORE_TTL_KIND = 'gcp.FirestoreTtlPolicy';
 
-export const firestoreTtlSchema: KindSchema = {
+export const firestoreTtlSchema = defineKind({
   kind: FIRESTORE_TTL_KIND,
   description:
     'A TTL policy: documents of a collection group are deleted after the time in one of their timestamp fields. Tracked in the inventory.',
@@ -36,7 +37,7 @@ export const firestoreTtlSchema: KindSchema = {
     },
   },
   outputs: { name: { type: 'string', computed: true } },
-};
+});
 
 interface FsField {
   name?: string;

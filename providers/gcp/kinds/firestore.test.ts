@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import type { ObservedResource, ResourceHandler } from '../../sdk/index.ts';
+import type { KindSchema, ObservedResource, ResourceHandler } from '../../sdk/index.ts';
 import { diffResource, resolvedResource } from '../../sdk/testing.ts';
 import { rigContext, startGcpRig } from '../testing.ts';
 import { firestoreDatabaseSchema } from './firestore-database.ts';
@@ -18,7 +18,7 @@ async function observe(
   kind: string,
   name: string,
   spec: Record<string, unknown>,
-  schema = firestoreIndexSchema,
+  schema: KindSchema = firestoreIndexSchema,
 ) {
   const found = await handler.observe(ctx, { kind, names: [name], desired: [resolvedResource(schema, name, spec)] });
   return found.find((o) => o.name === name);

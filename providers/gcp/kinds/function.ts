@@ -1,4 +1,5 @@
 import {
+  defineKind,
   type FieldChange,
   type HandlerContext,
   KeelsonError,
@@ -38,7 +39,7 @@ const firestoreEvent = (e: string) => `google.cloud.firestore.document.v1.${e}`;
 /** Set by Cloud Functions itself on every function; never drift. */
 const AUTOMATIC_ENV = new Set(['LOG_EXECUTION_ID']);
 
-export const functionSchema: KindSchema = {
+export const functionSchema = defineKind({
   kind: FUNCTION_KIND,
   description:
     'A Cloud Functions (2nd gen) function, named like the resource, built from a folder under `functions/` of the repository. The folder is archived deterministically and uploaded only when its hash or the settings change.',
@@ -108,7 +109,7 @@ export const functionSchema: KindSchema = {
     uri: { type: 'string', computed: true, description: 'The underlying Run service URI.' },
     name: { type: 'string', computed: true },
   },
-};
+});
 
 interface GcfFunction {
   name?: string;

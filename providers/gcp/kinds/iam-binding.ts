@@ -1,4 +1,5 @@
 import {
+  defineKind,
   type FieldChange,
   type HandlerContext,
   KeelsonError,
@@ -17,7 +18,7 @@ export const IAM_BINDING_KIND = 'gcp.IamBinding';
 const TARGETS = ['project', 'topic', 'subscription', 'function', 'runService', 'secret'] as const;
 type TargetType = (typeof TARGETS)[number];
 
-export const iamBindingSchema: KindSchema = {
+export const iamBindingSchema = defineKind({
   kind: IAM_BINDING_KIND,
   description:
     'One role for a set of members on the project or on one resource. Authoritative for that role on that resource only: other roles, and the role on other resources, are left alone. Tracked in the inventory.',
@@ -52,7 +53,7 @@ export const iamBindingSchema: KindSchema = {
     },
   },
   outputs: { resource: { type: 'string', computed: true } },
-};
+});
 
 interface Policy {
   version?: number;

@@ -1,13 +1,14 @@
-import type {
-  FieldChange,
-  HandlerContext,
-  KindSchema,
-  ObservedResource,
-  ObserveQuery,
-  ResolvedResource,
-  ResourceHandler,
+import {
+  defineKind,
+  type FieldChange,
+  type HandlerContext,
+  type KindSchema,
+  type ObservedResource,
+  type ObserveQuery,
+  type ResolvedResource,
+  type ResourceHandler,
+  resourceKey,
 } from '../../sdk/index.ts';
-import { resourceKey } from '../../sdk/index.ts';
 import {
   deleteKey,
   deleting,
@@ -21,7 +22,7 @@ import {
 
 export const PROJECT_SERVICE_KIND = 'gcp.ProjectService';
 
-export const projectServiceSchema: KindSchema = {
+export const projectServiceSchema = defineKind({
   kind: PROJECT_SERVICE_KIND,
   description:
     'An enabled API of the project; the resource name is the service, e.g. `firestore.googleapis.com`. Tracked in the inventory. Leaving Git does not disable it unless `disableOnDestroy` was set.',
@@ -34,7 +35,7 @@ export const projectServiceSchema: KindSchema = {
     },
   },
   outputs: { name: { type: 'string', computed: true } },
-};
+});
 
 interface Service {
   name?: string;

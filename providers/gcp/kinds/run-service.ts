@@ -1,4 +1,5 @@
 import {
+  defineKind,
   type FieldChange,
   type HandlerContext,
   type KindSchema,
@@ -35,7 +36,7 @@ const INGRESS = [
   'INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER',
 ];
 
-export const runServiceSchema: KindSchema = {
+export const runServiceSchema = defineKind({
   kind: RUN_SERVICE_KIND,
   description:
     'A Cloud Run (v2) service running one container image; who may invoke it is a `gcp.IamBinding` (`roles/run.invoker`).',
@@ -65,7 +66,7 @@ export const runServiceSchema: KindSchema = {
     labels: labelsField,
   },
   outputs: { uri: { type: 'string', computed: true }, name: { type: 'string', computed: true } },
-};
+});
 
 interface Service {
   name?: string;

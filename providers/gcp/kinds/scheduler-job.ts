@@ -1,11 +1,13 @@
-import type {
-  FieldChange,
-  HandlerContext,
-  KindSchema,
-  ObservedResource,
-  ObserveQuery,
-  ResolvedResource,
-  ResourceHandler,
+import {
+  defineKind,
+  type FieldChange,
+  type HandlerContext,
+  type KindSchema,
+  type ObservedResource,
+  type ObserveQuery,
+  type ResolvedResource,
+  type ResourceHandler,
+  specOf,
 } from '../../sdk/index.ts';
 import { isAlreadyExists, isNotFound } from '../client/errors.ts';
 import {
@@ -28,7 +30,7 @@ export const SCHEDULER_JOB_KIND = 'gcp.SchedulerJob';
 const METHODS = ['POST', 'GET', 'HEAD', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const;
 const durationPattern = '^\\d+(\\.\\d+)?s$';
 
-export const schedulerJobSchema: KindSchema = {
+export const schedulerJobSchema = defineKind({
   kind: SCHEDULER_JOB_KIND,
   description:
     'A Cloud Scheduler job (named like the resource) calling an HTTP target, optionally with an OIDC token. Jobs carry no labels: ownership is kept in the inventory.',
@@ -67,7 +69,7 @@ export const schedulerJobSchema: KindSchema = {
     attemptDeadline: { type: 'string', pattern: durationPattern, default: '180s' },
   },
   outputs: { name: { type: 'string', computed: true } },
-};
+});
 
 interface Job {
   name?: string;
@@ -182,26 +184,17 @@ export class SchedulerJobHandler implements ResourceHandler {
   }
 
   #job(desired: ResolvedResource): Record<string, unknown> {
-    const s = desired.spec;
-    const t = (s.httpTarget ?? {}) as Record<string, unknown>;
+    const s = specOf(schedulerJobSchema, desired);
+    const t = s.httpTarget;
     return compact({
-      name: this.#path(this.#region(s), desired.name),
-      description: s.description ?? '',
+      name: this.#path(this.#region(desired.spec), desired.name),
+      description: s.description,
       schedule: s.schedule,
       timeZone: s.timeZone,
       attemptDeadline: toDuration(s.attemptDeadline),
-      httpTarget: compact({
-        uri: t.uri,
-        httpMethod: t.httpMethod ?? 'POST',
-        headers: t.headers ?? {},
-        oidcToken: t.oidcToken,
-      }),
+      httpTarget: compact({ uri: t.uri, httpMethod: t.httpMethod, headers: t.headers, oidcToken: t.oidcToken }),
       retryConfig: s.retryConfig
-        ? durations(s.retryConfig as Record<string, unknown>, [
-            'maxRetryDuration',
-            'minBackoffDuration',
-            'maxBackoffDuration',
-          ])
+        ? durations({ ...s.retryConfig }, ['maxRetryDuration', 'minBackoffDuration', 'maxBackoffDuration'])
         : undefined,
     });
   }

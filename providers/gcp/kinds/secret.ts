@@ -1,4 +1,5 @@
 import {
+  defineKind,
   type FieldChange,
   type HandlerContext,
   type InventoryEntry,
@@ -10,6 +11,7 @@ import {
   type ResourceHandler,
   resourceKey,
   SecretValue,
+  specOf,
 } from '../../sdk/index.ts';
 import { isAlreadyExists, isNotFound, readFailure, Status } from '../client/errors.ts';
 import { isOwnedBy, ownershipLabels, userLabels } from '../ownership.ts';
@@ -28,7 +30,7 @@ import { labelsField } from './schema-parts.ts';
 export const SECRET_KIND = 'gcp.SecretManagerSecret';
 const DAY_MS = 86_400_000;
 
-export const secretSchema: KindSchema = {
+export const secretSchema = defineKind({
   kind: SECRET_KIND,
   description:
     'A Secret Manager secret (named like the resource) and its current version, whose value comes from a keelson secretRef. Compared by digest; a new value adds a version, the old one is disabled, and destroyed after `destroyAfterDays`.',
@@ -60,7 +62,7 @@ export const secretSchema: KindSchema = {
     id: { type: 'string', computed: true },
     version: { type: 'string', computed: true, description: 'Full name of the current version.' },
   },
-};
+});
 
 interface Secret {
   name?: string;
@@ -161,7 +163,7 @@ export class SecretManagerSecretHandler implements ResourceHandler {
     return compact({
       digest: value.digest,
       version: version.name,
-      destroyAfterDays: desired.spec.destroyAfterDays as number,
+      destroyAfterDays: specOf(secretSchema, desired).destroyAfterDays,
       disabled,
     });
   }
@@ -224,9 +226,9 @@ export class SecretManagerSecretHandler implements ResourceHandler {
 
   async create(ctx: HandlerContext, desired: ResolvedResource): Promise<ObservedResource> {
     const api = this.#rt.api;
-    const locations = (desired.spec.locations as string[] | undefined) ?? [];
+    const { locations } = specOf(secretSchema, desired);
     const secret = {
-      labels: ownershipLabels(desired.spec.labels as Record<string, string>, ctx.owner, desired.protect),
+      labels: ownershipLabels(specOf(secretSchema, desired).labels, ctx.owner, desired.protect),
       replication:
         locations.length === 0
           ? { automatic: {} }
@@ -279,7 +281,7 @@ export class SecretManagerSecretHandler implements ResourceHandler {
             {
               secret: {
                 name: this.#path(desired.name),
-                labels: ownershipLabels(desired.spec.labels as Record<string, string>, ctx.owner, desired.protect),
+                labels: ownershipLabels(specOf(secretSchema, desired).labels, ctx.owner, desired.protect),
               },
               updateMask: { paths: ['labels'] },
             },
@@ -289,7 +291,7 @@ export class SecretManagerSecretHandler implements ResourceHandler {
       );
     }
     if (fieldChanged(changes, 'value')) previous = await this.#addVersion(ctx, desired, previous);
-    await this.#record(ctx, desired, { ...previous, destroyAfterDays: desired.spec.destroyAfterDays as number });
+    await this.#record(ctx, desired, { ...previous, destroyAfterDays: specOf(secretSchema, desired).destroyAfterDays });
     if (!live) {
       [live] = await api.call<[Secret]>(`read secret ${desired.name}`, desired.key, (gax) =>
         api.clients.secrets().getSecret({ name: this.#path(desired.name) }, gax),

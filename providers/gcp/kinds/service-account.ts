@@ -1,11 +1,13 @@
-import type {
-  FieldChange,
-  HandlerContext,
-  KindSchema,
-  ObservedResource,
-  ObserveQuery,
-  ResolvedResource,
-  ResourceHandler,
+import {
+  defineKind,
+  type FieldChange,
+  type HandlerContext,
+  type KindSchema,
+  type ObservedResource,
+  type ObserveQuery,
+  type ResolvedResource,
+  type ResourceHandler,
+  specOf,
 } from '../../sdk/index.ts';
 import { isAlreadyExists, isNotFound } from '../client/errors.ts';
 import { compact, type GcpRuntime, inventoryBase, signalOf } from './common.ts';
@@ -13,7 +15,7 @@ import { compact, type GcpRuntime, inventoryBase, signalOf } from './common.ts';
 export const SERVICE_ACCOUNT_KIND = 'gcp.ServiceAccount';
 const IAM_HOST = 'iam.googleapis.com';
 
-export const serviceAccountSchema: KindSchema = {
+export const serviceAccountSchema = defineKind({
   kind: SERVICE_ACCOUNT_KIND,
   description:
     'A service account; the resource name is its account id (6-30 characters: lowercase letters, digits, `-`). Service accounts carry no labels: ownership is kept in the inventory.',
@@ -27,7 +29,7 @@ export const serviceAccountSchema: KindSchema = {
     name: { type: 'string', computed: true },
     uniqueId: { type: 'string', computed: true },
   },
-};
+});
 
 interface Account {
   name?: string;
@@ -101,7 +103,10 @@ export class ServiceAccountHandler implements ResourceHandler {
         desired.key,
         {
           accountId: desired.name,
-          serviceAccount: { displayName: desired.spec.displayName ?? '', description: desired.spec.description ?? '' },
+          serviceAccount: {
+            displayName: specOf(serviceAccountSchema, desired).displayName,
+            description: specOf(serviceAccountSchema, desired).description,
+          },
         },
         signalOf(ctx),
       );
@@ -142,7 +147,10 @@ export class ServiceAccountHandler implements ResourceHandler {
       `update service account ${desired.name}`,
       desired.key,
       {
-        serviceAccount: { displayName: desired.spec.displayName ?? '', description: desired.spec.description ?? '' },
+        serviceAccount: {
+          displayName: specOf(serviceAccountSchema, desired).displayName,
+          description: specOf(serviceAccountSchema, desired).description,
+        },
         updateMask: 'displayName,description',
       },
       signalOf(ctx),

@@ -1,11 +1,12 @@
-import type {
-  FieldChange,
-  HandlerContext,
-  KindSchema,
-  ObservedResource,
-  ObserveQuery,
-  ResolvedResource,
-  ResourceHandler,
+import {
+  defineKind,
+  type FieldChange,
+  type HandlerContext,
+  type KindSchema,
+  type ObservedResource,
+  type ObserveQuery,
+  type ResolvedResource,
+  type ResourceHandler,
 } from '../../sdk/index.ts';
 import { isAlreadyExists, isNotFound } from '../client/errors.ts';
 import { isOwnedBy, ownershipLabels, userLabels } from '../ownership.ts';
@@ -31,7 +32,7 @@ export const SUBSCRIPTION_KIND = 'gcp.PubSubSubscription';
 const duration = (description: string, extra: Record<string, unknown> = {}) =>
   ({ type: 'string', pattern: '^\\d+(\\.\\d+)?s$', description, ...extra }) as const;
 
-export const subscriptionSchema: KindSchema = {
+export const subscriptionSchema = defineKind({
   kind: SUBSCRIPTION_KIND,
   description:
     'A Pub/Sub subscription (named like the resource): pull, or push with an OIDC token; retry policy, dead-letter topic, filter, ordering.',
@@ -85,7 +86,7 @@ export const subscriptionSchema: KindSchema = {
     name: { type: 'string', computed: true, description: 'Full name, `projects/P/subscriptions/S`.' },
     id: { type: 'string', computed: true },
   },
-};
+});
 
 interface Subscription {
   name?: string;

@@ -1,11 +1,13 @@
-import type {
-  FieldChange,
-  HandlerContext,
-  KindSchema,
-  ObservedResource,
-  ObserveQuery,
-  ResolvedResource,
-  ResourceHandler,
+import {
+  defineKind,
+  type FieldChange,
+  type HandlerContext,
+  type KindSchema,
+  type ObservedResource,
+  type ObserveQuery,
+  type ResolvedResource,
+  type ResourceHandler,
+  specOf,
 } from '../../sdk/index.ts';
 import { isAlreadyExists, isNotFound } from '../client/errors.ts';
 import { isOwnedBy, ownershipLabels, userLabels } from '../ownership.ts';
@@ -25,7 +27,7 @@ import { labelsField } from './schema-parts.ts';
 
 export const TOPIC_KIND = 'gcp.PubSubTopic';
 
-export const topicSchema: KindSchema = {
+export const topicSchema = defineKind({
   kind: TOPIC_KIND,
   description: 'A Pub/Sub topic (named like the resource), schema-less; owned through its `keelson-owner` label.',
   spec: {
@@ -40,7 +42,7 @@ export const topicSchema: KindSchema = {
     name: { type: 'string', computed: true, description: 'Full name, `projects/P/topics/T`.' },
     id: { type: 'string', computed: true },
   },
-};
+});
 
 interface Topic {
   name?: string;
@@ -101,8 +103,8 @@ export class PubSubTopicHandler implements ResourceHandler {
     const api = this.#rt.api;
     const body = compact({
       name: this.#path(desired.name),
-      labels: ownershipLabels(desired.spec.labels as Record<string, string>, ctx.owner, desired.protect),
-      messageRetentionDuration: toDuration(desired.spec.messageRetentionDuration),
+      labels: ownershipLabels(specOf(topicSchema, desired).labels, ctx.owner, desired.protect),
+      messageRetentionDuration: toDuration(specOf(topicSchema, desired).messageRetentionDuration),
     });
     try {
       const [topic] = await api.call<[Topic]>(
@@ -133,8 +135,8 @@ export class PubSubTopicHandler implements ResourceHandler {
     if (fieldChanged(changes, 'messageRetentionDuration')) paths.push('message_retention_duration');
     const topic = compact({
       name: this.#path(desired.name),
-      labels: ownershipLabels(desired.spec.labels as Record<string, string>, ctx.owner, desired.protect),
-      messageRetentionDuration: toDuration(desired.spec.messageRetentionDuration),
+      labels: ownershipLabels(specOf(topicSchema, desired).labels, ctx.owner, desired.protect),
+      messageRetentionDuration: toDuration(specOf(topicSchema, desired).messageRetentionDuration),
     });
     const [updated] = await api.call<[Topic]>(
       `update topic ${desired.name}`,
