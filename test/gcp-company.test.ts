@@ -211,4 +211,28 @@ describe("the company's Google Cloud project, through runPass", { timeout: 120_0
     expect(jobs.filter((j) => j.name.endsWith('/lost-job'))).toHaveLength(1);
     expect(rig.log.lines.join('\n')).not.toContain('groq-key-v2');
   });
+
+  it('the Firestore database leaving Git is kept, never deleted', async () => {
+    // Its own project: a keelson instance that manages only the database (an instance prunes what its
+    // owner label marks, so it must not share a project with the tree above).
+    const own = await startGcpSimulator({ projectId: 'db-only', runFunctions: false, firestoreDefaultDatabase: false });
+    const solo = new EngineRig({ env: { ...own.env, KEELSON_REPO_ROOT: root } });
+    try {
+      solo.write('db.yaml', 'kind: gcp.FirestoreDatabase\nname: default\nspec:\n  locationId: eur3\n');
+      expect((await solo.pass()).errors).toEqual([]);
+      await own.settleOperations();
+      solo.write('db.yaml', '');
+      const before = own.requests.length;
+      const result = await solo.pass();
+      expect(result.errors).toEqual([]);
+      expect(result.plan.changes.find((c) => c.key === 'gcp.FirestoreDatabase/default')).toMatchObject({
+        action: 'skip',
+        reason: 'protected',
+      });
+      expect(own.requests.slice(before).filter((r) => r.method === 'DELETE')).toEqual([]);
+    } finally {
+      await solo.registry.provider('gcp')?.close?.();
+      await own.close();
+    }
+  });
 });
