@@ -102,6 +102,7 @@ export async function run(): Promise<void> {
   await wait(git(['rev-parse', 'HEAD']));
 
   const times: number[] = [];
+  const phases: Record<string, number>[] = [];
   try {
     for (let i = 1; i <= PUSHES; i++) {
       passesAtPush = daemon.status.data.passes;
@@ -119,6 +120,7 @@ export async function run(): Promise<void> {
       await res.arrayBuffer();
       await wait(sha);
       times.push(performance.now() - t0);
+      phases.push({ ...daemon.step.lastTimings });
     }
   } finally {
     await daemon.stop();
@@ -128,9 +130,49 @@ export async function run(): Promise<void> {
     });
   }
   const sorted = [...times].sort((a, b) => a - b);
+  printPhases(phases, times);
   console.log(
     `git push -> converged via webhook (label change, local Swarm, ${PUSHES} pushes): p50 ${percentile(sorted, 50).toFixed(0)} ms, p95 ${percentile(sorted, 95).toFixed(0)} ms, max ${sorted[sorted.length - 1]?.toFixed(0)} ms`,
   );
+}
+
+/**
+ * Where a push's time goes: the median of each phase of the pass that converged it (fetch, load,
+ * then the engine's steps; `settle` is inside `apply`), and what is left of the total (git push,
+ * webhook, scheduling).
+ */
+function printPhases(phases: readonly Record<string, number>[], totals: readonly number[]): void {
+  const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
+  const order = [
+    'fetch',
+    'load',
+    'open',
+    'observe',
+    'journal',
+    'plan',
+    'apply',
+    'settle',
+    'stabilise',
+    'record',
+    'report',
+  ];
+  const names = [...new Set([...order, ...phases.flatMap((p) => Object.keys(p))])].filter((n) =>
+    phases.some((p) => p[n] !== undefined),
+  );
+  const rest = phases.map((p, i) => {
+    const counted = Object.entries(p)
+      .filter(([k]) => k !== 'settle')
+      .reduce((a, [, v]) => a + v, 0);
+    return (totals[i] ?? 0) - counted;
+  });
+  console.log('where a push goes (median ms per phase of the converging pass):');
+  for (const n of names)
+    console.log(
+      `  ${n.padEnd(10)} ${med(phases.map((p) => p[n] ?? 0))
+        .toFixed(1)
+        .padStart(7)}`,
+    );
+  console.log(`  ${'other'.padEnd(10)} ${med(rest).toFixed(1).padStart(7)}   (git push, webhook, scheduling)`);
 }
 
 if (import.meta.main) await run();

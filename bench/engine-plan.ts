@@ -13,7 +13,7 @@ import { planChanges, specDigest } from '../reconciler/plan/plan.ts';
 import { ProviderRegistry } from '../reconciler/providers/registry.ts';
 import { memoryModule, memoryWorld, thingSchema } from '../test/support/memory-provider.ts';
 
-function synthetic(n: number): { desired: DesiredResource[]; observed: Map<string, ObservedResource> } {
+export function synthetic(n: number): { desired: DesiredResource[]; observed: Map<string, ObservedResource> } {
   const desired: DesiredResource[] = [];
   const observed = new Map<string, ObservedResource>();
   for (let i = 0; i < n; i++) {

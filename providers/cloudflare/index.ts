@@ -25,6 +25,7 @@ import { type CloudflareConfig, readCloudflareConfig } from './client/config.ts'
 import { ZoneDirectory } from './client/zone-directory.ts';
 import { DnsRecordHandler, dnsRecordSchema } from './kinds/dns-record.ts';
 import { R2BucketHandler, r2BucketSchema } from './kinds/r2-bucket.ts';
+import { workerBundleBuilder } from './kinds/worker-bundle.ts';
 import { WorkerCronHandler, workerCronSchema } from './kinds/worker-cron.ts';
 import { WorkerRouteHandler, workerRouteSchema } from './kinds/worker-route.ts';
 import { WorkerScriptHandler, workerScriptSchema } from './kinds/worker-script.ts';
@@ -95,6 +96,7 @@ export function createCloudflareProvider(
 export const cloudflareModule: ProviderModule = {
   name: 'cloudflare',
   schemas: schemasOf(cloudflareKinds),
+  builders: { [workerScriptSchema.kind]: workerBundleBuilder },
   create(options: ProviderOptions) {
     const config = readCloudflareConfig(options.env);
     if ('unavailable' in config) return config;

@@ -37,7 +37,10 @@ export function applyDefaults(fields: Readonly<Record<string, Field>>, spec: Spe
   const out: Record<string, unknown> = { ...spec };
   for (const [name, field] of Object.entries(fields)) {
     if (field.computed) continue;
-    if (out[name] === undefined && field.default !== undefined) out[name] = structuredClone(field.default);
+    if (out[name] === undefined && field.default !== undefined) {
+      const d = field.default;
+      out[name] = typeof d === 'object' && d !== null ? structuredClone(d) : d;
+    }
     const value = out[name];
     if (field.type === 'object' && isPlainObject(value)) out[name] = applyDefaults(field.properties, value);
     if (field.type === 'array' && field.items.type === 'object' && Array.isArray(value)) {
@@ -105,6 +108,8 @@ function diffObject(
 
 /** Structural equality with the schema's rules (secret digests, unordered sets, number/string care). */
 export function valuesEqual(field: Field | undefined, a: unknown, b: unknown): boolean {
+  // The common case of a converged field: the same primitive (or the very same object).
+  if (a === b && !(a instanceof UnknownValue)) return true;
   if (a instanceof SecretValue || isSecretDigest(a) || b instanceof SecretValue || isSecretDigest(b)) {
     return digestOf(a) !== undefined && digestOf(a) === digestOf(b);
   }
@@ -138,21 +143,31 @@ function digestOf(value: unknown): string | undefined {
 
 /** JSON with object keys sorted, so equal values give equal strings. Secrets give their digest. */
 export function canonicalJson(value: unknown): string {
-  return JSON.stringify(sortKeys(value)) ?? 'undefined';
+  return canonical(value) ?? 'undefined';
 }
 
-function sortKeys(value: unknown): unknown {
-  if (value instanceof SecretValue) return { $sensitiveDigest: value.digest };
-  if (value instanceof UnknownValue) return '(known after apply)';
-  if (Array.isArray(value)) return value.map(sortKeys);
-  if (isPlainObject(value)) {
-    const out: Record<string, unknown> = {};
-    for (const k of Object.keys(value).sort()) {
-      if (value[k] !== undefined) out[k] = sortKeys(value[k]);
-    }
-    return out;
+/** Writes canonical JSON in one walk (no sorted copy first); undefined where JSON.stringify omits a value. */
+function canonical(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null) return JSON.stringify(value);
+  if (value instanceof SecretValue) return `{"$sensitiveDigest":${JSON.stringify(value.digest)}}`;
+  if (value instanceof UnknownValue) return '"(known after apply)"';
+  if (Array.isArray(value)) {
+    let out = '[';
+    for (let i = 0; i < value.length; i++) out += `${i === 0 ? '' : ','}${canonical(value[i]) ?? 'null'}`;
+    return `${out}]`;
   }
-  return value;
+  if (!isPlainObject(value)) return JSON.stringify(value);
+  let out = '{';
+  let first = true;
+  for (const k of Object.keys(value).sort()) {
+    const v = value[k];
+    if (v === undefined) continue;
+    const text = canonical(v);
+    if (text === undefined) continue;
+    out += `${first ? '' : ','}${JSON.stringify(k)}:${text}`;
+    first = false;
+  }
+  return `${out}}`;
 }
 
 export function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -83,6 +83,50 @@ export interface ResourceHandler {
   collectGarbage?(ctx: HandlerContext): Promise<void>;
 }
 
+/**
+ * Builds what a plan must compare but cannot read itself (a Worker's bundle, a Cloud Function's
+ * source archive), at load time, before planning: the planner stays pure (no file reads, no
+ * bundler). Runs without credentials (`keelson validate` and `plan` use it). A builder caches by
+ * content, so an unchanged source costs a hash, not a build.
+ */
+export interface ArtifactBuilder {
+  /**
+   * Returns the spec fields the build decides (e.g. `bundleHash`), merged into the desired spec.
+   * Throws a `BuildError` (with the source file and line when known) when the source does not
+   * build: that resource is skipped and reported; the rest of the revision goes on.
+   */
+  build(spec: Readonly<Record<string, unknown>>, ctx: BuildContext): BuiltArtifact;
+}
+
+export interface BuildContext {
+  /** The root of the checked-out repository (sources are resolved against it). */
+  readonly root: string;
+  /** The resource key, for messages. */
+  readonly resource: string;
+}
+
+export interface BuiltArtifact {
+  /** Content hash of the artifact (what decides whether an upload is needed). */
+  readonly hash: string;
+  /** Fields merged into the desired spec (the plan compares them with the live ones). */
+  readonly fields: Readonly<Record<string, unknown>>;
+}
+
+/** A source that does not build, with where (relative to the repository root) when known. */
+export class BuildError extends Error {
+  readonly file: string | undefined;
+  readonly line: number | undefined;
+  readonly column: number | undefined;
+
+  constructor(message: string, where: { file?: string; line?: number; column?: number } = {}) {
+    super(message);
+    this.name = 'BuildError';
+    this.file = where.file;
+    this.line = where.line;
+    this.column = where.column;
+  }
+}
+
 /** Turns a composite kind (a `swarm.Stack`) into the resources it stands for, at load time. */
 export interface CompositeExpander {
   expand(

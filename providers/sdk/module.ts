@@ -1,4 +1,4 @@
-import type { CompositeExpander, Logger, Provider } from './handler.ts';
+import type { ArtifactBuilder, CompositeExpander, Logger, Provider } from './handler.ts';
 import type { KindSchema } from './schema.ts';
 
 /** What a provider module exports: its schemas (always available, for validation and editors) and a factory. */
@@ -7,6 +7,8 @@ export interface ProviderModule {
   readonly schemas: readonly KindSchema[];
   /** Composite kinds (a `swarm.Stack`) expanded at load time. */
   readonly expanders?: Readonly<Record<string, CompositeExpander>>;
+  /** Load-time builders of artifacts a plan compares (a Worker's bundle), by kind. */
+  readonly builders?: Readonly<Record<string, ArtifactBuilder>>;
   /**
    * Builds the provider from the environment (endpoints, credential files). Returns a sentence
    * saying why it is unavailable (e.g. "HCLOUD_TOKEN is not set") instead of throwing, so one

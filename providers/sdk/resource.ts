@@ -32,6 +32,8 @@ export interface DesiredResource {
   readonly source?: SourceLocation;
   /** Set on resources expanded from a composite (a `swarm.Stack`): the composite's key. */
   readonly parent?: string;
+  /** Set when the load-time build of its artifact failed (file:line and why): the plan skips it. */
+  readonly buildError?: string;
 }
 
 /**

@@ -1,4 +1,5 @@
-import { Firestore } from '@google-cloud/firestore';
+import { createRequire } from 'node:module';
+import type { Firestore } from '@google-cloud/firestore';
 import type { FastifyInstance } from 'fastify';
 import { errorMessage, type Logger, type ProviderModule } from '../../providers/sdk/index.ts';
 import { AlertDispatcher, type DeliveryPolicy } from '../alerts/alert-dispatcher.ts';
@@ -185,8 +186,12 @@ function makeStore(config: DaemonConfig): StateStore {
   // Against the emulator no credential is used at all: say so explicitly, or Google's auth library
   // probes the cloud metadata server (169.254.169.254) looking for one.
   if (process.env.FIRESTORE_EMULATOR_HOST) process.env.METADATA_SERVER_DETECTION ??= 'none';
+  // Required only for this backend: a daemon on the file store never loads the Firestore client (gRPC).
+  const { Firestore: FirestoreClient } = createRequire(import.meta.url)('@google-cloud/firestore') as {
+    Firestore: typeof Firestore;
+  };
   return new FirestoreStateStore(
-    new Firestore({ projectId: config.state.projectId }),
+    new FirestoreClient({ projectId: config.state.projectId }),
     config.state.collection,
     config.owner,
   );

@@ -1,6 +1,9 @@
 import PQueue from 'p-queue';
 import {
   type DesiredResource,
+  ERRORS,
+  type ErrorClass,
+  type ErrorCode,
   errorMessage,
   type FieldChange,
   type HandlerContext,
@@ -9,7 +12,7 @@ import {
   type ResolvedResource,
   type ResourceHandler,
 } from '../../providers/sdk/index.ts';
-import { desiredSpec, type PlanInput } from '../plan/plan.ts';
+import { desiredSpec, type SpecInput } from '../plan/plan.ts';
 import type { Plan, ResourceChange } from '../plan/types.ts';
 import type { ProviderRegistry } from '../providers/registry.ts';
 import { DEFAULT_RETRY, type RetryPolicy, withRetry } from './retry.ts';
@@ -21,7 +24,13 @@ export interface ChangeResult {
   readonly provider: string;
   readonly action: ResourceChange['action'];
   readonly status: 'applied' | 'failed' | 'skipped';
-  readonly error?: { readonly code: string; readonly class: string; readonly message: string };
+  readonly error?: {
+    readonly code: ErrorCode;
+    readonly class: ErrorClass;
+    readonly message: string;
+    /** For `waiting` errors: when to look again. */
+    readonly retryAfterMs?: number;
+  };
   readonly durationMs: number;
   /** The desired spec as applied (resolved), for the "applied" record. Contains SecretValues. */
   readonly appliedSpec?: Record<string, unknown>;
@@ -41,7 +50,7 @@ export interface ApplyInput {
   readonly desired: ReadonlyMap<string, DesiredResource>;
   /** Live state; entries are replaced as changes are applied, so later waves resolve new outputs. */
   readonly observed: Map<string, ObservedResource>;
-  readonly planInput: Pick<PlanInput, 'secrets' | 'schema' | 'normalize'>;
+  readonly planInput: SpecInput;
   readonly registry: ProviderRegistry;
   readonly context: (provider: string) => HandlerContext;
   readonly journal: ApplyJournal;
@@ -49,6 +58,8 @@ export interface ApplyInput {
   readonly signal?: AbortSignal;
   /** Called as each change starts and ends (progress output, metrics). */
   readonly onProgress?: (event: ApplyProgress) => void;
+  /** Called with the time each `settle` took (where a pass's time goes). */
+  readonly onSettled?: (ms: number) => void;
 }
 
 export type ApplyProgress =
@@ -60,9 +71,11 @@ const ACTING = new Set<ResourceChange['action']>(['create', 'update', 'replace',
 /**
  * Applies a plan wave by wave; inside a wave, one p-queue per provider bounds concurrency.
  * A failed change makes its dependents skip ("dependency failed"); other resources carry on.
+ * Last, the handlers of the kinds that changed collect their garbage (old secret versions).
  */
 export async function applyPlan(input: ApplyInput): Promise<ChangeResult[]> {
-  if (input.plan.refused) throw new KeelsonError(input.plan.refused.message, { code: 'PROTECTED', class: 'terminal' });
+  if (input.plan.refused)
+    throw new KeelsonError(input.plan.refused.message, { code: 'DELETION_BUDGET', class: 'terminal' });
   const retry = input.retry ?? DEFAULT_RETRY;
   const results: ChangeResult[] = [];
   const failed = new Set<string>();
@@ -94,7 +107,23 @@ export async function applyPlan(input: ApplyInput): Promise<ChangeResult[]> {
     results.push(...(done as ChangeResult[]));
     if (input.signal?.aborted) break;
   }
+  await collectGarbage(input, results);
   return results;
+}
+
+/** Garbage collection is a provider verb like the others: called here, after the waves, for the kinds that changed. */
+async function collectGarbage(input: ApplyInput, results: readonly ChangeResult[]): Promise<void> {
+  const touched = new Set(results.filter((r) => r.status === 'applied').map((r) => r.kind));
+  for (const kind of touched) {
+    const handler = input.registry.handler(kind);
+    if (!handler?.collectGarbage) continue;
+    const ctx = input.context(kind.split('.')[0] ?? kind);
+    try {
+      await handler.collectGarbage(ctx);
+    } catch (error) {
+      ctx.log.warn({ kind, err: errorMessage(error) }, 'garbage collection failed; it is retried after the next apply');
+    }
+  }
 }
 
 async function applyOne(
@@ -142,7 +171,7 @@ async function applyOne(
         error: {
           code: 'DEPENDENCY_FAILED',
           class: 'waiting',
-          message: `${change.key} was not applied: its dependency ${blocker} failed`,
+          message: ERRORS.DEPENDENCY_FAILED.message(change.key, `its dependency ${blocker}`, 'failed'),
         },
       });
     }
@@ -155,7 +184,7 @@ async function applyOne(
         error: {
           code: 'DEPENDENCY_FAILED',
           class: 'waiting',
-          message: `${change.key} was not applied: ${unknown} does not exist yet`,
+          message: ERRORS.DEPENDENCY_FAILED.message(change.key, unknown, 'does not exist yet'),
         },
       });
     }
@@ -163,7 +192,7 @@ async function applyOne(
       const observed = input.observed.get(change.key) as ObservedResource;
       const fields: readonly FieldChange[] = change.fields;
       const updated = await withRetry(() => handler.update(ctx, resolved, observed, fields), retry, input.signal);
-      const settled = await settle(handler, ctx, updated);
+      const settled = await settle(handler, ctx, updated, input.onSettled);
       input.observed.set(change.key, settled);
       await input.journal.updated(desired, want.spec);
       return finish('applied', { appliedSpec: want.spec });
@@ -174,7 +203,7 @@ async function applyOne(
       input.observed.delete(change.key);
     }
     const created = await createOnce(handler, ctx, resolved, input, retry);
-    const settled = await settle(handler, ctx, created);
+    const settled = await settle(handler, ctx, created, input.onSettled);
     input.observed.set(change.key, settled);
     await input.journal.created(desired, settled, want.spec);
     return finish('applied', { appliedSpec: want.spec });
@@ -223,13 +252,24 @@ async function settle(
   handler: ResourceHandler,
   ctx: HandlerContext,
   applied: ObservedResource,
+  onSettled?: (ms: number) => void,
 ): Promise<ObservedResource> {
-  if (handler.settle) await handler.settle(ctx, applied);
+  if (!handler.settle) return applied;
+  const t = performance.now();
+  await handler.settle(ctx, applied);
+  onSettled?.(performance.now() - t);
   return applied;
 }
 
 function describeError(error: unknown, change: ResourceChange): NonNullable<ChangeResult['error']> {
-  if (error instanceof KeelsonError) return { code: error.code, class: error.class, message: error.message };
+  if (error instanceof KeelsonError) {
+    return {
+      code: error.code,
+      class: error.class,
+      message: error.message,
+      ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs }),
+    };
+  }
   return {
     code: 'API_ERROR',
     class: 'transient',

@@ -30,6 +30,7 @@ export type DiagnosticCode =
   | 'dependency-cycle'
   | 'inline-secret'
   | 'chart-error'
+  | 'build-failed'
   | 'read-error';
 
 /** `file:line:col: error[code] field: message (hint)` — one line, for terminals and logs. */

@@ -22,6 +22,7 @@ import {
   type SourceLocation,
 } from '../../providers/sdk/index.ts';
 import type { ProviderRegistry } from '../providers/registry.ts';
+import { buildArtifacts } from './build.ts';
 import type { Diagnostic } from './diagnostic.ts';
 import { buildGraph, type DependencyGraph } from './graph.ts';
 import { checkSpec, closest, coerceSpec, describe, excerpt } from './validate-spec.ts';
@@ -120,7 +121,10 @@ export function loadDesiredState(dir: string, registry: ProviderRegistry, option
   const expandedLocated = dependOnChildren(located);
   checkCrossReferences(expandedLocated, registry, diagnostics);
   checkUnique(expandedLocated, registry, diagnostics);
-  const resources = expandedLocated.map((l) => l.resource);
+  const checked = expandedLocated.map((l) => l.resource);
+  const valid = !diagnostics.some((d) => d.severity === 'error');
+  // Build only a revision that is otherwise valid: an invalid one is not applied anyway.
+  const resources = valid ? buildArtifacts(checked, registry, { root, base }, diagnostics) : checked;
   const graph = buildGraph(resources);
   for (const cycle of graph.cycles) {
     const first = located.find((l) => l.resource.key === cycle[0]);
@@ -547,7 +551,7 @@ export const MAX_FILE_BYTES = 2 * 1024 * 1024;
  * never opened. Every problem is an error diagnostic, so a tree that could not be read entirely is
  * never applied (unread files must not count as deletions).
  */
-function listYamlFiles(dir: string, root: string, out: Diagnostic[]): string[] {
+export function listYamlFiles(dir: string, root: string = findRoot(resolve(dir)), out: Diagnostic[] = []): string[] {
   const files: string[] = [];
   const realRoot = realpathSync(root);
   const inside = (real: string) => real === realRoot || real.startsWith(realRoot + sep);

@@ -1,5 +1,6 @@
 import {
   type DesiredResource,
+  type ErrorCode,
   errorMessage,
   type HandlerContext,
   KeelsonError,
@@ -7,14 +8,14 @@ import {
   type ResolvedResource,
 } from '../../providers/sdk/index.ts';
 import { type RetryPolicy, withRetry } from '../apply/retry.ts';
-import { desiredSpec, type PlanInput } from '../plan/plan.ts';
+import { desiredSpec, type SpecInput } from '../plan/plan.ts';
 import type { ProviderRegistry } from '../providers/registry.ts';
 
 export interface ObserveResult {
   readonly observed: Map<string, ObservedResource>;
   /** kind -> why its live state could not be read. */
   readonly unobservable: Map<string, string>;
-  readonly errors: { kind: string; provider: string; code: string; message: string }[];
+  readonly errors: { kind: string; provider: string; code: ErrorCode; message: string }[];
 }
 
 /** The provider of a kind (`hetzner.Server` -> `hetzner`). */
@@ -52,7 +53,7 @@ export async function observeAll(options: {
   readonly resources: readonly DesiredResource[];
   readonly registry: ProviderRegistry;
   readonly context: (provider: string) => HandlerContext;
-  readonly planInput: Pick<PlanInput, 'secrets' | 'schema' | 'normalize'>;
+  readonly planInput: SpecInput;
   readonly retry: RetryPolicy;
   readonly signal?: AbortSignal;
   /** Only these kinds (default: all). */

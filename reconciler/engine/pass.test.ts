@@ -111,11 +111,28 @@ describe('runPass with the in-memory provider', () => {
     const writes = f.world.writes;
     const pass = await f.pass('apply', { deletionBudget: 5 });
     expect(pass.outcome).toBe('refused');
-    expect(pass.plan.refused?.message).toMatch(/delete 7 resources, more than the deletion budget of 5/);
+    expect(pass.plan.refused?.message).toMatch(/delete or replace 7 resources, more than the deletion budget of 5/);
+    expect(pass.errors.map((e) => e.code)).toEqual(['DELETION_BUDGET']);
     expect(f.world.writes).toBe(writes);
     expect(f.world.items.size).toBe(7);
     expect((await f.pass('apply', { deletionBudget: 7 })).outcome).toBe('changed');
     expect(f.world.items.size).toBe(1);
+  });
+
+  it('counts replacements against the deletion budget (7 replacements with a budget of 0 once deleted 7 objects)', async () => {
+    const docs = (zone: string) =>
+      Array.from({ length: 7 }, (_, i) => thing(`r${i}`, `size: 1\nzone: ${zone}`)).join('');
+    const f = new EngineFixture().write({ 'a.yaml': docs('z1') });
+    await f.pass();
+    const ids = [...f.world.items.values()].map((i) => i.id).sort();
+    f.write({ 'a.yaml': docs('z2') });
+    const writes = f.world.writes;
+    const pass = await f.pass('apply', { deletionBudget: 0 });
+    expect(pass.plan.summary.replace).toBe(7);
+    expect(pass.outcome).toBe('refused');
+    expect(pass.errors.map((e) => e.code)).toEqual(['DELETION_BUDGET']);
+    expect(f.world.writes).toBe(writes);
+    expect([...f.world.items.values()].map((i) => i.id).sort()).toEqual(ids);
   });
 
   it('refuses to take over a resource it does not own unless told to adopt it', async () => {
@@ -216,5 +233,51 @@ describe('runPass with the in-memory provider', () => {
     });
     expect(pass.errors[0]).toMatchObject({ key: 'mem.Thing/a', message: 'cannot create thing a: quota exceeded' });
     expect((await f.pass()).outcome).toBe('changed');
+  });
+
+  it('is one ordered list of steps, and the pass is the one writer of the state store', async () => {
+    const f = new EngineFixture().write({ 'a.yaml': thing('a', 'size: 1') });
+    const saves: string[] = [];
+    const store = f.store;
+    const counting = {
+      load: () => store.load(),
+      save: async (d: Parameters<typeof store.save>[0]) => {
+        saves.push(JSON.stringify(d.runs.length));
+        await store.save(d);
+      },
+    };
+    const first = await f.pass('apply', { store: counting });
+    expect(Object.keys(first.timings)).toEqual(['open', 'observe', 'journal', 'plan', 'apply', 'stabilise', 'record']);
+    expect((await store.load()).runs.map((r) => r.result)).toEqual(['success']);
+    // `keelson plan` writes nothing; the daemon's plan-only pass records drift and the run.
+    saves.length = 0;
+    (f.world.items.get('mem.Thing/a') as { spec: Record<string, unknown> }).spec.size = 9;
+    await f.pass('plan', { store: counting });
+    expect(saves).toEqual([]);
+    const policy = { afterObservations: 1, reminderMs: 60_000 };
+    const recorded = await f.pass('plan', { store: counting, record: true, drift: policy });
+    expect(saves).toHaveLength(1);
+    expect(recorded.drift?.events.map((e) => e.type)).toEqual(['opened']);
+    const state = await store.load();
+    expect(Object.keys(state.drift)).toEqual(['mem.Thing/a']);
+    expect(state.runs.map((r) => r.result)).toEqual(['success', 'success']);
+  });
+
+  it('a waiting error (rate limited, locked) asks for the next pass after the time it names', async () => {
+    const f = new EngineFixture().write({ 'a.yaml': thing('a', 'size: 1') });
+    f.world.failNext.set(
+      'mem.Thing/a',
+      new KeelsonError('cannot create thing a: locked by a running action', {
+        code: 'LOCKED',
+        class: 'waiting',
+        retryAfterMs: 1200,
+      }),
+    );
+    const pass = await f.pass('apply', { retry: { attempts: 1, baseDelayMs: 1, maxDelayMs: 5 } });
+    expect(pass.errors).toMatchObject([{ code: 'LOCKED', class: 'waiting', retryAfterMs: 1200 }]);
+    expect(pass.requeueAfterMs).toBe(1200);
+    const next = await f.pass();
+    expect(next.outcome).toBe('changed');
+    expect(next.requeueAfterMs).toBeUndefined();
   });
 });

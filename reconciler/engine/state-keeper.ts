@@ -1,9 +1,13 @@
 import type { InventoryAccess, InventoryEntry } from '../../providers/sdk/index.ts';
-import type { StateData, StateStore } from '../state/types.ts';
+import type { RunRecord, StateData, StateStore } from '../state/types.ts';
+
+/** How many passes the state store remembers (`StateData.runs`). The one place this is decided. */
+export const RUN_HISTORY = 20;
 
 /**
- * Holds the state for one pass and saves it through the store one write at a time, so that
- * concurrent handlers never interleave two saves (the last write always carries every change).
+ * The one writer of the state store during a pass. It holds the state for the pass and saves it
+ * one write at a time, so that concurrent handlers never interleave two saves (the last write
+ * always carries every change).
  */
 export class StateKeeper {
   readonly data: StateData;
@@ -15,11 +19,20 @@ export class StateKeeper {
     this.data = data;
   }
 
+  static async open(store: StateStore): Promise<StateKeeper> {
+    return new StateKeeper(store, await store.load());
+  }
+
   /** Durable when it resolves. */
   save(): Promise<void> {
     const next = this.#chain.then(() => this.#store.save(this.data));
     this.#chain = next.catch(() => {});
     return next;
+  }
+
+  /** Appends a pass to the run history (the last `RUN_HISTORY` are kept). Not saved until `save()`. */
+  addRun(run: RunRecord): void {
+    this.data.runs = [...this.data.runs, run].slice(-RUN_HISTORY);
   }
 
   /** The inventory view handlers get (`HandlerContext.inventory`). */
@@ -38,4 +51,11 @@ export class StateKeeper {
       },
     };
   }
+}
+
+/** Records a pass that never reached the engine (invalid revision, fetch failed, engine crashed). */
+export async function recordRun(store: StateStore, run: RunRecord): Promise<void> {
+  const keeper = await StateKeeper.open(store);
+  keeper.addRun(run);
+  await keeper.save();
 }

@@ -1,3 +1,4 @@
+import type { ErrorClass, ErrorCode } from '../../providers/sdk/index.ts';
 import type { Diagnostic } from '../desired/diagnostic.ts';
 import type { Plan } from '../plan/types.ts';
 import type { DriftRecord } from '../state/types.ts';
@@ -14,8 +15,8 @@ export interface Condition {
 /** One error of the last passes, as `/status` shows it. Never carries a secret. */
 export interface StatusError {
   readonly at: string;
-  readonly code: string;
-  readonly class: string;
+  readonly code: ErrorCode;
+  readonly class: ErrorClass;
   readonly message: string;
   readonly resource?: string;
   readonly provider?: string;

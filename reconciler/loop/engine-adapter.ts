@@ -19,7 +19,7 @@ export function engineAdapter(options: {
       const loaded = loadDesiredState(dir, registry, { root });
       return { resources: loaded.resources, diagnostics: loaded.diagnostics };
     },
-    async runPass({ resources, revision, mode, signal, log }): Promise<EnginePassOutcome> {
+    async runPass({ resources, revision, mode, signal, log, drift, now, onRecord }): Promise<EnginePassOutcome> {
       const result = await runPass({
         resources,
         revision,
@@ -27,6 +27,10 @@ export function engineAdapter(options: {
         store: options.store,
         owner: options.owner,
         mode,
+        record: true,
+        drift,
+        now,
+        ...(onRecord ? { onRecord } : {}),
         deletionBudget: options.deletionBudget,
         secrets: options.secrets,
         log,
@@ -55,6 +59,9 @@ export function engineAdapter(options: {
             ...(e.provider ? { provider: e.provider } : {}),
           })),
         unobservableKinds,
+        ...(result.drift ? { drift: result.drift } : {}),
+        timings: result.timings,
+        ...(result.requeueAfterMs === undefined ? {} : { requeueAfterMs: result.requeueAfterMs }),
       };
     },
     kinds() {

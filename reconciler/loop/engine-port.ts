@@ -1,6 +1,8 @@
 import type { DesiredResource, Logger } from '../../providers/sdk/index.ts';
 import type { Diagnostic } from '../desired/diagnostic.ts';
+import type { DriftAlertPolicy, DriftUpdate } from '../drift/track-drift.ts';
 import type { Plan, ResourceChange } from '../plan/types.ts';
+import type { StateData } from '../state/types.ts';
 import type { StatusError } from './daemon-status.ts';
 
 /** One applied (or failed) change, as the daemon counts it. */
@@ -20,6 +22,12 @@ export interface EnginePassOutcome {
   readonly errors: readonly Omit<StatusError, 'at'>[];
   /** Kinds whose live state could not be read this pass: their drift records are kept as they are. */
   readonly unobservableKinds: ReadonlySet<string>;
+  /** The drift records the engine saved, and the alerts they call for (the engine is the one writer of the store). */
+  readonly drift?: DriftUpdate;
+  /** Something is waiting (not ready, locked, rate limited): come back after this long, not a whole interval. */
+  readonly requeueAfterMs?: number;
+  /** Milliseconds per step of the pass (observe, plan, apply, settle, record...), for `bench/daemon-push.ts`. */
+  readonly timings?: Readonly<Record<string, number>>;
 }
 
 /**
@@ -34,6 +42,11 @@ export interface EnginePort {
     readonly mode: 'apply' | 'plan';
     readonly signal: AbortSignal;
     readonly log: Logger;
+    /** Drift alert policy: the engine folds the plan's drift into the stored records. */
+    readonly drift: DriftAlertPolicy;
+    readonly now: () => Date;
+    /** Called inside the pass's one state write, with the drift update (the daemon fills its alert outbox there). */
+    readonly onRecord?: (state: StateData, drift: DriftUpdate, now: Date) => void;
   }): Promise<EnginePassOutcome>;
   /** Every kind the engine knows, for metrics seeded at zero. */
   kinds(): { provider: string; kind: string }[];

@@ -31,6 +31,18 @@ function gatedStep() {
 const options = { intervalMs: 3_600_000, jitter: 0, timeoutMs: 60_000, maxBackoffMs: 60_000, log: silentLogger };
 
 describe('ReconcileLoop', () => {
+  it('a requeued pass comes back after the time it names, not after the (hour-long) interval', async () => {
+    const reasons: TriggerReason[] = [];
+    const loop = new ReconcileLoop(async (_signal, reason) => {
+      reasons.push(reason);
+      return reasons.length === 1 ? { type: 'requeue', afterMs: 10 } : { type: 'done' };
+    }, options);
+    loop.start();
+    await until(() => loop.passes === 2, 'the requeued pass');
+    expect(reasons).toEqual(['start', 'timer']);
+    await loop.stop();
+  });
+
   it('runs one pass at a time and folds every trigger during a pass into one next pass', async () => {
     const g = gatedStep();
     const loop = new ReconcileLoop(g.step, options);

@@ -159,6 +159,8 @@ describe('ReconcileStep', () => {
     expect(await h.metrics.render()).toContain('keelson_stalled 1');
     h.setOutcome((revision) => ({ plan: plan(revision), applied: [], errors: [], unobservableKinds: new Set() }));
     expect(await h.run()).toEqual({ type: 'done' });
+    // The three crashed passes are recorded by the step; a pass the engine ran is the engine's to record.
+    expect(h.state().runs.map((r) => r.result)).toEqual(['failed', 'failed', 'failed']);
     expect(h.status.data.stalled).toBe(false);
     expect(await h.metrics.render()).toContain('keelson_provider_rate_budget_remaining{provider="fake"} 42');
   });
@@ -180,5 +182,18 @@ describe('ReconcileStep', () => {
     expect(await h.metrics.render()).toContain(
       'keelson_apply_actions_total{provider="fake",kind="fake.Thing",action="update",result="failed"} 1',
     );
+  });
+
+  it('a pass that waits on something (not ready, locked) is requeued after the time it names, not a whole interval', async () => {
+    const h = harness();
+    h.fetches.push(h.snap('r1'));
+    h.setOutcome((revision) => ({
+      plan: plan(revision),
+      applied: [],
+      errors: [],
+      unobservableKinds: new Set(),
+      requeueAfterMs: 1500,
+    }));
+    expect(await h.run()).toEqual({ type: 'requeue', afterMs: 1500 });
   });
 });

@@ -2,11 +2,12 @@ import { classify, type DesiredResource, errorMessage, KeelsonError, type Logger
 import { alertFromEvent } from '../alerts/alert.ts';
 import { type AlertDispatcher, addToOutbox } from '../alerts/alert-dispatcher.ts';
 import { type Diagnostic, formatDiagnostic } from '../desired/diagnostic.ts';
-import { type DriftAlertPolicy, trackDrift } from '../drift/track-drift.ts';
+import type { DriftAlertPolicy, DriftUpdate } from '../drift/track-drift.ts';
+import { RUN_HISTORY } from '../engine/state-keeper.ts';
 import type { KeelsonMetrics, PassResultLabel } from '../observability/metrics.ts';
 import { type DesiredStateSource, RevisionRefusedError, type SourceSnapshot } from '../source/source.ts';
 import { StateWriter } from '../state/state-writer.ts';
-import type { OutboxMessage, RunRecord, StateStore } from '../state/types.ts';
+import type { OutboxMessage, RunRecord, StateData, StateStore } from '../state/types.ts';
 import type { DaemonStatus, StatusError } from './daemon-status.ts';
 import type { EnginePassOutcome, EnginePort } from './engine-port.ts';
 import type { StepOutcome, TriggerReason } from './reconcile-loop.ts';
@@ -30,8 +31,6 @@ export interface ReconcileStepOptions {
   readonly now?: () => Date;
 }
 
-const RUN_HISTORY = 20;
-
 /**
  * One reconcile pass (ARCHITECTURE §3): fetch, load (a bad revision is kept out entirely: the
  * last good one stays in effect), observe/plan/apply through the engine, then record drift,
@@ -47,6 +46,8 @@ export class ReconcileStep {
   #restoreTried = false;
   #failures = 0;
   readonly #state: StateWriter;
+  /** Milliseconds per phase of the last pass: fetch, load, the engine's steps, report (`bench/daemon-push.ts`). */
+  lastTimings: Readonly<Record<string, number>> = {};
 
   constructor(options: ReconcileStepOptions) {
     this.#o = options;
@@ -65,6 +66,14 @@ export class ReconcileStep {
     const errors: StatusError[] = [];
     const at = () => now().toISOString();
     let fetchFailed: KeelsonError | undefined;
+    const timings: Record<string, number> = {};
+    this.lastTimings = timings;
+    let mark = performance.now();
+    const lap = (phase: string): void => {
+      const t = performance.now();
+      timings[phase] = (timings[phase] ?? 0) + (t - mark);
+      mark = t;
+    };
     if (!this.#good && !this.#restoreTried) await this.#restore(signal, now());
 
     let snapshot: SourceSnapshot | undefined;
@@ -96,6 +105,7 @@ export class ReconcileStep {
       );
     }
 
+    lap('fetch');
     let invalid = false;
     if (snapshot && (snapshot.changed || snapshot.revision !== this.#fetched)) {
       this.#fetched = snapshot.revision;
@@ -104,6 +114,7 @@ export class ReconcileStep {
       invalid = true;
     }
     status.update({ fetchedRevision: this.#fetched });
+    lap('load');
 
     const good = this.#good;
     if (!good) {
@@ -118,6 +129,7 @@ export class ReconcileStep {
     }
 
     let outcome: EnginePassOutcome;
+    let outbox: Record<string, OutboxMessage[]> = {};
     try {
       outcome = await this.#o.engine.runPass({
         resources: good.resources,
@@ -125,6 +137,13 @@ export class ReconcileStep {
         mode: this.#o.mode,
         signal,
         log,
+        drift: this.#o.alertPolicy,
+        now,
+        // Inside the engine's one write of the pass: the alerts its drift calls for go into the
+        // outbox with the drift records, before anything is sent, and delivered ones leave it.
+        onRecord: (state, update, at) => {
+          outbox = this.#queueAlerts(state, update, good.revision, at);
+        },
       });
     } catch (error) {
       const k = asKeelson(error);
@@ -141,9 +160,12 @@ export class ReconcileStep {
       );
     }
 
+    mark = performance.now();
+    Object.assign(timings, outcome.timings ?? {});
     for (const e of outcome.errors) errors.push({ ...e, at: at() });
     status.update({ lastObserveAt: at(), lastPlan: outcome.plan });
-    await this.#recordDrift(outcome, good.revision, now());
+    this.#reportDrift(outcome, good.revision);
+    this.#o.alerts.enqueue(outbox);
     this.#countPass(outcome, good.resources);
 
     const applied = outcome.applied.filter((a) => a.status === 'applied').length;
@@ -179,7 +201,14 @@ export class ReconcileStep {
       metrics.lastSuccess.set(now().getTime() / 1000);
     }
     const transient = errors.some((e) => e.class === 'transient');
-    return this.#finish(started, result, errors, outcome, now, transient ? { type: 'retry' } : { type: 'done' });
+    const next: StepOutcome = transient
+      ? { type: 'retry' }
+      : outcome.requeueAfterMs !== undefined
+        ? { type: 'requeue', afterMs: outcome.requeueAfterMs }
+        : { type: 'done' };
+    const finished = await this.#finish(started, result, errors, outcome, now, next);
+    lap('report');
+    return finished;
   };
 
   /**
@@ -280,27 +309,22 @@ export class ReconcileStep {
     return true;
   }
 
-  async #recordDrift(outcome: EnginePassOutcome, revision: string, now: Date): Promise<void> {
+  /** Puts the alerts a pass's drift calls for into `state`'s outbox (called inside the pass's one write). */
+  #queueAlerts(state: StateData, update: DriftUpdate, revision: string, now: Date): Record<string, OutboxMessage[]> {
+    this.#o.alerts.settleOutbox(state);
+    const alerts = update.events.map((e) => alertFromEvent(e, revision, this.#o.statusUrl, now));
+    const outbox = this.#o.alerts.outboxEntries(alerts, now.toISOString());
+    addToOutbox(state, outbox);
+    return outbox;
+  }
+
+  /** Drift as the engine recorded it: status, metrics, logs (the alerts are queued by the caller). */
+  #reportDrift(outcome: EnginePassOutcome, revision: string): void {
     const { status, metrics, log } = this.#o;
-    const unobservable = (key: string) => outcome.unobservableKinds.has(key.slice(0, key.indexOf('/')));
-    const applied = new Set(outcome.applied.filter((a) => a.status === 'applied').map((a) => a.key));
-    // Drift records and the alerts they cause are saved in one write, before anything is sent:
-    // a restart neither loses an alert nor sends one that was already accepted.
-    const { update, outbox } = await this.#state.update((state) => {
-      const update = trackDrift(state.drift, outcome.plan.drift, now, this.#o.alertPolicy, {
-        unobserved: unobservable,
-        applied: (key) => applied.has(key),
-        healed: state.healed ?? {},
-      });
-      state.drift = update.records;
-      state.healed = update.healed;
-      this.#o.alerts.settleOutbox(state);
-      const alerts = update.events.map((e) => alertFromEvent(e, revision, this.#o.statusUrl, now));
-      const outbox: Record<string, OutboxMessage[]> = this.#o.alerts.outboxEntries(alerts, now.toISOString());
-      addToOutbox(state, outbox);
-      return { update, outbox };
-    });
-    status.update({ drifted: Object.values(update.records).sort((a, b) => a.key.localeCompare(b.key)) });
+    const update = outcome.drift ?? { records: {}, events: [], healed: {} };
+    if (outcome.drift) {
+      status.update({ drifted: Object.values(update.records).sort((a, b) => a.key.localeCompare(b.key)) });
+    }
     for (const entry of outcome.plan.drift) {
       metrics.driftDetected.inc({ provider: entry.provider, kind: entry.kind });
       log.warn(
@@ -320,7 +344,6 @@ export class ReconcileStep {
         'drift alert',
       );
     }
-    this.#o.alerts.enqueue(outbox);
   }
 
   #countPass(outcome: EnginePassOutcome, resources: readonly DesiredResource[]): void {
@@ -390,8 +413,9 @@ export class ReconcileStep {
       result,
       summary,
     };
-    // The engine records its own runs in apply mode; record the others (invalid, failed early, plan mode).
-    if (outcome && this.#o.mode === 'apply') {
+    // A pass that reached the engine was recorded by it (the one writer of the store); record the
+    // others (invalid revision, fetch failed before any good revision, engine crashed).
+    if (outcome) {
       log.info({ revision: this.#good?.revision, result, durationMs, errors: errors.length }, 'pass finished');
       return next;
     }

@@ -4,14 +4,22 @@ import {
   canonicalJson,
   type DesiredResource,
   diffSpec,
+  ERRORS,
   type FieldChange,
   type KindSchema,
   type ObservedResource,
   type SecretValue,
 } from '../../providers/sdk/index.ts';
-import type { AppliedRecord, UnstableRecord } from '../state/types.ts';
-import { hasUnknown, resolveSpec } from './resolve.ts';
-import type { DriftEntry, Plan, PlanSummary, ResourceChange, SkipReason } from './types.ts';
+import { hasReferences, hasUnknown, resolveSpec } from './resolve.ts';
+import type {
+  AppliedRecord,
+  DriftEntry,
+  Plan,
+  PlanSummary,
+  ResourceChange,
+  SkipReason,
+  UnstableRecord,
+} from './types.ts';
 
 /** Everything the planner needs, already read. The planner does no I/O, reads no clock, draws no random number. */
 export interface PlanInput {
@@ -38,15 +46,43 @@ export interface PlanInput {
 
 export const DEFAULT_DELETION_BUDGET = 5;
 
+/** What turns a desired spec into the spec a handler sees: secrets, schemas, normalisers. */
+export type SpecInput = Pick<PlanInput, 'secrets' | 'schema' | 'normalize'>;
+
 /** The desired spec as the handler will see it: defaults applied, references resolved, normalised. */
 export function desiredSpec(
   input: Pick<PlanInput, 'observed' | 'secrets' | 'schema' | 'normalize'>,
   r: DesiredResource,
-): {
-  spec: Record<string, unknown>;
-  missingSecrets: string[];
-  unknownFrom: string[];
-} {
+): DesiredSpec {
+  // A spec without references depends on nothing live: it is prepared once per revision (per
+  // resource object and normaliser), however many passes and steps ask for it.
+  if (hasReferences(r.spec)) return prepare(input, r);
+  let forNormalizer = prepared.get(input.normalize);
+  if (!forNormalizer) {
+    forNormalizer = new WeakMap();
+    prepared.set(input.normalize, forNormalizer);
+  }
+  let done = forNormalizer.get(r);
+  if (!done) {
+    done = prepare(input, r);
+    forNormalizer.set(r, done);
+  }
+  return done;
+}
+
+export interface DesiredSpec {
+  /** Treated as immutable (it may be shared between passes). */
+  readonly spec: Record<string, unknown>;
+  readonly missingSecrets: readonly string[];
+  readonly unknownFrom: readonly string[];
+}
+
+const prepared = new WeakMap<PlanInput['normalize'], WeakMap<DesiredResource, DesiredSpec>>();
+
+function prepare(
+  input: Pick<PlanInput, 'observed' | 'secrets' | 'schema' | 'normalize'>,
+  r: DesiredResource,
+): DesiredSpec {
   const schema = input.schema(r.kind);
   const resolved = resolveSpec(r.spec, { observed: input.observed, secrets: input.secrets });
   const withDefaults = schema ? applyDefaults(schema.spec, resolved.spec) : resolved.spec;
@@ -55,8 +91,16 @@ export function desiredSpec(
 
 /** sha256 of a spec's canonical JSON (secrets by digest): what "applied" records compare. */
 export function specDigest(spec: Readonly<Record<string, unknown>>): string {
-  return createHash('sha256').update(canonicalJson(spec)).digest('hex');
+  let digest = digests.get(spec);
+  if (digest === undefined) {
+    digest = createHash('sha256').update(canonicalJson(spec)).digest('hex');
+    digests.set(spec, digest);
+  }
+  return digest;
 }
+
+/** Digests by spec object: specs are not mutated once built, so a shared one is digested once. */
+const digests = new WeakMap<object, string>();
 
 /** sha256 of a normalised field diff: the same drift gives the same fingerprint. */
 export function driftFingerprint(key: string, fields: readonly FieldChange[]): string {
@@ -78,9 +122,10 @@ export function planChanges(input: PlanInput): Plan {
   const desiredKeys = new Set(input.desired.map((r) => r.key));
   // Resources that will not exist after this pass: their dependents cannot be created either.
   const blocked = new Set<string>();
-  const ordered = [...input.desired].sort(
-    (a, b) => (input.waveOf.get(a.key) ?? 0) - (input.waveOf.get(b.key) ?? 0) || a.key.localeCompare(b.key),
-  );
+  const ordered = input.desired
+    .map((r) => ({ r, wave: input.waveOf.get(r.key) ?? 0 }))
+    .sort((a, b) => a.wave - b.wave || collate(a.r.key, b.r.key))
+    .map((o) => o.r);
 
   for (const r of ordered) {
     const wave = input.waveOf.get(r.key) ?? 0;
@@ -101,6 +146,10 @@ export function planChanges(input: PlanInput): Plan {
     if (unobservable !== undefined) {
       skip('provider-unavailable', `cannot read ${r.kind}: ${unobservable}`);
       blocked.add(r.key);
+      continue;
+    }
+    if (r.buildError !== undefined) {
+      skip('build-failed', r.buildError);
       continue;
     }
     if (schema?.readOnly) {
@@ -161,10 +210,7 @@ export function planChanges(input: PlanInput): Plan {
     }
 
     if (!observed.owned && !r.adopt) {
-      skip(
-        'unowned',
-        `${r.key} already exists (id ${observed.id}) and is not owned by keelson; set "adopt: true" to take it over, or rename it`,
-      );
+      skip('unowned', ERRORS.CONFLICT_UNOWNED.message(r.key, observed.id));
       continue;
     }
 
@@ -208,12 +254,7 @@ export function planChanges(input: PlanInput): Plan {
     const replace = fields.some((f) => f.forcesReplacement);
     if (replace && schema?.stateful && !r.allowReplace) {
       const which = fields.filter((f) => f.forcesReplacement).map((f) => f.path);
-      skip(
-        'replace-refused',
-        `${r.key} would have to be replaced (${which.join(', ')} cannot change in place) and it holds data; set "allowReplace: true" to allow it`,
-        fields,
-        cause,
-      );
+      skip('replace-refused', ERRORS.REPLACE_REFUSED.message(r.key, which), fields, cause);
       continue;
     }
     if (failedDep && (replace || hasUnknown(want.spec))) {
@@ -235,11 +276,12 @@ export function planChanges(input: PlanInput): Plan {
   }
 
   // Prune: owned resources that left Git.
-  const maxWave = Math.max(0, ...changes.map((c) => c.wave));
+  let maxWave = 0;
+  for (const c of changes) if (c.wave > maxWave) maxWave = c.wave;
   const order = input.kindOrder ?? (() => 0);
   const prunable = [...input.observed.values()]
     .filter((o) => o.owned && !desiredKeys.has(o.key) && !input.schema(o.kind)?.readOnly)
-    .sort((a, b) => order(b.kind) - order(a.kind) || a.key.localeCompare(b.key));
+    .sort((a, b) => order(b.kind) - order(a.kind) || collate(a.key, b.key));
   const deletes: ResourceChange[] = [];
   for (const o of prunable) {
     const base = {
@@ -265,12 +307,14 @@ export function planChanges(input: PlanInput): Plan {
   }
   changes.push(...deletes);
 
+  // A replacement deletes too (the old object goes, whatever comes after it): it counts.
   const budget = input.deletionBudget ?? DEFAULT_DELETION_BUDGET;
+  const destroying = deletes.length + changes.filter((c) => c.action === 'replace').length;
   const refused =
-    deletes.length > budget
+    destroying > budget
       ? {
-          code: 'deletion-budget' as const,
-          message: `this plan would delete ${deletes.length} resources, more than the deletion budget of ${budget} per pass; nothing is applied. If this is intended, run again with a higher budget (--deletion-budget ${deletes.length}, or deletionBudget in the config); if not, check that the desired-state directory was not emptied by mistake`,
+          code: 'DELETION_BUDGET' as const,
+          message: ERRORS.DELETION_BUDGET.message(destroying, budget),
         }
       : undefined;
 
@@ -289,13 +333,10 @@ function createFields(schema: KindSchema | undefined, spec: Readonly<Record<stri
 }
 
 export function summarize(changes: readonly ResourceChange[]): PlanSummary {
-  const count = (a: ResourceChange['action']): number => changes.filter((c) => c.action === a).length;
-  return {
-    create: count('create'),
-    update: count('update'),
-    replace: count('replace'),
-    delete: count('delete'),
-    noop: count('no-op'),
-    skip: count('skip'),
-  };
+  const s = { create: 0, update: 0, replace: 0, delete: 0, noop: 0, skip: 0 };
+  for (const c of changes) s[c.action === 'no-op' ? 'noop' : c.action]++;
+  return s;
 }
+
+/** The order of `localeCompare` (the default locale), from one collator instead of one per call. */
+const collate = new Intl.Collator().compare;

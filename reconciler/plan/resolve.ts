@@ -27,6 +27,8 @@ export interface Resolution {
  * an `UnknownValue` ("known after apply"). Pure.
  */
 export function resolveSpec(spec: Readonly<Record<string, unknown>>, ctx: ResolveContext): Resolution {
+  // Most specs hold no reference at all: then there is nothing to walk (a fresh copy, as a walk gives).
+  if (!hasReferences(spec)) return { spec: { ...spec }, missingSecrets: [], unknownFrom: [] };
   const missingSecrets: string[] = [];
   const unknownFrom: string[] = [];
   const walk = (v: unknown): unknown => {
@@ -49,6 +51,26 @@ export function resolveSpec(spec: Readonly<Record<string, unknown>>, ctx: Resolv
     return v;
   };
   return { spec: walk(spec) as Record<string, unknown>, missingSecrets, unknownFrom };
+}
+
+/** Whether a spec holds any reference or secret reference; remembered per spec object (specs are not mutated). */
+const referencing = new WeakMap<object, boolean>();
+export function hasReferences(spec: Readonly<Record<string, unknown>>): boolean {
+  let known = referencing.get(spec);
+  if (known === undefined) {
+    known = containsReference(spec);
+    referencing.set(spec, known);
+  }
+  return known;
+}
+
+function containsReference(v: unknown): boolean {
+  if (isReference(v) || isSecretReference(v)) return true;
+  if (Array.isArray(v)) return v.some(containsReference);
+  if (isPlainObject(v)) {
+    for (const k in v) if (containsReference(v[k])) return true;
+  }
+  return false;
 }
 
 /** True when any value in the spec is still unknown. */

@@ -16,6 +16,7 @@ export type SkipReason =
   | 'read-only'
   | 'provider-unavailable'
   | 'missing-secret'
+  | 'build-failed'
   | 'not-found';
 
 export interface ResourceChange {
@@ -55,7 +56,7 @@ export interface Plan {
   readonly changes: readonly ResourceChange[];
   readonly drift: readonly DriftEntry[];
   /** Set when the plan must not be applied at all (e.g. the deletion budget is exceeded). */
-  readonly refused?: { readonly code: 'deletion-budget'; readonly message: string };
+  readonly refused?: { readonly code: 'DELETION_BUDGET'; readonly message: string };
   /** Owned resources with no desired counterpart that could not be pruned, and unowned conflicts. */
   readonly summary: PlanSummary;
 }
@@ -67,4 +68,21 @@ export interface PlanSummary {
   readonly delete: number;
   readonly noop: number;
   readonly skip: number;
+}
+
+/** What the plan reads of the state store: kept by the store, owned by the plan (the planner imports nothing from `state/`). */
+export interface UnstableRecord {
+  /** Digest of the desired spec when the field was found unstable; a new desired spec tries again. */
+  readonly digest: string;
+  readonly fields: readonly string[];
+  readonly at: string;
+}
+
+export interface AppliedRecord {
+  /** Canonical digest of the desired spec that was applied (secrets by digest). */
+  readonly digest: string;
+  readonly revision: string;
+  /** Protection survives the resource's removal from Git. */
+  readonly protect: boolean;
+  readonly at: string;
 }

@@ -1,10 +1,8 @@
-import { cloudflareModule } from '../../providers/cloudflare/index.ts';
-import { gcpModule } from '../../providers/gcp/index.ts';
-import { hetznerModule } from '../../providers/hetzner/index.ts';
-import { swarmModule } from '../../providers/swarm/index.ts';
-import type { ProviderModule } from './registry.ts';
+import type { ProviderModule } from '../../providers/sdk/index.ts';
+import { loadProviderModules } from './catalogue.ts';
 
 /**
- * The provider modules built into keelson. Each provider adds its one line here.
+ * Every built-in provider module, loaded at once (the daemon and tests). The list itself is
+ * `providerCatalogue` (catalogue.ts); the CLI loads from it only what a tree uses.
  */
-export const builtinModules: readonly ProviderModule[] = [hetznerModule, cloudflareModule, swarmModule, gcpModule];
+export const builtinModules: readonly ProviderModule[] = await loadProviderModules();

@@ -1,4 +1,5 @@
 import type {
+  ArtifactBuilder,
   CompositeExpander,
   KindSchema,
   Provider,
@@ -13,6 +14,7 @@ export type { ProviderModule, ProviderOptions };
 export class ProviderRegistry {
   readonly #schemas = new Map<string, KindSchema>();
   readonly #expanders = new Map<string, CompositeExpander>();
+  readonly #builders = new Map<string, ArtifactBuilder>();
   readonly #providers = new Map<string, Provider>();
   readonly #unavailable = new Map<string, string>();
 
@@ -24,6 +26,7 @@ export class ProviderRegistry {
     for (const m of modules) {
       for (const s of m.schemas) this.#schemas.set(s.kind, s);
       for (const [kind, e] of Object.entries(m.expanders ?? {})) this.#expanders.set(kind, e);
+      for (const [kind, b] of Object.entries(m.builders ?? {})) this.#builders.set(kind, b);
     }
     for (const p of providers) {
       this.#providers.set(p.name, p);
@@ -57,6 +60,11 @@ export class ProviderRegistry {
 
   expander(kind: string): CompositeExpander | undefined {
     return this.#expanders.get(kind);
+  }
+
+  /** The load-time artifact builder of a kind (a Worker's bundle), if it has one. */
+  builder(kind: string): ArtifactBuilder | undefined {
+    return this.#builders.get(kind);
   }
 
   provider(name: string): Provider | undefined {

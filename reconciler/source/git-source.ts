@@ -59,8 +59,12 @@ export class GitSource implements DesiredStateSource {
       await this.#ensureClone(signal);
       const git = this.#git(this.#options.checkoutDir, signal);
       await git.fetch('origin', `+refs/heads/${branch}:refs/remotes/origin/${branch}`, ['--prune']);
-      const revision = (await git.revparse([`refs/remotes/origin/${branch}^{commit}`])).trim();
-      this.#current ??= await readMarker(this.#options.checkoutDir);
+      // The ref fetch just wrote, read as a file (one git process less per pass); rev-parse when packed.
+      const dir = this.#options.checkoutDir;
+      const revision =
+        (await looseRef(dir, `refs/remotes/origin/${branch}`)) ??
+        (await git.revparse([`refs/remotes/origin/${branch}^{commit}`])).trim();
+      this.#current ??= await readMarker(dir);
       const key = await this.#verify(revision);
       if (revision === this.#current) return this.#snapshot(revision, false, key);
       await this.#checkout(revision, signal);
@@ -145,6 +149,16 @@ const MARKER = 'keelson-revision';
 async function readMarker(dir: string): Promise<string | undefined> {
   try {
     return (await readFile(join(dir, '.git', MARKER), 'utf8')).trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A loose ref's object id, or undefined (packed, symbolic, or missing: ask git). */
+async function looseRef(dir: string, ref: string): Promise<string | undefined> {
+  try {
+    const id = (await readFile(join(dir, '.git', ref), 'utf8')).trim();
+    return /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/.test(id) ? id : undefined;
   } catch {
     return undefined;
   }

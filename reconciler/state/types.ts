@@ -1,5 +1,9 @@
 import type { InventoryEntry } from '../../providers/sdk/index.ts';
 import type { Alert } from '../alerts/alert.ts';
+import type { AppliedRecord, UnstableRecord } from '../plan/types.ts';
+
+// The plan owns the records it reads; the store keeps them.
+export type { AppliedRecord, UnstableRecord };
 
 /** What keelson remembers between passes and across restarts (ARCHITECTURE §5). */
 export interface StateData {
@@ -40,22 +44,6 @@ export interface OutboxMessage {
 
 export interface HealedRecord {
   readonly fingerprint: string;
-  readonly at: string;
-}
-
-export interface UnstableRecord {
-  /** Digest of the desired spec when the field was found unstable; a new desired spec tries again. */
-  readonly digest: string;
-  readonly fields: readonly string[];
-  readonly at: string;
-}
-
-export interface AppliedRecord {
-  /** Canonical digest of the desired spec that was applied (secrets by digest). */
-  readonly digest: string;
-  readonly revision: string;
-  /** Protection survives the resource's removal from Git. */
-  readonly protect: boolean;
   readonly at: string;
 }
 

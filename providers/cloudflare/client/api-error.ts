@@ -1,18 +1,25 @@
-import { APIError } from 'cloudflare';
+import { createRequire } from 'node:module';
+import type { APIError } from 'cloudflare';
 import { KeelsonError } from '../../sdk/index.ts';
+
+/** The SDK's error class, from the same (CommonJS) copy of the SDK the client requires on first use. */
+function isApiError(error: unknown): error is APIError {
+  if (!(error instanceof Error)) return false;
+  return error instanceof (createRequire(import.meta.url)('cloudflare') as typeof import('cloudflare')).APIError;
+}
 
 /** Cloudflare error codes that mean "the thing is not there" (record, bucket, script, route, zone). */
 const NOT_FOUND_CODES = new Set([81044, 10006, 10007, 7003, 10019]);
 
 /** True when the vendor said the resource does not exist (a 404, or one of its not-found codes). */
 export function isNotFound(error: unknown): boolean {
-  if (!(error instanceof APIError)) return false;
+  if (!isApiError(error)) return false;
   return error.status === 404 || error.errors.some((e) => e.code !== undefined && NOT_FOUND_CODES.has(e.code));
 }
 
 /** The vendor's error codes, for messages and tests. */
 export function errorCodes(error: unknown): number[] {
-  return error instanceof APIError ? error.errors.flatMap((e) => (e.code === undefined ? [] : [e.code])) : [];
+  return isApiError(error) ? error.errors.flatMap((e) => (e.code === undefined ? [] : [e.code])) : [];
 }
 
 /**
@@ -23,7 +30,7 @@ export function errorCodes(error: unknown): number[] {
 export function toKeelsonError(error: unknown, action: string, resource?: string): KeelsonError {
   if (error instanceof KeelsonError) return error;
   const base = resource === undefined ? {} : { resource };
-  if (error instanceof APIError) {
+  if (isApiError(error)) {
     const status = error.status;
     const detail = error.errors.length
       ? error.errors.map((e) => `${e.message} (code ${e.code})`).join('; ')

@@ -1,4 +1,5 @@
-import Cloudflare from 'cloudflare';
+import { createRequire } from 'node:module';
+import type Cloudflare from 'cloudflare';
 import { type Logger, RateBudget, type RateBudgetOptions, retryAfterMs } from '../../sdk/index.ts';
 import type { CloudflareConfig } from './config.ts';
 
@@ -52,7 +53,9 @@ export function createCloudflareClient(config: CloudflareConfig, options: Cloudf
   };
   // The SDK probes `fetch.Response` to see whether FormData uploads work; point it at the global one.
   const fetchWithResponse = Object.assign(budgetedFetch, { Response });
-  const sdk = new Cloudflare({
+  // Required on first use, so that validating or planning a tree without Cloudflare never loads the SDK.
+  const { Cloudflare: CloudflareSdk } = createRequire(import.meta.url)('cloudflare') as typeof import('cloudflare');
+  const sdk = new CloudflareSdk({
     apiToken: config.token,
     baseURL: config.baseURL,
     maxRetries: 0,

@@ -7,6 +7,7 @@ import { markComment } from '../ownership.ts';
 import { rigContext, startCloudflareRig } from '../testing.ts';
 import { dnsRecordSchema } from './dns-record.ts';
 import { r2BucketSchema } from './r2-bucket.ts';
+import { workerBundleBuilder } from './worker-bundle.ts';
 import { EDITED_OUTSIDE, workerScriptSchema } from './worker-script.ts';
 
 // Handler behaviour beyond the contract kit: ownership, adoption, drift sources, faults, rate limits.
@@ -117,11 +118,15 @@ describe('cloudflare.R2Bucket', () => {
 });
 
 describe('cloudflare.WorkerScript', () => {
+  const source = 'providers/cloudflare/testdata/hello-worker';
+  // What the load step's build puts into the desired spec (the plan never bundles).
+  const built = workerBundleBuilder.build({ source }, { root: process.cwd(), resource: 'secret-worker' });
   const worker = (token: string) =>
     resolvedResource(workerScriptSchema, 'secret-worker', {
-      source: 'providers/cloudflare/testdata/hello-worker',
+      source,
       compatibilityDate: '2024-09-23',
       secrets: { API_KEY: new SecretValue(token, 'api-key') },
+      ...built.fields,
     });
   const observeWorker = async (token: string) =>
     (

@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
-import { statSync } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
-import { buildSync } from 'esbuild';
-import { KeelsonError } from '../../sdk/index.ts';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { isAbsolute, join, relative, resolve } from 'node:path';
+import type { BuildOptions, BuildResult, Message } from 'esbuild';
+import { type ArtifactBuilder, BuildError } from '../../sdk/index.ts';
 
 /** One ES-module Worker bundle with its source map. */
 export interface WorkerBundle {
@@ -14,25 +16,40 @@ export interface WorkerBundle {
 }
 
 interface CacheEntry {
-  readonly inputs: ReadonlyMap<string, number>;
+  /** Every input file of the bundle and the sha256 of its content. */
+  readonly inputs: ReadonlyMap<string, string>;
   readonly bundle: WorkerBundle;
 }
 
-const cache = new Map<string, CacheEntry>();
+/** Last bundle per entry file, reused while every input's content is the same. */
+const byEntry = new Map<string, CacheEntry>();
+/** Bundles by hash, for the upload of what the plan compared. */
+const byHash = new Map<string, WorkerBundle>();
+
+/** esbuild is loaded on the first build, so that validating a tree without Workers never loads it. */
+let esbuild: { buildSync(options: BuildOptions & { write: false; metafile: true }): BuildResult } | undefined;
+function loadEsbuild(): NonNullable<typeof esbuild> {
+  esbuild ??= createRequire(import.meta.url)('esbuild') as NonNullable<typeof esbuild>;
+  return esbuild;
+}
 
 /**
  * Bundles `<root>/<source>/<main>` with esbuild into one ES module plus source map. Deterministic
- * for the same files; reused while no input file's mtime changes, because the planner asks for the
- * hash on every pass.
+ * for the same files; cached by content (an unchanged tree costs reading and hashing its inputs).
+ * Throws a `BuildError` with the file and line esbuild names when the source does not build.
  */
 export function bundleWorker(root: string, source: string, main: string, resource: string): WorkerBundle {
   const dir = isAbsolute(source) ? source : resolve(root, source);
   const entry = join(dir, main);
-  const cached = cache.get(entry);
-  if (cached && unchanged(cached.inputs)) return cached.bundle;
-  let result: ReturnType<typeof buildSync>;
+  const cached = byEntry.get(entry) ?? fromDisk(entry);
+  if (cached && unchanged(cached.inputs)) {
+    byEntry.set(entry, cached);
+    byHash.set(cached.bundle.hash, cached.bundle);
+    return cached.bundle;
+  }
+  let result: BuildResult<{ write: false; metafile: true }>;
   try {
-    result = buildSync({
+    result = loadEsbuild().buildSync({
       entryPoints: [entry],
       absWorkingDir: dir,
       bundle: true,
@@ -46,47 +63,95 @@ export function bundleWorker(root: string, source: string, main: string, resourc
       outfile: join(dir, 'dist', 'index.js'),
       metafile: true,
       logLevel: 'silent',
-    });
+    }) as BuildResult<{ write: false; metafile: true }>;
   } catch (error) {
-    const detail = (error as { errors?: { text: string }[] }).errors?.map((e) => e.text).join('; ') ?? String(error);
-    throw new KeelsonError(`cannot bundle Worker ${resource} from ${source}/${main}: ${detail}`, {
-      code: 'INVALID_SPEC',
-      class: 'terminal',
-      resource,
-      cause: error,
+    const errors = (error as { errors?: Message[] }).errors ?? [];
+    const first = errors[0]?.location;
+    const detail = errors.map((e) => e.text).join('; ') || String(error);
+    throw new BuildError(`cannot bundle Worker ${resource} from ${source}/${main}: ${detail}`, {
+      ...(first ? { file: relative(root, resolve(dir, first.file)), line: first.line, column: first.column + 1 } : {}),
     });
   }
   const js = result.outputFiles?.find((f) => f.path.endsWith('.js'));
   const map = result.outputFiles?.find((f) => f.path.endsWith('.js.map'));
-  if (!js || !map) {
-    throw new KeelsonError(`cannot bundle Worker ${resource}: esbuild produced no output`, {
-      code: 'INVALID_SPEC',
-      class: 'terminal',
-      resource,
-    });
-  }
+  if (!js || !map) throw new BuildError(`cannot bundle Worker ${resource}: esbuild produced no output`);
   const code = js.text;
   const sourceMap = map.text;
   const hash = createHash('sha256').update(code).update('\0').update(sourceMap).digest('hex').slice(0, 32);
-  const inputs = new Map<string, number>();
+  const inputs = new Map<string, string>();
   for (const input of Object.keys(result.metafile?.inputs ?? {})) {
     const path = resolve(dir, input);
-    inputs.set(path, mtimeOf(path));
+    inputs.set(path, contentHash(path));
   }
   const bundle = { code, sourceMap, hash };
-  cache.set(entry, { inputs, bundle });
+  byEntry.set(entry, { inputs, bundle });
+  byHash.set(hash, bundle);
+  toDisk(entry, { inputs, bundle });
   return bundle;
 }
 
-function mtimeOf(path: string): number {
+/**
+ * The cache on disk (`$KEELSON_BUILD_CACHE`, default `<tmpdir>/keelson-build-cache`), so that a
+ * `keelson validate` or `plan` of an unchanged Worker costs hashing its inputs, not an esbuild run.
+ * One JSON file per entry module; a file that cannot be read or written is only a cache miss.
+ */
+function cacheFile(entry: string): string {
+  const dir = process.env.KEELSON_BUILD_CACHE || join(tmpdir(), 'keelson-build-cache');
+  return join(dir, `${createHash('sha256').update(entry).digest('hex').slice(0, 32)}.json`);
+}
+
+function fromDisk(entry: string): CacheEntry | undefined {
   try {
-    return statSync(path).mtimeMs;
+    const data = JSON.parse(readFileSync(cacheFile(entry), 'utf8')) as {
+      inputs: Record<string, string>;
+      bundle: WorkerBundle;
+    };
+    return { inputs: new Map(Object.entries(data.inputs)), bundle: data.bundle };
   } catch {
-    return -1;
+    return undefined;
   }
 }
 
-function unchanged(inputs: ReadonlyMap<string, number>): boolean {
-  for (const [path, mtime] of inputs) if (mtimeOf(path) !== mtime) return false;
+function toDisk(entry: string, cached: CacheEntry): void {
+  const file = cacheFile(entry);
+  try {
+    mkdirSync(join(file, '..'), { recursive: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify({ inputs: Object.fromEntries(cached.inputs), bundle: cached.bundle }));
+    renameSync(tmp, file);
+  } catch {
+    // A cache that cannot be written is a slower next start, nothing more.
+  }
+}
+
+/** The bundle the load step built with this hash, if this process built it. */
+export function bundleByHash(hash: unknown): WorkerBundle | undefined {
+  return typeof hash === 'string' ? byHash.get(hash) : undefined;
+}
+
+/**
+ * The load-time build of a `cloudflare.WorkerScript`: bundles its folder and puts the bundle's hash
+ * into `bundleHash`, so the plan compares hashes and never runs esbuild itself.
+ */
+export const workerBundleBuilder: ArtifactBuilder = {
+  build(spec, ctx) {
+    const source = spec.source;
+    if (typeof source !== 'string') throw new BuildError(`${ctx.resource} has no source folder`);
+    const main = typeof spec.main === 'string' ? spec.main : 'src/index.ts';
+    const bundle = bundleWorker(ctx.root, source, main, ctx.resource);
+    return { hash: bundle.hash, fields: { bundleHash: bundle.hash } };
+  },
+};
+
+function contentHash(path: string): string {
+  try {
+    return createHash('sha256').update(readFileSync(path)).digest('hex');
+  } catch {
+    return '';
+  }
+}
+
+function unchanged(inputs: ReadonlyMap<string, string>): boolean {
+  for (const [path, hash] of inputs) if (contentHash(path) !== hash) return false;
   return true;
 }

@@ -41,7 +41,7 @@ export const workerCronSchema = defineKind({
   unique: [
     {
       field: 'script',
-      why: 'Cloudflare keeps one list of cron triggers per script and each WorkerCron replaces it whole: put all of the script\'s schedules in one resource',
+      why: "Cloudflare keeps one list of cron triggers per script and each WorkerCron replaces it whole: put all of the script's schedules in one resource",
     },
   ],
 });

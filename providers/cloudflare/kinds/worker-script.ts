@@ -18,7 +18,7 @@ import {
 import { cloudflareCall, toKeelsonError } from '../client/api-error.ts';
 import type { CloudflareClient } from '../client/client.ts';
 import { parseScriptTags, scriptTags } from '../ownership.ts';
-import { bundleWorker } from './worker-bundle.ts';
+import { bundleByHash, bundleWorker } from './worker-bundle.ts';
 
 export const WORKER_SCRIPT_KIND = 'cloudflare.WorkerScript';
 
@@ -93,14 +93,13 @@ export class WorkerScriptHandler implements ResourceHandler {
   }
 
   /**
-   * Adds the hash of what the source folder builds to, so a converged script plans as no-op and any
-   * change to its code (or its imports) plans an upload.
+   * Pure: the hash of what the source folder builds to (`bundleHash`) is put into the desired spec
+   * by the load step's build (`workerBundleBuilder`), so a converged script plans as no-op and any
+   * change to its code (or its imports) plans an upload without the planner running esbuild.
    */
   normalize(spec: Readonly<Record<string, unknown>>): Record<string, unknown> {
-    const source = spec.source;
-    if (typeof source !== 'string') return { ...spec };
     const main = typeof spec.main === 'string' ? spec.main : 'src/index.ts';
-    return { ...spec, main, bundleHash: bundleWorker(this.#client.root, source, main, source).hash };
+    return { ...spec, main };
   }
 
   async observe(ctx: HandlerContext, query: ObserveQuery): Promise<ObservedResource[]> {
@@ -185,7 +184,9 @@ export class WorkerScriptHandler implements ResourceHandler {
   async #upload(ctx: HandlerContext, desired: ResolvedResource): Promise<ObservedResource> {
     const spec = specOf(workerScriptSchema, desired);
     const main = spec.main;
-    const bundle = bundleWorker(this.#client.root, spec.source, main, desired.key);
+    // What the load step built and the plan compared; built again only if this process did not build it.
+    const bundle =
+      bundleByHash(desired.spec.bundleHash) ?? bundleWorker(this.#client.root, spec.source, main, desired.key);
     const bindings: NonNullable<ScriptUpdateParams.Metadata['bindings']> = [];
     for (const [name, text] of Object.entries(stringMap(spec.vars))) bindings.push({ type: 'plain_text', name, text });
     const digests: Record<string, string> = {};

@@ -1,4 +1,5 @@
-import Docker from 'dockerode';
+import { createRequire } from 'node:module';
+import type Docker from 'dockerode';
 import { KeelsonError } from '../../sdk/index.ts';
 
 /** The subset of Docker's objects the Swarm handlers read. Field names are the Engine API's (v1.41). */
@@ -87,7 +88,9 @@ export class SwarmClient {
 
   constructor(dockerHost: string | undefined) {
     this.endpoint = dockerHost ?? 'unix:///var/run/docker.sock';
-    this.docker = new Docker(dockerOptions(dockerHost));
+    // Required here, not at import: validating or planning a tree without Swarm never loads dockerode.
+    const DockerClient = createRequire(import.meta.url)('dockerode') as typeof Docker;
+    this.docker = new DockerClient(dockerOptions(dockerHost));
     const modem = this.docker.modem as unknown as {
       dial(options: { method?: string; path?: string }, callback: unknown): unknown;
     };

@@ -1,0 +1,73 @@
+import { ERRORS } from '../../../providers/sdk/index.ts';
+import { buildGraph } from '../../desired/graph.ts';
+import { planChanges } from '../../plan/plan.ts';
+import type { SkipReason } from '../../plan/types.ts';
+import type { ProviderRegistry } from '../../providers/registry.ts';
+import type { PassError, PassStep } from '../pass-types.ts';
+
+/** Skips that are errors of the pass (the others are choices: paused, observe policy, protected...). */
+const SKIP_ERRORS: Partial<Record<SkipReason, PassError['code']>> = {
+  unowned: 'CONFLICT_UNOWNED',
+  'missing-secret': 'INVALID_SPEC',
+  'replace-refused': 'REPLACE_REFUSED',
+  'build-failed': 'BUILD_FAILED',
+};
+
+/** Plans (pure) and reports what the plan refused or could not do. */
+export const planStep: PassStep = async (pass) => {
+  const { input, keeper } = pass;
+  const state = keeper.data;
+  const graph = buildGraph(input.resources);
+  pass.plan = planChanges({
+    ...pass.specInput,
+    revision: input.revision,
+    desired: input.resources.filter((r) => !(state.journal[r.key] && pass.unobservable.has(r.kind))),
+    waveOf: graph.waveOf,
+    observed: pass.observed,
+    unobservable: pass.unobservable,
+    applied: state.applied,
+    unstable: state.unstable ?? {},
+    deletionBudget: input.deletionBudget,
+    kindOrder: (kind) => kindOrder(input.registry, kind),
+  });
+
+  const unavailable = new Map<string, { count: number; why: string }>();
+  for (const c of pass.plan.changes) {
+    if (c.action !== 'skip' || !c.reason) continue;
+    const code = SKIP_ERRORS[c.reason];
+    if (code) {
+      const error = { code, key: c.key, kind: c.kind, provider: c.provider, message: c.detail ?? c.key };
+      pass.errors.push({ ...error, severity: 'error', class: 'terminal' });
+    }
+    if (c.reason === 'provider-unavailable') {
+      const before = unavailable.get(c.provider);
+      const why = pass.unobservable.get(c.kind) ?? `provider ${c.provider} is not available`;
+      unavailable.set(c.provider, { count: (before?.count ?? 0) + 1, why: before?.why ?? why });
+    }
+  }
+  // One warning per provider, not one per resource: the cause is the same for all of them.
+  for (const [provider, { count, why }] of unavailable) {
+    pass.errors.push({
+      code: 'UNAVAILABLE',
+      provider,
+      severity: 'warning',
+      class: 'transient',
+      message: ERRORS.UNAVAILABLE.message(count, provider, why),
+    });
+  }
+  if (pass.plan.refused) {
+    pass.errors.push({
+      code: 'DELETION_BUDGET',
+      severity: 'error',
+      class: 'terminal',
+      message: pass.plan.refused.message,
+    });
+  }
+};
+
+/** Position of a kind in its provider's list of kinds: deletes run in reverse of it. */
+function kindOrder(registry: ProviderRegistry, kind: string): number {
+  const provider = registry.provider(kind.split('.')[0] ?? kind);
+  const index = provider?.kinds.findIndex((k) => k.schema.kind === kind) ?? -1;
+  return Math.max(0, index);
+}

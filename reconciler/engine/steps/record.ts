@@ -1,0 +1,73 @@
+import { trackDrift } from '../../drift/track-drift.ts';
+import { desiredSpec, specDigest } from '../../plan/plan.ts';
+import type { Plan } from '../../plan/types.ts';
+import type { Pass, PassResult, PassStep } from '../pass-types.ts';
+
+/**
+ * Writes the pass to the state store, once: what is converged (so that a later difference is
+ * recognised as drift), protection flags, drift records (when the daemon asks), and the run.
+ */
+export const recordStep: PassStep = async (pass) => {
+  const { input, keeper } = pass;
+  const state = keeper.data;
+  const now = input.now?.() ?? new Date();
+  if (input.mode === 'apply' && !pass.plan.refused) rememberConverged(pass, now.toISOString());
+  if (!(input.record ?? input.mode === 'apply')) return;
+  if (input.drift) {
+    const unobserved = (key: string): boolean => pass.unobservable.has(key.slice(0, key.indexOf('/')));
+    const applied = new Set(pass.results.filter((r) => r.status === 'applied').map((r) => r.key));
+    pass.drift = trackDrift(state.drift, pass.plan.drift, now, input.drift, {
+      unobserved,
+      applied: (key) => applied.has(key),
+      healed: state.healed ?? {},
+    });
+    state.drift = pass.drift.records;
+    state.healed = pass.drift.healed;
+    input.onRecord?.(state, pass.drift, now);
+  }
+  const outcome = outcomeOf(pass);
+  keeper.addRun({
+    revision: input.revision,
+    startedAt: pass.startedAt.toISOString(),
+    durationMs: Math.round(performance.now() - pass.t0),
+    result: outcome === 'changed' ? 'success' : outcome,
+    summary: summaryLine(pass.plan),
+  });
+  await keeper.save();
+};
+
+/**
+ * Resources that are converged but have no record yet (adopted, or state restored) are remembered,
+ * and a changed `protect` is carried into the record (protection outlives removal from Git).
+ */
+function rememberConverged(pass: Pass, at: string): void {
+  const { input } = pass;
+  const state = pass.keeper.data;
+  const desired = new Map(input.resources.map((r) => [r.key, r]));
+  for (const c of pass.plan.changes) {
+    const r = desired.get(c.key);
+    if (!r) continue;
+    const record = state.applied[c.key];
+    if (c.action === 'no-op' && !record) {
+      const spec = desiredSpec({ ...pass.specInput, observed: pass.observed }, r).spec;
+      state.applied[c.key] = { digest: specDigest(spec), revision: input.revision, protect: r.protect, at };
+    } else if (record && record.protect !== r.protect) {
+      state.applied[c.key] = { ...record, protect: r.protect };
+    }
+  }
+}
+
+export function outcomeOf(pass: Pass): PassResult['outcome'] {
+  if (pass.plan.refused) return 'refused';
+  if (pass.errors.some((e) => e.severity === 'error')) return 'failed';
+  const acted =
+    pass.input.mode === 'apply'
+      ? pass.results.some((r) => r.status === 'applied')
+      : pass.plan.changes.some((c) => c.action !== 'no-op' && c.action !== 'skip');
+  return acted ? 'changed' : 'no-op';
+}
+
+export function summaryLine(plan: Plan): string {
+  const s = plan.summary;
+  return `${s.create} to create, ${s.update} to update, ${s.replace} to replace, ${s.delete} to delete, ${s.noop} unchanged, ${s.skip} skipped`;
+}

@@ -1,0 +1,54 @@
+import { diffSpec, ERRORS } from '../../../providers/sdk/index.ts';
+import { desiredSpec, specDigest } from '../../plan/plan.ts';
+import { observeAll } from '../observe.ts';
+import type { PassStep } from '../pass-types.ts';
+
+/**
+ * Observes again what was just applied. A field that still differs is one the provider rewrites:
+ * it is remembered (not re-applied until the desired spec changes) and reported once.
+ */
+export const stabiliseStep: PassStep = async (pass) => {
+  const { input } = pass;
+  const applied = pass.results.filter((r) => r.status === 'applied' && r.action !== 'delete');
+  if (applied.length === 0) return;
+  const again = await observeAll({
+    resources: input.resources,
+    registry: input.registry,
+    context: pass.context,
+    planInput: pass.specInput,
+    retry: pass.retry,
+    signal: input.signal,
+    kinds: new Set(applied.map((r) => r.kind)),
+  });
+  const desired = new Map(input.resources.map((r) => [r.key, r]));
+  const state = pass.keeper.data;
+  const now = (input.now?.() ?? new Date()).toISOString();
+  for (const r of applied) {
+    const resource = desired.get(r.key);
+    const live = again.observed.get(r.key);
+    const schema = input.registry.schema(r.kind);
+    if (!resource || !live || !schema) continue;
+    pass.observed.set(r.key, live);
+    const want = desiredSpec({ ...pass.specInput, observed: pass.observed }, resource).spec;
+    const fields = diffSpec(schema.spec, want, live.spec).map((f) => f.path);
+    state.unstable ??= {};
+    if (fields.length === 0) {
+      delete state.unstable[r.key];
+      continue;
+    }
+    const digest = specDigest(want);
+    const previous = state.unstable[r.key];
+    state.unstable[r.key] = { digest, fields, at: now };
+    pass.unstable.push({ key: r.key, fields });
+    if (previous?.digest === digest) continue;
+    pass.errors.push({
+      code: 'UNSTABLE_FIELD',
+      key: r.key,
+      kind: r.kind,
+      provider: r.provider,
+      severity: 'warning',
+      class: 'terminal',
+      message: ERRORS.UNSTABLE_FIELD.message(r.key, fields),
+    });
+  }
+};
