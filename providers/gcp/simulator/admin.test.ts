@@ -475,3 +475,125 @@ describe('requireEnabledApis', () => {
     }
   });
 });
+
+describe('bad input is a 400 that names the field', () => {
+  let sim: GcpSimulator;
+  beforeAll(async () => {
+    sim = await startGcpSimulator({ runFunctions: false });
+  });
+  afterAll(() => sim.close());
+  const P = () => `projects/${sim.projectId}`;
+  const L = () => `${P()}/locations/${sim.region}`;
+  const cases: [string, string, string, () => unknown, string][] = [
+    [
+      'topic retention under 10 minutes',
+      'PUT',
+      '/v1/{P}/topics/short-lived',
+      () => ({ messageRetentionDuration: '60s' }),
+      'topic.message_retention_duration',
+    ],
+    [
+      'a label key with a capital',
+      'PUT',
+      '/v1/{P}/topics/labelled',
+      () => ({ labels: { Owner: 'x' } }),
+      'labels.Owner',
+    ],
+    [
+      'ack deadline over 600 s',
+      'PUT',
+      '/v1/{P}/subscriptions/slow',
+      () => ({ topic: 'TOPIC', ackDeadlineSeconds: 900 }),
+      'subscription.ack_deadline_seconds',
+    ],
+    [
+      'an unreadable subscription filter',
+      'PUT',
+      '/v1/{P}/subscriptions/filtered',
+      () => ({ topic: 'TOPIC', filter: 'data = 1' }),
+      'filter',
+    ],
+    [
+      'a Scheduler attempt deadline of 5 s',
+      'POST',
+      '/v1/{L}/jobs',
+      () => ({
+        name: `${L()}/jobs/quick`,
+        schedule: '* * * * *',
+        httpTarget: { uri: 'http://127.0.0.1:9/' },
+        attemptDeadline: '5s',
+      }),
+      'job.attempt_deadline',
+    ],
+    [
+      'an unknown time zone',
+      'POST',
+      '/v1/{L}/jobs',
+      () => ({
+        name: `${L()}/jobs/tz`,
+        schedule: '* * * * *',
+        timeZone: 'Mars/Olympus',
+        httpTarget: { uri: 'http://127.0.0.1:9/' },
+      }),
+      'job.time_zone',
+    ],
+    [
+      'function memory that is not a quantity',
+      'POST',
+      '/v2/{L}/functions?functionId=mem',
+      () => ({
+        buildConfig: {
+          runtime: 'nodejs22',
+          entryPoint: 'f',
+          source: { storageSource: { bucket: 'b', object: 'o.zip' } },
+        },
+        serviceConfig: { availableMemory: 'lots' },
+      }),
+      'function.service_config.available_memory',
+    ],
+    [
+      'a function in Python',
+      'POST',
+      '/v2/{L}/functions?functionId=py',
+      () => ({
+        buildConfig: {
+          runtime: 'python312',
+          entryPoint: 'f',
+          source: { storageSource: { bucket: 'b', object: 'o.zip' } },
+        },
+      }),
+      'function.build_config.runtime',
+    ],
+    [
+      'a Run service scaling min over max',
+      'POST',
+      '/v2/{L}/services?serviceId=ui',
+      () => ({ template: { containers: [{ image: 'x' }], scaling: { minInstanceCount: 3, maxInstanceCount: 1 } } }),
+      'service.template.scaling.min_instance_count',
+    ],
+    ['a secret without replication', 'POST', '/v1/{P}/secrets?secretId=s1', () => ({}), 'secret.replication'],
+    [
+      'a one-field composite index',
+      'POST',
+      '/v1/{P}/databases/(default)/collectionGroups/c/indexes',
+      () => ({ fields: [{ fieldPath: 'a', order: 'ASCENDING' }] }),
+      'index.fields',
+    ],
+  ];
+  it.each(cases)('%s', async (_why, method, template, body, field) => {
+    const h = { authorization: `Bearer ${sim.env.GCP_ACCESS_TOKEN}`, 'content-type': 'application/json' };
+    await fetch(`${sim.url}/v1/${P()}/topics/target-topic`, { method: 'PUT', headers: h, body: '{}' });
+    const text = JSON.stringify(body()).replace('"TOPIC"', JSON.stringify(`${P()}/topics/target-topic`));
+    const res = await fetch(`${sim.url}${template.replace('{P}', P()).replace('{L}', L())}`, {
+      method,
+      headers: h,
+      body: text,
+    });
+    expect(res.status).toBe(400);
+    const err = (
+      (await res.json()) as { error: { status: string; details: { fieldViolations?: { field: string }[] }[] } }
+    ).error;
+    expect(err.status).toBe('INVALID_ARGUMENT');
+    expect(err.details[0]?.fieldViolations?.[0]?.field).toBe(field);
+  });
+});

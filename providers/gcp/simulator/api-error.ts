@@ -117,3 +117,8 @@ export function resourceExhausted(message: string, retryAfterSeconds: number): A
     { 'retry-after': String(retryAfterSeconds) },
   );
 }
+
+/** Throws `error` (for `map[key] ?? raise(notFound(…))`). */
+export function raise(error: Error): never {
+  throw error;
+}

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { ApiError, alreadyExists, failedPrecondition, invalidArgument, notFound } from './api-error.ts';
-import { throwIt } from './api-pubsub.ts';
+import { ApiError, alreadyExists, failedPrecondition, invalidArgument, notFound, raise } from './api-error.ts';
 import type { SimContext } from './context.ts';
 import { type Operations, render, typeUrl } from './operations.ts';
 import { canonical } from './proto-types.ts';
@@ -42,7 +41,7 @@ export function newDatabase(ctx: SimContext, name: string, given: Json): Json {
 export function firestoreAdminRoutes(ctx: SimContext, ops: Operations): Route[] {
   const d = ctx.state.data;
   const dbName = (p: Record<string, string>) => `projects/${p.project}/databases/${p.database}`;
-  const db = (p: Record<string, string>) => d.databases[dbName(p)] ?? throwIt(notFound('Database', dbName(p)));
+  const db = (p: Record<string, string>) => d.databases[dbName(p)] ?? raise(notFound('Database', dbName(p)));
   const opName = (database: string) => `${database}/operations/${randomBytes(12).toString('base64url')}`;
 
   ops.register('firestore.createDatabase', (op) => {
@@ -52,14 +51,14 @@ export function firestoreAdminRoutes(ctx: SimContext, ops: Operations): Route[] 
     return { '@type': typeUrl('google.firestore.admin.v1.Database'), ...current };
   });
   ops.register('firestore.updateDatabase', (op) => {
-    const current = d.databases[op.target] ?? throwIt(notFound('Database', op.target));
+    const current = d.databases[op.target] ?? raise(notFound('Database', op.target));
     Object.assign(current, op.input?.next as Json);
     current.updateTime = ctx.timestamp();
     current.etag = etagOf([current, ctx.clock.now()]);
     return { '@type': typeUrl('google.firestore.admin.v1.Database'), ...current };
   });
   ops.register('firestore.deleteDatabase', (op) => {
-    const current = d.databases[op.target] ?? throwIt(notFound('Database', op.target));
+    const current = d.databases[op.target] ?? raise(notFound('Database', op.target));
     delete d.databases[op.target];
     delete d.documents[op.target];
     for (const k of Object.keys(d.indexes)) if (k.startsWith(`${op.target}/`)) delete d.indexes[k];
@@ -67,7 +66,7 @@ export function firestoreAdminRoutes(ctx: SimContext, ops: Operations): Route[] 
     return { '@type': typeUrl('google.firestore.admin.v1.Database'), ...current };
   });
   ops.register('firestore.createIndex', (op) => {
-    const index = d.indexes[op.target] ?? throwIt(new ApiError('ABORTED', 'index was deleted while being built'));
+    const index = d.indexes[op.target] ?? raise(new ApiError('ABORTED', 'index was deleted while being built'));
     index.state = 'READY';
     op.metadata = {
       ...op.metadata,
@@ -77,7 +76,7 @@ export function firestoreAdminRoutes(ctx: SimContext, ops: Operations): Route[] 
     return { '@type': typeUrl('google.firestore.admin.v1.Index'), ...index };
   });
   ops.register('firestore.updateField', (op) => {
-    const field = d.fields[op.target] ?? throwIt(notFound('Field', op.target));
+    const field = d.fields[op.target] ?? raise(notFound('Field', op.target));
     const ttl = field.ttlConfig as Json | undefined;
     if (ttl) ttl.state = 'ACTIVE';
     op.metadata = { ...op.metadata, state: 'SUCCESSFUL' };
@@ -227,7 +226,7 @@ export function firestoreAdminRoutes(ctx: SimContext, ops: Operations): Route[] 
     }),
     route('firestore', 'GET', `${indexRoutes}/indexes/{index}`, (req) => {
       const name = `${db(req.params).name as string}/collectionGroups/${req.params.group}/indexes/${req.params.index}`;
-      return ok(d.indexes[name] ?? throwIt(notFound('Index', name)));
+      return ok(d.indexes[name] ?? raise(notFound('Index', name)));
     }),
     route('firestore', 'DELETE', `${indexRoutes}/indexes/{index}`, (req) => {
       const name = `${db(req.params).name as string}/collectionGroups/${req.params.group}/indexes/${req.params.index}`;

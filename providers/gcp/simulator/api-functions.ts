@@ -1,7 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { ApiError, alreadyExists, failedPrecondition, invalidArgument, notFound } from './api-error.ts';
+import { ApiError, alreadyExists, failedPrecondition, invalidArgument, notFound, raise } from './api-error.ts';
 import { checkServiceAccount } from './api-iam.ts';
-import { throwIt } from './api-pubsub.ts';
 import type { SimContext } from './context.ts';
 import { type Operations, render, typeUrl } from './operations.ts';
 import { canonical } from './proto-types.ts';
@@ -39,7 +38,7 @@ export function functionsRoutes(ctx: SimContext, ops: Operations, deployer: Func
   const d = ctx.state.data;
   const base = '/v2/projects/{project}/locations/{location}/functions';
   const fnName = (p: Record<string, string>) => `projects/${p.project}/locations/${p.location}/functions/${p.fn}`;
-  const fn = (name: string) => d.functions[name] ?? throwIt(notFound('Function', name));
+  const fn = (name: string) => d.functions[name] ?? raise(notFound('Function', name));
   const opName = (p: Record<string, string>) =>
     `projects/${p.project}/locations/${p.location}/operations/operation-${ctx.clock.now()}-${randomBytes(13).toString('hex')}`;
   const metadata = (target: string, verb: string, requestResource?: Json): Json => ({
@@ -110,6 +109,17 @@ export function functionsRoutes(ctx: SimContext, ops: Operations, deployer: Func
     const sc = (f.serviceConfig ?? {}) as Json;
     checkServiceAccount(ctx, sc.serviceAccountEmail, 'function.service_config.service_account_email');
     checkServiceAccount(ctx, trigger?.serviceAccountEmail, 'function.event_trigger.service_account_email');
+    if (sc.availableMemory !== undefined && !/^\d+(\.\d+)?(k|M|G|T|Ki|Mi|Gi|Ti)?$/.test(String(sc.availableMemory)))
+      throw invalidArgument(
+        'function.service_config.available_memory',
+        `"${String(sc.availableMemory)}" is not a quantity such as 256M or 1Gi`,
+      );
+    if (
+      sc.minInstanceCount !== undefined &&
+      sc.maxInstanceCount !== undefined &&
+      Number(sc.minInstanceCount) > Number(sc.maxInstanceCount)
+    )
+      throw invalidArgument('function.service_config.min_instance_count', 'must not exceed max_instance_count');
     const timeout = Number(sc.timeoutSeconds ?? 60);
     if (timeout < 1 || timeout > (trigger ? 540 : 3600))
       throw invalidArgument('function.service_config.timeout_seconds', `must be 1-${trigger ? 540 : 3600}`);
@@ -191,7 +201,7 @@ export function functionsRoutes(ctx: SimContext, ops: Operations, deployer: Func
   };
 
   ops.register('functions.deploy', async (op) => {
-    const f = d.functions[op.target] ?? throwIt(new ApiError('ABORTED', `${op.target} was deleted while deploying`));
+    const f = d.functions[op.target] ?? raise(new ApiError('ABORTED', `${op.target} was deleted while deploying`));
     const previous = op.input?.previous as Json | undefined;
     try {
       const source = ((((f.buildConfig as Json).source as Json).storageSource as Json) ?? {}) as Json;

@@ -1,4 +1,4 @@
-import { alreadyExists, invalidArgument, notFound } from './api-error.ts';
+import { alreadyExists, invalidArgument, notFound, raise } from './api-error.ts';
 import { checkServiceAccount } from './api-iam.ts';
 import type { SimContext } from './context.ts';
 import { canonical } from './proto-types.ts';
@@ -17,8 +17,8 @@ export function pubsubRoutes(ctx: SimContext, broker: PubSubBroker): Route[] {
   const d = ctx.state.data;
   const topicName = (p: Record<string, string>) => `projects/${p.project}/topics/${p.topic}`;
   const subName = (p: Record<string, string>) => `projects/${p.project}/subscriptions/${p.sub}`;
-  const topic = (name: string) => d.topics[name] ?? throwIt(notFound('Topic', name));
-  const sub = (name: string) => d.subscriptions[name] ?? throwIt(notFound('Subscription', name));
+  const topic = (name: string) => d.topics[name] ?? raise(notFound('Topic', name));
+  const sub = (name: string) => d.subscriptions[name] ?? raise(notFound('Subscription', name));
   const save = <T>(v: T): T => {
     ctx.state.changed();
     return v;
@@ -71,6 +71,7 @@ export function pubsubRoutes(ctx: SimContext, broker: PubSubBroker): Route[] {
       if (d.topics[name]) throw alreadyExists('Topic', name);
       const body = canonical('google.pubsub.v1.Topic', req.body, 'topic');
       checkLabels(body.labels);
+      checkTopicRetention(body);
       d.topics[name] = save({ ...body, name, state: 'ACTIVE' });
       return ok(d.topics[name]);
     }),
@@ -89,6 +90,7 @@ export function pubsubRoutes(ctx: SimContext, broker: PubSubBroker): Route[] {
         'schemaSettings',
       ]);
       checkLabels(next.labels);
+      checkTopicRetention(next);
       d.topics[name] = save(next);
       return ok(next);
     }),
@@ -235,6 +237,13 @@ export function pubsubRoutes(ctx: SimContext, broker: PubSubBroker): Route[] {
   ];
 }
 
-export function throwIt(e: Error): never {
-  throw e;
+/** A topic keeps messages between 10 minutes and 31 days. */
+function checkTopicRetention(topic: Json): void {
+  if (topic.messageRetentionDuration === undefined) return;
+  const seconds = durationSeconds(topic.messageRetentionDuration, -1);
+  if (seconds < 600 || seconds > 31 * 86_400)
+    throw invalidArgument(
+      'topic.message_retention_duration',
+      'must be between 10 minutes (600s) and 31 days (2678400s)',
+    );
 }

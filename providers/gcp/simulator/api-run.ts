@@ -1,6 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { ApiError, alreadyExists, invalidArgument, notFound } from './api-error.ts';
-import { throwIt } from './api-pubsub.ts';
+import { ApiError, alreadyExists, invalidArgument, notFound, raise } from './api-error.ts';
 import type { SimContext } from './context.ts';
 import { type Operations, render, typeUrl } from './operations.ts';
 import { canonical } from './proto-types.ts';
@@ -18,12 +17,24 @@ export function runRoutes(ctx: SimContext, ops: Operations): Route[] {
   const d = ctx.state.data;
   const base = '/v2/projects/{project}/locations/{location}/services';
   const svcName = (p: Record<string, string>) => `projects/${p.project}/locations/${p.location}/services/${p.svc}`;
-  const svc = (name: string) => d.runServices[name] ?? throwIt(notFound('Service', name));
+  const svc = (name: string) => d.runServices[name] ?? raise(notFound('Service', name));
   const opName = (p: Record<string, string>) =>
     `projects/${p.project}/locations/${p.location}/operations/${randomUUID()}`;
 
   const validate = (s: Json) => {
     checkLabels(s.labels, 'service.labels');
+    for (const [field, scaling] of [
+      ['service.scaling', s.scaling],
+      ['service.template.scaling', ((s.template ?? {}) as Json).scaling],
+    ] as const) {
+      const sc = (scaling ?? {}) as Json;
+      if (
+        sc.minInstanceCount !== undefined &&
+        sc.maxInstanceCount !== undefined &&
+        Number(sc.minInstanceCount) > Number(sc.maxInstanceCount)
+      )
+        throw invalidArgument(`${field}.min_instance_count`, 'must not exceed max_instance_count');
+    }
     const containers = (((s.template ?? {}) as Json).containers ?? []) as Json[];
     if (containers.length === 0)
       throw invalidArgument('service.template.containers', 'at least one container is required');
@@ -65,7 +76,7 @@ export function runRoutes(ctx: SimContext, ops: Operations): Route[] {
   };
 
   ops.register('run.deploy', (op) => {
-    const s = d.runServices[op.target] ?? throwIt(new ApiError('ABORTED', `${op.target} was deleted`));
+    const s = d.runServices[op.target] ?? raise(new ApiError('ABORTED', `${op.target} was deleted`));
     const id = op.target.split('/').at(-1)!;
     const revision = `${id}-${String(s.generation).padStart(5, '0')}-${randomBytes(2).toString('hex').slice(0, 3)}`;
     Object.assign(s, conditions(s, true), {
@@ -78,7 +89,7 @@ export function runRoutes(ctx: SimContext, ops: Operations): Route[] {
     return { '@type': typeUrl('google.cloud.run.v2.Service'), ...s };
   });
   ops.register('run.delete', (op) => {
-    const s = d.runServices[op.target] ?? throwIt(notFound('Service', op.target));
+    const s = d.runServices[op.target] ?? raise(notFound('Service', op.target));
     delete d.runServices[op.target];
     delete d.policies[op.target];
     ctx.state.changed();

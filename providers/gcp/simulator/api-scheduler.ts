@@ -1,10 +1,9 @@
-import { alreadyExists, failedPrecondition, invalidArgument, notFound } from './api-error.ts';
+import { alreadyExists, failedPrecondition, invalidArgument, notFound, raise } from './api-error.ts';
 import { checkServiceAccount } from './api-iam.ts';
-import { throwIt } from './api-pubsub.ts';
 import type { SimContext } from './context.ts';
 import { nextFire, parseCron, validTimeZone } from './cron.ts';
 import { canonical } from './proto-types.ts';
-import { applyMask, maskPaths, page } from './resource-helpers.ts';
+import { applyMask, durationSeconds, maskPaths, page } from './resource-helpers.ts';
 import { ok, type Route, route } from './router.ts';
 import type { SchedulerRunner } from './scheduler-runner.ts';
 import type { Json } from './state.ts';
@@ -16,7 +15,7 @@ export function schedulerRoutes(ctx: SimContext, runner: SchedulerRunner): Route
   const d = ctx.state.data;
   const base = '/v1/projects/{project}/locations/{location}/jobs';
   const jobName = (p: Record<string, string>) => `projects/${p.project}/locations/${p.location}/jobs/${p.job}`;
-  const job = (name: string) => d.jobs[name] ?? throwIt(notFound('Job', name));
+  const job = (name: string) => d.jobs[name] ?? raise(notFound('Job', name));
 
   const validate = (j: Json): void => {
     if (typeof j.schedule !== 'string' || j.schedule === '') throw invalidArgument('job.schedule', 'is required');
@@ -33,6 +32,9 @@ export function schedulerRoutes(ctx: SimContext, runner: SchedulerRunner): Route
         'job.target',
         'exactly one of http_target, pubsub_target, app_engine_http_target is required',
       );
+    const deadline = durationSeconds(j.attemptDeadline, 180);
+    if (j.httpTarget && (deadline < 15 || deadline > 1800))
+      throw invalidArgument('job.attempt_deadline', 'must be between 15s and 30m for HTTP targets');
     const http = j.httpTarget as Json | undefined;
     if (http) {
       if (typeof http.uri !== 'string' || !/^https?:\/\//.test(http.uri))

@@ -1,5 +1,4 @@
-import { ApiError, alreadyExists, failedPrecondition, invalidArgument, notFound } from './api-error.ts';
-import { throwIt } from './api-pubsub.ts';
+import { ApiError, alreadyExists, failedPrecondition, invalidArgument, notFound, raise } from './api-error.ts';
 import type { SimContext } from './context.ts';
 import { crc32c } from './crc32c.ts';
 import { canonical } from './proto-types.ts';
@@ -24,7 +23,7 @@ export function secretManagerRoutes(ctx: SimContext): Route[] {
   const secret = (p: Record<string, string>) => {
     checkProject(p);
     const name = secretName(p);
-    return d.secrets[name] ?? throwIt(notFound('Secret', name));
+    return d.secrets[name] ?? raise(notFound('Secret', name));
   };
   const versionsOf = (name: string) =>
     Object.values(d.secretVersions)
@@ -42,7 +41,7 @@ export function secretManagerRoutes(ctx: SimContext): Route[] {
       throw invalidArgument('name', `version "${p.version}" must be a number or "latest"`);
     return (
       d.secretVersions[`${name}/versions/${p.version}`] ??
-      throwIt(notFound('SecretVersion', `${name}/versions/${p.version}`))
+      raise(notFound('SecretVersion', `${name}/versions/${p.version}`))
     );
   };
   const setState = (v: Json, state: string) => {

@@ -36,6 +36,7 @@ export class FakeClock implements SimClock {
   #now: number;
   #seq = 0;
   #timers: PendingTimer[] = [];
+  readonly #settlers = new Set<() => Promise<void>>();
 
   /** Starts at `start` (default 2026-01-05T08:00:00Z, a Monday). */
   constructor(start: number | Date = Date.UTC(2026, 0, 5, 8, 0, 0)) {
@@ -56,6 +57,16 @@ export class FakeClock implements SimClock {
     };
   }
 
+  /**
+   * Registers work to wait for after each timer fires during {@link FakeClock.advance} (the
+   * simulator waits for the deliveries a timer started, so a lease cannot expire under a push that
+   * is still on the wire). Answers a function that removes it.
+   */
+  addSettler(settle: () => Promise<void>): () => void {
+    this.#settlers.add(settle);
+    return () => this.#settlers.delete(settle);
+  }
+
   /** Timers still waiting. */
   pending(): number {
     return this.#timers.filter((t) => !t.cancelled).length;
@@ -63,8 +74,8 @@ export class FakeClock implements SimClock {
 
   /**
    * Moves time forward by `ms`, firing each due timer at its own instant (timers set by a firing
-   * timer fire too when they fall inside the window). Awaits a macrotask between timers so the
-   * simulator's asynchronous work started by a timer can queue its next timer.
+   * timer fire too when they fall inside the window). After each timer it waits for the registered
+   * settlers and a macrotask, so the work a timer started finishes before time moves on.
    */
   async advance(ms: number): Promise<void> {
     const end = this.#now + Math.max(0, ms);
@@ -76,6 +87,7 @@ export class FakeClock implements SimClock {
       this.#timers.splice(this.#timers.indexOf(due), 1);
       this.#now = Math.max(this.#now, due.at);
       due.fn();
+      for (const settle of this.#settlers) await settle();
     }
     this.#now = end;
   }

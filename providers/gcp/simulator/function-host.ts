@@ -10,12 +10,18 @@ import type { SimContext } from './context.ts';
 import { packageDir } from './module-path.ts';
 import type { Json } from './state.ts';
 
-interface Running {
+/** How to start one revision of a function. */
+interface ProcessSpec {
+  readonly dir: string;
+  readonly entry: string;
+  readonly signature: 'http' | 'cloudevent';
+  readonly env: Record<string, string>;
+  readonly revision: string;
+}
+
+interface Running extends ProcessSpec {
   readonly child: ChildProcess;
   readonly port: number;
-  readonly dir: string;
-  readonly revision: string;
-  readonly signature: 'http' | 'cloudevent';
 }
 
 /** What an invocation answers. */
@@ -57,6 +63,11 @@ export class FunctionHost {
     return this.#running.has(name);
   }
 
+  /** The process id of the function's current instance. */
+  pid(name: string): number | undefined {
+    return this.#running.get(name)?.child.pid;
+  }
+
   logs(name: string): string[] {
     return this.#logs.get(name) ?? [];
   }
@@ -77,14 +88,38 @@ export class FunctionHost {
       throw failedPrecondition('Build failed: the source archive has no package.json at its root.');
     if (!existsSync(join(dir, 'node_modules'))) symlinkSync(this.#nodeModules, join(dir, 'node_modules'), 'dir');
     const signature = fn.eventTrigger ? 'cloudevent' : 'http';
+    const spec: ProcessSpec = { dir, entry: String(build.entryPoint), signature, env, revision };
+    let started: Running;
+    try {
+      started = await this.#start(name, spec);
+    } catch (e) {
+      rmSync(dir, { recursive: true, force: true });
+      throw new ApiError(
+        'FAILED_PRECONDITION',
+        `Could not create or update Cloud Run service ${name.split('/').at(-1)}: the function did not start. ${(e as Error).message}`,
+      );
+    }
+    const previous = this.#running.get(name);
+    this.#running.set(name, started);
+    this.#ctx.log.info({ function: name, signature, revision, port: started.port }, 'gcp simulator: function started');
+    if (previous) await stopProcess(previous);
+  }
+
+  /** Spawns the Functions Framework for `spec` and waits until it listens. */
+  async #start(name: string, spec: ProcessSpec): Promise<Running> {
     const port = await freePort();
-    const entry = String(build.entryPoint);
     const child = spawn(
       process.execPath,
-      [this.#frameworkMain, `--target=${entry}`, `--signature-type=${signature}`, `--port=${port}`, `--source=${dir}`],
+      [
+        this.#frameworkMain,
+        `--target=${spec.entry}`,
+        `--signature-type=${spec.signature}`,
+        `--port=${port}`,
+        `--source=${spec.dir}`,
+      ],
       {
-        cwd: dir,
-        env: { ...env, PORT: String(port), FUNCTION_SIGNATURE_TYPE: signature },
+        cwd: spec.dir,
+        env: { ...spec.env, PORT: String(port), FUNCTION_SIGNATURE_TYPE: spec.signature },
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );
@@ -100,16 +135,40 @@ export class FunctionHost {
       await waitReady(child, port, lines);
     } catch (e) {
       child.kill('SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
-      throw new ApiError(
-        'FAILED_PRECONDITION',
-        `Could not create or update Cloud Run service ${name.split('/').at(-1)}: the function did not start. ${(e as Error).message}`,
-      );
+      throw e;
     }
-    const previous = this.#running.get(name);
-    this.#running.set(name, { child, port, dir, revision, signature });
-    this.#ctx.log.info({ function: name, signature, revision, port }, 'gcp simulator: function started');
-    if (previous) await stopProcess(previous);
+    const running: Running = { ...spec, child, port };
+    // Cloud Run replaces an instance that dies; so does the simulator (a few times, then it gives up).
+    child.once('exit', (code, signal) => {
+      if (this.#running.get(name) !== running) return;
+      lines.push(`[simulator] the function process exited (${signal ?? `code ${code}`}); starting it again`);
+      void this.#restart(name, running, 1);
+    });
+    return running;
+  }
+
+  async #restart(name: string, dead: Running, attempt: number): Promise<void> {
+    await new Promise((r) => setTimeout(r, 100 * 2 ** (attempt - 1)));
+    if (this.#running.get(name) !== dead) return;
+    try {
+      const next = await this.#start(name, dead);
+      if (this.#running.get(name) !== dead) {
+        await stopProcess({ ...next, dir: '' });
+        return;
+      }
+      this.#running.set(name, next);
+      this.#ctx.log.warn({ function: name, port: next.port }, 'gcp simulator: function process restarted');
+    } catch (e) {
+      if (attempt >= 5) {
+        if (this.#running.get(name) === dead) this.#running.delete(name);
+        this.#ctx.log.warn(
+          { function: name, error: (e as Error).message },
+          'gcp simulator: function process does not start again; giving up',
+        );
+        return;
+      }
+      await this.#restart(name, dead, attempt + 1);
+    }
   }
 
   async stop(name: string): Promise<void> {
@@ -243,5 +302,5 @@ async function stopProcess(r: Running): Promise<void> {
     await exited;
     clearTimeout(timer);
   }
-  rmSync(r.dir, { recursive: true, force: true });
+  if (r.dir !== '') rmSync(r.dir, { recursive: true, force: true });
 }

@@ -231,6 +231,24 @@ describe('functions that the simulator runs in the Functions Framework', { timeo
     expect(job.status?.code ?? 0).toBe(0);
   });
 
+  it('an instance that dies is replaced, and events reach the new one', async () => {
+    const before = sim.functionPid('on-doc');
+    expect(before).toBeTypeOf('number');
+    process.kill(before!, 'SIGKILL');
+    while (sim.functionPid('on-doc') === before) await new Promise((r) => setTimeout(r, 20));
+    const base = `${sim.url}/v1/projects/${P}/databases/(default)/documents`;
+    await fetch(`${base}/inbox/after-crash`, {
+      method: 'PATCH',
+      headers: h(),
+      body: JSON.stringify({ fields: { text: { stringValue: 'still here' } } }),
+    });
+    await sim.idle();
+    expect((await docs('markers')).filter((m) => m.document === 'inbox/after-crash').map((m) => m.text)).toEqual([
+      'still here',
+    ]);
+    expect(sim.functionLogs('on-doc').join('\n')).toMatch(/the function process exited \(SIGKILL\); starting it again/);
+  });
+
   it('a redeploy restarts the function; delete stops it', async () => {
     const fns = new (google.functions().v2.FunctionServiceClient)(clientOptions(sim));
     const [fn] = await fns.getFunction({ name: `${parent}/functions/backup` });

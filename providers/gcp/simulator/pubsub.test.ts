@@ -75,6 +75,8 @@ describe('Pub/Sub push delivery, retry, dead-lettering and ordering (fake clock)
   type PushBody = { message: { data: string; attributes: Record<string, string> }; deliveryAttempt?: number };
   const received: { body: PushBody; auth: string | undefined }[] = [];
   let answer = (_body: PushBody): number => 204;
+  /** Real milliseconds the endpoint takes to answer. */
+  let slowMs = 0;
   const exchanges: Exchange[] = [];
   beforeAll(async () => {
     sim = await startGcpSimulator({ clock, runFunctions: false, onExchange: (e) => exchanges.push(e) });
@@ -85,7 +87,7 @@ describe('Pub/Sub push delivery, retry, dead-lettering and ordering (fake clock)
       req.on('end', () => {
         const body = JSON.parse(Buffer.concat(chunks).toString());
         received.push({ body, auth: req.headers.authorization });
-        res.writeHead(answer(body)).end();
+        setTimeout(() => res.writeHead(answer(body)).end(), slowMs);
       });
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -210,5 +212,21 @@ describe('Pub/Sub push delivery, retry, dead-lettering and ordering (fake clock)
     );
     expect(problems).toEqual([]);
     expect(protos).toBeGreaterThan(5);
+  });
+
+  it('a slow endpoint is not redelivered while its push is on the wire, however far the clock jumps', async () => {
+    await put('topics/slow', {});
+    await put('subscriptions/slow-push', {
+      topic: `${P()}/topics/slow`,
+      pushConfig: { pushEndpoint: endpoint },
+      ackDeadlineSeconds: 10,
+    });
+    received.length = 0;
+    answer = () => 200;
+    slowMs = 200;
+    await publish('slow', [{ data: Buffer.from('once').toString('base64') }]);
+    await clock.advance(120_000);
+    slowMs = 0;
+    expect(received.map((r) => Buffer.from(r.body.message.data, 'base64').toString())).toEqual(['once']);
   });
 });

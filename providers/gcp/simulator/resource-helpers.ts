@@ -29,14 +29,6 @@ export function page<T>(
   return out;
 }
 
-/** Sorted values of a record whose keys start with `prefix`. */
-export function childrenOf<T>(record: Record<string, T>, prefix: string): T[] {
-  return Object.keys(record)
-    .filter((k) => k.startsWith(prefix) && !k.slice(prefix.length).includes('/'))
-    .sort()
-    .map((k) => record[k]!);
-}
-
 /** Field-mask paths from `updateMask` (a comma list, camelCase or snake_case). */
 export function maskPaths(mask: unknown): string[] | undefined {
   if (mask === undefined || mask === null || mask === '') return undefined;

@@ -31,6 +31,7 @@ export interface Runtime {
   fireDueJobs(): Promise<void>;
   sweepTtl(): number;
   logs(name: string): string[];
+  pid(name: string): number | undefined;
 }
 
 export interface Parts {
@@ -43,7 +44,7 @@ export interface Parts {
 }
 
 /** The API name of a path (for the request log, quotas and faults). */
-export function api(path: string): string {
+export function apiOfPath(path: string): string {
   if (/\/documents(\/|:|$)/.test(path)) return 'firestore';
   if (/\/(topics|subscriptions)(\/|:|$)/.test(path)) return 'pubsub';
   if (/\/jobs(\/|:|$)/.test(path) && path.startsWith('/v1/')) return 'scheduler';
@@ -200,8 +201,7 @@ export function buildRoutes(ctx: SimContext, parts: Parts): { routes: Route[]; r
             timeoutMs: r.timeoutMs,
           })
           .catch(() => ({ status: 0 }));
-        const ok2 = result.status >= 200 && result.status < 300;
-        if (!ok2) {
+        if (result.status < 200 || result.status >= 300) {
           const noRetry = (fn.eventTrigger as Json | undefined)?.retryPolicy === 'RETRY_POLICY_DO_NOT_RETRY';
           ctx.log.warn(
             { function: r.functionName, status: result.status, redelivered: !noRetry },
@@ -307,10 +307,12 @@ export function buildRoutes(ctx: SimContext, parts: Parts): { routes: Route[]; r
       await scheduler.idle();
     },
     sweepTtl: () => documents.sweepTtl(),
-    logs(name) {
-      const full = name.includes('/') ? name : `projects/${ctx.projectId}/locations/${ctx.region}/functions/${name}`;
-      return host.logs(full);
-    },
+    logs: (name) => host.logs(fullFunctionName(ctx, name)),
+    pid: (name) => host.pid(fullFunctionName(ctx, name)),
   };
   return { routes, runtime };
+}
+
+function fullFunctionName(ctx: SimContext, name: string): string {
+  return name.includes('/') ? name : `projects/${ctx.projectId}/locations/${ctx.region}/functions/${name}`;
 }

@@ -9,7 +9,7 @@ import { OidcSigner } from './oidc.ts';
 import { Operations, type OperationTiming } from './operations.ts';
 import { PubSubBroker } from './pubsub-broker.ts';
 import { findRoute, type SimReply } from './router.ts';
-import { api as apiOfPath, buildRoutes, type Runtime } from './routes.ts';
+import { apiOfPath, buildRoutes, type Runtime } from './routes.ts';
 import { GcpState } from './state.ts';
 
 /** Options of {@link startGcpSimulator}. */
@@ -95,6 +95,8 @@ export interface GcpSimulator {
   idle(): Promise<void>;
   /** Output lines of a deployed function's process (`projects/P/locations/L/functions/F` or just `F`). */
   functionLogs(name: string): string[];
+  /** The process id of a running function's instance (a test may kill it; the simulator starts another). */
+  functionPid(name: string): number | undefined;
   /** A verifiable ID token signed by the simulator (as Google would mint for `email`). */
   idToken(email: string, audience: string): Promise<string>;
   close(): Promise<void>;
@@ -345,6 +347,9 @@ export async function startGcpSimulator(options: GcpSimulatorOptions = {}): Prom
     }
   };
 
+  const fake = clock as Partial<FakeClock>;
+  const removeSettler = typeof fake.addSettler === 'function' ? fake.addSettler(idle) : undefined;
+
   return {
     url: ctx.url,
     projectId,
@@ -381,8 +386,10 @@ export async function startGcpSimulator(options: GcpSimulatorOptions = {}): Prom
     },
     idle,
     functionLogs: (name: string) => runtime.logs(name),
+    functionPid: (name: string) => runtime.pid(name),
     idToken: (email, audience) => signer.idToken(email, audience),
     async close() {
+      removeSettler?.();
       operations.stop();
       broker.close();
       await runtime.stop();
