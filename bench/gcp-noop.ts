@@ -46,7 +46,7 @@ export async function run(): Promise<void> {
       requestsPerMinute: 1_000_000,
     });
     try {
-      const rig = new EngineRig({ env: { ...sim.env, KEELSON_REPO_ROOT: REPO_ROOT } }).copyDesired('gcp').fillSecrets();
+      const rig = new EngineRig({ env: sim.env }).copyDesired('gcp').fillSecrets();
       await converge(rig, () => sim.settleOperations());
       await measure('company tree (desired-state/gcp)', rig, sim);
       await rig.registry.provider('gcp')?.close?.();
@@ -64,10 +64,7 @@ export async function run(): Promise<void> {
           `kind: gcp.PubSubSubscription\nname: sub-${i}\nspec:\n  topic: { ref: gcp.PubSubTopic/topic-${i}, output: name }\n`,
         );
       }
-      const rig = new EngineRig({ env: { ...sim.env, KEELSON_REPO_ROOT: REPO_ROOT } }).write(
-        'pubsub.yaml',
-        docs.join('---\n'),
-      );
+      const rig = new EngineRig({ env: sim.env }).write('pubsub.yaml', docs.join('---\n'));
       const t0 = performance.now();
       await converge(rig, () => sim.settleOperations());
       console.log(`created ${n} topics + ${n} subscriptions in ${(performance.now() - t0).toFixed(0)} ms`);

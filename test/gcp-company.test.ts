@@ -60,7 +60,7 @@ beforeAll(async () => {
   });
   root = mkdtempSync(join(tmpdir(), 'keelson-gcp-root-'));
   cpSync(join(REPO_ROOT, 'functions'), join(root, 'functions'), { recursive: true });
-  rig = new EngineRig({ env: { ...sim.env, KEELSON_REPO_ROOT: root } }).copyDesired('gcp').fillSecrets();
+  rig = new EngineRig({ env: sim.env, root }).copyDesired('gcp').fillSecrets();
 });
 afterAll(async () => {
   await rig?.registry.provider('gcp')?.close?.();
@@ -216,7 +216,7 @@ describe("the company's Google Cloud project, through runPass", { timeout: 120_0
     // Its own project: a keelson instance that manages only the database (an instance prunes what its
     // owner label marks, so it must not share a project with the tree above).
     const own = await startGcpSimulator({ projectId: 'db-only', runFunctions: false, firestoreDefaultDatabase: false });
-    const solo = new EngineRig({ env: { ...own.env, KEELSON_REPO_ROOT: root } });
+    const solo = new EngineRig({ env: own.env, root });
     try {
       solo.write('db.yaml', 'kind: gcp.FirestoreDatabase\nname: default\nspec:\n  locationId: eur3\n');
       expect((await solo.pass()).errors).toEqual([]);

@@ -20,6 +20,7 @@ import { FirestoreDatabaseHandler, firestoreDatabaseSchema } from './kinds/fires
 import { FirestoreIndexHandler, firestoreIndexSchema } from './kinds/firestore-index.ts';
 import { FirestoreTtlPolicyHandler, firestoreTtlSchema } from './kinds/firestore-ttl.ts';
 import { FunctionHandler, functionSchema } from './kinds/function.ts';
+import { functionArchiveBuilder } from './kinds/function-archive.ts';
 import { IamBindingHandler, iamBindingSchema } from './kinds/iam-binding.ts';
 import { ProjectServiceHandler, projectServiceSchema } from './kinds/project-service.ts';
 import { RunServiceHandler, runServiceSchema } from './kinds/run-service.ts';
@@ -116,6 +117,7 @@ function observeOnceWhenDisabled(handler: ResourceHandler): ResourceHandler {
 export const gcpModule: ProviderModule = {
   name: 'gcp',
   schemas: gcpSchemas,
+  builders: { [functionSchema.kind]: functionArchiveBuilder },
   create({ env, log }) {
     const config = readGcpConfig(env);
     if ('unavailable' in config) return config;

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { unzipSync } from 'fflate';
 import { describe, expect, it } from 'vitest';
-import { KeelsonError } from '../../sdk/index.ts';
-import { buildFunctionArchive, functionSourceDir } from './function-archive.ts';
+import { BuildError, KeelsonError } from '../../sdk/index.ts';
+import { buildFunctionArchive, functionArchiveBuilder, functionSourceDir } from './function-archive.ts';
 
 function checkout(files: Record<string, string>): string {
   const root = mkdtempSync(join(tmpdir(), 'keelson-gcf-'));
@@ -66,5 +66,17 @@ describe('a function source archive', () => {
     reject('functions', /not under functions\//);
     reject('functions/missing', /does not exist/);
     expect(functionSourceDir(root, 'functions/f/', 'gcp.Function/f')).toBe(join(root, 'functions/f'));
+  });
+
+  it('is built at load time: the builder gives sourceHash, or a BuildError naming the resource', () => {
+    const root = checkout({ 'functions/f/index.js': 'export {}' });
+    const built = functionArchiveBuilder.build({ source: 'functions/f' }, { root, resource: 'gcp.Function/f' });
+    expect(built.fields).toEqual({ sourceHash: buildFunctionArchive(root, 'functions/f', 'x').hash });
+    expect(() => functionArchiveBuilder.build({ source: '../f' }, { root, resource: 'gcp.Function/f' })).toThrow(
+      BuildError,
+    );
+    expect(() => functionArchiveBuilder.build({ source: '../f' }, { root, resource: 'gcp.Function/f' })).toThrow(
+      /gcp\.Function\/f: spec\.source "\.\.\/f" leaves the checkout/,
+    );
   });
 });

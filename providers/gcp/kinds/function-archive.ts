@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join, normalize, relative, resolve, sep } from 'node:path';
 import { zipSync } from 'fflate';
-import { KeelsonError } from '../../sdk/index.ts';
+import { type ArtifactBuilder, BuildError, KeelsonError } from '../../sdk/index.ts';
 
 /** A Cloud Function's source as uploaded: a zip that is byte-identical for identical files. */
 export interface FunctionArchive {
@@ -23,6 +23,8 @@ interface CacheEntry {
   readonly archive: FunctionArchive;
 }
 const cache = new Map<string, CacheEntry>();
+/** Archives by hash, for the upload of what the plan compared. */
+const byHash = new Map<string, FunctionArchive>();
 
 /**
  * Checks a `source` folder: relative, under `functions/` of the checkout, never outside it.
@@ -81,7 +83,10 @@ export function buildFunctionArchive(root: string, source: string, resource: str
     })
     .join('\n');
   const cached = cache.get(dir);
-  if (cached && cached.stamp === stamp) return cached.archive;
+  if (cached && cached.stamp === stamp) {
+    byHash.set(cached.archive.hash, cached.archive);
+    return cached.archive;
+  }
   if (files.length === 0) {
     throw new KeelsonError(`${resource}: spec.source ${source} holds no files`, {
       code: 'INVALID_SPEC',
@@ -95,5 +100,30 @@ export function buildFunctionArchive(root: string, source: string, resource: str
   const hash = createHash('sha256').update(zip).digest('hex').slice(0, 40);
   const archive = { zip, hash, files: files.length };
   cache.set(dir, { stamp, archive });
+  byHash.set(hash, archive);
   return archive;
 }
+
+/** The archive the load step built with this hash, if this process built it. */
+export function archiveByHash(hash: unknown): FunctionArchive | undefined {
+  return typeof hash === 'string' ? byHash.get(hash) : undefined;
+}
+
+/**
+ * The load-time build of a `gcp.Function`: archives its folder and puts the archive's hash into
+ * `sourceHash`, so the plan compares hashes and never reads the folder itself. A bad `source` (outside
+ * `functions/`, missing, empty) skips that resource with the reason; the others go on.
+ */
+export const functionArchiveBuilder: ArtifactBuilder = {
+  build(spec, ctx) {
+    const source = spec.source;
+    if (typeof source !== 'string') throw new BuildError(`${ctx.resource} has no source folder`);
+    let archive: FunctionArchive;
+    try {
+      archive = buildFunctionArchive(ctx.root, source, ctx.resource);
+    } catch (error) {
+      throw new BuildError((error as Error).message);
+    }
+    return { hash: archive.hash, fields: { sourceHash: archive.hash } };
+  },
+};

@@ -28,7 +28,7 @@ import {
   startOperation,
   unowned,
 } from './common.ts';
-import { buildFunctionArchive } from './function-archive.ts';
+import { archiveByHash, buildFunctionArchive } from './function-archive.ts';
 import { labelsField, regionField } from './schema-parts.ts';
 
 export const FUNCTION_KIND = 'gcp.Function';
@@ -163,14 +163,13 @@ export class FunctionHandler implements ResourceHandler {
   }
 
   /**
-   * Adds the hash of the archived source folder (so a converged function plans as no-op and any
-   * change to its files plans a redeploy) and writes references in the API's own form.
+   * Pure: writes references in the API's own form. The hash of the archived source folder
+   * (`sourceHash`) is put into the desired spec by the load step's build (`functionArchiveBuilder`),
+   * so a converged function plans as no-op and any change to its files plans one redeploy without
+   * the planner reading a file.
    */
   normalize(spec: Readonly<Record<string, unknown>>): Record<string, unknown> {
     const out: Record<string, unknown> = { ...spec };
-    if (typeof spec.source === 'string') {
-      out.sourceHash = buildFunctionArchive(this.#rt.api.root, spec.source, `${FUNCTION_KIND} ${spec.source}`).hash;
-    }
     const secrets = spec.secrets as Record<string, { secret?: unknown; version?: unknown }> | undefined;
     if (secrets) {
       out.secrets = Object.fromEntries(
@@ -308,7 +307,10 @@ export class FunctionHandler implements ResourceHandler {
     region: string,
   ): Promise<{ hash: string; storageSource: unknown }> {
     const api = this.#rt.api;
-    const archive = buildFunctionArchive(api.root, String(desired.spec.source), desired.key);
+    // What the load step built and the plan compared; built here when this process did not load it.
+    const archive =
+      archiveByHash(desired.spec.sourceHash) ??
+      buildFunctionArchive(api.root, String(desired.spec.source), desired.key);
     const [upload] = await api.call<[{ uploadUrl?: string; storageSource?: unknown }]>(
       `get an upload URL for function ${desired.name}`,
       desired.key,
@@ -443,10 +445,10 @@ export class FunctionHandler implements ResourceHandler {
       // An earlier attempt created it (its answer was lost) or someone else did.
       if (!isOwnedBy(existing.labels, ctx.owner) && !desired.adopt) throw unowned(desired, 'function', desired.name);
       const observed = this.#observed(ctx, existing, region, desired.spec.source);
-      if (
-        isOwnedBy(existing.labels, ctx.owner) &&
-        observed.spec.sourceHash === this.normalize(desired.spec).sourceHash
-      ) {
+      const want =
+        desired.spec.sourceHash ??
+        buildFunctionArchive(this.#rt.api.root, String(desired.spec.source), desired.key).hash;
+      if (isOwnedBy(existing.labels, ctx.owner) && observed.spec.sourceHash === want) {
         return observed;
       }
       return this.update(ctx, desired, observed, [
