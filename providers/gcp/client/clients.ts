@@ -116,9 +116,6 @@ export class GcpClients {
   serviceUsage(): GapicClient {
     return this.#get('serviceUsage', (o) => new (require('@google-cloud/service-usage').v1.ServiceUsageClient)(o));
   }
-  projects(): GapicClient {
-    return this.#get('projects', (o) => new (require('@google-cloud/resource-manager').v3.ProjectsClient)(o));
-  }
 
   async close(): Promise<void> {
     for (const client of this.#cache.values()) await client.close?.().catch(() => {});

@@ -51,7 +51,7 @@ export interface GoogleFailure {
 
 /**
  * Reads a client error. Two shapes exist: the current google-gax maps the answer to a gRPC code and
- * decodes `details`; the older google-gax that some packages pin (service usage, resource manager)
+ * decodes `details`; the older google-gax that service usage pins, and keelson's own REST calls,
  * leaves the HTTP status in `code` and the JSON body in `message`.
  */
 export function readFailure(error: unknown): GoogleFailure {
