@@ -8,6 +8,7 @@ import {
   type ResolvedResource,
   type ResourceHandler,
   resourceKey,
+  specOf,
 } from '../../sdk/index.ts';
 import { isAlreadyExists, isNotFound } from '../client/errors.ts';
 import { isOwnedBy, ownershipLabels, userLabels } from '../ownership.ts';
@@ -197,15 +198,13 @@ export class RunServiceHandler implements ResourceHandler {
   }
 
   #service(ctx: HandlerContext, desired: ResolvedResource): Record<string, unknown> {
-    const spec = this.normalize(desired.spec);
-    const env = Object.entries((spec.env ?? {}) as Record<string, string>).map(([name, value]) => ({ name, value }));
-    for (const [name, s] of Object.entries(
-      (spec.secrets ?? {}) as Record<string, { secret: string; version: string }>,
-    )) {
-      env.push({ name, valueSource: { secretKeyRef: { secret: s.secret, version: s.version } } } as never);
+    const spec = specOf(runServiceSchema, desired);
+    const env: Record<string, unknown>[] = Object.entries(spec.env).map(([name, value]) => ({ name, value }));
+    for (const [name, s] of Object.entries(spec.secrets)) {
+      env.push({ name, valueSource: { secretKeyRef: { secret: shortName(s.secret), version: s.version } } });
     }
     return {
-      labels: ownershipLabels(spec.labels as Record<string, string>, ctx.owner, desired.protect),
+      labels: ownershipLabels(spec.labels, ctx.owner, desired.protect),
       ingress: spec.ingress,
       template: compact({
         serviceAccount: spec.serviceAccount,

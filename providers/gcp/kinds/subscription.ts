@@ -7,6 +7,7 @@ import {
   type ObserveQuery,
   type ResolvedResource,
   type ResourceHandler,
+  specOf,
 } from '../../sdk/index.ts';
 import { isAlreadyExists, isNotFound } from '../client/errors.ts';
 import { isOwnedBy, ownershipLabels, userLabels } from '../ownership.ts';
@@ -199,24 +200,24 @@ export class PubSubSubscriptionHandler implements ResourceHandler {
   }
 
   #body(ctx: HandlerContext, desired: ResolvedResource): Record<string, unknown> {
-    const spec = this.normalize(desired.spec);
-    const push = spec.pushConfig as Subscription['pushConfig'];
+    const spec = specOf(subscriptionSchema, desired);
+    const dl = spec.deadLetterPolicy;
     return compact<Record<string, unknown>>({
       name: this.#path(desired.name),
-      topic: spec.topic as string,
-      labels: ownershipLabels(spec.labels as Record<string, string>, ctx.owner, desired.protect),
-      ackDeadlineSeconds: spec.ackDeadlineSeconds as number,
+      topic: this.#topicPath(spec.topic),
+      labels: ownershipLabels(spec.labels, ctx.owner, desired.protect),
+      ackDeadlineSeconds: spec.ackDeadlineSeconds,
       messageRetentionDuration: toDuration(spec.messageRetentionDuration),
-      retainAckedMessages: spec.retainAckedMessages as boolean,
-      enableMessageOrdering: spec.enableMessageOrdering as boolean,
-      filter: spec.filter as string | undefined,
+      retainAckedMessages: spec.retainAckedMessages,
+      enableMessageOrdering: spec.enableMessageOrdering,
+      filter: spec.filter,
       // Never expire for inactivity (Google's default deletes an idle subscription after 31 days).
       expirationPolicy: {},
-      pushConfig: push ?? {},
+      pushConfig: spec.pushConfig ?? {},
       retryPolicy: spec.retryPolicy
-        ? durations(spec.retryPolicy as Record<string, unknown>, ['minimumBackoff', 'maximumBackoff'])
+        ? durations({ ...spec.retryPolicy }, ['minimumBackoff', 'maximumBackoff'])
         : undefined,
-      deadLetterPolicy: (spec.deadLetterPolicy as Subscription['deadLetterPolicy']) ?? undefined,
+      deadLetterPolicy: dl ? { ...dl, deadLetterTopic: this.#topicPath(dl.deadLetterTopic) } : undefined,
     });
   }
 
