@@ -2,7 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CloudflareSimulator } from '../providers/cloudflare/simulator/index.ts';
 import { startCloudflareSimulator } from '../providers/cloudflare/simulator/index.ts';
 import { type HetznerSimulator, startHetznerSimulator } from '../providers/hetzner/simulator/index.ts';
-import { type FirestoreCapture, startFirestoreCapture } from '../workers/shared/firestore-capture.ts';
+import {
+  type FirestoreDocuments,
+  startFirestoreDocuments,
+  testServiceAccount,
+} from '../workers/shared/firestore-documents.ts';
 import { EngineRig } from './support/engine-rig.ts';
 
 // The company's Cloudflare desired state (desired-state/cloudflare, with the Hetzner servers its DNS
@@ -10,13 +14,12 @@ import { EngineRig } from './support/engine-rig.ts';
 // Workers run in workerd. Tests run in order: each builds on the state the previous one left.
 let cf: CloudflareSimulator;
 let hz: HetznerSimulator;
-let firestore: FirestoreCapture;
+let firestore: FirestoreDocuments;
 let rig: EngineRig;
 
 const SECRETS = {
   'aircall-webhook-token': 'aircall-token-v1',
   'guesty-webhook-secret': `whsec_${Buffer.from('guesty-signing-key-0123456789').toString('base64')}`,
-  'firestore-worker-token': 'fs-token',
   'rocketchat-llm-token': 'rc-token',
   'groq-api-key': 'groq-key',
   'qdrant-api-key': 'qdrant-key',
@@ -43,7 +46,8 @@ const postAircall = (token: string) =>
 beforeAll(async () => {
   cf = await startCloudflareSimulator({ zones: ['example.com'] });
   hz = await startHetznerSimulator();
-  firestore = await startFirestoreCapture();
+  const account = await testServiceAccount();
+  firestore = await startFirestoreDocuments({ projectId: 'company-prod', publicKeyPem: account.publicKeyPem });
   rig = new EngineRig({ env: { ...cf.env(), HCLOUD_TOKEN: 'hz-token', HCLOUD_ENDPOINT: hz.endpoint } }).copyDesired(
     'hetzner',
     'cloudflare',
@@ -59,7 +63,7 @@ beforeAll(async () => {
       ),
   );
   // Secrets the Hetzner part may add later get placeholders; the Cloudflare ones are set above.
-  rig.secrets = { ...SECRETS };
+  rig.secrets = { ...SECRETS, 'gcp-workers-service-account': account.keyJson };
   rig.fillSecrets();
 }, 120_000);
 
@@ -140,8 +144,9 @@ describe('the company Cloudflare desired state through runPass', { timeout: 120_
     expect(cron).toBe('*/30 * * * *');
     const before = firestore.requests.length;
     expect(await cf.triggerCron('guesty-webhook', cron as string)).toEqual({ outcome: 'ok' });
-    expect(firestore.requests.slice(before).map((r) => [r.path, r.authorization])).toEqual([
-      ['/v1/projects/company-prod/databases/(default)/documents/worker-heartbeats/guesty-webhook', 'Bearer fs-token'],
+    // Authorised with a JWT the Worker signed with the service-account key (verified by the stand-in).
+    expect(firestore.requests.slice(before).map((r) => [r.path, r.authorization?.split('.').length])).toEqual([
+      ['/v1/projects/company-prod/databases/(default)/documents/worker-heartbeats/guesty-webhook', 3],
     ]);
   });
 

@@ -1,5 +1,7 @@
 #!/bin/bash
 # Initiates replica set ${REPLICA_SET} once all members answer; does nothing when it already exists.
+# Then creates (or updates the password of) the mongo-listener user: a role with only `find` and
+# `changeStream` on rocketchat.rocketchat_message, what a change stream with updateLookup needs.
 set -euo pipefail
 password="$$(cat /run/secrets/root_password)"
 for host in mongo1 mongo2 mongo3; do
@@ -15,3 +17,15 @@ mongosh --quiet --host mongo1 -u root -p "$$password" --authenticationDatabase a
     ] });
     print("replica set initiated");
   }'
+
+listener_password="$$(cat /run/secrets/listener_password)"
+until mongosh --quiet --host mongo1 -u root -p "$$password" --authenticationDatabase admin --eval 'db.hello().isWritablePrimary' | grep -q true; do sleep 2; done
+LISTENER_PASSWORD="$$listener_password" mongosh --quiet --host mongo1 -u root -p "$$password" --authenticationDatabase admin --eval '
+  const admin = db.getSiblingDB("admin");
+  const privileges = [{ resource: { db: "rocketchat", collection: "rocketchat_message" }, actions: ["find", "changeStream"] }];
+  if (admin.getRole("rocketchatMessageStream")) admin.updateRole("rocketchatMessageStream", { privileges, roles: [] });
+  else admin.createRole({ role: "rocketchatMessageStream", privileges, roles: [] });
+  const pwd = process.env.LISTENER_PASSWORD;
+  if (admin.getUser("mongo-listener")) admin.updateUser("mongo-listener", { pwd, roles: ["rocketchatMessageStream"] });
+  else admin.createUser({ user: "mongo-listener", pwd, roles: ["rocketchatMessageStream"] });
+  print("mongo-listener user ready");'

@@ -104,13 +104,6 @@ export const cloudflareModule: ProviderModule = {
   },
   // Imported only when a simulator is started: validate and plan never load simulator code (or miniflare).
   simulator: {
-    async start(options) {
-      if (options.port !== undefined || options.statePath !== undefined) {
-        throw new Error('this Cloudflare simulator listens on a free port and cannot keep its state in a file');
-      }
-      const { startCloudflareSimulator } = await import('./simulator/index.ts');
-      const sim = await startCloudflareSimulator();
-      return { env: sim.env(), close: () => sim.close() };
-    },
+    start: async (options) => (await import('./simulator/entry.ts')).cloudflareSimulatorEntry.start(options),
   },
 };

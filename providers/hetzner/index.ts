@@ -60,13 +60,7 @@ export const hetznerModule: ProviderModule = {
     return createHetznerProvider({ endpoint: config.endpoint, token: config.token });
   },
   // Imported only when a simulator is started: validate and plan never load simulator code.
-  // (Issue 11 adds `hetznerSimulatorEntry` with --state to simulator/; this becomes a one-line call to it.)
   simulator: {
-    async start(options) {
-      if (options.statePath !== undefined) throw new Error('this Hetzner simulator cannot keep its state in a file');
-      const { startHetznerSimulator } = await import('./simulator/index.ts');
-      const sim = await startHetznerSimulator(options.port === undefined ? {} : { port: options.port });
-      return { env: { HCLOUD_ENDPOINT: sim.endpoint, HCLOUD_TOKEN: 'simulator' }, close: () => sim.close() };
-    },
+    start: async (options) => (await import('./simulator/entry.ts')).hetznerSimulatorEntry.start(options),
   },
 };

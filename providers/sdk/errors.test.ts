@@ -31,7 +31,9 @@ describe('the error catalogue', () => {
   });
 
   it('has a message helper per code that names what failed', () => {
-    expect(ERRORS.DELETION_BUDGET.message(7, 5)).toMatch(/delete 7 resources, more than the deletion budget of 5/);
+    expect(ERRORS.DELETION_BUDGET.message(7, 5)).toMatch(
+      /delete or replace 7 resources, more than the deletion budget of 5/,
+    );
     expect(ERRORS.API_ERROR.message('update server a', 'HTTP 503')).toBe('cannot update server a: HTTP 503');
   });
 });

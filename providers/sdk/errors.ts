@@ -125,6 +125,12 @@ export const ERRORS = {
     message: (count: number, budget: number) =>
       `this plan would delete or replace ${count} resources, more than the deletion budget of ${budget} per pass; nothing is applied. If this is intended, run again with a higher budget (--deletion-budget ${count}, or deletionBudget in the config); if not, check that the desired-state directory was not emptied by mistake`,
   }),
+  PLAN_STALE: entry({
+    class: 'terminal',
+    meaning: 'the plan that was shown (or saved) is no longer what applying would do; nothing is applied',
+    message: (what: string) =>
+      `${what} since the plan was shown; nothing is applied. Look at the new plan (keelson plan) and apply again`,
+  }),
 } as const;
 
 /** Stable error codes: the keys of the catalogue. */

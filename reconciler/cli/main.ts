@@ -12,10 +12,18 @@ Usage:
   keelson plan DIR [--json] [--detailed-exitcode]
                                        show what apply would change (exit 0 no changes, 1 error,
                                        2 changes with --detailed-exitcode)
-  keelson apply DIR [--auto-approve]   apply the plan (asks for confirmation on a terminal)
+  keelson plan DIR --out plan.json     save the plan; apply exactly it later with keelson apply plan.json
+  keelson apply DIR [--auto-approve]   apply the plan (asks for confirmation on a terminal); refused
+                                       if observing again gives a plan other than the one shown
+  keelson apply plan.json              apply a saved plan; refused if the desired state or the live
+                                       state of a resource in it changed since
   keelson schema [--out FILE]          write the JSON Schema for desired-state files
   keelson serve [--config FILE]        run the reconciler daemon
   keelson demo                         run the local demo (daemon on an example repository)
+  keelson simulate hetzner|cloudflare|gcp [--port N] [--state FILE]
+                                       run one cloud API simulator on loopback until Ctrl-C; prints
+                                       the environment a client needs (KEY=VALUE lines); --state
+                                       keeps its objects across restarts
 
 Options for plan and apply:
   --state FILE           state file (default $KEELSON_STATE_PATH or .keelson/state.json)
@@ -47,6 +55,10 @@ export async function main(argv: readonly string[]): Promise<number> {
         const run = daemon[command === 'serve' ? 'serveCommand' : 'demoCommand'];
         if (!run) throw new UsageError(`keelson ${command} is not available in this build`);
         return await run(rest);
+      }
+      case 'simulate': {
+        const { simulateCommand } = await import('./simulate.ts');
+        return await simulateCommand(rest);
       }
       case undefined:
       case 'help':

@@ -31,6 +31,11 @@ export interface PassInput {
    * that `keelson plan` writes nothing anywhere. The daemon records its plan-only passes too.
    */
   readonly record?: boolean;
+  /**
+   * Apply only if the plan comes out as the one shown (`keelson apply` after its confirmation, or
+   * a saved plan): otherwise the plan is refused whole with PLAN_STALE.
+   */
+  readonly expectedPlan?: { matches(plan: Plan): boolean };
   /** Fold the plan's drift into the stored drift records (the daemon's alerts), with this policy. */
   readonly drift?: DriftAlertPolicy;
   /**

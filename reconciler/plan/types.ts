@@ -56,7 +56,7 @@ export interface Plan {
   readonly changes: readonly ResourceChange[];
   readonly drift: readonly DriftEntry[];
   /** Set when the plan must not be applied at all (e.g. the deletion budget is exceeded). */
-  readonly refused?: { readonly code: 'DELETION_BUDGET'; readonly message: string };
+  readonly refused?: { readonly code: 'DELETION_BUDGET' | 'PLAN_STALE'; readonly message: string };
   /** Owned resources with no desired counterpart that could not be pruned, and unowned conflicts. */
   readonly summary: PlanSummary;
 }

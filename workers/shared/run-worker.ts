@@ -4,6 +4,8 @@ import { bundleWorker } from '../../providers/cloudflare/kinds/worker-bundle.ts'
 
 /** A Worker from `workers/<name>` running in workerd (miniflare), for that Worker's own tests. */
 export interface RunningWorker {
+  /** The Worker's own HTTP address on loopback, for callers outside the test (RocketChat's webhook). */
+  readonly url: string;
   fetch(url: string, init?: RequestInit): Promise<Response>;
   scheduled(cron: string): Promise<string>;
   close(): Promise<void>;
@@ -24,12 +26,15 @@ export async function runWorker(name: string, bindings: Record<string, string>):
     modules: [{ type: 'ESModule', path: '/index.js', contents: bundle.code }],
     compatibilityDate: '2024-09-23',
     bindings,
+    host: '127.0.0.1',
+    port: 0,
   });
-  await mf.ready;
+  const url = (await mf.ready).toString().replace(/\/$/, '');
   const worker = (await mf.getWorker()) as unknown as Fetcher;
   return {
-    async fetch(url, init) {
-      const response = await worker.fetch(url, init);
+    url,
+    async fetch(target, init) {
+      const response = await worker.fetch(target, init);
       const body = await response.arrayBuffer();
       return new Response(body.byteLength === 0 ? null : body, {
         status: response.status,

@@ -17,6 +17,73 @@ export function registerDnsApi(router: Router, state: SimState): void {
     return paginate(zones, req.query, 20, 50);
   });
 
+  // export, import and batch are their own endpoints, matched before a record id would be.
+  router.on('GET', '/zones/:zone/dns_records/export', (req) => {
+    const zone = state.zones.get(req.params.zone as string);
+    if (!zone) return zoneMissing();
+    return { status: 200, body: exportZone(state, zone) };
+  });
+  router.on('POST', '/zones/:zone/dns_records/import', async (req) => {
+    const zone = state.zones.get(req.params.zone as string);
+    if (!zone) return zoneMissing();
+    const file = req.form?.get('file');
+    if (file === null || file === undefined) return fail(400, 1036, 'A BIND file is required (multipart part "file").');
+    const text = typeof file === 'string' ? file : await file.text();
+    const proxied = req.form?.get('proxied') === 'true';
+    let parsed = 0;
+    let added = 0;
+    for (const line of text.split(/\r?\n/)) {
+      const input = parseBindLine(line, zone.name);
+      if (!input) continue;
+      parsed++;
+      const made = buildRecord(state, zone, { ...input, proxied: proxied && PROXIABLE.has(input.type) }, undefined);
+      if ('status' in made) continue; // the API skips records it cannot add and counts the rest
+      state.records.set(made.id, made);
+      added++;
+    }
+    return ok({ recs_added: added, total_records_parsed: parsed });
+  });
+  router.on('POST', '/zones/:zone/dns_records/batch', (req) => {
+    const zone = state.zones.get(req.params.zone as string);
+    if (!zone) return zoneMissing();
+    const body = (req.json ?? {}) as Record<string, unknown>;
+    const list = (k: string) => (Array.isArray(body[k]) ? (body[k] as Record<string, unknown>[]) : []);
+    // All or nothing: work on a copy, keep it only when every operation succeeded.
+    const saved = new Map(state.records);
+    const result: Record<string, Record<string, unknown>[]> = { deletes: [], patches: [], puts: [], posts: [] };
+    const undo = (answer: SimResponse) => {
+      state.records.clear();
+      for (const [k, v] of saved) state.records.set(k, v);
+      return answer;
+    };
+    for (const d of list('deletes')) {
+      const r = state.records.get(String(d.id));
+      if (!r || r.zone_id !== zone.id) return undo(recordMissing());
+      state.records.delete(r.id);
+      result.deletes!.push(recordBody(r));
+    }
+    for (const [key, merge] of [
+      ['patches', true],
+      ['puts', false],
+    ] as const) {
+      for (const p of list(key)) {
+        const r = state.records.get(String(p.id));
+        if (!r || r.zone_id !== zone.id) return undo(recordMissing());
+        const made = buildRecord(state, zone, merge ? { ...recordBody(r), ...p } : p, r);
+        if ('status' in made) return undo(made);
+        state.records.set(made.id, made);
+        result[key]!.push(recordBody(made));
+      }
+    }
+    for (const p of list('posts')) {
+      const made = buildRecord(state, zone, p, undefined);
+      if ('status' in made) return undo(made);
+      state.records.set(made.id, made);
+      result.posts!.push(recordBody(made));
+    }
+    return ok(result);
+  });
+
   router.on('GET', '/zones/:zone/dns_records', (req) => {
     const zone = state.zones.get(req.params.zone as string);
     if (!zone) return zoneMissing();
@@ -115,11 +182,12 @@ export function recordBody(r: SimRecord): Record<string, unknown> {
     locked: false,
     meta: { auto_added: false },
     settings: {},
-    comment: r.comment,
     tags: r.tags,
     created_on: r.created_on,
     modified_on: r.modified_on,
   };
+  // A record without a comment has none in the answer (the document and the SDK type it `string`).
+  if (r.comment !== null) body.comment = r.comment;
   if (r.priority !== undefined) body.priority = r.priority;
   if (r.data !== undefined) body.data = r.data;
   return body;
@@ -205,4 +273,55 @@ function buildRecord(
   if (typeof priority === 'number' && (type === 'MX' || type === 'SRV')) record.priority = priority;
   if (data && (type === 'SRV' || type === 'CAA')) record.data = { ...data };
   return record;
+}
+
+/** The zone's records as a BIND file, as `GET …/dns_records/export` answers (text, not JSON). */
+function exportZone(state: SimState, zone: SimZone): string {
+  const lines = [`;;`, `;; Domain:     ${zone.name}.`, `;; Exported:   ${now()}`, `;;`, ''];
+  const records = [...state.records.values()]
+    .filter((r) => r.zone_id === zone.id)
+    .sort((a, b) => a.name.localeCompare(b.name) || a.type.localeCompare(b.type));
+  for (const r of records) {
+    const ttl = r.ttl === 1 ? 1 : r.ttl;
+    const content = r.type === 'TXT' && !r.content.startsWith('"') ? `"${r.content}"` : r.content;
+    const target =
+      r.type === 'CNAME' || r.type === 'MX' || r.type === 'NS' ? `${content.replace(/\.$/, '')}.` : content;
+    const priority = r.priority === undefined ? '' : `${r.priority} `;
+    const tags = r.proxied ? ' ; cf_tags=cf-proxied:true' : '';
+    lines.push(`${r.name}.\t${ttl}\tIN\t${r.type}\t${priority}${target}${tags}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** One resource record line of a BIND file (`name ttl [class] type rdata`); undefined for others. */
+function parseBindLine(
+  line: string,
+  zoneName: string,
+): { name: string; ttl: number; type: string; content: string; priority?: number } | undefined {
+  const text = line.replace(/;.*$/, '').trim();
+  if (text === '' || text.startsWith('$')) return undefined;
+  const parts = text.split(/\s+/);
+  if (parts.length < 4) return undefined;
+  const name = parts[0]!.replace(/\.$/, '').replace(/^@$/, zoneName);
+  let i = 1;
+  const ttl = /^\d+$/.test(parts[i]!) ? Number(parts[i++]) : 1;
+  if (parts[i] === 'IN') i++;
+  const type = (parts[i++] ?? '').toUpperCase();
+  if (!TYPES.has(type)) return undefined;
+  let rest = parts.slice(i);
+  let priority: number | undefined;
+  if (type === 'MX') {
+    priority = Number(rest[0]);
+    rest = rest.slice(1);
+  }
+  let content = rest.join(' ');
+  if (type === 'TXT') content = content.replace(/^"(.*)"$/, '$1');
+  if (type === 'CNAME' || type === 'MX' || type === 'NS') content = content.replace(/\.$/, '');
+  return {
+    name,
+    ttl: ttl === 1 || (ttl >= 60 && ttl <= 86400) ? ttl : 1,
+    type,
+    content,
+    ...(priority === undefined ? {} : { priority }),
+  };
 }

@@ -23,10 +23,21 @@ export function ok(result: unknown, resultInfo?: ResultInfo, status = 200): SimR
 }
 
 /** `{success: false, errors: [{code, message}], messages: [], result: null}`. */
-export function fail(status: number, code: number, message: string, headers?: Record<string, string>): SimResponse {
+export function fail(
+  status: number,
+  code: number,
+  message: string,
+  headers?: Record<string, string>,
+  chain?: readonly { code: number; message: string }[],
+): SimResponse {
   return {
     status,
-    body: { success: false, errors: [{ code, message }], messages: [], result: null },
+    body: {
+      success: false,
+      errors: [{ code, message, ...(chain ? { error_chain: chain } : {}) }],
+      messages: [],
+      result: null,
+    },
     ...(headers ? { headers } : {}),
   };
 }

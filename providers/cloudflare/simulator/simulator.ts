@@ -4,14 +4,26 @@ import { registerDnsApi } from './dns-api.ts';
 import { fail, type SimResponse } from './envelope.ts';
 import { registerR2Api } from './r2-api.ts';
 import { Router } from './router.ts';
-import { SimState } from './state.ts';
+import { type SerializedCloudflareState, SimState } from './state.ts';
+
+export type { SerializedCloudflareState } from './state.ts';
+
 import { WorkerRuntime } from './worker-runtime.ts';
 import { registerWorkersApi } from './workers-api.ts';
+import { registerWranglerApi } from './wrangler-api.ts';
 
 /** Options of `startCloudflareSimulator`. */
 export interface CloudflareSimulatorOptions {
   /** The only token accepted. Default `sim-token`. */
   readonly token?: string;
+  /** The account e-mail for Global API Key auth (`X-Auth-Email`). Default `sim@example.com`. */
+  readonly email?: string;
+  /** The Global API Key (`X-Auth-Key`). Default `sim-global-api-key`. */
+  readonly globalKey?: string;
+  /** Loopback port. Default: any free one. */
+  readonly port?: number;
+  /** Called after every answered write (POST, PUT, PATCH, DELETE) that succeeded: what `--state` uses. */
+  readonly onChange?: () => void;
   /** The account id. Default a fixed 32-hex id. */
   readonly accountId?: string;
   /** Zones that exist from the start. Default `['example.com']`. */
@@ -62,6 +74,8 @@ const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 export class CloudflareSimulator {
   readonly state: SimState;
   readonly token: string;
+  readonly email: string;
+  readonly globalKey: string;
   /** `http://127.0.0.1:<port>/client/v4`: the base URL to give the SDK. */
   url = '';
   readonly requests: RequestLogEntry[] = [];
@@ -73,9 +87,15 @@ export class CloudflareSimulator {
   #rateLimit: number;
   #rateWindowMs: number;
   readonly #sent = new Map<string, number[]>();
+  readonly #port: number;
+  readonly #onChange: (() => void) | undefined;
 
   constructor(options: CloudflareSimulatorOptions = {}) {
     this.token = options.token ?? 'sim-token';
+    this.email = options.email ?? 'sim@example.com';
+    this.globalKey = options.globalKey ?? 'sim-global-api-key';
+    this.#port = options.port ?? 0;
+    this.#onChange = options.onChange;
     this.state = new SimState(options.accountId ?? '023e105f4ecef8ad9ca31a8372d0c353');
     for (const zone of options.zones ?? ['example.com']) this.state.addZone(zone);
     this.#rateLimit = options.rateLimit ?? 1200;
@@ -84,6 +104,7 @@ export class CloudflareSimulator {
     registerDnsApi(this.#router, this.state);
     registerR2Api(this.#router, this.state);
     registerWorkersApi(this.#router, this.state);
+    registerWranglerApi(this.#router, this.state);
     this.#runtime = new WorkerRuntime(this.state);
     this.#server = createServer((req, res) => {
       this.#handle(req, res).catch((error: unknown) => {
@@ -98,7 +119,13 @@ export class CloudflareSimulator {
   }
 
   async listen(): Promise<this> {
-    await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(this.#port, '127.0.0.1', () => {
+        this.#server.off('error', reject);
+        resolve();
+      });
+    });
     const { port } = this.#server.address() as AddressInfo;
     this.url = `http://127.0.0.1:${port}${API_PREFIX}`;
     return this;
@@ -111,6 +138,14 @@ export class CloudflareSimulator {
       CLOUDFLARE_ACCOUNT_ID: this.accountId,
       CLOUDFLARE_API_BASE_URL: this.url,
     };
+  }
+
+  serialize(): SerializedCloudflareState {
+    return this.state.serialize();
+  }
+
+  restore(data: SerializedCloudflareState): void {
+    this.state.restore(data);
   }
 
   addZone(name: string): string {
@@ -166,7 +201,9 @@ export class CloudflareSimulator {
     const contentType = String(req.headers['content-type'] ?? '');
     let json: unknown;
     let form: FormData | undefined;
-    if (raw.length > 0 && contentType.includes('application/json')) {
+    // The API parses a body that is not multipart as JSON whatever its content type says: wrangler
+    // sends JSON as `text/plain;charset=UTF-8`.
+    if (raw.length > 0 && !contentType.includes('multipart/form-data')) {
       try {
         json = JSON.parse(raw.toString('utf8'));
       } catch {
@@ -187,8 +224,13 @@ export class CloudflareSimulator {
       status: answer.status,
       ...(this.#recordBodies ? { requestBody: json, responseBody: answer.body, contentType } : {}),
     });
-    res.writeHead(answer.status, { 'content-type': 'application/json', ...(answer.headers ?? {}) });
-    res.end(JSON.stringify(answer.body));
+    if (WRITE_METHODS.has(method) && answer.status < 400) this.#onChange?.();
+    const text = typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body);
+    res.writeHead(answer.status, {
+      'content-type': typeof answer.body === 'string' ? 'text/plain; charset=utf-8' : 'application/json',
+      ...(answer.headers ?? {}),
+    });
+    res.end(text);
   }
 
   async #answer(
@@ -199,11 +241,8 @@ export class CloudflareSimulator {
     json: unknown,
     form: FormData | undefined,
   ): Promise<SimResponse> {
-    if (req.headers.authorization !== `Bearer ${this.token}`) {
-      return path === '/user/tokens/verify'
-        ? fail(401, 1000, 'Invalid API Token')
-        : fail(403, 10000, 'Authentication error');
-    }
+    const denied = this.#authenticate(req, path);
+    if (denied) return denied;
     const limited = this.#spend(this.token);
     if (limited) return limited;
     const fault = this.#faults.find(
@@ -235,9 +274,51 @@ export class CloudflareSimulator {
       };
     }
     const match = this.#router.match(method, path);
-    if (match === undefined) return fail(404, 7003, `No route for that URI: ${path}`);
+    if (match === undefined) {
+      // As the API answers a path it does not route: 7003 naming the path, then 7000.
+      return {
+        status: 404,
+        body: {
+          success: false,
+          errors: [
+            { code: 7003, message: `Could not route to ${path}, perhaps your object identifier is invalid?` },
+            { code: 7000, message: 'No route for that URI' },
+          ],
+          messages: [],
+          result: null,
+        },
+      };
+    }
     if (match === 'method') return fail(405, 10405, `Method ${method} not allowed for ${path}`);
     return match.endpoint({ method, path, params: match.params, query, json, form });
+  }
+
+  /**
+   * Cloudflare takes an API token (`Authorization: Bearer`) or the account's Global API Key
+   * (`X-Auth-Email` + `X-Auth-Key`); each refused with the vendor's codes.
+   */
+  #authenticate(req: IncomingMessage, path: string): SimResponse | undefined {
+    const authorization = req.headers.authorization;
+    const email = req.headers['x-auth-email'];
+    const key = req.headers['x-auth-key'];
+    if (authorization !== undefined) {
+      if (!/^Bearer \S+$/.test(authorization)) {
+        return fail(400, 6003, 'Invalid request headers', undefined, [
+          { code: 6111, message: 'Invalid format for Authorization header' },
+        ]);
+      }
+      if (authorization === `Bearer ${this.token}`) return undefined;
+      return path === '/user/tokens/verify'
+        ? fail(401, 1000, 'Invalid API Token')
+        : fail(403, 10000, 'Authentication error');
+    }
+    if (key !== undefined || email !== undefined) {
+      if (email === undefined) return fail(400, 9106, 'Missing X-Auth-Email header');
+      if (key === undefined) return fail(400, 9107, 'Missing X-Auth-Key header');
+      if (email === this.email && key === this.globalKey) return undefined;
+      return fail(403, 9103, 'Unknown X-Auth-Key or X-Auth-Email');
+    }
+    return fail(400, 10000, 'Authentication error');
   }
 
   /** Sliding-window budget per token; past it, 429 with `retry-after` until the oldest request leaves. */

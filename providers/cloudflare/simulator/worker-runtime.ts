@@ -80,18 +80,23 @@ export class WorkerRuntime {
     return this.#mf;
   }
 
-  /** Sends a request to the Worker whose route matches `url`; 404 when no route does. */
+  /** Sends a request to the Worker whose route (or enabled `workers.dev` name) matches `url`; 404 when none does. */
   async fetchRoute(url: string, init?: RequestInit): Promise<Response> {
     const parsed = new URL(url);
     const route = [...this.#state.routes.values()]
       .filter((r) => routeMatches(r.pattern, parsed))
       // The most specific (longest) pattern wins, as at Cloudflare.
       .sort((a, b) => b.pattern.length - a.pattern.length)[0];
-    if (!route || !this.#state.scripts.has(route.script)) {
+    // `<script>.<account subdomain>.workers.dev` reaches a script whose workers.dev subdomain is enabled.
+    const dev = parsed.hostname.endsWith(`.${this.#state.workersSubdomain}.workers.dev`)
+      ? this.#state.scripts.get(parsed.hostname.split('.')[0] ?? '')
+      : undefined;
+    const target = dev?.subdomain?.enabled ? dev.id : route?.script;
+    if (target === undefined || !this.#state.scripts.has(target)) {
       return new Response(`no Worker route matches ${parsed.host}${parsed.pathname}`, { status: 404 });
     }
     const mf = await this.#ready();
-    const worker = (await mf.getWorker(route.script)) as unknown as WorkerFetcher;
+    const worker = (await mf.getWorker(target)) as unknown as WorkerFetcher;
     const response = await worker.fetch(url, init);
     // Copy into a Node Response so callers can use it after the runtime reloads.
     const body = await response.arrayBuffer();

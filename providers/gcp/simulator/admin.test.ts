@@ -486,6 +486,20 @@ describe('bad input is a 400 that names the field', () => {
   const L = () => `${P()}/locations/${sim.region}`;
   const cases: [string, string, string, () => unknown, string][] = [
     [
+      'a field the API does not have (GCP: Unknown name … Cannot find field)',
+      'PUT',
+      '/v1/{P}/topics/typo',
+      () => ({ lables: { a: 'b' } }),
+      'topic',
+    ],
+    [
+      'an unknown field deep inside',
+      'PUT',
+      '/v1/{P}/subscriptions/deep',
+      () => ({ topic: 'TOPIC', pushConfig: { endpoint: 'http://x' } }),
+      'subscription.push_config',
+    ],
+    [
       'topic retention under 10 minutes',
       'PUT',
       '/v1/{P}/topics/short-lived',
@@ -595,5 +609,23 @@ describe('bad input is a 400 that names the field', () => {
     ).error;
     expect(err.status).toBe('INVALID_ARGUMENT');
     expect(err.details[0]?.fieldViolations?.[0]?.field).toBe(field);
+  });
+
+  it('takes proto field names (snake_case) as well as JSON names, as GCP does', async () => {
+    const h = { authorization: `Bearer ${sim.env.GCP_ACCESS_TOKEN}`, 'content-type': 'application/json' };
+    await fetch(`${sim.url}/v1/${P()}/topics/snake-topic`, { method: 'PUT', headers: h, body: '{}' });
+    const res = await fetch(`${sim.url}/v1/${P()}/subscriptions/snake-sub`, {
+      method: 'PUT',
+      headers: h,
+      body: JSON.stringify({
+        topic: `${P()}/topics/snake-topic`,
+        ack_deadline_seconds: 30,
+        retry_policy: { minimum_backoff: '20s' },
+      }),
+    });
+    expect(res.status).toBe(200);
+    const sub = (await res.json()) as { ackDeadlineSeconds: number; retryPolicy: { minimumBackoff: string } };
+    expect(sub.ackDeadlineSeconds).toBe(30);
+    expect(sub.retryPolicy.minimumBackoff).toBe('20s');
   });
 });

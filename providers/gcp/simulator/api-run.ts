@@ -71,7 +71,9 @@ export function runRoutes(ctx: SimContext, ops: Operations): Route[] {
         },
       ],
       reconciling: !ready,
-      observedGeneration: ready ? s.generation : s.observedGeneration,
+      ...(ready || s.observedGeneration !== undefined
+        ? { observedGeneration: ready ? s.generation : s.observedGeneration }
+        : {}),
     };
   };
 

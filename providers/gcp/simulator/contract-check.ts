@@ -235,35 +235,41 @@ export function checkAgainstClientProtos(exchanges: readonly Exchange[]): {
       unmatched.push(`${e.method} ${e.template}`);
       continue;
     }
-    const typeName = rule.response === 'google.longrunning.Operation' ? operationType(e) : rule.response;
-    if (!typeName) continue;
-    const unknown: string[] = [];
-    unknownFields(protoType(typeName), e.responseBody as Json, '', unknown);
-    if (unknown.length > 0)
-      problems.push(`${rule.id} → ${typeName}: fields the client does not know: ${unknown.join(', ')}`);
-    const problem = typeName.startsWith('google.longrunning') ? undefined : decodeProblem(typeName, e.responseBody);
-    if (problem) problems.push(`${rule.id} → ${typeName}: ${problem}`);
+    const body = e.responseBody as Json;
+    let parts: [string, Json][] = [[rule.response, body]];
+    if (rule.response === 'google.longrunning.Operation') {
+      const extra = Object.keys(body).filter((k) => !['name', 'metadata', 'done', 'response', 'error'].includes(k));
+      if (extra.length > 0)
+        problems.push(`${rule.id} → Operation: fields the client does not know: ${extra.join(', ')}`);
+      parts = operationParts(body);
+    }
+    for (const [typeName, json] of parts) {
+      const unknown: string[] = [];
+      unknownFields(protoType(typeName), json, '', unknown);
+      if (unknown.length > 0)
+        problems.push(`${rule.id} → ${typeName}: fields the client does not know: ${unknown.join(', ')}`);
+      const problem = decodeProblem(typeName, json);
+      if (problem) problems.push(`${rule.id} → ${typeName}: ${problem}`);
+    }
     checked++;
   }
   return { checked, problems: [...new Set(problems)], unmatched: [...new Set(unmatched)] };
 }
 
-/** Operations are checked through the type named in their `response`/`metadata` `@type`. */
-function operationType(e: Exchange): string | undefined {
-  const body = e.responseBody as Json;
-  const t = ((body.response ?? body.metadata) as Json | undefined)?.['@type'];
-  return typeof t === 'string' && !t.endsWith('google.protobuf.Empty')
-    ? t.replace(/^type\.googleapis\.com\//, '')
-    : undefined;
+/** An operation's metadata and response, each with the message type its `@type` names. */
+function operationParts(body: Json): [string, Json][] {
+  const out: [string, Json][] = [];
+  for (const key of ['metadata', 'response']) {
+    const part = body[key] as Json | undefined;
+    const t = part?.['@type'];
+    if (typeof t === 'string' && !t.endsWith('google.protobuf.Empty'))
+      out.push([t.replace(/^type\.googleapis\.com\//, ''), part!]);
+  }
+  return out;
 }
 
 function unknownFields(type: protobufTypes.Type, json: Json, path: string, out: string[]): void {
-  const op =
-    path === '' &&
-    (json.done !== undefined || json.metadata !== undefined) &&
-    json.name !== undefined &&
-    type.fields.done === undefined;
-  const target = op ? ((json.response ?? json.metadata) as Json) : json;
+  const target = json;
   for (const [k, v] of Object.entries(target)) {
     if (k === '@type') continue;
     const f = type.fields[k];

@@ -153,6 +153,28 @@ describe('Firestore documents over REST', () => {
     expect(aborted.body.error.status).toBe('ABORTED');
   });
 
+  it('runs collection-group queries and queries below a parent document', async () => {
+    for (const p of ['users/u1/sessions/s1', 'users/u2/sessions/s2', 'sessions/s3', 'users/u1/other/o1']) {
+      await call('PATCH', `/${p}`, { fields: { p: { stringValue: p } } });
+    }
+    const group = await call('POST', ':runQuery', {
+      structuredQuery: { from: [{ collectionId: 'sessions', allDescendants: true }] },
+    });
+    expect((group.body as unknown as QueryRow[]).map((r) => r.document.name.split('/documents/')[1])).toEqual([
+      'sessions/s3',
+      'users/u1/sessions/s1',
+      'users/u2/sessions/s2',
+    ]);
+    const below = await call('POST', '/users/u1:runQuery', {
+      structuredQuery: { from: [{ collectionId: 'sessions' }] },
+    });
+    expect((below.body as unknown as QueryRow[]).map((r) => r.document.name.split('/documents/')[1])).toEqual([
+      'users/u1/sessions/s1',
+    ]);
+    const ids = await call('POST', '/users/u1:listCollectionIds', {});
+    expect(ids.body.collectionIds).toEqual(['other', 'sessions']);
+  });
+
   it('lists with pageToken and refuses a missing database', async () => {
     for (let i = 0; i < 5; i++) await call('PATCH', `/paged/d${i}`, { fields: { i: { integerValue: String(i) } } });
     const first = await call('GET', '/paged?pageSize=2');

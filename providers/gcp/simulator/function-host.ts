@@ -126,7 +126,11 @@ export class FunctionHost {
     const lines = this.#logs.get(name) ?? [];
     this.#logs.set(name, lines);
     const collect = (chunk: Buffer) => {
-      for (const line of chunk.toString('utf8').split('\n')) if (line !== '') lines.push(line);
+      for (const line of chunk.toString('utf8').split('\n')) {
+        if (line === '') continue;
+        lines.push(line);
+        this.#ctx.log.info({ function: name, output: line }, 'gcp simulator: function output');
+      }
       if (lines.length > 2000) lines.splice(0, lines.length - 2000);
     };
     child.stdout?.on('data', collect);

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { zipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeClock } from './clock.ts';
-import { type GcpSimulator, startGcpSimulator } from './server.ts';
+import { contractProblems } from './contract-check.ts';
+import { type Exchange, type GcpSimulator, startGcpSimulator } from './server.ts';
 import { clientOptions, google } from './test-clients.ts';
 
 const probeDir = join(import.meta.dirname, 'testdata', 'probe-function');
@@ -18,6 +19,7 @@ describe('functions that the simulator runs in the Functions Framework', { timeo
   const clock = new FakeClock(Date.UTC(2026, 0, 5, 8, 0, 0));
   let P: string;
   let parent: string;
+  const exchanges: Exchange[] = [];
   const h = () => ({ authorization: `Bearer ${sim.env.GCP_ACCESS_TOKEN}`, 'content-type': 'application/json' });
   const docs = async (collection: string) => {
     const r = await fetch(`${sim.url}/v1/projects/${P}/databases/(default)/documents/${collection}`, { headers: h() });
@@ -33,7 +35,7 @@ describe('functions that the simulator runs in the Functions Framework', { timeo
   };
 
   beforeAll(async () => {
-    sim = await startGcpSimulator({ clock });
+    sim = await startGcpSimulator({ clock, onExchange: (e) => exchanges.push(e) });
     P = sim.projectId;
     parent = `projects/${P}/locations/${sim.region}`;
     const files: Record<string, Uint8Array> = {};
@@ -265,5 +267,14 @@ describe('functions that the simulator runs in the Functions Framework', { timeo
     const [del] = await fns.deleteFunction({ name: fn.name });
     await del.promise();
     expect((await fetch(fn.url!, { method: 'POST', headers: { authorization: `Bearer ${token}` } })).status).toBe(404);
+  });
+
+  it('every answer above fits the discovery documents and the client descriptors', () => {
+    const { protos, discovery, problems } = contractProblems(exchanges);
+    console.log(
+      `checked ${protos} answers against the clients' descriptors, ${discovery} against the discovery documents`,
+    );
+    expect(problems).toEqual([]);
+    expect(protos).toBeGreaterThan(10);
   });
 });

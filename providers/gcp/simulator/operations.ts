@@ -1,5 +1,6 @@
 import { ApiError, notFound } from './api-error.ts';
 import type { SimContext } from './context.ts';
+import { protoType } from './proto-types.ts';
 import { page } from './resource-helpers.ts';
 import { ok, type Route, route } from './router.ts';
 import type { Json, OperationRecord } from './state.ts';
@@ -113,8 +114,7 @@ export class Operations {
         );
       }
       op.done = true;
-      if (op.metadata && typeof op.metadata === 'object')
-        op.metadata = { ...op.metadata, endTime: this.#ctx.timestamp() };
+      if (hasEndTime(op.metadata)) op.metadata = { ...op.metadata, endTime: this.#ctx.timestamp() };
       this.#finishing.delete(op.name);
       this.#ctx.state.changed();
     })();
@@ -162,4 +162,14 @@ export function render(op: OperationRecord): Json {
 /** `type.googleapis.com/<name>` */
 export function typeUrl(name: string): string {
   return `type.googleapis.com/${name}`;
+}
+
+/** Whether the metadata's message type has an `endTime` (Run's metadata is the Service itself; some have no fields). */
+function hasEndTime(metadata: Json): boolean {
+  const type = String(metadata['@type'] ?? '').replace(/^type\.googleapis\.com\//, '');
+  try {
+    return type !== '' && protoType(type).fields.endTime !== undefined;
+  } catch {
+    return false;
+  }
 }

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { zipSync } from 'fflate';
@@ -46,6 +46,23 @@ describe('statePath: the state survives a restart', { timeout: 90_000 }, () => {
       policy: { bindings: [{ role: 'roles/cloudfunctions.invoker', members: ['allUsers'] }] },
     } as unknown as Parameters<typeof fns.setIamPolicy>[0]);
     const jwks = await (await fetch(first.env.GCP_OIDC_JWKS_URL!)).json();
+    await fetch(`${first.url}/v1/projects/${P}/serviceAccounts`, {
+      method: 'POST',
+      headers: h,
+      body: JSON.stringify({ accountId: 'caller' }),
+    });
+    await fetch(`${first.url}/v1/${parent}/jobs`, {
+      method: 'POST',
+      headers: h,
+      body: JSON.stringify({
+        name: `${parent}/jobs/call-hi`,
+        schedule: '0 3 * * *',
+        httpTarget: {
+          uri: `${first.url}/cloudfunctions/${P}/${first.region}/hi`,
+          oidcToken: { serviceAccountEmail: `caller@${P}.iam.gserviceaccount.com` },
+        },
+      }),
+    });
     await first.close();
 
     const second = await gcpSimulatorEntry.start({ statePath });
@@ -67,10 +84,17 @@ describe('statePath: the state survives a restart', { timeout: 90_000 }, () => {
       expect(fn.state).toBe('ACTIVE');
       expect(fn.url.startsWith(env.GCP_API_ENDPOINT!)).toBe(true);
       expect(await (await fetch(fn.url)).text()).toBe('hi there');
+      const job = (await (
+        await fetch(`${env.GCP_API_ENDPOINT}/v1/${parent}/jobs/call-hi`, { headers: h2 })
+      ).json()) as {
+        httpTarget: { uri: string };
+      };
+      expect(job.httpTarget.uri).toBe(fn.url);
     } finally {
       await second.close();
     }
     expect(JSON.parse(readFileSync(statePath, 'utf8')).version).toBe(1);
+    expect(statSync(statePath).mode & 0o077).toBe(0);
     writeFileSync(statePath, '{not json');
     await expect(startGcpSimulator({ statePath })).rejects.toThrow(
       `cannot load the GCP simulator state from ${statePath}`,

@@ -1,13 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type * as protobufTypes from 'protobufjs';
-import { invalidArgument } from './api-error.ts';
-import { packageFile } from './module-path.ts';
+import { ApiError, invalidArgument } from './api-error.ts';
+import { packageDir, packageFile } from './module-path.ts';
 import type { Json } from './state.ts';
 
 const require = createRequire(import.meta.url);
 const protobuf = require('protobufjs') as typeof protobufTypes;
-const serializer = require('proto3-json-serializer') as {
+// The JSON mapping the clients themselves use: google-gax's proto3-json-serializer (not a direct dependency).
+const gaxRequire = createRequire(require.resolve('google-gax', { paths: [packageDir('@google-cloud/pubsub')] }));
+const serializer = gaxRequire('proto3-json-serializer') as {
   fromProto3JSON(type: protobufTypes.Type, json: unknown): protobufTypes.Message | null;
   toProto3JSON(message: protobufTypes.Message, options?: { numericEnums?: boolean }): unknown;
 };
@@ -48,9 +50,10 @@ export function protoType(name: string): protobufTypes.Type {
 export function canonical(typeName: string, json: unknown, field: string): Json {
   if (json === undefined || json === null) return {};
   if (typeof json !== 'object' || Array.isArray(json)) throw invalidArgument(field, 'must be an object');
+  const named = jsonNames(protoType(typeName), json as Json, field);
   let message: protobufTypes.Message | null;
   try {
-    message = serializer.fromProto3JSON(protoType(typeName), json);
+    message = serializer.fromProto3JSON(protoType(typeName), named);
   } catch (e) {
     throw invalidArgument(field, (e as Error).message.replace(/^fromProto3JSONToInternalRepresentation: /, ''));
   }
@@ -83,4 +86,38 @@ function stripEmptyMaps(type: protobufTypes.Type, v: unknown): unknown {
     } else out[k] = x;
   }
   return out;
+}
+
+/**
+ * `json` with every field under its JSON (camelCase) name, as GCP accepts both spellings; a field
+ * the message type does not have is refused as GCP does (`Unknown name … Cannot find field`).
+ */
+function jsonNames(type: protobufTypes.Type, json: Json, at: string): Json {
+  const out: Json = {};
+  for (const [k, v] of Object.entries(json)) {
+    const f = type.fields[k] ?? type.fieldsArray.find((x) => snake(x.name) === k);
+    if (!f) {
+      const text = `Invalid JSON payload received. Unknown name "${k}" at '${at}': Cannot find field.`;
+      throw new ApiError('INVALID_ARGUMENT', text, [
+        { '@type': 'type.googleapis.com/google.rpc.BadRequest', fieldViolations: [{ field: at, description: text }] },
+      ]);
+    }
+    f.resolve();
+    const rt = f.resolvedType;
+    const message =
+      rt && 'fields' in rt && !rt.fullName.startsWith('.google.protobuf.') ? (rt as protobufTypes.Type) : undefined;
+    const inner = (item: unknown) =>
+      message && item !== null && typeof item === 'object' && !Array.isArray(item)
+        ? jsonNames(message, item as Json, `${at}.${snake(f.name)}`)
+        : item;
+    if (v === null || typeof v !== 'object') out[f.name] = v;
+    else if (f.map) out[f.name] = Object.fromEntries(Object.entries(v as Json).map(([mk, mv]) => [mk, inner(mv)]));
+    else if (Array.isArray(v)) out[f.name] = v.map(inner);
+    else out[f.name] = inner(v);
+  }
+  return out;
+}
+
+function snake(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 }

@@ -265,15 +265,45 @@ export function buildRoutes(ctx: SimContext, parts: Parts): { routes: Route[]; r
       return undefined;
     },
     async start() {
+      // Restarted on another port: URLs that pointed at the simulator (function and Run URLs, and the
+      // Scheduler jobs and push subscriptions that call them) follow, as GCP's URLs never change.
+      const before = d.baseUrl;
+      if (before && before !== ctx.url) {
+        const move = (v: unknown) =>
+          typeof v === 'string' && v.startsWith(`${before}/`) ? ctx.url + v.slice(before.length) : v;
+        for (const fn of Object.values(d.functions)) {
+          fn.url = move(fn.url);
+          (fn.serviceConfig as Json).uri = move((fn.serviceConfig as Json).uri);
+        }
+        for (const svc of Object.values(d.runServices)) {
+          svc.uri = move(svc.uri);
+          svc.urls = ((svc.urls ?? []) as string[]).map(move);
+        }
+        for (const job of Object.values(d.jobs)) {
+          const http = job.httpTarget as Json | undefined;
+          if (!http) continue;
+          http.uri = move(http.uri);
+          const oidc = http.oidcToken as Json | undefined;
+          if (oidc?.audience) oidc.audience = move(oidc.audience);
+        }
+        for (const sub of Object.values(d.subscriptions)) {
+          const push = sub.pushConfig as Json | undefined;
+          if (!push?.pushEndpoint) continue;
+          push.pushEndpoint = move(push.pushEndpoint);
+          const oidc = push.oidcToken as Json | undefined;
+          if (oidc?.audience) oidc.audience = move(oidc.audience);
+        }
+      }
       for (const fn of Object.values(d.functions)) {
-        const name = fn.name as string;
-        fn.url = functionUrl(ctx, name);
+        fn.url = functionUrl(ctx, fn.name as string);
         (fn.serviceConfig as Json).uri = fn.url;
       }
       for (const [sub, fnName] of Object.entries(d.eventarc)) {
         const s = d.subscriptions[sub];
         if (s) (s.pushConfig as Json).pushEndpoint = functionUrl(ctx, fnName);
       }
+      d.baseUrl = ctx.url;
+      ctx.state.changed();
       scheduler.resume();
       armTtl();
       await Promise.all(

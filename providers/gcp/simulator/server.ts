@@ -218,7 +218,8 @@ export async function startGcpSimulator(options: GcpSimulatorOptions = {}): Prom
           template: found.route.template,
           requestBody,
           status: r.status,
-          responseBody: r.json,
+          // What went over the wire (JSON drops undefined members).
+          responseBody: JSON.parse(JSON.stringify(r.json)) as unknown,
         });
       if (dropped) {
         res.socket?.destroy();
@@ -230,17 +231,21 @@ export async function startGcpSimulator(options: GcpSimulatorOptions = {}): Prom
 
     const auth = req.headers.authorization ?? '';
     if (!acceptToken(auth, accessToken)) {
+      const missing = auth === '';
       fail(
         new ApiError(
           'UNAUTHENTICATED',
-          'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.',
+          missing
+            ? 'Request is missing required authentication credential. Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.'
+            : 'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.',
           [
             {
               '@type': 'type.googleapis.com/google.rpc.ErrorInfo',
-              reason: 'ACCESS_TOKEN_TYPE_UNSUPPORTED',
+              reason: missing ? 'CREDENTIALS_MISSING' : 'ACCESS_TOKEN_TYPE_UNSUPPORTED',
               domain: 'googleapis.com',
             },
           ],
+          { 'www-authenticate': 'Bearer realm="https://accounts.google.com/"' },
         ),
       );
       return;

@@ -73,6 +73,8 @@ export interface StateData {
   eventarc: Record<string, string>;
   /** Documents by database name, then by document path below `documents/`. */
   documents: Record<string, Record<string, StoredDocument>>;
+  /** The URL the simulator last listened on (URLs in the state that start with it move with the port). */
+  baseUrl?: string;
   /** The simulator's OIDC signing key (a private JWK), kept so tokens verify across restarts. */
   signingKey?: Json;
 }
@@ -139,7 +141,8 @@ export class GcpState {
     this.#scheduled = false;
     if (!this.#path) return;
     const tmp = `${this.#path}.${process.pid}.tmp`;
-    writeFileSync(tmp, JSON.stringify(this.data));
+    // Owner-only: the state holds the simulated Secret Manager's payloads.
+    writeFileSync(tmp, JSON.stringify(this.data), { mode: 0o600 });
     renameSync(tmp, this.#path);
   }
 }

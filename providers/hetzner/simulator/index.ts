@@ -1,3 +1,4 @@
+export { hetznerSimulatorEntry, type SimulatorStartOptions, standaloneHetznerToken } from './entry.ts';
 export type { FaultMatch, FaultRule } from './faults.ts';
 export { matchesSelector, parseLabelSelector, type SelectorTerm } from './label-selector.ts';
 export type { RateLimitOptions } from './rate-limit.ts';

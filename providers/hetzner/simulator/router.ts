@@ -1,4 +1,5 @@
 import { ApiFault, invalidInput } from './api-fault.ts';
+import { findRef } from './catalog.ts';
 import { matchesSelector, parseLabelSelector } from './label-selector.ts';
 import type { Labels, SimulatorState } from './state.ts';
 
@@ -136,4 +137,30 @@ export function validateName(name: string): void {
   if (!/^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?$/.test(name) || name.length > 63) {
     throw invalidInput('name', `"${name}" is not a valid hostname`);
   }
+}
+
+/** An object referenced by id (number or numeric string) or by name, as every Hetzner field taking one accepts. */
+export function resolveRef<T extends { id: number; name: string | null }>(
+  items: Iterable<T>,
+  ref: unknown,
+  field: string,
+): T {
+  const found = findRef(items, ref);
+  if (!found)
+    throw new ApiFault(400, 'invalid_input', `invalid input in field '${field}'`, {
+      fields: [{ name: field, messages: [`${String(ref)} not found`] }],
+    });
+  return found;
+}
+
+/** `GET /<kind>/actions` and `GET /<kind>/{id}/actions`: actions on resources of a type, filtered as `/actions` is. */
+export function actionList(state: SimulatorState, req: RouteRequest, type: string, id?: number): RouteResult {
+  let actions = [...state.actions.values()]
+    .filter((a) => a.resources.some((r) => r.type === type && (id === undefined || r.id === id)))
+    .sort((a, b) => a.id - b.id);
+  const ids = req.query.getAll('id').map(Number);
+  if (ids.length > 0) actions = actions.filter((a) => ids.includes(a.id));
+  const status = req.query.getAll('status');
+  if (status.length > 0) actions = actions.filter((a) => status.includes(a.status));
+  return paginate('actions', actions, req.query);
 }

@@ -10,6 +10,16 @@ function byName<T extends { id: number; name: string }>(items: readonly T[], que
 /** Read-only catalog endpoints, images and actions. */
 export const catalogRoutes: Route[] = [
   route('GET', '/locations', (req) => paginate('locations', byName(locations, req.query), req.query)),
+  route('GET', '/locations/{id}', (req) => {
+    const l = locations.find((x) => x.id === requireId(req.params));
+    if (!l) throw notFound('location', req.params.id!);
+    return { status: 200, body: { location: l } };
+  }),
+  route('GET', '/datacenters/{id}', (req) => {
+    const d = datacenters.find((x) => x.id === requireId(req.params));
+    if (!d) throw notFound('datacenter', req.params.id!);
+    return { status: 200, body: { datacenter: d } };
+  }),
   route('GET', '/datacenters', (req) => {
     const r = paginate('datacenters', byName(datacenters, req.query), req.query);
     return { status: 200, body: { ...(r.body as object), recommendation: datacenters[0]!.id } };
@@ -26,6 +36,9 @@ export const catalogRoutes: Route[] = [
     if (types.length > 0) images = images.filter((i) => types.includes(i.type));
     const arch = req.query.getAll('architecture');
     if (arch.length > 0) images = images.filter((i) => arch.includes(i.architecture));
+    const status = req.query.getAll('status');
+    if (status.length > 0) images = images.filter((i) => status.includes(i.status));
+    if (req.query.get('include_deprecated') !== 'true') images = images.filter((i) => i.deprecated === null);
     return paginate('images', images, req.query);
   }),
   route('GET', '/images/{id}', (req, state) => {

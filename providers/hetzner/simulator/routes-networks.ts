@@ -30,7 +30,7 @@ function subnetOf(network: NetworkRecord, raw: unknown): NetworkRecord['subnets'
     throw invalidInput('ip_range', `${ipRange} is not inside the network's range ${network.ip_range}`);
   }
   if (network.subnets.some((x) => cidrContains(x.ip_range, ipRange) || cidrContains(ipRange, x.ip_range))) {
-    throw new ApiFault(409, 'conflict', `subnet ${ipRange} overlaps an existing subnet`);
+    throw new ApiFault(409, 'networks_overlap', `subnet ${ipRange} overlaps an existing subnet`);
   }
   const gateway = intToIp(parseCidr(network.ip_range)!.base + 1);
   return {
@@ -109,7 +109,7 @@ export const networkRoutes: Route[] = [
   }),
   route('DELETE', '/networks/{id}', (req, state) => {
     const n = getNetwork(state, req);
-    if (n.protection.delete) throw new ApiFault(403, 'protected', `network ${n.id} is delete protected`);
+    if (n.protection.delete) throw new ApiFault(403, 'protected', 'network deletion is protected');
     state.assertUnlocked('network', n.id);
     for (const s of state.servers.values()) s.privateNet = s.privateNet.filter((p) => p.network !== n.id);
     state.networks.delete(n.id);
@@ -125,8 +125,9 @@ export const networkRoutes: Route[] = [
   }),
   networkAction('add_route', (n, req) => {
     const r = routeOf(n, req.body);
-    if (n.routes.some((x) => x.destination === r.destination && x.gateway === r.gateway)) {
-      throw new ApiFault(409, 'conflict', `route to ${r.destination} via ${r.gateway} exists`);
+    if (n.routes.some((x) => x.destination === r.destination)) {
+      // Not `conflict`: clients retry that code (it means "changed during the request").
+      throw invalidInput('destination', `a route with destination ${r.destination} already exists`);
     }
     n.routes.push(r);
   }),

@@ -9,6 +9,7 @@ import {
   type RouteRequest,
   requireId,
   requireString,
+  resolveRef,
   route,
   validateLabels,
   validateName,
@@ -65,10 +66,11 @@ export const volumeRoutes: Route[] = [
     if (!Number.isInteger(size) || size < 10 || size > 10240)
       invalidInputThrow('size', 'must be between 10 and 10240 GB');
     const server = b.server === undefined || b.server === null ? null : Number(b.server);
-    const location = server !== null ? serverLocation(state, server) : requireString(b, 'location');
-    if (!locations.some((l) => l.name === location))
-      throw invalidInput('location', `location ${location} does not exist`);
-    if (b.location !== undefined && server !== null && b.location !== location) {
+    if (server === null && b.location === undefined) requireString(b, 'location');
+    const asked =
+      b.location === undefined || b.location === null ? undefined : resolveRef(locations, b.location, 'location').name;
+    const location = server !== null ? serverLocation(state, server) : asked!;
+    if (asked !== undefined && server !== null && asked !== location) {
       throw invalidInput('location', 'server and volume must be in the same location');
     }
     const format = typeof b.format === 'string' ? b.format : null;
@@ -106,7 +108,7 @@ export const volumeRoutes: Route[] = [
   }),
   route('DELETE', '/volumes/{id}', (req, state) => {
     const v = getVolume(state, req);
-    if (v.protection.delete) throw new ApiFault(403, 'protected', `volume ${v.id} is delete protected`);
+    if (v.protection.delete) throw new ApiFault(403, 'protected', 'volume deletion is protected');
     if (v.server !== null) throw new ApiFault(409, 'volume_attached', `volume ${v.id} is still attached to a server`);
     state.assertUnlocked('volume', v.id);
     state.volumes.delete(v.id);
@@ -120,7 +122,7 @@ export const volumeRoutes: Route[] = [
     return {};
   }),
   volumeAction('attach', (v, req, state) => {
-    const server = Number(req.body.server);
+    const server = resolveRef(state.servers.values(), req.body.server, 'server').id;
     if (serverLocation(state, server) !== v.location) throw invalidInput('server', 'server is in another location');
     if (v.server !== null) throw new ApiFault(409, 'volume_already_attached', `volume ${v.id} is already attached`);
     v.server = server;

@@ -18,7 +18,7 @@ export interface ActionRecord {
 export interface ServerRecord {
   id: number;
   name: string;
-  status: 'running' | 'initializing' | 'starting' | 'stopping' | 'off' | 'deleting';
+  status: 'running' | 'initializing' | 'starting' | 'stopping' | 'off' | 'deleting' | 'rebuilding';
   created: string;
   serverType: string;
   datacenter: number;
@@ -26,11 +26,14 @@ export interface ServerRecord {
   ipv4: string | null;
   ipv6: string | null;
   firewalls: number[];
-  privateNet: { network: number; ip: string }[];
+  privateNet: { network: number; ip: string; aliasIps?: string[] }[];
   labels: Labels;
   protection: { delete: boolean; rebuild: boolean };
   placementGroup: number | null;
   userData: string | null;
+  /** `22-02` while backups are enabled. */
+  backupWindow?: string | null;
+  rescueEnabled?: boolean;
 }
 
 export interface NetworkRecord {
@@ -131,6 +134,8 @@ export class SimulatorState {
   readonly images = new Map<number, ImageRecord>();
   /** How long an action runs before it ends (ms). */
   actionDurationMs: number;
+  /** Called after an action ended (its effects applied): what `--state` uses to save. */
+  onChange: () => void = () => {};
   readonly #faults: FaultInjector;
   readonly #timers = new Set<NodeJS.Timeout>();
 
@@ -182,6 +187,7 @@ export class SimulatorState {
         action.status = 'success';
         onSuccess();
       }
+      this.onChange();
     };
     if (this.actionDurationMs <= 0) finish();
     else {
@@ -214,6 +220,59 @@ export class SimulatorState {
     return serverTypes.find((t) => t.name === name || String(t.id) === name);
   }
 
+  /** Everything the project holds, as JSON (system images and the catalog are not included: they are fixed). */
+  serialize(): SerializedState {
+    return {
+      provider: 'hetzner',
+      version: 1,
+      nextId: this.#nextId,
+      actions: [...this.actions.values()],
+      servers: [...this.servers.values()],
+      networks: [...this.networks.values()],
+      firewalls: [...this.firewalls.values()],
+      sshKeys: [...this.sshKeys.values()],
+      placementGroups: [...this.placementGroups.values()],
+      volumes: [...this.volumes.values()],
+      images: [...this.images.values()].filter((i) => i.type !== 'system'),
+    };
+  }
+
+  /**
+   * Loads what `serialize()` wrote. Actions that were running when it was written end now, in
+   * `success`, and the resources they moved reach the state that action leads to.
+   */
+  restore(data: SerializedState): void {
+    if (data.provider !== 'hetzner')
+      throw new Error(`this is not a Hetzner simulator state (provider: ${String(data.provider)})`);
+    if (data.version !== 1) throw new Error(`unsupported Hetzner simulator state version ${String(data.version)}`);
+    this.#nextId = data.nextId;
+    const fill = <T extends { id: number }>(map: Map<number, T>, items: readonly T[]) => {
+      map.clear();
+      for (const i of items) map.set(i.id, structuredClone(i));
+    };
+    fill(this.actions, data.actions);
+    fill(this.servers, data.servers);
+    fill(this.networks, data.networks);
+    fill(this.firewalls, data.firewalls);
+    fill(this.sshKeys, data.sshKeys);
+    fill(this.placementGroups, data.placementGroups);
+    fill(this.volumes, data.volumes);
+    for (const i of data.images) this.images.set(i.id, structuredClone(i));
+    for (const a of this.actions.values()) {
+      if (a.status !== 'running') continue;
+      a.status = 'success';
+      a.progress = 100;
+      a.finished = this.now();
+    }
+    for (const s of [...this.servers.values()]) {
+      if (s.status === 'deleting') this.servers.delete(s.id);
+      else if (s.status === 'stopping') s.status = 'off';
+      else if (s.status === 'initializing' || s.status === 'starting' || s.status === 'rebuilding')
+        s.status = 'running';
+    }
+    for (const v of this.volumes.values()) if (v.status === 'creating') v.status = 'available';
+  }
+
   datacenter(id: number) {
     return datacenters.find((d) => d.id === id) ?? datacenters[0]!;
   }
@@ -239,4 +298,19 @@ export class SimulatorState {
     for (const t of this.#timers) clearTimeout(t);
     this.#timers.clear();
   }
+}
+
+/** The JSON form of a simulated project (what `keelson simulate hetzner --state FILE` keeps). */
+export interface SerializedState {
+  readonly provider: 'hetzner';
+  readonly version: 1;
+  readonly nextId: number;
+  readonly actions: ActionRecord[];
+  readonly servers: ServerRecord[];
+  readonly networks: NetworkRecord[];
+  readonly firewalls: FirewallRecord[];
+  readonly sshKeys: SshKeyRecord[];
+  readonly placementGroups: PlacementGroupRecord[];
+  readonly volumes: VolumeRecord[];
+  readonly images: ImageRecord[];
 }

@@ -23,7 +23,17 @@ const schemas = Object.fromEntries([serviceSchema, networkSchema, secretSchema, 
 
 describe('charts', () => {
   it('has the charts of the company system', () => {
-    expect(charts).toEqual(['keelson', 'keycloak', 'mongodb', 'netdata', 'rocketchat', 'seaweedfs', 'traefik']);
+    expect(charts).toEqual([
+      'keelson',
+      'keycloak',
+      'mongo-listener',
+      'mongodb',
+      'netdata',
+      'rocketchat',
+      'seaweedfs',
+      'sync-app',
+      'traefik',
+    ]);
   });
 
   describe.each(charts)('%s', (chart) => {

@@ -55,9 +55,19 @@ export const planStep: PassStep = async (pass) => {
       message: ERRORS.UNAVAILABLE.message(count, provider, why),
     });
   }
+  // Apply exactly the plan that was shown: a plan that came out different is refused whole.
+  if (input.expectedPlan && !pass.plan.refused && !input.expectedPlan.matches(pass.plan)) {
+    pass.plan = {
+      ...pass.plan,
+      refused: {
+        code: 'PLAN_STALE',
+        message: ERRORS.PLAN_STALE.message('the desired state or the live state of a resource in the plan changed'),
+      },
+    };
+  }
   if (pass.plan.refused) {
     pass.errors.push({
-      code: 'DELETION_BUDGET',
+      code: pass.plan.refused.code,
       severity: 'error',
       class: 'terminal',
       message: pass.plan.refused.message,
