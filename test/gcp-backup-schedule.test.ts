@@ -4,10 +4,11 @@ import { FakeClock, type GcpSimulator, startGcpSimulator } from '../providers/gc
 import { EngineRig } from './support/engine-rig.ts';
 
 // The company's daily backup wiring, as keelson deploys it from desired-state/gcp: the Scheduler job
-// fires at 03:00 Berlin time with an OIDC token of scheduler-invoker for the backup function's URL,
-// and Cloud Run's front door lets it through because of the gcp.IamBinding backup-invokers. The
-// function is still the placeholder (it answers 501), so the job's last attempt records HTTP 501:
-// the request reached the code. Time is the simulator's fake clock, moved in explicit steps.
+// fires at 03:00 Berlin time with an OIDC token of scheduler-invoker for the backup function's URL;
+// Cloud Run's front door lets it through because of the gcp.IamBinding backup-invokers, and the
+// function (functions/backup) accepts the token and records the day's run in Firestore. (The run
+// itself fails further on: there is no Hetzner API here; that flow is tested with its own rigs.)
+// Time is the simulator's fake clock, moved in explicit steps.
 let sim: GcpSimulator;
 let rig: EngineRig;
 const PROJECT = 'company-prod';
@@ -33,7 +34,22 @@ describe('the daily backup job, deployed by keelson', { timeout: 120_000 }, () =
       if (result.outcome === 'no-op') break;
       await sim.settleOperations();
     }
-    const scheduler = (rig.registry.provider('gcp') as GcpProvider).api.clients.scheduler();
+    const gcp = rig.registry.provider('gcp') as GcpProvider;
+    // The function checks its token's audience against its own URL: Google's deterministic URL in
+    // desired-state/gcp, the simulator's here.
+    const [fn] = (await gcp.api.clients.functions().getFunction({
+      name: `projects/${PROJECT}/locations/europe-west3/functions/backup`,
+    })) as [{ url: string }];
+    rig.write(
+      'gcp/functions.yaml',
+      rig
+        .read('gcp/functions.yaml')
+        .replace(/BACKUP_OIDC_AUDIENCE: .*/, `BACKUP_OIDC_AUDIENCE: ${fn.url}`)
+        .replace(/BACKUP_REPORT_URL: .*/, `BACKUP_REPORT_URL: ${fn.url}/report`),
+    );
+    expect((await rig.pass()).errors).toEqual([]);
+    await sim.settleOperations();
+    const scheduler = gcp.api.clients.scheduler();
     const name = `projects/${PROJECT}/locations/europe-west3/jobs/daily-backup`;
     const [before] = (await scheduler.getJob({ name })) as [{ lastAttemptTime?: unknown }];
     expect(before.lastAttemptTime ?? null).toBeNull();
@@ -42,7 +58,14 @@ describe('the daily backup job, deployed by keelson', { timeout: 120_000 }, () =
       { lastAttemptTime?: unknown; status?: { code?: number; message?: string } },
     ];
     expect(job.lastAttemptTime).toBeTruthy();
-    // Not 401/403 from the front door: the placeholder's own 501.
-    expect(job.status?.message).toBe('HTTP 501');
+    // Neither the front door nor the function refused the caller.
+    expect(['HTTP 401', 'HTTP 403']).not.toContain(job.status?.message);
+    // The function recorded the run (its id is the function's own date: it does not read the fake clock).
+    const runs = await fetch(`${sim.url}/v1/projects/${PROJECT}/databases/(default)/documents/backup-runs`, {
+      headers: { authorization: `Bearer ${sim.env.GCP_ACCESS_TOKEN}` },
+    });
+    const { documents } = (await runs.json()) as { documents?: { name: string }[] };
+    expect(documents?.length).toBe(1);
+    expect(sim.functionLogs('backup').join('\n')).toMatch(/backup \d{4}-\d{2}-\d{2} \(\w+\) started/);
   });
 });

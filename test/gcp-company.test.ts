@@ -86,7 +86,7 @@ describe("the company's Google Cloud project, through runPass", { timeout: 120_0
   });
 
   it('a changed function source is uploaded and redeployed once; the other functions are left alone', async () => {
-    const file = join(root, 'functions/backup/index.js');
+    const file = join(root, 'functions/backup/index.ts');
     writeFileSync(file, `${readFileSync(file, 'utf8')}\n// changed by the test\n`);
     const { result, writes } = await writesDuring(() => rig.pass());
     expect(result.errors.filter((e) => e.severity === 'error')).toEqual([]);
