@@ -78,6 +78,12 @@ export const ERRORS = {
     meaning: 'a resource did not settle in time (a rollout still going)',
     message: (key: string, seconds: number) => `${key} did not settle within ${seconds} s`,
   }),
+  CREATE_UNFINISHED: entry({
+    class: 'waiting',
+    meaning: 'a create left fields not as Git wants them (its answer was lost part-way); the next pass finishes it',
+    message: (key: string, fields: readonly string[]) =>
+      `${key} was created but ${fields.join(', ')} ${fields.length === 1 ? 'is' : 'are'} not as Git wants yet; the next pass finishes the create`,
+  }),
   UNSTABLE_FIELD: entry({
     class: 'terminal',
     meaning: 'a field still differs right after applying (the vendor rewrites it); reported once, not re-applied',

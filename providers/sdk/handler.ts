@@ -81,6 +81,13 @@ export interface ResourceHandler {
   normalize?(spec: Readonly<Record<string, unknown>>): Record<string, unknown>;
   /** Optional: delete leftovers no longer used (old secret versions), after a pass. */
   collectGarbage?(ctx: HandlerContext): Promise<void>;
+  /**
+   * Optional, read-only: resolves the look-ups the desired resources need (a zone, an image, a
+   * location, a server type) while observing, and returns, per resource key, why one cannot be
+   * resolved. Such a resource is left alone by the plan (skipped with the reason, never created,
+   * never replaced), so a typo never deletes what cannot be made again.
+   */
+  preflight?(ctx: HandlerContext, desired: readonly ResolvedResource[]): Promise<Readonly<Record<string, string>>>;
 }
 
 /**

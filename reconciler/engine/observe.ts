@@ -15,6 +15,8 @@ export interface ObserveResult {
   readonly observed: Map<string, ObservedResource>;
   /** kind -> why its live state could not be read. */
   readonly unobservable: Map<string, string>;
+  /** Desired key -> why a look-up it needs failed (`ResourceHandler.preflight`). */
+  readonly lookupFailed: Map<string, string>;
   readonly errors: { kind: string; provider: string; code: ErrorCode; message: string }[];
 }
 
@@ -64,6 +66,7 @@ export async function observeAll(options: {
   const { registry } = options;
   const observed = new Map<string, ObservedResource>();
   const unobservable = new Map<string, string>();
+  const lookupFailed = new Map<string, string>();
   const errors: ObserveResult['errors'] = [];
   const byKind = new Map<string, DesiredResource[]>();
   for (const r of options.resources) byKind.set(r.kind, [...(byKind.get(r.kind) ?? []), r]);
@@ -118,6 +121,15 @@ export async function observeAll(options: {
             options.signal,
           );
           for (const o of found) observed.set(o.key, o);
+          if (handler.preflight && resolved.length > 0) {
+            const preflight = handler.preflight.bind(handler);
+            const failed: Readonly<Record<string, string>> = await withRetry(
+              () => preflight(ctx, resolved),
+              options.retry,
+              options.signal,
+            );
+            for (const [key, why] of Object.entries(failed)) lookupFailed.set(key, why);
+          }
         } catch (error) {
           const message = `cannot observe ${kind}: ${errorMessage(error)}`;
           unobservable.set(kind, message);
@@ -126,5 +138,5 @@ export async function observeAll(options: {
       }
     }),
   );
-  return { observed, unobservable, errors };
+  return { observed, unobservable, errors, lookupFailed };
 }

@@ -119,6 +119,8 @@ export interface Pass {
   observed: Map<string, ObservedResource>;
   /** kind -> why its live state could not be read. */
   unobservable: Map<string, string>;
+  /** Desired keys whose look-ups failed while observing, and why: left alone by the plan. */
+  lookupFailed: Map<string, string>;
   plan: Plan;
   results: ChangeResult[];
   unstable: { key: string; fields: string[] }[];

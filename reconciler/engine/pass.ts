@@ -84,6 +84,7 @@ async function openPass(input: PassInput): Promise<Pass> {
     errors: [],
     observed: new Map(),
     unobservable: new Map(),
+    lookupFailed: new Map(),
     plan: {
       revision: input.revision,
       changes: [],

@@ -31,6 +31,11 @@ export interface PlanInput {
   readonly observed: ReadonlyMap<string, ObservedResource>;
   /** Kinds whose live state could not be read this pass, and why (provider unavailable, observe failed). */
   readonly unobservable: ReadonlyMap<string, string>;
+  /**
+   * Desired resources a look-up failed for while observing (a zone or an image that does not
+   * exist), and why: skipped, never created nor replaced (a typo must not delete the old object).
+   */
+  readonly lookupFailed?: ReadonlyMap<string, string>;
   readonly schema: (kind: string) => KindSchema | undefined;
   /** The handler's normaliser (identity when it has none). */
   readonly normalize: (kind: string, spec: Record<string, unknown>) => Record<string, unknown>;
@@ -150,6 +155,12 @@ export function planChanges(input: PlanInput): Plan {
     }
     if (r.buildError !== undefined) {
       skip('build-failed', r.buildError);
+      continue;
+    }
+    const lookup = input.lookupFailed?.get(r.key);
+    if (lookup !== undefined) {
+      skip('lookup-failed', `${r.key}: ${lookup}`);
+      blocked.add(r.key);
       continue;
     }
     if (schema?.readOnly) {

@@ -17,7 +17,8 @@ export type SkipReason =
   | 'provider-unavailable'
   | 'missing-secret'
   | 'build-failed'
-  | 'not-found';
+  | 'not-found'
+  | 'lookup-failed';
 
 export interface ResourceChange {
   readonly key: string;

@@ -78,10 +78,20 @@ export interface MemoryWorld {
   readonly rewrite: Map<string, Record<string, unknown>>;
   /** Create that succeeds at the vendor but then throws (a timeout after the request went through). */
   readonly lostResponse: Set<string>;
+  /** Fields a create leaves out (a multi-step create whose later steps did not happen). */
+  readonly partialCreate: Map<string, readonly string[]>;
 }
 
 export function memoryWorld(): MemoryWorld {
-  return { items: new Map(), writes: 0, reads: 0, failNext: new Map(), rewrite: new Map(), lostResponse: new Set() };
+  return {
+    items: new Map(),
+    writes: 0,
+    reads: 0,
+    failNext: new Map(),
+    rewrite: new Map(),
+    lostResponse: new Set(),
+    partialCreate: new Map(),
+  };
 }
 
 function handlerFor(world: MemoryWorld): ResourceHandler {
@@ -140,6 +150,8 @@ function handlerFor(world: MemoryWorld): ResourceHandler {
         spec: { ...store(desired.spec), ...(world.rewrite.get(desired.key) ?? {}) },
         labels: { ...((desired.spec.labels as Record<string, string>) ?? {}), 'keelson.io/owner': ctx.owner },
       };
+      for (const field of world.partialCreate.get(desired.key) ?? []) delete s.spec[field];
+      world.partialCreate.delete(desired.key);
       world.items.set(desired.key, s);
       if (world.lostResponse.delete(desired.key))
         throw new KeelsonError(`cannot create ${desired.key}: timed out`, { code: 'TIMEOUT', class: 'transient' });

@@ -54,3 +54,23 @@ export class ZoneDirectory {
     return undefined;
   }
 }
+
+/**
+ * The resources (by key) whose `zone` is not a zone of the account, with why: the preflight of the
+ * kinds that name a zone, so a zone typo is refused before anything is deleted or replaced.
+ */
+export async function unknownZones(
+  zones: ZoneDirectory,
+  desired: readonly { readonly key: string; readonly spec: Readonly<Record<string, unknown>> }[],
+): Promise<Record<string, string>> {
+  const known = await zones.all();
+  const out: Record<string, string> = {};
+  for (const r of desired) {
+    const zone = typeof r.spec.zone === 'string' ? r.spec.zone.toLowerCase().replace(/\.$/, '') : undefined;
+    if (zone === undefined || known.has(zone)) continue;
+    const names = [...known.keys()].sort();
+    out[r.key] =
+      `zone "${zone}" is not in this Cloudflare account (zones: ${names.slice(0, 10).join(', ') || 'none'}${names.length > 10 ? ', ...' : ''}); check the spelling`;
+  }
+  return out;
+}

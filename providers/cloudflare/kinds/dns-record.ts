@@ -19,7 +19,7 @@ import {
 } from '../../sdk/index.ts';
 import { cloudflareCall, toKeelsonError } from '../client/api-error.ts';
 import type { CloudflareClient } from '../client/client.ts';
-import type { ZoneDirectory } from '../client/zone-directory.ts';
+import { unknownZones, type ZoneDirectory } from '../client/zone-directory.ts';
 import { markComment, parseComment } from '../ownership.ts';
 
 export const DNS_RECORD_KIND = 'cloudflare.DnsRecord';
@@ -182,6 +182,11 @@ export class DnsRecordHandler implements ResourceHandler {
       throw toKeelsonError(error, `cannot list DNS records of zone ${zone}`);
     }
     return out;
+  }
+
+  /** A zone that does not exist is refused before anything is planned for the resource. */
+  preflight(_ctx: HandlerContext, desired: readonly ResolvedResource[]): Promise<Record<string, string>> {
+    return unknownZones(this.#zones, desired);
   }
 
   async observe(ctx: HandlerContext, query: ObserveQuery): Promise<ObservedResource[]> {

@@ -19,5 +19,6 @@ export const observeStep: PassStep = async (pass) => {
   });
   pass.observed = seen.observed;
   pass.unobservable = seen.unobservable;
+  pass.lookupFailed = seen.lookupFailed;
   for (const e of seen.errors) pass.errors.push({ ...e, severity: 'error', class: 'transient' });
 };

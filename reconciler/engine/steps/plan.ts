@@ -11,6 +11,7 @@ const SKIP_ERRORS: Partial<Record<SkipReason, PassError['code']>> = {
   'missing-secret': 'INVALID_SPEC',
   'replace-refused': 'REPLACE_REFUSED',
   'build-failed': 'BUILD_FAILED',
+  'lookup-failed': 'NOT_FOUND',
 };
 
 /** Plans (pure) and reports what the plan refused or could not do. */
@@ -25,6 +26,7 @@ export const planStep: PassStep = async (pass) => {
     waveOf: graph.waveOf,
     observed: pass.observed,
     unobservable: pass.unobservable,
+    lookupFailed: pass.lookupFailed,
     applied: state.applied,
     unstable: state.unstable ?? {},
     deletionBudget: input.deletionBudget,

@@ -4,9 +4,16 @@ import { observeAll } from '../observe.ts';
 import type { PassStep } from '../pass-types.ts';
 
 /**
- * Observes again what was just applied. A field that still differs is one the provider rewrites:
- * it is remembered (not re-applied until the desired spec changes) and reported once.
+ * Observes again what was just applied. After a complete, successful update, a field that still
+ * differs is one the provider rewrites: it is remembered (not re-applied until the desired spec
+ * changes) and reported once. After a create, a field that differs is not that: the create did not
+ * finish (a multi-step create whose answer was lost part-way, or a kill in the middle), so the
+ * resource's record is marked unfinished and the next pass finishes it as an update caused by Git
+ * (never buried as unstable, never mistaken for drift).
  */
+/** The applied digest of a resource whose create did not finish: no desired spec has it, so the next plan updates. */
+const UNFINISHED = 'unfinished-create';
+
 export const stabiliseStep: PassStep = async (pass) => {
   const { input } = pass;
   const applied = pass.results.filter((r) => r.status === 'applied' && r.action !== 'delete');
@@ -34,6 +41,20 @@ export const stabiliseStep: PassStep = async (pass) => {
     state.unstable ??= {};
     if (fields.length === 0) {
       delete state.unstable[r.key];
+      continue;
+    }
+    if (r.action !== 'update') {
+      const record = state.applied[r.key];
+      if (record) state.applied[r.key] = { ...record, digest: UNFINISHED };
+      pass.errors.push({
+        code: 'CREATE_UNFINISHED',
+        key: r.key,
+        kind: r.kind,
+        provider: r.provider,
+        severity: 'warning',
+        class: 'waiting',
+        message: ERRORS.CREATE_UNFINISHED.message(r.key, fields),
+      });
       continue;
     }
     const digest = specDigest(want);
