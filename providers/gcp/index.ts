@@ -107,9 +107,12 @@ function observeOnceWhenDisabled(handler: ResourceHandler): ResourceHandler {
     update: (ctx, desired, observed, changes) => handler.update(ctx, desired, observed, changes),
     delete: (ctx, observed) => handler.delete(ctx, observed),
   };
-  const { normalize, collectGarbage } = handler;
+  // The optional verbs, bound to the handler (its private fields need it as `this`).
+  const { normalize, collectGarbage, settle, preflight } = handler;
   if (normalize) wrapped.normalize = (spec) => normalize.call(handler, spec);
   if (collectGarbage) wrapped.collectGarbage = (ctx) => collectGarbage.call(handler, ctx);
+  if (settle) wrapped.settle = (ctx, applied) => settle.call(handler, ctx, applied);
+  if (preflight) wrapped.preflight = (ctx, desired) => preflight.call(handler, ctx, desired);
   return wrapped;
 }
 
