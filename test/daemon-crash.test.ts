@@ -72,7 +72,14 @@ describe('kill -9 during an apply', () => {
       .map((i) => i.name)
       .sort();
     expect(names).toEqual(['a', 'b', 'c']);
-    expect(JSON.parse(readFileSync(statePath, 'utf8')).journal).toEqual({});
+    const state = JSON.parse(readFileSync(statePath, 'utf8'));
+    expect(state.journal).toEqual({});
+    // Recovery is clean: no spurious unstable field (it would stop keelson from healing it later).
+    expect(state.unstable ?? {}).toEqual({});
+    const status = (await (await fetch(`http://127.0.0.1:${port}/status`)).json()) as {
+      lastErrors: { code: string }[];
+    };
+    expect(status.lastErrors.map((e) => e.code)).not.toContain('UNSTABLE_FIELD');
     second.kill('SIGTERM');
     await until(() => second.exitCode !== null, 'a clean exit on SIGTERM', 30_000);
     expect(second.exitCode).toBe(0);

@@ -98,6 +98,12 @@ export interface ResourceHandler {
  */
 export interface ArtifactBuilder {
   /**
+   * The spec field naming the source folder, relative to the repository root (`source`). The
+   * loader checks it before building: a path that leaves the checkout (`/etc`, `../..`, a link out
+   * of it) or a folder that is not there is an error with file:line, and nothing is read.
+   */
+  readonly sourceField?: string;
+  /**
    * Returns the spec fields the build decides (e.g. `bundleHash`), merged into the desired spec.
    * Throws a `BuildError` (with the source file and line when known) when the source does not
    * build: that resource is skipped and reported; the rest of the revision goes on.

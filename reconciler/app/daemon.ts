@@ -7,8 +7,10 @@ import type { AlertChannel } from '../alerts/channel.ts';
 import { JsonWebhookChannel } from '../alerts/json-webhook-channel.ts';
 import { RocketChatChannel } from '../alerts/rocketchat-channel.ts';
 import type { DaemonConfig } from '../config/load-config.ts';
-import { envSecretSource } from '../engine/secrets.ts';
+import { googleSecretVersionReader, secretManagerSource } from '../engine/secret-manager-source.ts';
+import { envSecretSource, type SecretSource } from '../engine/secrets.ts';
 import { buildHttpApp } from '../http/app.ts';
+import { signedReadProblem } from '../http/signed-read.ts';
 import { DaemonStatus } from '../loop/daemon-status.ts';
 import { engineAdapter } from '../loop/engine-adapter.ts';
 import type { EnginePort } from '../loop/engine-port.ts';
@@ -77,13 +79,14 @@ export class Daemon {
     this.registry = overrides.engine
       ? overrides.registry
       : (overrides.registry ?? ProviderRegistry.create(overrides.modules ?? builtinModules, { env, log }));
+    const secrets = makeSecretSource(config, env);
     const engine =
       overrides.engine ??
       engineAdapter({
         registry: this.registry as ProviderRegistry,
         store: this.store,
         owner: config.owner,
-        secrets: envSecretSource(env, config.secretsDir),
+        secrets,
         deletionBudget: config.pass.deletionBudget,
       });
     const unavailable = engine.unavailableProviders();
@@ -132,6 +135,19 @@ export class Daemon {
       webhookRatePerMinute: config.webhook.ratePerMinute,
       readyMaxAgeMs: overrides.readyMaxAgeMs ?? Math.max(30_000, config.pollIntervalMs * 3),
       log,
+    });
+    // Versions only (never values), for the Secrets UI's propagation view: read-only, and signed
+    // with the webhook secret (signed-read.ts) because it says which secrets exist.
+    this.app.get('/status/secrets', async (request, reply) => {
+      const problem = signedReadProblem(request.headers, '/status/secrets', config.webhook.secret);
+      if (problem) return reply.code(401).send({ error: 'unauthorized', reason: problem });
+      const pinned = config.secrets.source === 'secret-manager' ? config.secrets.versions : {};
+      return {
+        source: config.secrets.source,
+        passes: this.status.data.passes,
+        versions: secrets.versions?.() ?? {},
+        pinned,
+      };
     });
   }
 
@@ -195,6 +211,13 @@ function makeStore(config: DaemonConfig): StateStore {
     config.state.collection,
     config.owner,
   );
+}
+
+function makeSecretSource(config: DaemonConfig, env: Readonly<Record<string, string | undefined>>): SecretSource {
+  const s = config.secrets;
+  if (s.source === 'secret-manager')
+    return secretManagerSource({ project: s.project, versions: s.versions, reader: googleSecretVersionReader(env) });
+  return envSecretSource(env, s.source === 'dir' ? config.secretsDir : undefined);
 }
 
 function makeSource(config: DaemonConfig, log: Logger): DesiredStateSource {

@@ -136,6 +136,27 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
     doc: 'Directory of files named after `secretRef`s (`KEELSON_SECRET_<NAME>` variables take precedence).',
   },
   {
+    path: 'secrets.source',
+    env: 'KEELSON_SECRET_SOURCE',
+    type: 'string',
+    oneOf: ['env', 'dir', 'secret-manager'],
+    default: 'dir',
+    doc: 'Where `secretRef` values come from: `env` (`KEELSON_SECRET_<NAME>` only), `dir` (those, then files in `secretsDir`), `secret-manager` (Google Secret Manager, see `secrets.project`).',
+  },
+  {
+    path: 'secrets.project',
+    env: 'KEELSON_SECRET_MANAGER_PROJECT',
+    type: 'string',
+    doc: 'Secret Manager: project id holding one secret per `secretRef` name (required with `secrets.source: secret-manager`; `GCP_API_ENDPOINT` + `GCP_ACCESS_TOKEN` point it at a simulator).',
+  },
+  {
+    path: 'secrets.versions',
+    env: 'KEELSON_SECRET_MANAGER_VERSIONS',
+    type: 'list',
+    default: [],
+    doc: 'Secret Manager: pinned versions as `name=version` (comma-separated in the environment); other names use `latest`.',
+  },
+  {
     path: 'state.backend',
     env: 'KEELSON_STATE_BACKEND',
     type: 'string',

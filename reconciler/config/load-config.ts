@@ -13,6 +13,14 @@ export interface DaemonConfig {
   readonly mode: 'apply' | 'plan';
   readonly owner: string;
   readonly secretsDir: string;
+  /** `secrets.source`; `secret-manager` carries its project and pinned versions (name to version). */
+  readonly secrets:
+    | { readonly source: 'env' | 'dir' }
+    | {
+        readonly source: 'secret-manager';
+        readonly project: string;
+        readonly versions: Readonly<Record<string, string>>;
+      };
   readonly state:
     | { readonly backend: 'file'; readonly path: string }
     | { readonly backend: 'firestore'; readonly projectId: string; readonly collection: string };
@@ -316,7 +324,8 @@ function assemble(values: Map<string, unknown>, cwd: string, problems: ConfigPro
         'alerts.webhookUrl is set: give its HMAC key as KEELSON_ALERT_WEBHOOK_SECRET or alerts.webhookSecretFile',
     });
   }
-  if (!source || problems.length > 0) return undefined;
+  const secrets = secretSourceConfig(values, problems);
+  if (!source || !secrets || problems.length > 0) return undefined;
   const port = num('http.port');
   const webhook = secret('webhook.secret');
   const rocket = secret('alerts.rocketchatUrl');
@@ -327,6 +336,7 @@ function assemble(values: Map<string, unknown>, cwd: string, problems: ConfigPro
     mode: str('mode') as 'apply' | 'plan',
     owner: str('owner') ?? 'keelson',
     secretsDir: abs(str('secretsDir') ?? '/run/secrets'),
+    secrets,
     state:
       backend === 'firestore' && project
         ? { backend: 'firestore', projectId: project, collection: str('state.firestoreCollection') ?? 'keelson-state' }
@@ -350,6 +360,34 @@ function assemble(values: Map<string, unknown>, cwd: string, problems: ConfigPro
     },
     logLevel: str('log.level') as DaemonConfig['logLevel'],
   };
+}
+
+function secretSourceConfig(
+  values: Map<string, unknown>,
+  problems: ConfigProblem[],
+): DaemonConfig['secrets'] | undefined {
+  const source = (values.get('secrets.source') as string | undefined) ?? 'dir';
+  if (source !== 'secret-manager') return { source: source === 'env' ? 'env' : 'dir' };
+  const project = values.get('secrets.project') as string | undefined;
+  if (!project) {
+    problems.push({
+      where: 'configuration',
+      key: 'secrets.project',
+      message: 'secrets.source is secret-manager: set secrets.project / KEELSON_SECRET_MANAGER_PROJECT',
+    });
+  }
+  const versions: Record<string, string> = {};
+  for (const pin of (values.get('secrets.versions') as string[] | undefined) ?? []) {
+    const m = /^([A-Za-z0-9._-]+)=([1-9][0-9]*|latest)$/.exec(pin.trim());
+    if (m) versions[m[1] as string] = m[2] as string;
+    else
+      problems.push({
+        where: 'configuration',
+        key: 'secrets.versions',
+        message: `"${pin.slice(0, 60)}" is not name=version (a version number or latest), e.g. api-token=3`,
+      });
+  }
+  return project ? { source: 'secret-manager', project, versions } : undefined;
 }
 
 /** `where: key: message` lines, for the terminal. */

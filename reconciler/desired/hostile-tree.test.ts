@@ -184,3 +184,29 @@ describe('resources that would fight over one thing', () => {
     expect(loaded.diagnostics[0]?.hint).toMatch(/one list of cron triggers per script/);
   });
 });
+
+describe('a Worker source folder named in Git', () => {
+  it.each([
+    ['an absolute path (/etc)', '/etc', 'source "/etc" is an absolute path'],
+    ['a path out of the checkout', '../../../etc', 'source "../../../etc" is outside the checkout'],
+    ['a folder that is not there', 'workers/nope', 'source folder "workers/nope" does not exist in the repository'],
+  ])(
+    'is an error at validate with file:line when it is %s, and nothing there is read',
+    async (_why, source, message) => {
+      const { cloudflareModule } = await import('../../providers/cloudflare/index.ts');
+      const { ProviderRegistry } = await import('../providers/registry.ts');
+      const { dir } = tree();
+      writeFileSync(
+        join(dir, 'w.yaml'),
+        `kind: cloudflare.WorkerScript\nname: w\nspec:\n  source: ${source}\n  compatibilityDate: "2025-01-01"\n`,
+      );
+      const loaded = loadDesiredState(dir, new ProviderRegistry([cloudflareModule]));
+      const first = loaded.diagnostics.map((d) => formatDiagnostic(d).split('\n')[0] ?? '');
+      expect(first).toHaveLength(1);
+      expect(
+        first[0]?.startsWith(`w.yaml:1: error[invalid-value] spec.source: cloudflare.WorkerScript/w: ${message}`),
+      ).toBe(true);
+      expect(loaded.resources).toEqual([]);
+    },
+  );
+});

@@ -9,6 +9,12 @@ export interface SecretSource {
   get(name: string): SecretValue | undefined;
   /** Where a missing secret should be put, for the error message. */
   describe(name: string): string;
+  /** A source that reads remotely (Secret Manager) fetches the names a pass needs before it plans. */
+  prepare?(names: ReadonlySet<string>, signal?: AbortSignal): Promise<void>;
+  /** The pass that used the prepared values has completed (its versions become the reported ones). */
+  completed?(): void;
+  /** Version of each secret used by the last completed pass (never values), for `/status/secrets`. */
+  versions?(): Readonly<Record<string, string>>;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { loadDesiredState } from '../desired/load.ts';
 import { runPass } from '../engine/pass.ts';
-import type { SecretSource } from '../engine/secrets.ts';
+import { type SecretSource, secretNames } from '../engine/secrets.ts';
 import type { ProviderRegistry } from '../providers/registry.ts';
 import type { StateStore } from '../state/types.ts';
 import type { EnginePassOutcome, EnginePort } from './engine-port.ts';
@@ -20,6 +20,7 @@ export function engineAdapter(options: {
       return { resources: loaded.resources, diagnostics: loaded.diagnostics };
     },
     async runPass({ resources, revision, mode, signal, log, drift, now, onRecord }): Promise<EnginePassOutcome> {
+      await options.secrets.prepare?.(secretNames(resources), signal);
       const result = await runPass({
         resources,
         revision,
@@ -36,6 +37,7 @@ export function engineAdapter(options: {
         log,
         signal,
       });
+      options.secrets.completed?.();
       const unobservableKinds = new Set(Object.keys(result.unobservable));
       for (const e of result.errors) {
         if (e.severity === 'warning') log.warn({ revision, resource: e.key, code: e.code }, e.message);

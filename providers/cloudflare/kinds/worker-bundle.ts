@@ -134,6 +134,7 @@ export function bundleByHash(hash: unknown): WorkerBundle | undefined {
  * into `bundleHash`, so the plan compares hashes and never runs esbuild itself.
  */
 export const workerBundleBuilder: ArtifactBuilder = {
+  sourceField: 'source',
   build(spec, ctx) {
     const source = spec.source;
     if (typeof source !== 'string') throw new BuildError(`${ctx.resource} has no source folder`);
