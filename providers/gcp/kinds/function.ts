@@ -9,6 +9,7 @@ import {
   type ResolvedResource,
   type ResourceHandler,
   resourceKey,
+  specOf,
 } from '../../sdk/index.ts';
 import { isAlreadyExists, isNotFound } from '../client/errors.ts';
 import { netFetch } from '../client/gcp-api.ts';
@@ -350,15 +351,14 @@ export class FunctionHandler implements ResourceHandler {
     region: string,
     build: { hash: string; storageSource: unknown } | undefined,
   ): Record<string, unknown> {
-    const spec = this.normalize(desired.spec);
-    const secrets = (spec.secrets ?? {}) as Record<string, { secret: string; version: string }>;
-    const trigger = (spec.trigger ?? { type: 'http' }) as Record<string, unknown>;
-    const sourceHash = build?.hash ?? String(spec.sourceHash ?? '');
+    const spec = specOf(functionSchema, desired);
+    const trigger = spec.trigger;
+    const sourceHash = build?.hash ?? spec.sourceHash ?? '';
     const fn: Record<string, unknown> = {
       name: this.#path(region, desired.name),
-      description: spec.description ?? '',
+      description: spec.description,
       environment: 'GEN_2',
-      labels: ownershipLabels(spec.labels as Record<string, string>, ctx.owner, desired.protect, {
+      labels: ownershipLabels(spec.labels, ctx.owner, desired.protect, {
         [GCP_SOURCE_LABEL]: sourceHash,
       }),
       buildConfig: compact({
@@ -372,24 +372,29 @@ export class FunctionHandler implements ResourceHandler {
         minInstanceCount: spec.minInstances,
         maxInstanceCount: spec.maxInstances,
         ingressSettings: spec.ingress,
-        environmentVariables: spec.env ?? {},
+        environmentVariables: spec.env,
         serviceAccountEmail: spec.serviceAccount,
-        secretEnvironmentVariables: Object.entries(secrets)
+        secretEnvironmentVariables: Object.entries(spec.secrets)
           .sort(([a], [b]) => a.localeCompare(b))
-          .map(([key, s]) => ({ key, projectId: this.#rt.api.projectId, secret: s.secret, version: s.version })),
+          .map(([key, s]) => ({
+            key,
+            projectId: this.#rt.api.projectId,
+            secret: shortName(s.secret),
+            version: s.version,
+          })),
       }),
     };
     if (trigger.type === 'pubsub') {
       fn.eventTrigger = compact({
         eventType: PUBSUB_EVENT,
-        pubsubTopic: trigger.topic,
+        pubsubTopic: this.#topicPath(trigger.topic),
         retryPolicy: trigger.retry ? 'RETRY_POLICY_RETRY' : 'RETRY_POLICY_DO_NOT_RETRY',
         serviceAccountEmail: trigger.serviceAccount,
         triggerRegion: region,
       });
     } else if (trigger.type === 'firestore') {
       fn.eventTrigger = compact({
-        eventType: firestoreEvent(String(trigger.event ?? 'written')),
+        eventType: firestoreEvent(trigger.event ?? 'written'),
         eventFilters: [
           { attribute: 'database', value: trigger.database ?? '(default)' },
           { attribute: 'document', value: trigger.document, operator: 'match-path-pattern' },
