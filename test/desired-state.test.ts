@@ -20,7 +20,9 @@ describe("the company's desired state (desired-state/)", () => {
   });
 
   it('covers every provider', () => {
-    expect(new Set(loaded.resources.map((r) => r.provider))).toEqual(new Set(['hetzner', 'cloudflare', 'swarm']));
+    expect(new Set(loaded.resources.map((r) => r.provider))).toEqual(
+      new Set(['hetzner', 'cloudflare', 'swarm', 'gcp']),
+    );
   });
 
   it('has the committed JSON Schema up to date (run "npm run schema" after changing a kind)', () => {

@@ -11,6 +11,7 @@ export const providerCatalogue: Readonly<Record<string, () => Promise<ProviderMo
   hetzner: async () => (await import('../../providers/hetzner/index.ts')).hetznerModule,
   cloudflare: async () => (await import('../../providers/cloudflare/index.ts')).cloudflareModule,
   swarm: async () => (await import('../../providers/swarm/index.ts')).swarmModule,
+  gcp: async () => (await import('../../providers/gcp/index.ts')).gcpModule,
 };
 
 /** Loads the named providers' modules (all of them when `names` is undefined), in catalogue order. */

@@ -43,6 +43,11 @@ export interface EngineRigOptions {
   readonly retry?: PassInput['retry'];
   /** Deletions a pass may make. Default 50. */
   readonly deletionBudget?: number;
+  /**
+   * The checkout the tree is loaded from (sources of Workers and functions, charts). Default the
+   * repository; a test that changes a source passes a copy.
+   */
+  readonly root?: string;
 }
 
 /**
@@ -64,7 +69,7 @@ export class EngineRig {
   constructor(options: EngineRigOptions = {}) {
     this.#options = options;
     const built = ProviderRegistry.create(builtinModules, {
-      env: { KEELSON_REPO_ROOT: REPO_ROOT, ...options.env },
+      env: { KEELSON_REPO_ROOT: options.root ?? REPO_ROOT, ...options.env },
       log: this.log,
     });
     const own = options.providers ?? [];
@@ -117,7 +122,7 @@ export class EngineRig {
   }
 
   async pass(mode: PassInput['mode'] = 'apply'): Promise<PassResult> {
-    const loaded = loadDesiredState(this.desired, this.registry, { root: REPO_ROOT });
+    const loaded = loadDesiredState(this.desired, this.registry, { root: this.#options.root ?? REPO_ROOT });
     const errors = loaded.diagnostics.filter((d) => d.severity === 'error');
     if (errors.length > 0) throw new Error(`desired state is invalid: ${errors.map((d) => d.message).join('; ')}`);
     const env: Record<string, string> = {};
