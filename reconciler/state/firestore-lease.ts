@@ -35,7 +35,12 @@ export class FirestoreLease implements LeaseBackend {
       const snap = await tx.get(this.#doc());
       const current = snap.exists ? parseLease(snap.data(), this.description) : undefined;
       const next = nextLease(current, holder, now, ttlMs);
-      if (next.changed && next.lease) tx.set(this.#doc(), { ...next.lease });
+      // The first lease is created with an "must not exist" precondition, so two first claims
+      // cannot both win even where transactions are not isolated (the emulator's are not).
+      if (next.changed && next.lease) {
+        if (snap.exists) tx.set(this.#doc(), { ...next.lease });
+        else tx.create(this.#doc(), { ...next.lease });
+      }
       return { acquired: next.acquired, lease: next.lease };
     });
   }
