@@ -84,6 +84,24 @@ export async function demoCommand(argv: string[]): Promise<number> {
       close: () => sim.close(),
     };
   });
+  await attempt('Google Cloud simulator', async () => {
+    const { startGcpSimulator } = await import('../../providers/gcp/simulator/index.ts');
+    // Deployed functions run in the Functions Framework; their state lives beside the demo's.
+    // The project starts empty, as a new one does (no (default) Firestore database yet).
+    const sim = await startGcpSimulator({
+      statePath: join(home, 'gcp-simulator.json'),
+      firestoreDefaultDatabase: false,
+    });
+    // The company's (default) Firestore database exists before keelson (desired-state/gcp adopts
+    // it), in the company's location: made here, as the project's owner would have made it.
+    const made = await fetch(`${sim.url}/v1/projects/${sim.projectId}/databases?databaseId=(default)`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${sim.env.GCP_ACCESS_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ locationId: 'eur3', type: 'FIRESTORE_NATIVE' }),
+    });
+    if (!made.ok && made.status !== 409) throw new Error(`cannot make the (default) database: ${made.status}`);
+    return { name: 'gcp', env: { ...sim.env }, close: () => sim.close() };
+  });
   await attempt('Cloudflare simulator', async () => {
     const { startCloudflareSimulator } = await import('../../providers/cloudflare/simulator/simulator.ts');
     const sim = await startCloudflareSimulator({ zones: zonesIn(work) });
@@ -176,7 +194,7 @@ function prepareRepository(project: string, home: string): { bare: string; work:
   git(home, ['clone', '-q', bare, work]);
   git(work, ['checkout', '-q', '-b', 'main']);
   const skip = (src: string) => !/(^|\/)(node_modules|\.wrangler|\.git)(\/|$)/.test(src);
-  for (const dir of ['desired-state', 'charts', 'workers']) {
+  for (const dir of ['desired-state', 'charts', 'workers', 'functions', 'services']) {
     if (existsSync(join(project, dir))) cpSync(join(project, dir), join(work, dir), { recursive: true, filter: skip });
   }
   // The company's stacks (Traefik, MongoDB, RocketChat, ...) need images from registries and a
