@@ -1,8 +1,10 @@
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { describe, expect, it } from 'vitest';
-import { parseAllDocuments } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import { desiredStateJsonSchema } from '../reconciler/desired/json-schema.ts';
 import { loadDesiredState } from '../reconciler/desired/load.ts';
 import { builtinModules } from '../reconciler/providers/builtin.ts';
@@ -51,5 +53,52 @@ describe("the company's desired state (desired-state/)", () => {
     const validate = ajv.compile(desiredStateJsonSchema(registry.schemas()));
     expect(validate({ kind: 'swarm.Stack', name: 'x', spec: { chart: 'traefik', colour: 1 } })).toBe(false);
     expect(validate({ kind: 'swarm.Secret', name: 'x', spec: { data: 'inline-value' } })).toBe(false);
+  });
+
+  describe("the Swarm nodes' cloud-init user data", () => {
+    const node = (n: number) => loaded.resources.find((r) => r.key === `hetzner.Server/swarm-${n}`);
+    const userData = (n: number) => String(node(n)?.spec.userData ?? '');
+    const files = (n: number) =>
+      (parse(userData(n)) as { write_files: { path: string; content: string }[] }).write_files;
+
+    it('is a cloud-config document per node that runs the join script', () => {
+      for (const n of [1, 2, 3]) {
+        expect(userData(n).startsWith('#cloud-config\n')).toBe(true);
+        const doc = parse(userData(n)) as { runcmd: string[][] };
+        expect(doc.runcmd).toEqual([['/usr/local/sbin/keelson-swarm']]);
+        expect(files(n).find((f) => f.path === '/etc/keelson-swarm.env')?.content).toBe(
+          `NODE_IP=10.0.1.1${n}\nFIRST_IP=10.0.1.11\nPEER_IPS=${[1, 2, 3]
+            .filter((m) => m !== n)
+            .map((m) => `10.0.1.1${m}`)
+            .join(',')}\nTOKEN_PORT=2380\n`,
+        );
+      }
+      // Hetzner accepts at most 32 KiB of user data.
+      for (const n of [1, 2, 3]) expect(Buffer.byteLength(userData(n))).toBeLessThan(32 * 1024);
+    });
+
+    it('the three nodes run the same script; only the first serves the join token', () => {
+      const script = (n: number) => files(n).find((f) => f.path === '/usr/local/sbin/keelson-swarm')?.content;
+      expect(script(1)).toBeTruthy();
+      expect(script(2)).toBe(script(1));
+      expect(script(3)).toBe(script(1));
+      expect(files(1).map((f) => f.path)).toContain('/usr/local/sbin/keelson-join-token');
+      expect(files(2).map((f) => f.path)).not.toContain('/usr/local/sbin/keelson-join-token');
+    });
+
+    it('its scripts parse (bash -n, python3 py_compile) and never print the token', () => {
+      const dir = mkdtempSync(join(tmpdir(), 'keelson-cloud-init-'));
+      const script = files(1).find((f) => f.path === '/usr/local/sbin/keelson-swarm')?.content as string;
+      const server = files(1).find((f) => f.path === '/usr/local/sbin/keelson-join-token')?.content as string;
+      writeFileSync(join(dir, 'keelson-swarm'), script);
+      writeFileSync(join(dir, 'keelson-join-token.py'), server);
+      execFileSync('bash', ['-n', join(dir, 'keelson-swarm')]);
+      execFileSync('python3', ['-m', 'py_compile', join(dir, 'keelson-join-token.py')]);
+      // The token is only ever in a shell variable and an HTTP body: no echo/log of it.
+      expect(script).not.toMatch(/(echo|log)[^\n]*\$token/);
+      expect(server).not.toMatch(/print\(/);
+      // The Swarm listens and advertises on the private address only.
+      expect(script).toContain('--advertise-addr "$NODE_IP" --listen-addr "$NODE_IP:2377" --data-path-addr "$NODE_IP"');
+    });
   });
 });
