@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
@@ -99,6 +99,84 @@ describe("the company's desired state (desired-state/)", () => {
       expect(server).not.toMatch(/print\(/);
       // The Swarm listens and advertises on the private address only.
       expect(script).toContain('--advertise-addr "$NODE_IP" --listen-addr "$NODE_IP:2377" --data-path-addr "$NODE_IP"');
+    });
+  });
+
+  describe('the whole seed (../shared/seed/architecture-diagrams.md)', () => {
+    // The documents as written (a swarm.Stack is expanded by the loader into its services, secrets, ...).
+    const written = readdirSync(join(root, 'desired-state'), { recursive: true, encoding: 'utf8' })
+      .filter((f) => /\.ya?ml$/.test(f))
+      .flatMap((f) => parseAllDocuments(readFileSync(join(root, 'desired-state', f), 'utf8')).map((d) => d.toJS()))
+      .filter((d): d is { kind: string; name: string; spec: Record<string, unknown> } => d !== null);
+    const specs = (kind: string) => written.filter((r) => r.kind === kind);
+    const names = (kind: string) => specs(kind).map((r) => r.name);
+
+    it('deploys every chart as a stack, the Sync App, the MongoDB listener and keelson included', () => {
+      const charts = readdirSync(join(root, 'charts'), { withFileTypes: true })
+        .filter((d) => d.isDirectory())
+        .map((d) => d.name);
+      expect(new Set(specs('swarm.Stack').map((r) => r.spec.chart))).toEqual(new Set(charts));
+      expect(names('swarm.Stack')).toEqual(expect.arrayContaining(['sync-app', 'mongo-listener', 'keelson']));
+    });
+
+    it('labels the nodes for every placement constraint the charts use', () => {
+      const labels = specs('swarm.Node').map((n) => (n.spec.labels ?? {}) as Record<string, string>);
+      expect(names('swarm.Node').sort()).toEqual(names('hetzner.Server').sort());
+      // node.labels.X == V in a chart's compose file or values: some node must carry X=V.
+      const wanted = new Set<string>();
+      for (const chart of readdirSync(join(root, 'charts'), { withFileTypes: true }).filter((d) => d.isDirectory()))
+        for (const file of ['docker-compose.yml', 'values.yaml']) {
+          const text = readFileSync(join(root, 'charts', chart.name, file), 'utf8');
+          for (const m of text.matchAll(/node\.labels\.([\w.-]+)\s*==\s*([\w.-]+)/g)) wanted.add(`${m[1]}=${m[2]}`);
+        }
+      expect(wanted.size).toBeGreaterThanOrEqual(5);
+      for (const want of wanted) {
+        const [key, value] = want.split('=') as [string, string];
+        expect(
+          labels.some((l) => l[key] === value),
+          `no swarm.Node carries ${want}`,
+        ).toBe(true);
+      }
+      // one MongoDB member per node
+      expect(labels.map((l) => l.mongo).sort()).toEqual(['1', '2', '3']);
+    });
+
+    it('has a DNS record for every public name the stacks and the Secrets UI answer on', () => {
+      const records = new Set(specs('cloudflare.DnsRecord').map((r) => `${r.spec.name}.${r.spec.zone}`));
+      const hosts = new Set<string>();
+      for (const stack of specs('swarm.Stack')) {
+        const values = (stack.spec.values ?? {}) as Record<string, unknown>;
+        for (const key of ['HOST', 'DASHBOARD_HOST']) if (typeof values[key] === 'string') hosts.add(values[key]);
+      }
+      const vercel = JSON.parse(readFileSync(join(root, 'desired-state/vercel/secrets-ui.project.json'), 'utf8'));
+      for (const d of vercel.project.domains) hosts.add(d);
+      for (const r of specs('cloudflare.WorkerRoute')) hosts.add(String(r.spec.pattern).split('/')[0] as string);
+      expect([...hosts].sort()).toEqual([
+        'auth.example.com',
+        'chat.example.com',
+        'hooks.example.com',
+        'keelson.example.com',
+        'netdata.example.com',
+        'secrets.example.com',
+        'traefik.example.com',
+      ]);
+      for (const host of hosts) expect(records.has(host), `no cloudflare.DnsRecord for ${host}`).toBe(true);
+    });
+
+    it("the Secrets UI's Vercel settings name only documented variables and every one the app requires", () => {
+      const vercel = JSON.parse(readFileSync(join(root, 'desired-state/vercel/secrets-ui.project.json'), 'utf8'));
+      const readme = readFileSync(join(root, 'secrets-ui/README.md'), 'utf8');
+      const server = readFileSync(join(root, 'secrets-ui/server.ts'), 'utf8');
+      const set = [...Object.keys(vercel.env.plain), ...Object.keys(vercel.env.sensitive)];
+      for (const name of set) expect(readme, `${name} is not in secrets-ui/README.md`).toContain(`\`${name}\``);
+      // what server.ts calls need(...) for, except the directory store's folder (the demo's store)
+      const required = [...server.matchAll(/need\('(\w+)'\)/g)]
+        .map((m) => m[1])
+        .filter((n) => n !== 'SECRETS_UI_SECRETS_DIR');
+      for (const name of required) expect(set, `${name} is required by secrets-ui/server.ts`).toContain(name);
+      expect(vercel.project.rootDirectory).toBe('secrets-ui');
+      // secrets are names of secret-source entries, never values
+      for (const ref of Object.values(vercel.env.sensitive)) expect(ref).toMatch(/^[a-z0-9-]+$/);
     });
   });
 });
