@@ -179,4 +179,16 @@ describe("the company's desired state (desired-state/)", () => {
       for (const ref of Object.values(vercel.env.sensitive)) expect(ref).toMatch(/^[a-z0-9-]+$/);
     });
   });
+
+  it('desired-state/README.md maps the architecture to resources that exist', () => {
+    const readme = readFileSync(join(root, 'desired-state/README.md'), 'utf8');
+    const keys = [...readme.matchAll(/`((?:hetzner|swarm|cloudflare|gcp)\.[A-Za-z]+\/[\w.-]+)`/g)].map((m) => m[1]);
+    expect(keys.length).toBeGreaterThan(30);
+    const present = new Set([
+      ...loaded.resources.map((r) => r.key),
+      // a swarm.Stack is expanded by the loader: its key is each object's parent
+      ...loaded.resources.map((r) => r.parent).filter((p): p is string => typeof p === 'string'),
+    ]);
+    expect(keys.filter((k) => !present.has(k as string))).toEqual([]);
+  });
 });
