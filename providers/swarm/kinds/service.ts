@@ -62,6 +62,8 @@ interface Settling {
   deadline?: number;
   /** When the tasks were first seen all running (reset when they stop being so). */
   convergedSince?: number;
+  /** When (our clock) the tasks will have run long enough, if they keep running: the next look is then. */
+  wakeAt?: number;
 }
 
 /** How long the tasks of a service must keep running before it counts as converged. */
@@ -367,7 +369,11 @@ export class ServiceHandler implements ResourceHandler {
         moved ||= w.said !== said;
       }
       interval = moved ? QUICK_POLL_MS : Math.min(this.#pollMs, interval * 2);
-      if (this.#settling.size > 0) await new Promise((r) => setTimeout(r, interval));
+      if (this.#settling.size === 0) break;
+      // Look again when a service's tasks will have run long enough, if that comes sooner.
+      const wakes = [...this.#settling.values()].flatMap((w) => (w.wakeAt === undefined ? [] : [w.wakeAt]));
+      const wait = Math.min(interval, Math.max(QUICK_POLL_MS, Math.min(...wakes) - Date.now()));
+      await new Promise((r) => setTimeout(r, wait));
     }
   }
 
@@ -456,8 +462,14 @@ export class ServiceHandler implements ResourceHandler {
         engineNow !== undefined &&
         (progress.since === undefined || engineNow - progress.since >= STABLE_MS);
       if (seen === 'converged' && (ranLongEnough || now - w.convergedSince >= STABLE_MS)) return true;
+      const byEngine =
+        progress.exact && engineNow !== undefined && progress.since !== undefined
+          ? now + STABLE_MS - (engineNow - progress.since)
+          : Number.POSITIVE_INFINITY;
+      w.wakeAt = Math.min(byEngine, w.convergedSince + STABLE_MS);
     } else {
       w.convergedSince = undefined;
+      w.wakeAt = undefined;
     }
     if (progress.state === 'gave-up' && seen === 'gave-up' && state !== 'updating') {
       throw new KeelsonError(
