@@ -450,7 +450,8 @@ export class ServiceHandler implements ResourceHandler {
     // for a moment, so a task that exits at once is not taken for a running one. How long they
     // ran is read from the tasks themselves (when they started running, by the engine's clock)
     // when they have the service's whole task template (no rolling update is coming for them);
-    // otherwise, or without the engine's clock, it is counted from when they were first seen.
+    // otherwise, or without the engine's clock, it is counted from when they were first seen,
+    // and the verdict must be seen twice.
     const seen = w.seen;
     w.seen = progress.state;
     if (!state && progress.state === 'converged') {
@@ -461,7 +462,8 @@ export class ServiceHandler implements ResourceHandler {
         progress.exact &&
         engineNow !== undefined &&
         (progress.since === undefined || engineNow - progress.since >= STABLE_MS);
-      if (seen === 'converged' && (ranLongEnough || now - w.convergedSince >= STABLE_MS)) return true;
+      // Tasks with the whole template that ran long enough need no second look: no rolling update is coming.
+      if (ranLongEnough || (seen === 'converged' && now - w.convergedSince >= STABLE_MS)) return true;
       const byEngine =
         progress.exact && engineNow !== undefined && progress.since !== undefined
           ? now + STABLE_MS - (engineNow - progress.since)
