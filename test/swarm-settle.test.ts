@@ -111,8 +111,12 @@ describe('settling a service', { timeout: 120_000 }, () => {
       labels: { run: label },
     });
     const created = await handler.create(ctx, resolvedResource(serviceSchema, `${PREFIX}label`, spec('1')));
-    // converged means its task has run for a second by now
+    // converged means its task has run for a second by now, by the engine's clock
     await handler.settle(ctx, created);
+    const engineNow = Date.parse(((await client.docker.info()) as { SystemTime: string }).SystemTime);
+    const [task] = await client.listTasks({ service: [`${PREFIX}label`], 'desired-state': ['running'] });
+    expect(task?.Status.State).toBe('running');
+    expect(engineNow - Date.parse(task?.Status.Timestamp ?? '')).toBeGreaterThanOrEqual(1_000);
     const updated = await handler.update(
       ctx,
       resolvedResource(serviceSchema, `${PREFIX}label`, spec('2')),
