@@ -26,6 +26,8 @@ export const stabiliseStep: PassStep = async (pass) => {
     retry: pass.retry,
     signal: input.signal,
     kinds: new Set(applied.map((r) => r.kind)),
+    // A server's network and SSH key ids come from kinds not observed again here.
+    known: pass.observed,
   });
   const desired = new Map(input.resources.map((r) => [r.key, r]));
   const state = pass.keeper.data;
