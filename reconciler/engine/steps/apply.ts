@@ -60,6 +60,11 @@ function journal(pass: Pass): ApplyJournal {
       };
       await keeper.save();
     },
+    claimed: async (r, found) => {
+      state.inventory[r.key] ??= { key: r.key, kind: r.kind, id: found.id };
+      input.log.info({ resource: r.key, id: found.id }, 'claimed the resource a create with a lost answer made');
+      await keeper.save();
+    },
     created: async (r, _observed, spec) => {
       delete state.journal[r.key];
       applied(r, spec);
