@@ -11,7 +11,10 @@ export const recordStep: PassStep = async (pass) => {
   const { input, keeper } = pass;
   const state = keeper.data;
   const now = input.now?.() ?? new Date();
-  if (input.mode === 'apply' && !pass.plan.refused) rememberConverged(pass, now.toISOString());
+  if (input.mode === 'apply' && !pass.plan.refused) {
+    rememberConverged(pass, now.toISOString());
+    forgetGone(pass);
+  }
   if (!(input.record ?? input.mode === 'apply')) return;
   if (input.drift) {
     const unobserved = (key: string): boolean => pass.unobservable.has(key.slice(0, key.indexOf('/')));
@@ -54,6 +57,23 @@ function rememberConverged(pass: Pass, at: string): void {
     } else if (record && record.protect !== r.protect) {
       state.applied[c.key] = { ...record, protect: r.protect };
     }
+  }
+}
+
+/**
+ * Records of resources that are neither in Git nor at the vendor any more are dropped: a delete
+ * whose process was killed after the vendor's delete but before it was recorded leaves one. Only
+ * for kinds this pass observed (a kind it could not read keeps its records).
+ */
+function forgetGone(pass: Pass): void {
+  const state = pass.keeper.data;
+  const desired = new Set(pass.input.resources.map((r) => r.key));
+  for (const key of Object.keys(state.applied)) {
+    if (desired.has(key) || pass.observed.has(key)) continue;
+    const kind = key.slice(0, key.indexOf('/'));
+    if (pass.unobservable.has(kind) || !pass.input.registry.handler(kind)) continue;
+    delete state.applied[key];
+    delete state.unstable?.[key];
   }
 }
 
