@@ -46,7 +46,12 @@ function journal(pass: Pass): ApplyJournal {
   const state = keeper.data;
   const now = (): string => (input.now?.() ?? new Date()).toISOString();
   const applied = (r: { key: string; protect: boolean }, spec: Record<string, unknown>): void => {
-    state.applied[r.key] = { digest: specDigest(spec), revision: input.revision, protect: r.protect, at: now() };
+    state.applied[r.key] = {
+      digest: specDigest(spec, pass.specInput.digestKey),
+      revision: input.revision,
+      protect: r.protect,
+      at: now(),
+    };
   };
   return {
     beginCreate: async (r) => {

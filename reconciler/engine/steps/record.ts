@@ -1,6 +1,7 @@
 import { trackDrift } from '../../drift/track-drift.ts';
 import { desiredDigest, desiredSpec } from '../../plan/plan.ts';
 import type { Plan } from '../../plan/types.ts';
+import { KEYED_PREFIX } from '../../state/keyed-digests.ts';
 import type { Pass, PassResult, PassStep } from '../pass-types.ts';
 
 /**
@@ -51,9 +52,13 @@ function rememberConverged(pass: Pass, at: string): void {
     const r = desired.get(c.key);
     if (!r) continue;
     const record = state.applied[c.key];
+    const want = (): string =>
+      desiredDigest(desiredSpec({ ...pass.specInput, observed: pass.observed }, r), pass.specInput.digestKey);
     if (c.action === 'no-op' && !record) {
-      const digest = desiredDigest(desiredSpec({ ...pass.specInput, observed: pass.observed }, r));
-      state.applied[c.key] = { digest, revision: input.revision, protect: r.protect, at };
+      state.applied[c.key] = { digest: want(), revision: input.revision, protect: r.protect, at };
+    } else if (c.action === 'no-op' && record && !record.digest.startsWith(KEYED_PREFIX) && pass.specInput.digestKey) {
+      // A record from before keyed digests (the plan compared it as it was made): recorded keyed now.
+      state.applied[c.key] = { ...record, digest: want(), protect: r.protect };
     } else if (record && record.protect !== r.protect) {
       state.applied[c.key] = { ...record, protect: r.protect };
     }

@@ -1,5 +1,5 @@
 import { diffSpec, ERRORS } from '../../../providers/sdk/index.ts';
-import { desiredDigest, desiredSpec } from '../../plan/plan.ts';
+import { desiredDigest, desiredSpec, sameDigest } from '../../plan/plan.ts';
 import { observeAll } from '../observe.ts';
 import type { PassStep } from '../pass-types.ts';
 
@@ -59,11 +59,11 @@ export const stabiliseStep: PassStep = async (pass) => {
       });
       continue;
     }
-    const digest = desiredDigest(prepared);
+    const digest = desiredDigest(prepared, pass.specInput.digestKey);
     const previous = state.unstable[r.key];
     state.unstable[r.key] = { digest, fields, at: now };
     pass.unstable.push({ key: r.key, fields });
-    if (previous?.digest === digest) continue;
+    if (sameDigest(previous?.digest, prepared, pass.specInput.digestKey)) continue;
     pass.errors.push({
       code: 'UNSTABLE_FIELD',
       key: r.key,
