@@ -210,6 +210,7 @@ function makeStore(config: DaemonConfig): StateStore {
     new FirestoreClient({ projectId: config.state.projectId }),
     config.state.collection,
     config.owner,
+    process.env.KEELSON_INSTALLATION_KEY_FILE,
   );
 }
 
