@@ -6,6 +6,11 @@ import { fileCloudModule } from './daemon-file-cloud.ts';
 const cloud = process.env.FILE_CLOUD;
 if (!cloud) throw new Error('FILE_CLOUD is not set');
 process.exitCode = await serveCommand(process.argv.slice(2), {
-  modules: [fileCloudModule(cloud, { createDelayMs: Number(process.env.FILE_CLOUD_CREATE_DELAY_MS ?? 0) })],
+  modules: [
+    fileCloudModule(cloud, {
+      createDelayMs: Number(process.env.FILE_CLOUD_CREATE_DELAY_MS ?? 0),
+      ...(process.env.FILE_CLOUD_HOLD ? { hold: process.env.FILE_CLOUD_HOLD } : {}),
+    }),
+  ],
   env: {},
 });

@@ -59,8 +59,26 @@ function observed(item: FileCloudItem, owner: string): ObservedResource {
   };
 }
 
-/** `createDelayMs`: time a create takes after the item exists (a window to kill the daemon in). */
-export function fileCloudModule(path: string, options: { createDelayMs?: number } = {}): ProviderModule {
+/** Where a handler can be held (`hold`): around the vendor's work of a create or a delete. */
+export type HoldPoint = 'before-create' | 'after-create' | 'before-delete' | 'after-delete';
+
+/** The marker file a held handler writes (its content: `<point>:<name>`); a test waits for it. */
+export function heldMarker(path: string): string {
+  return `${path}.held`;
+}
+
+/**
+ * `createDelayMs`: time a create takes after the item exists (a window to kill the daemon in).
+ * `hold` (`<point>:<name>`, e.g. `after-create:b`): when the handler reaches that point for that
+ * service, it writes `heldMarker(path)` and never goes on, so a test kills the daemon at a known
+ * state rather than after a guessed duration.
+ */
+export function fileCloudModule(path: string, options: { createDelayMs?: number; hold?: string } = {}): ProviderModule {
+  const at = async (point: HoldPoint, name: string): Promise<void> => {
+    if (options.hold !== `${point}:${name}`) return;
+    writeFileSync(heldMarker(path), `${point}:${name}`);
+    await new Promise(() => {});
+  };
   const handler: ResourceHandler = {
     async observe(ctx, query) {
       return readCloud(path)
@@ -71,6 +89,7 @@ export function fileCloudModule(path: string, options: { createDelayMs?: number 
       const items = readCloud(path);
       const existing = items.find((i) => i.name === desired.name && i.owner === ctx.owner);
       if (existing) return observed(existing, ctx.owner);
+      await at('before-create', desired.name);
       const item: FileCloudItem = {
         id: `svc-${items.length + 1}-${Date.now()}`,
         name: desired.name,
@@ -79,6 +98,7 @@ export function fileCloudModule(path: string, options: { createDelayMs?: number 
         replicas: Number(desired.spec.replicas ?? 1),
       };
       writeCloud(path, [...items, item]);
+      await at('after-create', desired.name);
       if (options.createDelayMs) await new Promise((r) => setTimeout(r, options.createDelayMs));
       return observed(item, ctx.owner);
     },
@@ -94,10 +114,12 @@ export function fileCloudModule(path: string, options: { createDelayMs?: number 
       return observed(item, ctx.owner);
     },
     async delete(_ctx, live) {
+      await at('before-delete', live.name);
       writeCloud(
         path,
         readCloud(path).filter((i) => i.id !== live.id),
       );
+      await at('after-delete', live.name);
     },
   };
   const provider: Provider = { name: 'file', kinds: [{ schema: fileServiceSchema, handler }], concurrency: 2 };

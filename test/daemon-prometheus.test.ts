@@ -8,6 +8,8 @@ import { startDriftedDaemon } from './daemon-observed.ts';
 import { freePort, until } from './daemon-support.ts';
 
 const PROMETHEUS = '/usr/bin/prometheus';
+/** The alert rules shipped for users (monitoring/), loaded into the same Prometheus. */
+const RULES = join(import.meta.dirname, '..', 'monitoring', 'keelson.rules.yml');
 if (!existsSync(PROMETHEUS))
   console.log(`Prometheus test skipped: ${PROMETHEUS} is missing (apt-get install prometheus)`);
 
@@ -28,7 +30,7 @@ describe.skipIf(!existsSync(PROMETHEUS))('real Prometheus scrapes /metrics', () 
     const dir = mkdtempSync(join(tmpdir(), 'keelson-prometheus-'));
     writeFileSync(
       join(dir, 'prometheus.yml'),
-      `global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: keelson\n    static_configs:\n      - targets: ['${target}']\n`,
+      `global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files: ['${RULES}']\nscrape_configs:\n  - job_name: keelson\n    static_configs:\n      - targets: ['${target}']\n`,
     );
     const port = await freePort();
     api = `http://127.0.0.1:${port}/api/v1`;
@@ -97,5 +99,37 @@ describe.skipIf(!existsSync(PROMETHEUS))('real Prometheus scrapes /metrics', () 
     expect(Number((await query('keelson_last_successful_reconcile_timestamp_seconds'))[0]?.value[1])).toBeGreaterThan(
       0,
     );
+  }, 120_000);
+
+  it("evaluates the shipped alert rules on keelson's real series: all healthy, the open drift pending", async () => {
+    interface Rule {
+      name: string;
+      health: string;
+      lastError?: string;
+      alerts?: { labels: Record<string, string>; state: string }[];
+    }
+    const rules = async (): Promise<Rule[]> => {
+      const res = await fetch(`${api}/rules`);
+      const body = (await res.json()) as { data?: { groups?: { rules: Rule[] }[] } };
+      return (body.data?.groups ?? []).flatMap((g) => g.rules);
+    };
+    // Drift under `observe` stays open: KeelsonDriftOpen matches it (pending: it fires after 30 minutes).
+    const drift = await until(
+      async () => {
+        const now = await rules();
+        const open = now.find((r) => r.name === 'KeelsonDriftOpen')?.alerts ?? [];
+        // every rule evaluated at least once (health leaves "unknown")
+        return open.length > 0 && now.every((r) => r.health !== 'unknown') ? open : undefined;
+      },
+      'KeelsonDriftOpen to be pending',
+      90_000,
+    );
+    expect(drift.map((a) => [a.labels.kind, a.state])).toEqual([['file.Service', 'pending']]);
+    const all = await rules();
+    expect(all.length).toBeGreaterThanOrEqual(10);
+    expect(all.filter((r) => r.health !== 'ok').map((r) => `${r.name}: ${r.health} ${r.lastError ?? ''}`)).toEqual([]);
+    // A healthy daemon: not stalled, not down.
+    for (const name of ['KeelsonStalled', 'KeelsonDown', 'KeelsonPassErrors'])
+      expect(all.find((r) => r.name === name)?.alerts ?? [], name).toEqual([]);
   }, 120_000);
 });

@@ -5,8 +5,9 @@ import { EngineRig } from './support/engine-rig.ts';
 
 // The company's daily backup wiring, as keelson deploys it from desired-state/gcp: the Scheduler job
 // fires at 03:00 Berlin time with an OIDC token of scheduler-invoker for the backup function's URL;
-// Cloud Run's front door lets it through because of the gcp.IamBinding backup-invokers, and the
-// function (functions/backup) accepts the token and records the day's run in Firestore. (The run
+// Cloud Run's front door lets it through (gcp.IamBinding backup-invokers: allUsers may invoke, the
+// backup server has no Google identity), and the function (functions/backup) checks the token itself,
+// accepts it and records the day's run in Firestore. (The run
 // itself fails further on: there is no Hetzner API here; that flow is tested with its own rigs.)
 // Time is the simulator's fake clock, moved in explicit steps.
 let sim: GcpSimulator;

@@ -2,6 +2,7 @@ import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readConfig } from '../functions/backup/src/config.ts';
 import type { GcpProvider } from '../providers/gcp/index.ts';
 import { type GcpSimulator, startGcpSimulator } from '../providers/gcp/simulator/index.ts';
 import { REPO_ROOT } from '../providers/gcp/testing.ts';
@@ -74,6 +75,35 @@ describe("the company's Google Cloud project, through runPass", { timeout: 120_0
     const last = results.at(-1) as PassResult;
     expect(last.plan.changes.filter((c) => c.key.startsWith('gcp.')).every((c) => c.action === 'no-op')).toBe(true);
     console.log(`gcp company tree from scratch: ${results.length} passes, ${sim.requests.length} API requests`);
+  });
+
+  it('the backup function is deployed with the configuration its README documents, invokable by anyone', () => {
+    const fn = sim.state.data.functions[`projects/${PROJECT}/locations/europe-west3/functions/backup`] as {
+      serviceConfig: {
+        environmentVariables: Record<string, string>;
+        secretEnvironmentVariables: { key: string; secret: string }[];
+      };
+    };
+    const env = fn.serviceConfig.environmentVariables;
+    const secrets = fn.serviceConfig.secretEnvironmentVariables.map((s) => s.key).sort();
+    expect(secrets).toEqual([
+      'BACKUP_R2_ACCESS_KEY_ID',
+      'BACKUP_R2_SECRET_ACCESS_KEY',
+      'BACKUP_RESTIC_PASSWORD',
+      'BACKUP_ROCKETCHAT_WEBHOOK_URL',
+      'HCLOUD_TOKEN',
+    ]);
+    // The function's own configuration reader accepts what is deployed (secrets stand in as placeholders).
+    const config = readConfig({ ...env, ...Object.fromEntries(secrets.map((k) => [k, `https://placeholder/${k}`])) });
+    expect(config.firestore).toMatchObject({ projectId: PROJECT, collection: 'backup-runs' });
+    expect(config.hetzner).toMatchObject({ network: 'swarm', imageSelector: 'role=backup-server' });
+    expect(env.BACKUP_SCHEDULER_SERVICE_ACCOUNT).toBe(`scheduler-invoker@${PROJECT}.iam.gserviceaccount.com`);
+    expect(env.SEAWEEDFS_FILER).toBe('10.0.1.11:8888');
+    // The backup server has no Google identity: the platform lets anyone in, the function checks each request.
+    const policy = sim.state.data.policies[`projects/${PROJECT}/locations/europe-west3/services/backup`] as {
+      bindings: { role: string; members: string[] }[];
+    };
+    expect(policy.bindings).toEqual([{ role: 'roles/run.invoker', members: ['allUsers'] }]);
   });
 
   it('a second pass is a no-op that writes nothing', async () => {

@@ -22,7 +22,22 @@ describe('the Hetzner part of the system, through runPass', { timeout: 60_000 },
     const volumes = [...state.volumes.values()];
     expect(volumes).toHaveLength(3);
     expect(volumes.every((v) => servers.some((s) => s.id === v.server))).toBe(true);
+    // each server got its cloud-init user data at creation: its own private address, node 1 inits
+    for (const s of servers) expect(s.userData).toContain(`NODE_IP=${s.privateNet[0]?.ip}\n`);
+    expect(servers.map((s) => s.userData?.includes('- path: /usr/local/sbin/keelson-join-token\n'))).toEqual([
+      true,
+      false,
+      false,
+    ]);
     const firewall = [...state.firewalls.values()][0]!;
+    // open to the world: HTTP/HTTPS (and ICMP); SSH from the admins' range only; no Swarm port at all
+    const publicPorts = firewall.rules
+      .filter((r) => r.source_ips.includes('0.0.0.0/0'))
+      .map((r) => `${r.protocol}/${r.port ?? ''}`);
+    expect(publicPorts.sort()).toEqual(['icmp/', 'tcp/443', 'tcp/80']);
+    expect(firewall.rules.find((r) => r.port === '22')?.source_ips).toEqual(['203.0.113.0/24']);
+    for (const port of ['2377', '7946', '4789', '2380'])
+      expect(firewall.rules.some((r) => r.port === port)).toBe(false);
     expect(firewall.applied_to).toEqual([{ type: 'label_selector', label_selector: { selector: 'role=swarm' } }]);
     // Hetzner label values cannot hold "/": the key is written as kind + name labels
     expect(servers[0]!.labels).toMatchObject({

@@ -4,7 +4,9 @@
  * up (the time bound is set to ten minutes, so only the fail-fast path can end the test in
  * time); a one-shot task that completes is converged; a health check with a long interval
  * makes a healthy rollout wait for it instead of timing out (the start allowance is one second,
- * so the old bound would have expired first). Progress lines are logged while waiting.
+ * so the old bound would have expired first). Progress lines are logged while waiting. A change
+ * that restarts no task (a service label) settles on the first look: its task started running
+ * long ago by the engine's clock, so there is no second to wait.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KeelsonError, type Logger } from '../providers/sdk/index.ts';
@@ -96,5 +98,34 @@ describe('settling a service', { timeout: 120_000 }, () => {
     expect(running.map((t) => t.Status.State)).toEqual(['running']);
     // it was seen waiting for the health check (the task is "starting" until healthy)
     expect(lines).toContainEqual(expect.stringMatching(/0\/1 task running \(1 starting\)/));
+  });
+
+  it('settles a change that restarts no task on its first look (the task ran long enough, by its timestamp)', async () => {
+    const handler = new ServiceHandler(client, { taskStartMs: 600_000, pollMs: 250 });
+    const ctx = testContext({ owner: `keelson-settle-test-${CHECKOUT_TAG}`, log: recorder().log });
+    const spec = (label: string) => ({
+      image: TEST_IMAGE,
+      args: ['sleep', '3600'],
+      init: true,
+      stopGracePeriod: '1s',
+      labels: { run: label },
+    });
+    const created = await handler.create(ctx, resolvedResource(serviceSchema, `${PREFIX}label`, spec('1')));
+    // converged means its task has run for a second by now, by the engine's clock
+    await handler.settle(ctx, created);
+    const engineNow = Date.parse(((await client.docker.info()) as { SystemTime: string }).SystemTime);
+    const [task] = await client.listTasks({ service: [`${PREFIX}label`], 'desired-state': ['running'] });
+    expect(task?.Status.State).toBe('running');
+    expect(engineNow - Date.parse(task?.Status.Timestamp ?? '')).toBeGreaterThanOrEqual(1_000);
+    const updated = await handler.update(
+      ctx,
+      resolvedResource(serviceSchema, `${PREFIX}label`, spec('2')),
+      created,
+      [],
+    );
+    const reads = client.readCount();
+    await handler.settle(ctx, updated);
+    // one look: one list of services and one of tasks (the engine's clock was read already)
+    expect(client.readCount() - reads).toBe(2);
   });
 });

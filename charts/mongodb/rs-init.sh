@@ -1,7 +1,9 @@
 #!/bin/bash
 # Initiates replica set ${REPLICA_SET} once all members answer; does nothing when it already exists.
-# Then creates (or updates the password of) the mongo-listener user: a role with only `find` and
-# `changeStream` on rocketchat.rocketchat_message, what a change stream with updateLookup needs.
+# Then creates (or updates the password of) the two application users:
+# - rocketchat: readWrite on its database, read on `local` (RocketChat tails the oplog);
+# - mongo-listener: a role with only `find` and `changeStream` on rocketchat.rocketchat_message, what
+#   a change stream with updateLookup needs.
 set -euo pipefail
 password="$$(cat /run/secrets/root_password)"
 for host in mongo1 mongo2 mongo3; do
@@ -29,3 +31,12 @@ LISTENER_PASSWORD="$$listener_password" mongosh --quiet --host mongo1 -u root -p
   if (admin.getUser("mongo-listener")) admin.updateUser("mongo-listener", { pwd, roles: ["rocketchatMessageStream"] });
   else admin.createUser({ user: "mongo-listener", pwd, roles: ["rocketchatMessageStream"] });
   print("mongo-listener user ready");'
+
+rocketchat_password="$$(cat /run/secrets/rocketchat_password)"
+ROCKETCHAT_PASSWORD="$$rocketchat_password" mongosh --quiet --host mongo1 -u root -p "$$password" --authenticationDatabase admin --eval '
+  const admin = db.getSiblingDB("admin");
+  const roles = [{ role: "readWrite", db: "rocketchat" }, { role: "read", db: "local" }];
+  const pwd = process.env.ROCKETCHAT_PASSWORD;
+  if (admin.getUser("rocketchat")) admin.updateUser("rocketchat", { pwd, roles });
+  else admin.createUser({ user: "rocketchat", pwd, roles });
+  print("rocketchat user ready");'

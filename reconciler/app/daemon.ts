@@ -261,7 +261,12 @@ function makeStore(config: DaemonConfig): { store: StateStore; lease: LeaseBacke
   };
   const db = new FirestoreClient({ projectId: config.state.projectId });
   return {
-    store: new FirestoreStateStore(db, config.state.collection, config.owner),
+    store: new FirestoreStateStore(
+      db,
+      config.state.collection,
+      config.owner,
+      process.env.KEELSON_INSTALLATION_KEY_FILE,
+    ),
     lease: new FirestoreLease(db, config.state.collection, config.owner),
   };
 }

@@ -140,5 +140,6 @@ export function fencedStore(store: StateStore, leadership: Leadership): StateSto
       await store.save(data);
     },
     ...(store.close ? { close: () => store.close?.() ?? Promise.resolve() } : {}),
+    ...(store.digestKey ? { digestKey: () => store.digestKey?.() } : {}),
   };
 }

@@ -40,6 +40,11 @@ export interface ChangeResult {
 export interface ApplyJournal {
   /** Written (durably) before a create: a crash after the vendor's create but before `created` is adopted next pass. */
   beginCreate(resource: DesiredResource): Promise<void>;
+  /**
+   * A create whose answer was lost made an object keelson cannot mark as its own (ownership kept in
+   * the inventory): the create in flight is the proof it is keelson's, so it enters the inventory.
+   */
+  claimed(resource: DesiredResource, observed: ObservedResource): Promise<void>;
   created(resource: DesiredResource, observed: ObservedResource, appliedSpec: Record<string, unknown>): Promise<void>;
   updated(resource: DesiredResource, appliedSpec: Record<string, unknown>): Promise<void>;
   deleted(key: string): Promise<void>;
@@ -214,7 +219,10 @@ async function applyOne(
 
 /**
  * A create is never retried blindly: after a transient failure the kind is observed again, and
- * a resource that appeared (owned, same name) is the one we created.
+ * a resource that appeared under this key is the one we created (the plan saw nothing there). One
+ * that carries no ownership mark (kinds whose ownership lives in the inventory: R2 buckets, Worker
+ * routes, crons) is claimed, as the journal step claims it after a crash, never refused as
+ * CONFLICT_UNOWNED.
  */
 async function createOnce(
   handler: ResourceHandler,
@@ -237,8 +245,12 @@ async function createOnce(
         retry,
         input.signal,
       ).catch(() => undefined);
-      const existing = found?.find((o) => o.key === resolved.key && o.owned);
-      if (existing) return existing;
+      const existing = found?.find((o) => o.key === resolved.key);
+      if (existing?.owned) return existing;
+      if (existing) {
+        await input.journal.claimed(resolved, existing);
+        return { ...existing, owned: true };
+      }
       const wait =
         error instanceof KeelsonError && error.retryAfterMs !== undefined
           ? error.retryAfterMs

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { errorMessage } from '../../providers/sdk/index.ts';
+import { errorMessage, secretNameProblem } from '../../providers/sdk/index.ts';
 import { Daemon } from '../app/daemon.ts';
 import { formatConfigProblems, loadConfig } from '../config/load-config.ts';
 import { createLogger } from '../observability/logger.ts';
@@ -84,6 +84,24 @@ export async function demoCommand(argv: string[]): Promise<number> {
       close: () => sim.close(),
     };
   });
+  await attempt('Google Cloud simulator', async () => {
+    const { startGcpSimulator } = await import('../../providers/gcp/simulator/index.ts');
+    // Deployed functions run in the Functions Framework; their state lives beside the demo's.
+    // The project starts empty, as a new one does (no (default) Firestore database yet).
+    const sim = await startGcpSimulator({
+      statePath: join(home, 'gcp-simulator.json'),
+      firestoreDefaultDatabase: false,
+    });
+    // The company's (default) Firestore database exists before keelson (desired-state/gcp adopts
+    // it), in the company's location: made here, as the project's owner would have made it.
+    const made = await fetch(`${sim.url}/v1/projects/${sim.projectId}/databases?databaseId=(default)`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${sim.env.GCP_ACCESS_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ locationId: 'eur3', type: 'FIRESTORE_NATIVE' }),
+    });
+    if (!made.ok && made.status !== 409) throw new Error(`cannot make the (default) database: ${made.status}`);
+    return { name: 'gcp', env: { ...sim.env }, close: () => sim.close() };
+  });
   await attempt('Cloudflare simulator', async () => {
     const { startCloudflareSimulator } = await import('../../providers/cloudflare/simulator/simulator.ts');
     const sim = await startCloudflareSimulator({ zones: zonesIn(work) });
@@ -99,8 +117,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
     KEELSON_POLL_INTERVAL_SECONDS: '10',
     KEELSON_WEBHOOK_SECRET: 'demo',
     KEELSON_OWNER: 'keelson-demo',
-    KEELSON_SECRETS_DIR: join(home, 'secrets'),
-    ...demoSecrets(work),
+    KEELSON_SECRETS_DIR: writeDemoSecrets(work, join(home, 'secrets')),
     ...Object.assign({}, ...parts.map((p) => p.env)),
     ...process.env,
   };
@@ -177,7 +194,7 @@ function prepareRepository(project: string, home: string): { bare: string; work:
   git(home, ['clone', '-q', bare, work]);
   git(work, ['checkout', '-q', '-b', 'main']);
   const skip = (src: string) => !/(^|\/)(node_modules|\.wrangler|\.git)(\/|$)/.test(src);
-  for (const dir of ['desired-state', 'charts', 'workers']) {
+  for (const dir of ['desired-state', 'charts', 'workers', 'functions', 'services']) {
     if (existsSync(join(project, dir))) cpSync(join(project, dir), join(work, dir), { recursive: true, filter: skip });
   }
   // The company's stacks (Traefik, MongoDB, RocketChat, ...) need images from registries and a
@@ -199,16 +216,22 @@ function yamlFiles(dir: string): string[] {
   });
 }
 
-/** Demo values for every `secretRef` (secrets never come from Git; in production they come from files or the environment). */
-function demoSecrets(work: string): Record<string, string> {
-  const env: Record<string, string> = {};
+/**
+ * Demo values for every `secretRef`, as files in the demo's secrets directory (secrets never come
+ * from Git). Files, not environment variables: the environment wins over the directory, and the
+ * Secrets UI (`node secrets-ui/demo.ts`) rotates a secret by writing its file. A file that is
+ * already there (rotated before) is kept. Returns the directory.
+ */
+function writeDemoSecrets(work: string, dir: string): string {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
   for (const file of yamlFiles(join(work, 'desired-state'))) {
     for (const m of readFileSync(file, 'utf8').matchAll(/secretRef:\s*([\w.-]+)/g)) {
       const name = m[1] ?? '';
-      env[`KEELSON_SECRET_${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`] = `demo-${name}`;
+      const path = join(dir, name);
+      if (!secretNameProblem(name) && !existsSync(path)) writeFileSync(path, `demo-${name}\n`, { mode: 0o600 });
     }
   }
-  return env;
+  return dir;
 }
 
 /** Zones the example DNS records use, so the Cloudflare simulator has them. */

@@ -62,6 +62,12 @@ export async function observeAll(options: {
   readonly kinds?: ReadonlySet<string>;
   /** Only these providers (default: all); see `providersInUse`. */
   readonly providers?: ReadonlySet<string>;
+  /**
+   * Live state already known (the pass's), used only to resolve references of the desired specs
+   * handed to `observe` when the kinds they point at are not observed again here (`kinds`).
+   * What this call observes wins. Default none.
+   */
+  readonly known?: ReadonlyMap<string, ObservedResource>;
 }): Promise<ObserveResult> {
   const { registry } = options;
   const observed = new Map<string, ObservedResource>();
@@ -110,9 +116,10 @@ export async function observeAll(options: {
           continue;
         }
         const desired = byKind.get(kind) ?? [];
+        const references = options.known ? new Map([...options.known, ...observed]) : observed;
         const resolved: ResolvedResource[] = desired.map((r) => ({
           ...r,
-          spec: desiredSpec({ ...options.planInput, observed }, r).spec,
+          spec: desiredSpec({ ...options.planInput, observed: references }, r).spec,
         }));
         try {
           const found = await withRetry(

@@ -22,6 +22,8 @@ export interface PassInput {
   readonly revision: string;
   readonly registry: ProviderRegistry;
   readonly store: StateStore;
+  /** Key of the digests written to the state. Default the store's (`StateStore.digestKey`). */
+  readonly digestKey?: Buffer;
   /** Owner id written into ownership labels. Default `keelson`. */
   readonly owner?: string;
   /** `plan` observes and plans only; `apply` also applies. */

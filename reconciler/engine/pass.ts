@@ -2,6 +2,7 @@ import type { HandlerContext, Logger } from '../../providers/sdk/index.ts';
 import { DEFAULT_RETRY } from '../apply/retry.ts';
 import type { SpecInput } from '../plan/plan.ts';
 import type { ProviderRegistry } from '../providers/registry.ts';
+import { SecretDigestSeal } from '../state/keyed-digests.ts';
 import type { Pass, PassInput, PassResult, PassStep, StepName } from './pass-types.ts';
 import { readSecrets } from './secrets.ts';
 import { StateKeeper } from './state-keeper.ts';
@@ -64,6 +65,10 @@ async function openPass(input: PassInput): Promise<Pass> {
   const t0 = performance.now();
   const owner = input.owner ?? 'keelson';
   const keeper = await StateKeeper.open(input.store);
+  const secrets = readSecrets(input.resources, input.secrets).values;
+  // Digests that reach the state are keyed with the installation's key (kept outside the state).
+  const digestKey = input.digestKey ?? input.store.digestKey?.();
+  if (digestKey) keeper.sealSecretDigests(new SecretDigestSeal(digestKey, secrets.values()));
   const inventory = keeper.inventory();
   const signal = input.signal ?? new AbortController().signal;
   const { registry } = input;
@@ -80,7 +85,7 @@ async function openPass(input: PassInput): Promise<Pass> {
     retry: input.retry ?? DEFAULT_RETRY,
     keeper,
     context,
-    specInput: { secrets: readSecrets(input.resources, input.secrets).values, ...specFunctions(registry) },
+    specInput: { secrets, ...specFunctions(registry), ...(digestKey ? { digestKey } : {}) },
     errors: [],
     observed: new Map(),
     unobservable: new Map(),

@@ -1,4 +1,5 @@
 import type { InventoryAccess, InventoryEntry } from '../../providers/sdk/index.ts';
+import type { SecretDigestSeal } from '../state/keyed-digests.ts';
 import type { RunRecord, StateData, StateStore } from '../state/types.ts';
 
 /** How many passes the state store remembers (`StateData.runs`). The one place this is decided. */
@@ -13,6 +14,7 @@ export class StateKeeper {
   readonly data: StateData;
   readonly #store: StateStore;
   #chain: Promise<void> = Promise.resolve();
+  #seal: SecretDigestSeal | undefined;
 
   constructor(store: StateStore, data: StateData) {
     this.#store = store;
@@ -23,9 +25,19 @@ export class StateKeeper {
     return new StateKeeper(store, await store.load());
   }
 
+  /**
+   * From now on, secret digests in inventory data are written keyed (`SecretDigestSeal`); the
+   * keyed digests of these secrets already in the state are turned back into the bare ones
+   * handlers compare.
+   */
+  sealSecretDigests(seal: SecretDigestSeal): void {
+    this.#seal = seal;
+    seal.open(this.data);
+  }
+
   /** Durable when it resolves. */
   save(): Promise<void> {
-    const next = this.#chain.then(() => this.#store.save(this.data));
+    const next = this.#chain.then(() => this.#store.save(this.#seal ? this.#seal.seal(this.data) : this.data));
     this.#chain = next.catch(() => {});
     return next;
   }

@@ -10,6 +10,7 @@ import {
   type ObservedResource,
   type SecretValue,
 } from '../../providers/sdk/index.ts';
+import { KEYED_PREFIX, keyedDigest } from './keyed-digest.ts';
 import { hasReferences, hasUnknown, resolveSpec } from './resolve.ts';
 import type {
   AppliedRecord,
@@ -47,12 +48,17 @@ export interface PlanInput {
   readonly deletionBudget?: number;
   /** Position of a kind in its provider's dependency order (deletes run in reverse). Default 0. */
   readonly kindOrder?: (kind: string) => number;
+  /**
+   * The per-installation key applied digests are made with (`keyedDigest`), so that the state does
+   * not hold a bare hash of anything derived from a secret. Default none (bare sha256).
+   */
+  readonly digestKey?: Buffer;
 }
 
 export const DEFAULT_DELETION_BUDGET = 5;
 
 /** What turns a desired spec into the spec a handler sees: secrets, schemas, normalisers. */
-export type SpecInput = Pick<PlanInput, 'secrets' | 'schema' | 'normalize'>;
+export type SpecInput = Pick<PlanInput, 'secrets' | 'schema' | 'normalize' | 'digestKey'>;
 
 /** The desired spec as the handler will see it: defaults applied, references resolved, normalised. */
 export function desiredSpec(
@@ -80,8 +86,9 @@ export interface DesiredSpec {
   readonly spec: Record<string, unknown>;
   readonly missingSecrets: readonly string[];
   readonly unknownFrom: readonly string[];
-  /** `specDigest(spec)`, once asked for (`desiredDigest`). */
+  /** `specDigest(spec, digestFor)`, once asked for (`desiredDigest`). */
   digest?: string;
+  digestFor?: Buffer;
 }
 
 const prepared = new WeakMap<PlanInput['normalize'], WeakMap<DesiredResource, DesiredSpec>>();
@@ -96,15 +103,33 @@ function prepare(
   return { ...resolved, spec: input.normalize(r.kind, withDefaults) };
 }
 
-/** sha256 of a spec's canonical JSON (secrets by digest): what "applied" records compare. */
-export function specDigest(spec: Readonly<Record<string, unknown>>): string {
-  return hash('sha256', canonicalJson(spec), 'hex');
+/**
+ * The digest of a spec's canonical JSON (secrets by digest): what "applied" records compare. Keyed
+ * (HMAC-SHA256 with the installation key, `hmac-sha256:` prefix) when a key is given, else sha256.
+ */
+export function specDigest(spec: Readonly<Record<string, unknown>>, key?: Buffer): string {
+  const text = canonicalJson(spec);
+  return key ? keyedDigest(key, text) : hash('sha256', text, 'hex');
 }
 
 /** The digest of a prepared spec, computed once for a spec prepared once. */
-export function desiredDigest(want: DesiredSpec): string {
-  want.digest ??= specDigest(want.spec);
+export function desiredDigest(want: DesiredSpec, key?: Buffer): string {
+  if (want.digest === undefined || want.digestFor !== key) {
+    want.digest = specDigest(want.spec, key);
+    want.digestFor = key;
+  }
   return want.digest;
+}
+
+/**
+ * Whether a recorded digest is this desired spec's. A record from before keyed digests (a bare
+ * sha256, no prefix) is compared as it was made, so that an upgrade is no Git change and no drift;
+ * the pass then records the keyed digest.
+ */
+export function sameDigest(recorded: string | undefined, want: DesiredSpec, key?: Buffer): boolean {
+  if (recorded === undefined) return false;
+  if (recorded === desiredDigest(want, key)) return true;
+  return key !== undefined && !recorded.startsWith(KEYED_PREFIX) && recorded === specDigest(want.spec);
 }
 
 /** sha256 of a normalised field diff: the same drift gives the same fingerprint. */
@@ -167,9 +192,8 @@ export function planChanges(input: PlanInput): Plan {
     }
     const failedDep = r.dependsOn.find((d) => blocked.has(d));
     const want = desiredSpec(input, r);
-    const digest = desiredDigest(want);
     const applied = input.applied[r.key];
-    const gitUnchanged = applied !== undefined && applied.digest === digest;
+    const gitUnchanged = applied !== undefined && sameDigest(applied.digest, want, input.digestKey);
 
     if (want.missingSecrets.length > 0) {
       skip(
@@ -221,7 +245,7 @@ export function planChanges(input: PlanInput): Plan {
     let fields = schema ? diffSpec(schema.spec, want.spec, observed.spec) : [];
     const unstable = input.unstable?.[r.key];
     let ignored: string[] = [];
-    if (unstable && unstable.digest === digest) {
+    if (unstable && sameDigest(unstable.digest, want, input.digestKey)) {
       ignored = fields.filter((f) => unstable.fields.includes(f.path)).map((f) => f.path);
       fields = fields.filter((f) => !unstable.fields.includes(f.path));
     }

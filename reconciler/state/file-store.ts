@@ -1,5 +1,6 @@
 import { link, lstat, mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { installationKey } from './installation-key.ts';
 import { emptyState, type StateData, type StateStore } from './types.ts';
 import { checkState } from './validate-state.ts';
 
@@ -17,8 +18,16 @@ export const KEPT_STATES = 3;
 export class FileStateStore implements StateStore {
   readonly path: string;
 
+  #key: Buffer | undefined;
+
   constructor(path: string) {
     this.path = path;
+  }
+
+  /** The installation key: `KEELSON_INSTALLATION_KEY_FILE`, or `installation.key` beside the state file (made once). */
+  digestKey(): Buffer {
+    this.#key ??= installationKey(this.path, process.env);
+    return this.#key;
   }
 
   async load(): Promise<StateData> {

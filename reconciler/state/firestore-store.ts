@@ -1,4 +1,5 @@
 import type { Firestore } from '@google-cloud/firestore';
+import { installationKey } from './installation-key.ts';
 import { emptyState, type StateData, type StateStore } from './types.ts';
 import { checkState } from './validate-state.ts';
 
@@ -16,12 +17,25 @@ export class FirestoreStateStore implements StateStore {
   readonly #collection: string;
   readonly #id: string;
   #chunks = 0;
+  readonly #keyFile: string | undefined;
+  #key: Buffer | undefined;
 
-  /** `db` is a configured client (emulator or production); `id` is the owner. */
-  constructor(db: Firestore, collection: string, id: string) {
+  /**
+   * `db` is a configured client (emulator or production); `id` is the owner. `keyFile`: the
+   * installation key's file (`KEELSON_INSTALLATION_KEY_FILE`, e.g. a mounted secret); without it
+   * digests in the state are bare sha256 (there is no local disk beside this state to keep one on).
+   */
+  constructor(db: Firestore, collection: string, id: string, keyFile?: string) {
     this.#db = db;
     this.#collection = collection;
     this.#id = id;
+    this.#keyFile = keyFile;
+  }
+
+  digestKey(): Buffer | undefined {
+    if (this.#keyFile === undefined) return undefined;
+    this.#key ??= installationKey(this.#keyFile, { KEELSON_INSTALLATION_KEY_FILE: this.#keyFile });
+    return this.#key;
   }
 
   #head() {

@@ -85,6 +85,11 @@ export interface StateStore {
   /** Durable when it resolves (write, fsync, rename for the file backend). */
   save(data: StateData): Promise<void>;
   close?(): Promise<void>;
+  /**
+   * The per-installation key (kept outside the state) that digests written to the state are made
+   * with (`keyed-digests.ts`); absent or undefined: bare sha256 (a store with no place for a key).
+   */
+  digestKey?(): Buffer | undefined;
 }
 
 export function emptyState(): StateData {

@@ -58,7 +58,8 @@ export interface EngineRigOptions {
 export class EngineRig {
   readonly dir = mkdtempSync(join(tmpdir(), 'keelson-rig-'));
   readonly desired = join(this.dir, 'desired');
-  readonly store: StateStore = new FileStateStore(join(this.dir, 'state.json'));
+  /** The state store (a test may put another in front of the same file). */
+  store: StateStore = new FileStateStore(join(this.dir, 'state.json'));
   readonly log = new RecordingLogger();
   readonly registry: ProviderRegistry;
   /** Secret values by `secretRef` name, given to passes as `KEELSON_SECRET_*`. */

@@ -88,6 +88,8 @@ export class WorkerCronHandler implements ResourceHandler {
     }
     for (const d of query.desired) {
       const { script } = specOf(workerCronSchema, d);
+      // A script that does not exist yet (its reference is known only after apply): nothing to read.
+      if (typeof script !== 'string') continue;
       if (!wanted.has(script)) wanted.set(script, { name: d.name, owned: false });
     }
     const out: ObservedResource[] = [];

@@ -1,6 +1,6 @@
 import type { Logger } from '../../sdk/index.ts';
+import { StateFile } from '../../sdk/simulator-state-file.ts';
 import { type SerializedCloudflareState, startCloudflareSimulator } from './simulator.ts';
-import { StateFile } from './state-file.ts';
 
 /** The API token the standalone simulator accepts. */
 export const standaloneCloudflareToken = 'keelson-simulator-cloudflare-token';

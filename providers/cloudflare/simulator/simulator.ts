@@ -63,6 +63,15 @@ export interface Fault {
   times?: number;
 }
 
+/** A lost answer: the next `times` matching requests are handled (the work is done), then the connection is closed unanswered. */
+export interface LostResponse {
+  readonly method?: string;
+  /** Substring or regular expression matched against the path below `/client/v4`. */
+  readonly path: string | RegExp;
+  /** How many requests it hits. Default 1. */
+  times?: number;
+}
+
 const API_PREFIX = '/client/v4';
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
@@ -82,6 +91,7 @@ export class CloudflareSimulator {
   readonly #server: Server;
   readonly #router = new Router();
   readonly #faults: Fault[] = [];
+  readonly #lost: LostResponse[] = [];
   readonly #runtime: WorkerRuntime;
   readonly #recordBodies: boolean;
   #rateLimit: number;
@@ -161,6 +171,11 @@ export class CloudflareSimulator {
     this.#faults.push({ ...fault, times: fault.times ?? 1 });
   }
 
+  /** Loses the answer of the next matching request after doing its work (`LostResponse`). */
+  loseResponse(lost: LostResponse): void {
+    this.#lost.push({ ...lost, times: lost.times ?? 1 });
+  }
+
   /** Changes the rate limit (e.g. a small budget to cause a 429 storm); clears what was spent. */
   setRateLimit(limit: number, windowMs: number): void {
     this.#rateLimit = limit;
@@ -217,14 +232,22 @@ export class CloudflareSimulator {
       }).formData();
     }
     const answer = await this.#answer(req, method, path, url.searchParams, json, form);
+    const lost = answer.status < 400 ? this.#lost.find((l) => hits(l, method, path)) : undefined;
     this.requests.push({
       method,
       path,
       query: url.search,
-      status: answer.status,
+      // 0: the answer was lost (the work was done).
+      status: lost ? 0 : answer.status,
       ...(this.#recordBodies ? { requestBody: json, responseBody: answer.body, contentType } : {}),
     });
     if (WRITE_METHODS.has(method) && answer.status < 400) this.#onChange?.();
+    if (lost) {
+      // The work is done; the answer never arrives.
+      lost.times = (lost.times ?? 1) - 1;
+      req.socket.destroy();
+      return;
+    }
     const text = typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body);
     res.writeHead(answer.status, {
       'content-type': typeof answer.body === 'string' ? 'text/plain; charset=utf-8' : 'application/json',
@@ -245,12 +268,7 @@ export class CloudflareSimulator {
     if (denied) return denied;
     const limited = this.#spend(this.token);
     if (limited) return limited;
-    const fault = this.#faults.find(
-      (f) =>
-        (f.times ?? 0) > 0 &&
-        (f.method === undefined || f.method === method) &&
-        (typeof f.path === 'string' ? path.includes(f.path) : f.path.test(path)),
-    );
+    const fault = this.#faults.find((f) => hits(f, method, path));
     if (fault) {
       fault.times = (fault.times ?? 1) - 1;
       const headers: Record<string, string> =
@@ -340,4 +358,12 @@ export class CloudflareSimulator {
 /** Starts a simulator on a free loopback port. Close it with `close()`. */
 export async function startCloudflareSimulator(options: CloudflareSimulatorOptions = {}): Promise<CloudflareSimulator> {
   return new CloudflareSimulator(options).listen();
+}
+
+function hits(rule: { method?: string; path: string | RegExp; times?: number }, method: string, path: string): boolean {
+  return (
+    (rule.times ?? 0) > 0 &&
+    (rule.method === undefined || rule.method === method) &&
+    (typeof rule.path === 'string' ? path.includes(rule.path) : rule.path.test(path))
+  );
 }

@@ -115,6 +115,8 @@ export function archiveByHash(hash: unknown): FunctionArchive | undefined {
  * `functions/`, missing, empty) skips that resource with the reason; the others go on.
  */
 export const functionArchiveBuilder: ArtifactBuilder = {
+  // The loader refuses a source outside the checkout (or missing) with file:line before building.
+  sourceField: 'source',
   build(spec, ctx) {
     const source = spec.source;
     if (typeof source !== 'string') throw new BuildError(`${ctx.resource} has no source folder`);

@@ -49,8 +49,14 @@ export function iamRoutes(ctx: SimContext): Route[] {
     if (m) return existing('secret', d.secrets, `projects/${ctx.projectNumber}/secrets/${m[1]}`);
     if (/^projects\/[^/]+\/locations\/[^/]+\/functions\/[^/]+$/.test(resource))
       return existing('function', d.functions, resource);
-    if (/^projects\/[^/]+\/locations\/[^/]+\/services\/[^/]+$/.test(resource))
+    if (/^projects\/[^/]+\/locations\/[^/]+\/services\/[^/]+$/.test(resource)) {
+      // A 2nd-gen function runs as the Cloud Run service of its name (its serviceConfig.service):
+      // its invoker policy (roles/run.invoker) is set on that service, as `gcloud functions
+      // add-invoker-policy-binding` does.
+      const fn = resource.replace('/services/', '/functions/');
+      if (!d.runServices[resource] && d.functions[fn]) return { key: resource, kind: 'runService' };
       return existing('runService', d.runServices, resource);
+    }
     m = /^projects\/[^/]+\/serviceAccounts\/([^/]+)$/.exec(resource);
     if (m) {
       const a = account({ project: ctx.projectId, account: m[1]! });

@@ -107,7 +107,11 @@ export function buildRoutes(ctx: SimContext, parts: Parts): { routes: Route[]; r
     authorization: string | undefined,
     requestUrl: string,
   ): Promise<SimReply | undefined> => {
-    if (holdsRole(ctx, fnName, 'allUsers', INVOKER_ROLES)) return undefined;
+    // A 2nd-gen function runs as the Run service of its name: a policy on either lets a caller in.
+    const service = fnName.replace('/functions/', '/services/');
+    const mayInvoke = (member: string) =>
+      holdsRole(ctx, fnName, member, INVOKER_ROLES) || holdsRole(ctx, service, member, INVOKER_ROLES);
+    if (mayInvoke('allUsers')) return undefined;
     const deny = (status: number, why: string): SimReply => ({
       status,
       bytes: Buffer.from(
@@ -134,7 +138,7 @@ export function buildRoutes(ctx: SimContext, parts: Parts): { routes: Route[]; r
       return deny(401, `The ID token does not verify: ${(e as Error).message}`);
     }
     const member = email.endsWith('.gserviceaccount.com') ? `serviceAccount:${email}` : `user:${email}`;
-    if (!holdsRole(ctx, fnName, member, INVOKER_ROLES))
+    if (!mayInvoke(member))
       return deny(
         403,
         `${member} may not invoke ${fnName} (it needs roles/run.invoker or roles/cloudfunctions.invoker).`,

@@ -1,7 +1,7 @@
 import type { Logger } from '../../sdk/index.ts';
+import { StateFile } from '../../sdk/simulator-state-file.ts';
 import { startHetznerSimulator } from './server.ts';
 import type { SerializedState } from './state.ts';
-import { StateFile } from './state-file.ts';
 
 /** The token the standalone simulator accepts (64 characters, like a real Hetzner API token). */
 export const standaloneHetznerToken = 'keelson-simulator-'.padEnd(64, '0');

@@ -7,7 +7,10 @@ export type FaultRule =
       readonly times?: number;
     }
   | { readonly type: 'delay'; readonly ms: number; readonly match?: FaultMatch; readonly times?: number }
+  /** The connection is closed before the request is handled: nothing happened. */
   | { readonly type: 'drop'; readonly match?: FaultMatch; readonly times?: number }
+  /** A lost answer: the request is handled (the work is done), then the connection is closed unanswered. */
+  | { readonly type: 'drop-after'; readonly match?: FaultMatch; readonly times?: number }
   /** The next action with this command (e.g. `create_server`) ends in `error` with this message. */
   | { readonly type: 'fail-action'; readonly command: string; readonly message?: string; readonly times?: number };
 

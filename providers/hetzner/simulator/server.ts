@@ -157,6 +157,12 @@ export async function startHetznerSimulator(options: HetznerSimulatorOptions = {
     }
     try {
       const result = found.route.handle({ params: found.params, query: url.searchParams, body }, state);
+      if (fault?.type === 'drop-after') {
+        // The vendor did the work; its answer never arrives.
+        log(0);
+        req.socket.destroy();
+        return;
+      }
       log(result.status);
       send(res, result.status, result.body);
     } catch (e) {

@@ -28,7 +28,11 @@ import { describeProgress, type TaskProgress, taskProgress } from './task-progre
 export interface ServiceHandlerOptions {
   /** Allowance for one task to be pulled, started and running (default 60 s). Bounds `settle`. */
   readonly taskStartMs?: number;
-  /** Poll interval while settling (default 250 ms; one poll lists every service being settled). */
+  /**
+   * Longest interval between two looks while settling (default 250 ms; one look lists every
+   * service being settled). Looks start 25 ms apart and back off, doubling, to this while nothing
+   * moves; a change in any service's progress makes them quick again.
+   */
   readonly pollMs?: number;
   /** Ask the registry (through the engine) for an image's digest to pin it (default true). */
   readonly pinImages?: boolean;
@@ -58,10 +62,18 @@ interface Settling {
   deadline?: number;
   /** When the tasks were first seen all running (reset when they stop being so). */
   convergedSince?: number;
+  /** When (our clock) the tasks will have run long enough, if they keep running: the next look is then. */
+  wakeAt?: number;
 }
 
 /** How long the tasks of a service must keep running before it counts as converged. */
 const STABLE_MS = 1_000;
+
+/** The first interval between two looks while settling, and after each change of progress. */
+const QUICK_POLL_MS = 25;
+
+/** How long a reading of the engine's clock is used before it is read again. */
+const CLOCK_TTL_MS = 300_000;
 
 /** Task states that have ended (the task will not run again). */
 const ENDED = new Set(['complete', 'shutdown', 'failed', 'rejected', 'orphaned', 'remove']);
@@ -80,6 +92,8 @@ export class ServiceHandler implements ResourceHandler {
   /** Services being settled, by id, and the loop that watches them. */
   readonly #settling = new Map<string, Settling>();
   #watching: Promise<void> | undefined;
+  /** The engine's clock minus ours (ms, erring low), and when it was read. */
+  #clock: { offset: number; at: number } | undefined;
   /** Image -> its pinned reference (a promise, so concurrent creates ask once). */
   readonly #digests = new Map<string, { pinned: Promise<string>; until: number }>();
 
@@ -307,8 +321,13 @@ export class ServiceHandler implements ResourceHandler {
     });
   }
 
-  /** Polls every service being settled until none is left. */
+  /**
+   * Looks at every service being settled until none is left: quickly at first and after any
+   * change of progress, backing off to `pollMs` while nothing moves.
+   */
   async #watch(): Promise<void> {
+    let interval = QUICK_POLL_MS;
+    const clock = this.#readClock();
     while (this.#settling.size > 0) {
       const ids = [...this.#settling.keys()];
       let services: DockerService[] = [];
@@ -327,9 +346,13 @@ export class ServiceHandler implements ResourceHandler {
         for (const id of ids) this.#finish(id, error);
         continue;
       }
+      // The engine's clock judges how long tasks have run; the first look needs it.
+      await clock;
+      let moved = false;
       for (const id of ids) {
         const w = this.#settling.get(id);
         if (!w) continue;
+        const said = w.said;
         try {
           const s = services.find((x) => x.ID === id);
           if (
@@ -343,8 +366,30 @@ export class ServiceHandler implements ResourceHandler {
         } catch (error) {
           this.#finish(id, error);
         }
+        moved ||= w.said !== said;
       }
-      if (this.#settling.size > 0) await new Promise((r) => setTimeout(r, this.#pollMs));
+      interval = moved ? QUICK_POLL_MS : Math.min(this.#pollMs, interval * 2);
+      if (this.#settling.size === 0) break;
+      // Look again when a service's tasks will have run long enough, if that comes sooner.
+      const wakes = [...this.#settling.values()].flatMap((w) => (w.wakeAt === undefined ? [] : [w.wakeAt]));
+      const wait = Math.min(interval, Math.max(QUICK_POLL_MS, Math.min(...wakes) - Date.now()));
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+
+  /**
+   * Reads the engine's clock (`SystemTime` of `GET /info`), at most every few minutes: the
+   * offset assumes it was read at the end of the call, so the engine's "now" derived from it is
+   * never later than the real one. Unknown (a failed read) leaves only our own clock to judge by.
+   */
+  async #readClock(): Promise<void> {
+    if (this.#clock && Date.now() - this.#clock.at < CLOCK_TTL_MS) return;
+    try {
+      const info = (await this.#client.docker.info()) as { SystemTime?: string };
+      const engine = Date.parse(info.SystemTime ?? '');
+      if (!Number.isNaN(engine)) this.#clock = { offset: engine - Date.now(), at: Date.now() };
+    } catch {
+      // Judged by our clock alone.
     }
   }
 
@@ -402,14 +447,31 @@ export class ServiceHandler implements ResourceHandler {
     }
     // Each verdict must be seen twice in a row, so a rolling update that is only about to start
     // (or a restart being scheduled) is not taken for the end; and the tasks must keep running
-    // for a moment, so a task that exits at once is not taken for a running one.
+    // for a moment, so a task that exits at once is not taken for a running one. How long they
+    // ran is read from the tasks themselves (when they started running, by the engine's clock)
+    // when they have the service's whole task template (no rolling update is coming for them);
+    // otherwise, or without the engine's clock, it is counted from when they were first seen,
+    // and the verdict must be seen twice.
     const seen = w.seen;
     w.seen = progress.state;
     if (!state && progress.state === 'converged') {
-      w.convergedSince ??= Date.now();
-      if (seen === 'converged' && Date.now() - w.convergedSince >= STABLE_MS) return true;
+      const now = Date.now();
+      w.convergedSince ??= now;
+      const engineNow = this.#clock ? now + this.#clock.offset : undefined;
+      const ranLongEnough =
+        progress.exact &&
+        engineNow !== undefined &&
+        (progress.since === undefined || engineNow - progress.since >= STABLE_MS);
+      // Tasks with the whole template that ran long enough need no second look: no rolling update is coming.
+      if (ranLongEnough || (seen === 'converged' && now - w.convergedSince >= STABLE_MS)) return true;
+      const byEngine =
+        progress.exact && engineNow !== undefined && progress.since !== undefined
+          ? now + STABLE_MS - (engineNow - progress.since)
+          : Number.POSITIVE_INFINITY;
+      w.wakeAt = Math.min(byEngine, w.convergedSince + STABLE_MS);
     } else {
       w.convergedSince = undefined;
+      w.wakeAt = undefined;
     }
     if (progress.state === 'gave-up' && seen === 'gave-up' && state !== 'updating') {
       throw new KeelsonError(

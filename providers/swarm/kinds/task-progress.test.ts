@@ -66,6 +66,43 @@ describe('taskProgress', () => {
     expect(taskProgress(service(replicas), tasks).state).toBe(state);
   });
 
+  it('says when the last running task started running, by the engine clock of its timestamps', () => {
+    const later = {
+      ...task(2, 'running', 'running'),
+      Status: { State: 'running', Timestamp: '2026-01-01T00:00:05.123456789Z' },
+    };
+    const p = taskProgress(service(2), [task(1, 'running', 'running'), later as DockerTask]);
+    expect(p).toMatchObject({ state: 'converged', since: Date.parse('2026-01-01T00:00:05.123Z'), exact: true });
+    // a one-shot task that completed has not "started running": nothing to wait for
+    expect(taskProgress(service(1), [task(1, 'shutdown', 'complete')])).toMatchObject({
+      since: undefined,
+      exact: true,
+    });
+  });
+
+  it('is not exact when a task lacks part of the task template, or the ports changed (a rolling update is coming)', () => {
+    const resized = {
+      ...service(1),
+      Spec: {
+        ...service(1).Spec,
+        TaskTemplate: { ContainerSpec: containerSpec, Resources: { Limits: { MemoryBytes: 1 } } },
+      },
+    } as DockerService;
+    expect(taskProgress(resized, [task(1, 'running', 'running')])).toMatchObject({ state: 'converged', exact: false });
+    const ported = {
+      ...service(1),
+      Spec: { ...service(1).Spec, EndpointSpec: { Ports: [{ TargetPort: 80 }] } },
+      PreviousSpec: service(1).Spec,
+    } as DockerService;
+    expect(taskProgress(ported, [task(1, 'running', 'running')])).toMatchObject({ state: 'converged', exact: false });
+    // what only the service carries (Runtime) does not count
+    const runtime = {
+      ...service(1),
+      Spec: { ...service(1).Spec, TaskTemplate: { ContainerSpec: containerSpec, Runtime: 'container' } },
+    } as DockerService;
+    expect(taskProgress(runtime, [task(1, 'running', 'running')])).toMatchObject({ exact: true });
+  });
+
   it('describes what it waits for', () => {
     const p = taskProgress(service(3), [task(1, 'running', 'running'), task(2, 'running', 'starting')]);
     expect(describeProgress(p)).toBe('1/3 tasks running (1 starting, 1 not scheduled yet)');

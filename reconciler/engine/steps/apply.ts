@@ -46,7 +46,12 @@ function journal(pass: Pass): ApplyJournal {
   const state = keeper.data;
   const now = (): string => (input.now?.() ?? new Date()).toISOString();
   const applied = (r: { key: string; protect: boolean }, spec: Record<string, unknown>): void => {
-    state.applied[r.key] = { digest: specDigest(spec), revision: input.revision, protect: r.protect, at: now() };
+    state.applied[r.key] = {
+      digest: specDigest(spec, pass.specInput.digestKey),
+      revision: input.revision,
+      protect: r.protect,
+      at: now(),
+    };
   };
   return {
     beginCreate: async (r) => {
@@ -58,6 +63,11 @@ function journal(pass: Pass): ApplyJournal {
         revision: input.revision,
         at: now(),
       };
+      await keeper.save();
+    },
+    claimed: async (r, found) => {
+      state.inventory[r.key] ??= { key: r.key, kind: r.kind, id: found.id };
+      input.log.info({ resource: r.key, id: found.id }, 'claimed the resource a create with a lost answer made');
       await keeper.save();
     },
     created: async (r, _observed, spec) => {

@@ -1,6 +1,7 @@
 import { trackDrift } from '../../drift/track-drift.ts';
 import { desiredDigest, desiredSpec } from '../../plan/plan.ts';
 import type { Plan } from '../../plan/types.ts';
+import { KEYED_PREFIX } from '../../state/keyed-digests.ts';
 import type { Pass, PassResult, PassStep } from '../pass-types.ts';
 
 /**
@@ -11,7 +12,10 @@ export const recordStep: PassStep = async (pass) => {
   const { input, keeper } = pass;
   const state = keeper.data;
   const now = input.now?.() ?? new Date();
-  if (input.mode === 'apply' && !pass.plan.refused) rememberConverged(pass, now.toISOString());
+  if (input.mode === 'apply' && !pass.plan.refused) {
+    rememberConverged(pass, now.toISOString());
+    forgetGone(pass);
+  }
   if (!(input.record ?? input.mode === 'apply')) return;
   if (input.drift) {
     const unobserved = (key: string): boolean => pass.unobservable.has(key.slice(0, key.indexOf('/')));
@@ -48,12 +52,33 @@ function rememberConverged(pass: Pass, at: string): void {
     const r = desired.get(c.key);
     if (!r) continue;
     const record = state.applied[c.key];
+    const want = (): string =>
+      desiredDigest(desiredSpec({ ...pass.specInput, observed: pass.observed }, r), pass.specInput.digestKey);
     if (c.action === 'no-op' && !record) {
-      const digest = desiredDigest(desiredSpec({ ...pass.specInput, observed: pass.observed }, r));
-      state.applied[c.key] = { digest, revision: input.revision, protect: r.protect, at };
+      state.applied[c.key] = { digest: want(), revision: input.revision, protect: r.protect, at };
+    } else if (c.action === 'no-op' && record && !record.digest.startsWith(KEYED_PREFIX) && pass.specInput.digestKey) {
+      // A record from before keyed digests (the plan compared it as it was made): recorded keyed now.
+      state.applied[c.key] = { ...record, digest: want(), protect: r.protect };
     } else if (record && record.protect !== r.protect) {
       state.applied[c.key] = { ...record, protect: r.protect };
     }
+  }
+}
+
+/**
+ * Records of resources that are neither in Git nor at the vendor any more are dropped: a delete
+ * whose process was killed after the vendor's delete but before it was recorded leaves one. Only
+ * for kinds this pass observed (a kind it could not read keeps its records).
+ */
+function forgetGone(pass: Pass): void {
+  const state = pass.keeper.data;
+  const desired = new Set(pass.input.resources.map((r) => r.key));
+  for (const key of Object.keys(state.applied)) {
+    if (desired.has(key) || pass.observed.has(key)) continue;
+    const kind = key.slice(0, key.indexOf('/'));
+    if (pass.unobservable.has(kind) || !pass.input.registry.handler(kind)) continue;
+    delete state.applied[key];
+    delete state.unstable?.[key];
   }
 }
 

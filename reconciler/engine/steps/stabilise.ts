@@ -1,5 +1,5 @@
 import { diffSpec, ERRORS } from '../../../providers/sdk/index.ts';
-import { desiredDigest, desiredSpec } from '../../plan/plan.ts';
+import { desiredDigest, desiredSpec, sameDigest } from '../../plan/plan.ts';
 import { observeAll } from '../observe.ts';
 import type { PassStep } from '../pass-types.ts';
 
@@ -26,6 +26,8 @@ export const stabiliseStep: PassStep = async (pass) => {
     retry: pass.retry,
     signal: input.signal,
     kinds: new Set(applied.map((r) => r.kind)),
+    // A server's network and SSH key ids come from kinds not observed again here.
+    known: pass.observed,
   });
   const desired = new Map(input.resources.map((r) => [r.key, r]));
   const state = pass.keeper.data;
@@ -57,11 +59,11 @@ export const stabiliseStep: PassStep = async (pass) => {
       });
       continue;
     }
-    const digest = desiredDigest(prepared);
+    const digest = desiredDigest(prepared, pass.specInput.digestKey);
     const previous = state.unstable[r.key];
     state.unstable[r.key] = { digest, fields, at: now };
     pass.unstable.push({ key: r.key, fields });
-    if (previous?.digest === digest) continue;
+    if (sameDigest(previous?.digest, prepared, pass.specInput.digestKey)) continue;
     pass.errors.push({
       code: 'UNSTABLE_FIELD',
       key: r.key,
