@@ -209,7 +209,7 @@ describe('the image built without pulling', { timeout: 180_000 }, () => {
       image,
     ]);
     const answer = await waitFor('the service to be ready', () => ready(port));
-    expect(answer).toEqual({ healthz: 200, readyz: { ready: true, reasons: [] } });
+    expect(answer).toEqual({ healthz: 200, readyz: { ready: true, reasons: [], role: 'leader' } });
     const status = (await (await fetch(`http://127.0.0.1:${port}/status`)).json()) as Record<string, unknown>;
     expect(JSON.stringify(status)).toMatch(/[0-9a-f]{40}/);
     docker(['service', 'rm', name]);
