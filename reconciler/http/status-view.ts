@@ -67,6 +67,7 @@ export function statusView(status: DaemonStatusData) {
     mode: status.mode,
     ready: status.conditions.find((c) => c.type === 'Ready')?.status === 'True',
     stalled: status.stalled,
+    lease: status.lease ?? null,
     conditions: status.conditions,
     lastFetchAt: status.lastFetchAt ?? null,
     lastObserveAt: status.lastObserveAt ?? null,

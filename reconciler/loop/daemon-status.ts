@@ -59,6 +59,18 @@ export interface DaemonStatusData {
   readonly lastSuccessAt: string | undefined;
   readonly passes: number;
   readonly stalled: boolean;
+  /** Leadership among replicas (undefined when leasing is off: this replica always runs passes). */
+  readonly lease: LeaseStatus | undefined;
+}
+
+/** This replica's role and the lease as it last saw it. */
+export interface LeaseStatus {
+  readonly role: 'leader' | 'standby';
+  readonly holder: string;
+  readonly leader: string | undefined;
+  readonly generation: number | undefined;
+  /** ISO time the lease expires. */
+  readonly expiresAt: string | undefined;
 }
 
 export interface RefusedRevision {
@@ -101,6 +113,7 @@ export class DaemonStatus {
       lastSuccessAt: undefined,
       passes: 0,
       stalled: false,
+      lease: undefined,
     };
   }
 
@@ -168,7 +181,13 @@ export class DaemonStatus {
    * Ready when the last fetch and the last observe are both younger than `maxAgeMs` and the loop
    * is not stalled: a reconciler that quietly stopped working must not look healthy.
    */
-  readiness(now: Date, maxAgeMs: number): { ready: boolean; reasons: string[] } {
+  readiness(now: Date, maxAgeMs: number): { ready: boolean; reasons: string[]; role?: 'leader' | 'standby' } {
+    const lease = this.#data.lease;
+    // A standby runs no pass: it is alive (/healthz) but not the one to send pushes to.
+    if (lease?.role === 'standby') {
+      const by = lease.leader ? `${lease.leader} holds the lease until ${lease.expiresAt}` : 'no leader yet';
+      return { ready: false, role: 'standby', reasons: [`standby: ${by}`] };
+    }
     const reasons: string[] = [];
     const young = (at: string | undefined) => at !== undefined && now.getTime() - Date.parse(at) <= maxAgeMs;
     if (!young(this.#data.lastFetchAt))
@@ -176,6 +195,6 @@ export class DaemonStatus {
     if (!young(this.#data.lastObserveAt))
       reasons.push(`no successful observe in the last ${Math.round(maxAgeMs / 1000)} s`);
     if (this.#data.stalled) reasons.push('stalled: the last passes failed');
-    return { ready: reasons.length === 0, reasons };
+    return { ready: reasons.length === 0, reasons, ...(lease ? { role: lease.role } : {}) };
   }
 }

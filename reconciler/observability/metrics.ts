@@ -25,6 +25,8 @@ export class KeelsonMetrics {
   readonly lastSuccess: Gauge;
   readonly revisionInfo: Gauge<'revision' | 'applied' | 'refused'>;
   readonly stalled: Gauge;
+  readonly leader: Gauge;
+  readonly leaseExpiry: Gauge;
   readonly diagnostics: Gauge<'severity'>;
   readonly desired: Gauge<'provider' | 'kind'>;
   readonly drifted: Gauge<'provider' | 'kind'>;
@@ -67,6 +69,16 @@ export class KeelsonMetrics {
     this.stalled = new Gauge({
       name: 'keelson_stalled',
       help: '1 while the reconciler is stalled (passes keep failing, or nothing observed for several intervals)',
+      registers,
+    });
+    this.leader = new Gauge({
+      name: 'keelson_leader',
+      help: '1 while this replica holds the lease and runs passes, 0 on a standby (1 when leasing is off)',
+      registers,
+    });
+    this.leaseExpiry = new Gauge({
+      name: 'keelson_lease_expiry_seconds',
+      help: 'Unix time the leader lease, as this replica last saw it, expires (0: no lease)',
       registers,
     });
     this.diagnostics = new Gauge({
@@ -140,6 +152,8 @@ export class KeelsonMetrics {
     }
     this.lastSuccess.set(0);
     this.stalled.set(0);
+    this.leader.set(1);
+    this.leaseExpiry.set(0);
     this.diagnostics.set({ severity: 'error' }, 0);
     this.diagnostics.set({ severity: 'warning' }, 0);
     for (const result of ['changed', 'unchanged', 'failed', 'rejected']) this.fetches.inc({ result }, 0);

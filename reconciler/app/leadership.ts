@@ -1,0 +1,145 @@
+import { errorMessage, type Logger } from '../../providers/sdk/index.ts';
+import type { LeaseBackend, LeaseRecord } from '../state/lease.ts';
+import type { StateData, StateStore } from '../state/types.ts';
+
+export interface LeadershipOptions {
+  readonly backend: LeaseBackend;
+  /** This replica's name in the lease (host name and process id by default). */
+  readonly holder: string;
+  readonly ttlMs: number;
+  readonly renewMs: number;
+  readonly now?: () => number;
+  readonly log: Logger;
+  /** Called when this replica becomes leader or stops being it. */
+  readonly onChange?: (leader: boolean) => void;
+}
+
+export interface LeadershipView {
+  readonly role: 'leader' | 'standby';
+  readonly holder: string;
+  /** The current holder as this replica last saw it (undefined: nobody). */
+  readonly leader: string | undefined;
+  readonly generation: number | undefined;
+  /** Unix time (ms) the lease as last seen expires. */
+  readonly expiresAt: number | undefined;
+  readonly ttlMs: number;
+  readonly renewMs: number;
+}
+
+/** Raised by the fencing check: this replica no longer holds the lease it was granted. */
+export class LeaseLostError extends Error {}
+
+/**
+ * One leader at a time among replicas sharing a state store. Every `renewMs` (`start()`), or on
+ * `tick()`, the replica claims the lease: the leader renews it, a standby takes it once it has
+ * expired (a leader that died is replaced within `ttlMs + renewMs`). Only the leader runs passes,
+ * and `check()` (the fence, run before every state write) confirms in the store that the lease is
+ * still this replica's, with the same generation and enough time left to finish the write.
+ */
+export class Leadership {
+  readonly #o: LeadershipOptions;
+  readonly #now: () => number;
+  #mine: LeaseRecord | undefined;
+  #seen: LeaseRecord | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #ticking: Promise<void> | undefined;
+
+  constructor(options: LeadershipOptions) {
+    this.#o = options;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** True while this replica holds an unexpired lease (as of its last claim). */
+  get isLeader(): boolean {
+    return this.#mine !== undefined && this.#mine.expiresAt > this.#now();
+  }
+
+  get view(): LeadershipView {
+    const seen = this.#seen;
+    return {
+      role: this.isLeader ? 'leader' : 'standby',
+      holder: this.#o.holder,
+      leader: seen && seen.expiresAt > this.#now() ? seen.holder : undefined,
+      generation: seen?.generation,
+      expiresAt: seen?.expiresAt,
+      ttlMs: this.#o.ttlMs,
+      renewMs: this.#o.renewMs,
+    };
+  }
+
+  /** One claim (renewal for the leader). Never throws: a store that cannot be reached costs the lease. */
+  tick(): Promise<void> {
+    this.#ticking ??= this.#claim().finally(() => {
+      this.#ticking = undefined;
+    });
+    return this.#ticking;
+  }
+
+  async #claim(): Promise<void> {
+    const was = this.isLeader;
+    try {
+      const claim = await this.#o.backend.claim(this.#o.holder, this.#now(), this.#o.ttlMs);
+      this.#seen = claim.lease;
+      this.#mine = claim.acquired ? claim.lease : undefined;
+    } catch (error) {
+      this.#o.log.warn({ err: errorMessage(error), lease: this.#o.backend.description }, 'cannot claim the lease');
+      // Keep what was granted: it lapses by itself at its expiry, and the fence checks the store.
+    }
+    const is = this.isLeader;
+    if (is !== was) {
+      this.#o.log.info(
+        { holder: this.#o.holder, generation: this.#seen?.generation, leader: this.#seen?.holder },
+        is ? 'this replica is the leader' : 'this replica is a standby',
+      );
+      this.#o.onChange?.(is);
+    }
+  }
+
+  /**
+   * The fence: throws `LeaseLostError` unless the store still shows this replica's lease, same
+   * generation, with more than `renewMs` left (so the write ends before any standby may take over).
+   */
+  async check(): Promise<void> {
+    const mine = this.#mine;
+    if (!mine) throw new LeaseLostError(`${this.#o.holder} is not the leader; only the leader writes the state`);
+    const current = await this.#o.backend.read();
+    const left = (current?.expiresAt ?? 0) - this.#now();
+    if (current?.holder !== mine.holder || current.generation !== mine.generation || left <= this.#o.renewMs) {
+      this.#mine = undefined;
+      this.#seen = current;
+      this.#o.onChange?.(false);
+      throw new LeaseLostError(
+        `${this.#o.holder} lost the lease (generation ${mine.generation}; the store shows ${current ? `${current.holder} generation ${current.generation}` : 'none'}); nothing written`,
+      );
+    }
+  }
+
+  /** Claims at once, then every `renewMs`. */
+  async start(): Promise<void> {
+    await this.tick();
+    this.#timer = setInterval(() => void this.tick(), this.#o.renewMs);
+  }
+
+  /** Stops renewing and gives the lease up, so a standby takes over without waiting for expiry. */
+  async stop(): Promise<void> {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+    await this.#ticking;
+    const mine = this.#mine;
+    this.#mine = undefined;
+    if (mine) await this.#o.backend.release(mine.holder, mine.generation).catch(() => undefined);
+  }
+}
+
+/** A state store whose writes pass the fence first: a replica that lost the lease writes nothing. */
+export function fencedStore(store: StateStore, leadership: Leadership): StateStore {
+  return {
+    load: () => store.load(),
+    save: async (data: StateData) => {
+      await leadership.check();
+      await store.save(data);
+    },
+    ...(store.close ? { close: () => store.close?.() ?? Promise.resolve() } : {}),
+    ...(store.digestKey ? { digestKey: () => store.digestKey?.() } : {}),
+  };
+}
