@@ -1,6 +1,7 @@
 import {
   canonicalJson,
   defineKind,
+  deleteIgnoringMissing,
   type FieldChange,
   type HandlerContext,
   type KindSchema,
@@ -234,16 +235,16 @@ export class FirestoreIndexHandler implements ResourceHandler {
   async delete(ctx: HandlerContext, observed: ObservedResource): Promise<void> {
     const api = this.#rt.api;
     if (observed.id.startsWith('projects/')) {
-      try {
-        await api.call(
-          `delete index ${observed.name}`,
-          observed.key,
-          (gax) => api.clients.firestoreAdmin().deleteIndex({ name: observed.id }, gax),
-          signalOf(ctx),
-        );
-      } catch (error) {
-        if (!isNotFound(error)) throw error;
-      }
+      await deleteIgnoringMissing(
+        () =>
+          api.call(
+            `delete index ${observed.name}`,
+            observed.key,
+            (gax) => api.clients.firestoreAdmin().deleteIndex({ name: observed.id }, gax),
+            signalOf(ctx),
+          ),
+        isNotFound,
+      );
     }
     await ctx.inventory.remove(observed.key);
   }

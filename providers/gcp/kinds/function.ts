@@ -1,5 +1,6 @@
 import {
   defineKind,
+  deleteIgnoringMissing,
   type FieldChange,
   type HandlerContext,
   KeelsonError,
@@ -525,18 +526,18 @@ export class FunctionHandler implements ResourceHandler {
     const client = api.clients.functions();
     // Already being deleted (by an earlier call of this pass): nothing more to do.
     if (deleting(this.#rt, observed.key, observed.id)) return;
-    try {
-      await startOperation(
-        this.#rt,
-        ctx,
-        deleteKey(observed.key, observed.id),
-        `delete function ${observed.name}`,
-        client,
-        (gax) => client.deleteFunction({ name: observed.id }, gax),
-        true,
-      );
-    } catch (error) {
-      if (!isNotFound(error)) throw error;
-    }
+    await deleteIgnoringMissing(
+      () =>
+        startOperation(
+          this.#rt,
+          ctx,
+          deleteKey(observed.key, observed.id),
+          `delete function ${observed.name}`,
+          client,
+          (gax) => client.deleteFunction({ name: observed.id }, gax),
+          true,
+        ),
+      isNotFound,
+    );
   }
 }

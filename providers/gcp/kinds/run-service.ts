@@ -1,5 +1,6 @@
 import {
   defineKind,
+  deleteIgnoringMissing,
   type FieldChange,
   type HandlerContext,
   type KindSchema,
@@ -289,18 +290,18 @@ export class RunServiceHandler implements ResourceHandler {
     const client = this.#rt.api.clients.run();
     // Already being deleted (by an earlier call of this pass): nothing more to do.
     if (deleting(this.#rt, observed.key, observed.id)) return;
-    try {
-      await startOperation(
-        this.#rt,
-        ctx,
-        deleteKey(observed.key, observed.id),
-        `delete Run service ${observed.name}`,
-        client,
-        (gax) => client.deleteService({ name: observed.id }, gax),
-        true,
-      );
-    } catch (error) {
-      if (!isNotFound(error)) throw error;
-    }
+    await deleteIgnoringMissing(
+      () =>
+        startOperation(
+          this.#rt,
+          ctx,
+          deleteKey(observed.key, observed.id),
+          `delete Run service ${observed.name}`,
+          client,
+          (gax) => client.deleteService({ name: observed.id }, gax),
+          true,
+        ),
+      isNotFound,
+    );
   }
 }

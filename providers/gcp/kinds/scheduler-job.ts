@@ -1,5 +1,6 @@
 import {
   defineKind,
+  deleteIgnoringMissing,
   type FieldChange,
   type HandlerContext,
   type KindSchema,
@@ -268,16 +269,16 @@ export class SchedulerJobHandler implements ResourceHandler {
 
   async delete(ctx: HandlerContext, observed: ObservedResource): Promise<void> {
     const api = this.#rt.api;
-    try {
-      await api.call(
-        `delete Scheduler job ${observed.name}`,
-        observed.key,
-        (gax) => api.clients.scheduler().deleteJob({ name: observed.id }, gax),
-        signalOf(ctx),
-      );
-    } catch (error) {
-      if (!isNotFound(error)) throw error;
-    }
+    await deleteIgnoringMissing(
+      () =>
+        api.call(
+          `delete Scheduler job ${observed.name}`,
+          observed.key,
+          (gax) => api.clients.scheduler().deleteJob({ name: observed.id }, gax),
+          signalOf(ctx),
+        ),
+      isNotFound,
+    );
     await ctx.inventory.remove(observed.key);
   }
 }

@@ -1,5 +1,6 @@
 import {
   defineKind,
+  deleteIgnoringMissing,
   type FieldChange,
   type HandlerContext,
   type InventoryEntry,
@@ -302,16 +303,16 @@ export class SecretManagerSecretHandler implements ResourceHandler {
 
   async delete(ctx: HandlerContext, observed: ObservedResource): Promise<void> {
     const api = this.#rt.api;
-    try {
-      await api.call(
-        `delete secret ${observed.name}`,
-        observed.key,
-        (gax) => api.clients.secrets().deleteSecret({ name: this.#path(observed.name) }, gax),
-        signalOf(ctx),
-      );
-    } catch (error) {
-      if (!isNotFound(error)) throw error;
-    }
+    await deleteIgnoringMissing(
+      () =>
+        api.call(
+          `delete secret ${observed.name}`,
+          observed.key,
+          (gax) => api.clients.secrets().deleteSecret({ name: this.#path(observed.name) }, gax),
+          signalOf(ctx),
+        ),
+      isNotFound,
+    );
     await ctx.inventory.remove(observed.key);
   }
 

@@ -1,5 +1,6 @@
 import {
   defineKind,
+  deleteIgnoringMissing,
   type FieldChange,
   type HandlerContext,
   type KindSchema,
@@ -160,19 +161,19 @@ export class ServiceAccountHandler implements ResourceHandler {
 
   async delete(ctx: HandlerContext, observed: ObservedResource): Promise<void> {
     const api = this.#rt.api;
-    try {
-      await api.rest(
-        'DELETE',
-        IAM_HOST,
-        `/v1/${api.project}/serviceAccounts/${observed.id}`,
-        `delete service account ${observed.name}`,
-        observed.key,
-        undefined,
-        signalOf(ctx),
-      );
-    } catch (error) {
-      if (!isNotFound(error)) throw error;
-    }
+    await deleteIgnoringMissing(
+      () =>
+        api.rest(
+          'DELETE',
+          IAM_HOST,
+          `/v1/${api.project}/serviceAccounts/${observed.id}`,
+          `delete service account ${observed.name}`,
+          observed.key,
+          undefined,
+          signalOf(ctx),
+        ),
+      isNotFound,
+    );
     await ctx.inventory.remove(observed.key);
   }
 }

@@ -1,5 +1,6 @@
 import {
   defineKind,
+  deleteIgnoringMissing,
   type FieldChange,
   type HandlerContext,
   type KindSchema,
@@ -273,15 +274,15 @@ export class PubSubSubscriptionHandler implements ResourceHandler {
 
   async delete(ctx: HandlerContext, observed: ObservedResource): Promise<void> {
     const api = this.#rt.api;
-    try {
-      await api.call(
-        `delete subscription ${observed.name}`,
-        observed.key,
-        (gax) => api.clients.subscriber().deleteSubscription({ subscription: this.#path(observed.name) }, gax),
-        signalOf(ctx),
-      );
-    } catch (error) {
-      if (!isNotFound(error)) throw error;
-    }
+    await deleteIgnoringMissing(
+      () =>
+        api.call(
+          `delete subscription ${observed.name}`,
+          observed.key,
+          (gax) => api.clients.subscriber().deleteSubscription({ subscription: this.#path(observed.name) }, gax),
+          signalOf(ctx),
+        ),
+      isNotFound,
+    );
   }
 }

@@ -1,5 +1,6 @@
 import {
   defineKind,
+  deleteIgnoringMissing,
   type FieldChange,
   type HandlerContext,
   type KindSchema,
@@ -149,15 +150,15 @@ export class PubSubTopicHandler implements ResourceHandler {
 
   async delete(ctx: HandlerContext, observed: ObservedResource): Promise<void> {
     const api = this.#rt.api;
-    try {
-      await api.call(
-        `delete topic ${observed.name}`,
-        observed.key,
-        (gax) => api.clients.publisher().deleteTopic({ topic: this.#path(observed.name) }, gax),
-        signalOf(ctx),
-      );
-    } catch (error) {
-      if (!isNotFound(error)) throw error;
-    }
+    await deleteIgnoringMissing(
+      () =>
+        api.call(
+          `delete topic ${observed.name}`,
+          observed.key,
+          (gax) => api.clients.publisher().deleteTopic({ topic: this.#path(observed.name) }, gax),
+          signalOf(ctx),
+        ),
+      isNotFound,
+    );
   }
 }
