@@ -5,7 +5,6 @@
  * Prints figures; never fails on timing.
  */
 import { startGcpSimulator } from '../providers/gcp/simulator/index.ts';
-import { REPO_ROOT } from '../providers/gcp/testing.ts';
 import type { PassResult } from '../reconciler/engine/pass.ts';
 import { EngineRig } from '../test/support/engine-rig.ts';
 

@@ -2,7 +2,6 @@ import {
   defineKind,
   type FieldChange,
   type HandlerContext,
-  type KindSchema,
   type ObservedResource,
   type ObserveQuery,
   type ResolvedResource,

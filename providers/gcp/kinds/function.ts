@@ -4,7 +4,6 @@ import {
   type FieldChange,
   type HandlerContext,
   KeelsonError,
-  type KindSchema,
   type ObservedResource,
   type ObserveQuery,
   type ResolvedResource,

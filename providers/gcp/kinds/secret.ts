@@ -5,7 +5,6 @@ import {
   type HandlerContext,
   type InventoryEntry,
   KeelsonError,
-  type KindSchema,
   type ObservedResource,
   type ObserveQuery,
   type ResolvedResource,

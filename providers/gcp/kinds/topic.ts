@@ -3,7 +3,6 @@ import {
   deleteIgnoringMissing,
   type FieldChange,
   type HandlerContext,
-  type KindSchema,
   type ObservedResource,
   type ObserveQuery,
   type ResolvedResource,
