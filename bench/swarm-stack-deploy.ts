@@ -1,5 +1,6 @@
 /**
- * `docker stack deploy` vs `keelson apply` (through `runPass`) for the same 20-service stack on
+ * `docker stack deploy` vs `keelson apply` (through `runPass`, with the default 1 s stability window and
+ * with KEELSON_SWARM_STABLE_MS=0) for the same 20-service stack on
  * the local Swarm: wall time from scratch until every task runs (docker: deploy, then wait for
  * the tasks; keelson: one pass, which waits itself), in ROUNDS rounds that alternate which side
  * goes first (a shared, loaded machine drifts), with the median; then a repeated no-op deploy and
@@ -24,6 +25,8 @@ const SERVICES = 20;
 const ROUNDS = Number(process.env.KEELSON_BENCH_ROUNDS ?? 3);
 const DOCKER_STACK = 'kbd';
 const KEELSON_STACK = 'kbk';
+/** The same stack applied by a keelson whose services count as converged once running (stableMs 0). */
+const QUICK_STACK = 'kbq';
 
 /** 20 small services on one network, with one config, quick to stop and to roll. */
 function compose(): string {
@@ -113,6 +116,7 @@ export async function run(): Promise<void> {
   const swarm = await ensureLocalSwarm();
   const root = mkdtempSync(join(tmpdir(), 'keelson-bench-stack-'));
   const provider = createSwarmProvider({ dockerHost: swarm.dockerHost, taskStartMs: 60_000 });
+  const quickProvider = createSwarmProvider({ dockerHost: swarm.dockerHost, taskStartMs: 60_000, stableMs: 0 });
   const client = provider.client;
   const docker = (args: string[]) =>
     execFileSync('docker', args, {
@@ -128,6 +132,9 @@ export async function run(): Promise<void> {
     const desired = join(root, 'desired-state');
     mkdirSync(desired);
     writeFileSync(join(desired, 'stack.yaml'), `kind: swarm.Stack\nname: ${KEELSON_STACK}\nspec:\n  chart: bench\n`);
+    const quickDesired = join(root, 'quick-state');
+    mkdirSync(quickDesired);
+    writeFileSync(join(quickDesired, 'stack.yaml'), `kind: swarm.Stack\nname: ${QUICK_STACK}\nspec:\n  chart: bench\n`);
 
     const clean = async () => {
       try {
@@ -135,22 +142,26 @@ export async function run(): Promise<void> {
       } catch {}
       await sweep(client, `${DOCKER_STACK}_`);
       await sweep(client, `${KEELSON_STACK}_`);
+      await sweep(client, `${QUICK_STACK}_`);
       // Swarm removes an overlay network a moment after the call returns: wait until it is gone.
       const mine = (n: { Name: string }) =>
-        n.Name.startsWith(`${DOCKER_STACK}_`) || n.Name.startsWith(`${KEELSON_STACK}_`);
+        [DOCKER_STACK, KEELSON_STACK, QUICK_STACK].some((stack) => n.Name.startsWith(`${stack}_`));
       while ((await client.listNetworks({})).some(mine)) await new Promise((r) => setTimeout(r, 100));
       rmSync(join(root, 'state.json'), { force: true });
+      rmSync(join(root, 'quick-state.json'), { force: true });
     };
     const composeFile = join(chart, 'docker-compose.yml');
     const registry = new ProviderRegistry([swarmModule], [provider]);
-    const pass = async () => {
-      const loaded = loadDesiredState(desired, registry, { root });
+    const quickRegistry = new ProviderRegistry([swarmModule], [quickProvider]);
+    const pass = async (quick = false) => {
+      const reg = quick ? quickRegistry : registry;
+      const loaded = loadDesiredState(quick ? quickDesired : desired, reg, { root });
       if (loaded.diagnostics.length) throw new Error(loaded.diagnostics.map((d) => d.message).join('; '));
       const result = await runPass({
         resources: loaded.resources,
         revision: 'bench',
-        registry,
-        store: new FileStateStore(join(root, 'state.json')),
+        registry: reg,
+        store: new FileStateStore(join(root, quick ? 'quick-state.json' : 'state.json')),
         owner: 'keelson-bench',
         mode: 'apply',
         secrets: envSecretSource({}),
@@ -169,20 +180,21 @@ export async function run(): Promise<void> {
       const total = performance.now() - t0;
       return { sent, converged: total, running: await lastRunning(client, DOCKER_STACK, epoch) };
     };
-    const keelsonDeploy = async () => {
+    const keelsonDeploy = async (quick = false) => {
       const t0 = performance.now();
       const epoch = Date.now();
-      await pass();
+      await pass(quick);
       const total = performance.now() - t0;
-      return { converged: total, running: await lastRunning(client, KEELSON_STACK, epoch) };
+      return { converged: total, running: await lastRunning(client, quick ? QUICK_STACK : KEELSON_STACK, epoch) };
     };
     const dockerTimes: number[] = [];
     const keelsonTimes: number[] = [];
     const dockerRunning: number[] = [];
     const keelsonRunning: number[] = [];
+    const quickTimes: number[] = [];
+    const quickRunning: number[] = [];
     let dockerSent = 0;
     for (let round = 0; round < ROUNDS; round++) {
-      await clean();
       const sides = [
         async () => {
           const d = await dockerDeploy();
@@ -196,10 +208,23 @@ export async function run(): Promise<void> {
           keelsonRunning.push(k.running);
           await converged(client, KEELSON_STACK);
         },
+        async () => {
+          const k = await keelsonDeploy(true);
+          quickTimes.push(k.converged);
+          quickRunning.push(k.running);
+          await converged(client, QUICK_STACK);
+        },
       ];
-      if (round % 2) sides.reverse();
-      for (const side of sides) await side();
+      // Each side goes first, second and third in turn (a shared, loaded machine drifts).
+      for (let i = 0; i < sides.length; i++) {
+        await clean();
+        await (sides[(i + round) % sides.length] as () => Promise<void>)();
+      }
     }
+    // The no-op figures below need the docker and keelson stacks deployed, once more, side by side.
+    await clean();
+    await dockerDeploy();
+    await keelsonDeploy();
     const dockerScratch = median(dockerTimes);
     const keelsonScratch = median(keelsonTimes);
     let before = await snapshot(client, DOCKER_STACK);
@@ -228,7 +253,10 @@ export async function run(): Promise<void> {
       `  each round                   ${dockerTimes.map(seconds).join(', ')} | ${keelsonTimes.map(seconds).join(', ')}`,
     );
     console.log(
-      `last task running at          ${seconds(median(dockerRunning)).padEnd(22)}${seconds(median(keelsonRunning))} (by the tasks' timestamps; the rest is waiting: keelson's tasks keep running 1 s)`,
+      `  with stableMs 0              ${''.padEnd(22)}${seconds(median(quickTimes))} (running is enough: ${quickTimes.map(seconds).join(', ')})`,
+    );
+    console.log(
+      `last task running at          ${seconds(median(dockerRunning)).padEnd(22)}${seconds(median(keelsonRunning))} (by the tasks' timestamps; the rest is waiting: keelson's tasks keep running 1 s; ${seconds(median(quickRunning))} with stableMs 0)`,
     );
     console.log(
       `no-op deploy, wall time        ${seconds(dockerNoopSent).padEnd(22)}${seconds(keelsonNoop)} (${noop.outcome})`,

@@ -66,6 +66,27 @@ describe('settling a service', { timeout: 120_000 }, () => {
     );
   });
 
+  it('does not take a task that runs for a moment and exits for a converged service (the stability window)', async () => {
+    // The window is a minute here and the task exits after about two seconds, so no scheduling
+    // delay can make it look stable: it is reported when Swarm gives up, never as converged.
+    const handler = new ServiceHandler(client, { taskStartMs: 600_000, pollMs: 250, stableMs: 60_000 });
+    const error = await createAndSettle(
+      handler,
+      `${PREFIX}brief`,
+      {
+        image: TEST_IMAGE,
+        command: ['sh', '-c', 'sleep 2; exit 4'],
+        deploy: { restartPolicy: { condition: 'on-failure', maxAttempts: 1, delay: '0s' } },
+      },
+      recorder().log,
+    ).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toMatchObject({ code: 'TASK_FAILED', class: 'terminal' });
+    expect((error as Error).message).toMatch(new RegExp(`task ${PREFIX}brief\\.1 exited with code 4`));
+  });
+
   it('takes a one-shot task that completed as converged', async () => {
     const handler = new ServiceHandler(client, { taskStartMs: 600_000, pollMs: 250 });
     await createAndSettle(

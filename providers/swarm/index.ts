@@ -36,6 +36,8 @@ export interface SwarmProviderOptions {
   readonly keepVersions?: number;
   /** Allowance for one task to start, which bounds waiting for a rollout (default 60 s). */
   readonly taskStartMs?: number;
+  /** How long new tasks must keep running before a service counts as converged (default 1 s; 0 allowed). */
+  readonly stableMs?: number;
 }
 
 /** What the Swarm handlers share: one Engine API client and the provider's options. */
@@ -49,7 +51,7 @@ const swarmKinds: readonly KindEntry<SwarmShared>[] = [
   { schema: networkSchema, handler: (s) => new NetworkHandler(s.client) },
   { schema: secretSchema, handler: (s) => new SecretHandler(s.client, { keepVersions: s.options.keepVersions }) },
   { schema: configSchema, handler: (s) => new ConfigHandler(s.client, { keepVersions: s.options.keepVersions }) },
-  { schema: serviceSchema, handler: (s) => new ServiceHandler(s.client, { taskStartMs: s.options.taskStartMs }) },
+  { schema: serviceSchema, handler: (s) => new ServiceHandler(s.client, { taskStartMs: s.options.taskStartMs, stableMs: s.options.stableMs }) },
   { schema: nodeSchema, handler: (s) => new NodeHandler(s.client) },
   { schema: stackSchema, expander: stackExpander },
 ];
@@ -75,6 +77,11 @@ export function createSwarmProvider(options: SwarmProviderOptions = {}): SwarmPr
 function positive(value: string | undefined): number | undefined {
   const n = Number(value);
   return value !== undefined && Number.isFinite(n) && n > 0 ? n : undefined;
+}
+
+function nonNegative(value: string | undefined): number | undefined {
+  const n = Number(value);
+  return value !== undefined && value.trim() !== '' && Number.isFinite(n) && n >= 0 ? n : undefined;
 }
 
 /**
@@ -106,6 +113,7 @@ export const swarmModule: ProviderModule = {
       concurrency: positive(options.env.KEELSON_SWARM_CONCURRENCY),
       keepVersions: positive(options.env.KEELSON_SWARM_KEEP_VERSIONS),
       taskStartMs: positive(options.env.KEELSON_SWARM_TASK_START_MS),
+      stableMs: nonNegative(options.env.KEELSON_SWARM_STABLE_MS),
     });
   },
 };

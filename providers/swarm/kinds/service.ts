@@ -36,6 +36,12 @@ export interface ServiceHandlerOptions {
   readonly pollMs?: number;
   /** Ask the registry (through the engine) for an image's digest to pin it (default true). */
   readonly pinImages?: boolean;
+  /**
+   * How long a service's new tasks must keep running before it counts as converged (default
+   * 1,000 ms; 0: running is enough). The window is what catches a task that starts and exits at
+   * once, which `docker stack deploy` followed by a wait for "running" takes for a success.
+   */
+  readonly stableMs?: number;
 }
 
 /** The live objects a service spec names, read once per call. */
@@ -66,7 +72,7 @@ interface Settling {
   wakeAt?: number;
 }
 
-/** How long the tasks of a service must keep running before it counts as converged. */
+/** How long the tasks of a service must keep running before it counts as converged, by default. */
 const STABLE_MS = 1_000;
 
 /** The first interval between two looks while settling, and after each change of progress. */
@@ -89,6 +95,7 @@ export class ServiceHandler implements ResourceHandler {
   readonly #taskStartMs: number;
   readonly #pollMs: number;
   readonly #pinImages: boolean;
+  readonly #stableMs: number;
   /** Services being settled, by id, and the loop that watches them. */
   readonly #settling = new Map<string, Settling>();
   #watching: Promise<void> | undefined;
@@ -102,6 +109,7 @@ export class ServiceHandler implements ResourceHandler {
     this.#taskStartMs = options.taskStartMs ?? 60_000;
     this.#pollMs = options.pollMs ?? 250;
     this.#pinImages = options.pinImages ?? true;
+    this.#stableMs = options.stableMs ?? STABLE_MS;
   }
 
   normalize(spec: Readonly<Record<string, unknown>>): Record<string, unknown> {
@@ -461,14 +469,14 @@ export class ServiceHandler implements ResourceHandler {
       const ranLongEnough =
         progress.exact &&
         engineNow !== undefined &&
-        (progress.since === undefined || engineNow - progress.since >= STABLE_MS);
+        (progress.since === undefined || engineNow - progress.since >= this.#stableMs);
       // Tasks with the whole template that ran long enough need no second look: no rolling update is coming.
-      if (ranLongEnough || (seen === 'converged' && now - w.convergedSince >= STABLE_MS)) return true;
+      if (ranLongEnough || (seen === 'converged' && now - w.convergedSince >= this.#stableMs)) return true;
       const byEngine =
         progress.exact && engineNow !== undefined && progress.since !== undefined
-          ? now + STABLE_MS - (engineNow - progress.since)
+          ? now + this.#stableMs - (engineNow - progress.since)
           : Number.POSITIVE_INFINITY;
-      w.wakeAt = Math.min(byEngine, w.convergedSince + STABLE_MS);
+      w.wakeAt = Math.min(byEngine, w.convergedSince + this.#stableMs);
     } else {
       w.convergedSince = undefined;
       w.wakeAt = undefined;
