@@ -51,7 +51,10 @@ const swarmKinds: readonly KindEntry<SwarmShared>[] = [
   { schema: networkSchema, handler: (s) => new NetworkHandler(s.client) },
   { schema: secretSchema, handler: (s) => new SecretHandler(s.client, { keepVersions: s.options.keepVersions }) },
   { schema: configSchema, handler: (s) => new ConfigHandler(s.client, { keepVersions: s.options.keepVersions }) },
-  { schema: serviceSchema, handler: (s) => new ServiceHandler(s.client, { taskStartMs: s.options.taskStartMs, stableMs: s.options.stableMs }) },
+  {
+    schema: serviceSchema,
+    handler: (s) => new ServiceHandler(s.client, { taskStartMs: s.options.taskStartMs, stableMs: s.options.stableMs }),
+  },
   { schema: nodeSchema, handler: (s) => new NodeHandler(s.client) },
   { schema: stackSchema, expander: stackExpander },
 ];
