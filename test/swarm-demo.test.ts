@@ -3,15 +3,24 @@
  * reused the running engine), its status shows the revision applying and then applied with the
  * resources it manages, and one SIGTERM to the process it started (what a supervisor or
  * `timeout` sends) stops everything: the process exits 0 and the port is free again.
+ *
+ * In between, the README's walkthrough runs as written: each shell block marked
+ * `<!-- walkthrough:NAME -->` (one change per provider, and drift made by hand) runs in bash in
+ * the demo's repository, after the README's setup block, and what the block claims is checked
+ * through the vendors' APIs (Docker, Hetzner's `hcloud`, Cloudflare's and Google's REST APIs).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { resolve } from 'node:path';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { testClient } from '../providers/swarm/test-support.ts';
 
 const repo = resolve(import.meta.dirname, '..');
 const PORT = 18_000 + (process.pid % 1000);
 const base = `http://127.0.0.1:${PORT}`;
+const home = mkdtempSync(join(tmpdir(), 'keelson-demo-test-'));
+const work = join(home, 'work');
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 150_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -23,21 +32,82 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
   }
 }
 
+/** The README's walkthrough: its setup block and the blocks marked for the test, by name. */
+function walkthrough(): { setup: string; blocks: Map<string, string> } {
+  const readme = readFileSync(join(repo, 'README.md'), 'utf8');
+  const start = readme.indexOf('## Walkthrough');
+  const section = readme.slice(start, readme.indexOf('\n## ', start + 3));
+  const setup = /```sh\n([\s\S]*?)```/.exec(section)?.[1] ?? '';
+  const blocks = new Map<string, string>();
+  for (const m of section.matchAll(/<!-- walkthrough:(\w+) -->\n```sh\n([\s\S]*?)```/g))
+    blocks.set(m[1] ?? '', m[2] ?? '');
+  return { setup, blocks };
+}
+
+interface Status {
+  revision?: string;
+  revisionState: string;
+  resources: { key: string; state: string }[];
+}
+
+const status = async () => (await (await fetch(`${base}/status`)).json()) as Status;
+const head = () => execFileSync('git', ['rev-parse', 'HEAD'], { cwd: work, encoding: 'utf8' }).trim();
+
 describe('scripts/dev.sh demo', { timeout: 240_000 }, () => {
   let child: ChildProcess | undefined;
   let out = '';
+  let exited: Promise<number | null> | undefined;
+  const { setup, blocks } = walkthrough();
+  let simEnv: Record<string, string> = {};
+
+  /** Runs a walkthrough block as the README has it (after its setup block, in the demo's repository). */
+  const run = (name: string): string => {
+    const block = blocks.get(name);
+    if (!block) throw new Error(`README.md has no walkthrough block "${name}"`);
+    const prelude = setup
+      .replace('cd .keelson/demo/work', `cd ${JSON.stringify(work)}`)
+      .replace('K=http://localhost:8080', `K=${base}`);
+    expect(prelude).not.toBe(setup);
+    return execFileSync('bash', ['-euo', 'pipefail', '-c', `${prelude}\n${block}`], {
+      cwd: repo,
+      encoding: 'utf8',
+      env: {
+        ...process.env,
+        GIT_AUTHOR_NAME: 't',
+        GIT_AUTHOR_EMAIL: 't@example.com',
+        GIT_COMMITTER_NAME: 't',
+        GIT_COMMITTER_EMAIL: 't@example.com',
+      },
+    });
+  };
+  /** Waits until the demo has applied the repository's HEAD. */
+  const applied = (what: string) => {
+    const want = head();
+    return until(what, async () => {
+      const s = await status();
+      return s.revision === want && s.revisionState === 'applied' ? s : undefined;
+    });
+  };
+  const replicas = async () => {
+    const [svc] = (await testClient().listServices({ name: ['keelson-demo-web'] })).filter(
+      (s) => s.Spec.Name === 'keelson-demo-web',
+    );
+    const mode = svc?.Spec.Mode as { Replicated?: { Replicas?: number } } | undefined;
+    return { replicas: mode?.Replicated?.Replicas, version: svc?.Version.Index ?? 0 };
+  };
 
   afterAll(async () => {
     if (child && child.exitCode === null) child.kill('SIGKILL');
     const client = testClient();
     for (const s of await client.listServices({ name: ['keelson-demo-web'] }))
       if (s.Spec.Name === 'keelson-demo-web') await client.removeService(s.ID);
+    rmSync(home, { recursive: true, force: true });
   });
 
-  it('starts, applies, and stops everything on one SIGTERM', async () => {
+  it('starts and applies the embedded default', async () => {
     child = spawn('scripts/dev.sh', ['demo'], {
       cwd: repo,
-      env: { ...process.env, KEELSON_HTTP_PORT: String(PORT), KEELSON_LOG_FORMAT: 'json' },
+      env: { ...process.env, KEELSON_HTTP_PORT: String(PORT), KEELSON_LOG_FORMAT: 'json', KEELSON_DEMO_HOME: home },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout?.on('data', (b: Buffer) => {
@@ -46,22 +116,88 @@ describe('scripts/dev.sh demo', { timeout: 240_000 }, () => {
     child.stderr?.on('data', (b: Buffer) => {
       out += b.toString();
     });
-    const exited = new Promise<number | null>((done) => child?.on('exit', (code) => done(code)));
+    exited = new Promise<number | null>((done) => child?.on('exit', (code) => done(code)));
     await until('the demo to be ready', async () => (out.includes('Stop with Ctrl-C') ? true : undefined));
     // the engine the tests run on is already there: reused, and the variable to use is named
     expect(out).toMatch(/local Docker Swarm: reused the engine already running \(export DOCKER_HOST=unix:\/\/\S+\)/);
     expect(out).toContain(`kill ${child.pid}`);
+    expect(out).toContain(`. ${join(home, 'simulators.env')}`);
+    simEnv = Object.fromEntries(
+      readFileSync(join(home, 'simulators.env'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
+    );
+    expect(Object.keys(simEnv)).toEqual(
+      expect.arrayContaining(['DOCKER_HOST', 'HCLOUD_ENDPOINT', 'CLOUDFLARE_API_BASE_URL', 'GCP_API_ENDPOINT']),
+    );
 
-    const status = await until('the first revision to be applied', async () => {
-      const s = (await (await fetch(`${base}/status`)).json()) as {
-        revisionState: string;
-        resources: { key: string; state: string }[];
-      };
+    const first = await until('the first revision to be applied', async () => {
+      const s = await status();
       return s.revisionState === 'applied' ? s : undefined;
     });
-    expect(status.resources.map((r) => r.key)).toContain('swarm.Service/keelson-demo-web');
+    expect(first.resources.map((r) => r.key)).toContain('swarm.Service/keelson-demo-web');
+  });
 
-    child.kill('SIGTERM');
+  it('walkthrough, Docker Swarm: two replicas after a push', async () => {
+    expect((await replicas()).replicas).toBe(1);
+    run('swarm');
+    await applied('the Swarm change to be applied');
+    expect((await replicas()).replicas).toBe(2);
+  });
+
+  it('walkthrough, drift: a scale by hand is put back', async () => {
+    const before = await replicas();
+    run('drift');
+    // Scaled to 1 by hand (one update), then put back to 2 by keelson (another).
+    const after = await until('the drift to be healed', async () => {
+      const r = await replicas();
+      return r.replicas === 2 && r.version >= before.version + 2 ? r : undefined;
+    });
+    expect(after.replicas).toBe(2);
+  });
+
+  it('walkthrough, Hetzner Cloud: a server label read back with hcloud', async () => {
+    const said = run('hetzner');
+    await applied('the Hetzner change to be applied');
+    const labels = JSON.parse(
+      execFileSync('hcloud', ['server', 'describe', 'swarm-1', '-o', 'json'], {
+        encoding: 'utf8',
+        env: { ...process.env, HCLOUD_ENDPOINT: simEnv.HCLOUD_ENDPOINT, HCLOUD_TOKEN: simEnv.HCLOUD_TOKEN },
+      }),
+    ).labels as Record<string, string>;
+    expect(labels).toMatchObject({ role: 'swarm', team: 'ops' });
+    expect(said).toContain('"role":"swarm"');
+  });
+
+  it('walkthrough, Cloudflare: a TXT record read back through the API', async () => {
+    run('cloudflare');
+    await applied('the Cloudflare change to be applied');
+    const cf = async (path: string) =>
+      (await (
+        await fetch(`${simEnv.CLOUDFLARE_API_BASE_URL}${path}`, {
+          headers: { authorization: `Bearer ${simEnv.CLOUDFLARE_API_TOKEN}` },
+        })
+      ).json()) as { result: { id: string; name: string; content: string }[] };
+    const [zone] = (await cf('/zones?name=example.com')).result;
+    const records = (await cf(`/zones/${zone?.id}/dns_records?type=TXT&name=hello.example.com`)).result;
+    expect(records.map((r) => [r.name, r.content])).toEqual([['hello.example.com', '"hello from git"']]);
+  });
+
+  it('walkthrough, Google Cloud: the Scheduler job read back through the API', async () => {
+    run('gcp');
+    await applied('the Google Cloud change to be applied');
+    const job = (await (
+      await fetch(
+        `${simEnv.GCP_API_ENDPOINT}/v1/projects/${simEnv.GCP_PROJECT_ID}/locations/${simEnv.GCP_REGION}/jobs/daily-backup`,
+        { headers: { authorization: `Bearer ${simEnv.GCP_ACCESS_TOKEN}` } },
+      )
+    ).json()) as { schedule: string };
+    expect(job.schedule).toBe('30 2 * * *');
+  });
+
+  it('stops everything on one SIGTERM', async () => {
+    child?.kill('SIGTERM');
     expect(await exited).toBe(0);
     expect(out).toContain('keelson demo: stopped');
     await expect(fetch(`${base}/healthz`)).rejects.toThrow();

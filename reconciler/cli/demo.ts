@@ -45,7 +45,11 @@ export async function demoCommand(argv: string[]): Promise<number> {
     return 2;
   }
   const project = findProject(process.cwd());
-  const home = join(project, '.keelson', 'demo');
+  // KEELSON_DEMO_HOME puts the demo's repository, state and simulator files elsewhere (the tests
+  // use a folder of their own); by default they are under .keelson/demo in the checkout.
+  const home = process.env.KEELSON_DEMO_HOME
+    ? resolve(process.env.KEELSON_DEMO_HOME)
+    : join(project, '.keelson', 'demo');
   const say = (line: string) => process.stdout.write(`${line}\n`);
   const { bare, work } = prepareRepository(project, home);
   say(`keelson demo: desired state in ${work} (pushes to ${bare})`);
@@ -112,7 +116,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
     KEELSON_SOURCE_URL: `file://${bare}`,
     KEELSON_SOURCE_PATH: 'desired-state',
     KEELSON_CHECKOUT_DIR: join(home, 'checkout'),
-    KEELSON_STATE_PATH: join(project, '.keelson', 'state.json'),
+    KEELSON_STATE_PATH: join(home, 'state.json'),
     KEELSON_HTTP_HOST: '127.0.0.1',
     KEELSON_POLL_INTERVAL_SECONDS: '10',
     KEELSON_WEBHOOK_SECRET: 'demo',
@@ -143,6 +147,18 @@ export async function demoCommand(argv: string[]): Promise<number> {
     say(`  provider ${provider} unavailable: ${why}`);
   const dockerHost = parts.find((p) => p.name === 'swarm')?.env.DOCKER_HOST;
   if (dockerHost) say(`  the Swarm    export DOCKER_HOST=${dockerHost}; docker service ls`);
+  // What the vendors' own tools need to reach the simulators (hcloud, curl, wrangler, Google's
+  // clients): one KEY=VALUE file to source. The tokens in it are the simulators' own, for this demo.
+  const envFile = join(home, 'simulators.env');
+  writeFileSync(
+    envFile,
+    parts
+      .flatMap((p) => Object.entries(p.env))
+      .map(([k, v]) => `${k}=${v}\n`)
+      .join(''),
+    { mode: 0o600 },
+  );
+  say(`  simulators   set -a; . ${envFile}; set +a   # then hcloud, curl, docker reach them`);
   say('');
   say('Make a change with git:');
   say(`  cd ${work}`);
