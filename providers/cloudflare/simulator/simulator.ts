@@ -72,6 +72,13 @@ export interface LostResponse {
   times?: number;
 }
 
+/** A held request: the next matching one is neither done nor answered (a process killed while it waits). */
+export interface HeldRequest {
+  readonly method?: string;
+  /** Substring or regular expression matched against the path below `/client/v4`. */
+  readonly path: string | RegExp;
+}
+
 const API_PREFIX = '/client/v4';
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
@@ -92,6 +99,7 @@ export class CloudflareSimulator {
   readonly #router = new Router();
   readonly #faults: Fault[] = [];
   readonly #lost: LostResponse[] = [];
+  readonly #held: { readonly match: HeldRequest; readonly arrived: () => void }[] = [];
   readonly #runtime: WorkerRuntime;
   readonly #recordBodies: boolean;
   #rateLimit: number;
@@ -176,6 +184,14 @@ export class CloudflareSimulator {
     this.#lost.push({ ...lost, times: lost.times ?? 1 });
   }
 
+  /**
+   * Holds the next matching request: it is not done and never answered, so the client waits on it
+   * until it dies. Resolves when the request arrives: a test kills the client then, at a known point.
+   */
+  hold(match: HeldRequest): Promise<void> {
+    return new Promise((arrived) => this.#held.push({ match, arrived }));
+  }
+
   /** Changes the rate limit (e.g. a small budget to cause a 429 storm); clears what was spent. */
   setRateLimit(limit: number, windowMs: number): void {
     this.#rateLimit = limit;
@@ -230,6 +246,12 @@ export class CloudflareSimulator {
         headers: { 'content-type': contentType },
         body: raw,
       }).formData();
+    }
+    const held = this.#held.findIndex((h) => hits({ ...h.match, times: 1 }, method, path));
+    if (held >= 0) {
+      const [entry] = this.#held.splice(held, 1);
+      entry?.arrived();
+      return;
     }
     const answer = await this.#answer(req, method, path, url.searchParams, json, form);
     const lost = answer.status < 400 ? this.#lost.find((l) => hits(l, method, path)) : undefined;
