@@ -72,11 +72,13 @@ export interface LostResponse {
   times?: number;
 }
 
-/** A held request: the next matching one is neither done nor answered (a process killed while it waits). */
+/** A held request: the next matching one is never answered (a process killed while it waits). */
 export interface HeldRequest {
   readonly method?: string;
   /** Substring or regular expression matched against the path below `/client/v4`. */
   readonly path: string | RegExp;
+  /** Do the work first, then hold the answer (a kill after the vendor acted). Default false: not done. */
+  readonly afterWork?: boolean;
 }
 
 const API_PREFIX = '/client/v4';
@@ -185,8 +187,9 @@ export class CloudflareSimulator {
   }
 
   /**
-   * Holds the next matching request: it is not done and never answered, so the client waits on it
-   * until it dies. Resolves when the request arrives: a test kills the client then, at a known point.
+   * Holds the next matching request: it is never answered (and not done, unless `afterWork`), so
+   * the client waits on it until it dies. Resolves when the request arrived (and, with `afterWork`,
+   * was done): a test kills the client then, at a known point.
    */
   hold(match: HeldRequest): Promise<void> {
     return new Promise((arrived) => this.#held.push({ match, arrived }));
@@ -248,12 +251,17 @@ export class CloudflareSimulator {
       }).formData();
     }
     const held = this.#held.findIndex((h) => hits({ ...h.match, times: 1 }, method, path));
-    if (held >= 0) {
-      const [entry] = this.#held.splice(held, 1);
-      entry?.arrived();
+    const hold = held >= 0 ? this.#held.splice(held, 1)[0] : undefined;
+    if (hold && !hold.match.afterWork) {
+      hold.arrived();
       return;
     }
     const answer = await this.#answer(req, method, path, url.searchParams, json, form);
+    if (hold) {
+      if (WRITE_METHODS.has(method) && answer.status < 400) this.#onChange?.();
+      hold.arrived();
+      return;
+    }
     const lost = answer.status < 400 ? this.#lost.find((l) => hits(l, method, path)) : undefined;
     this.requests.push({
       method,
