@@ -97,7 +97,7 @@ export function dnsReplaceOrder(
   return {
     order: 'create-first',
     why: shared
-      ? `a ${String(before.type)} and a ${String(after.type)} record may share the name ${name(after)}`
+      ? `${String(before.type)} and ${String(after.type)} records may share the name ${name(after)}`
       : 'the new record does not share its name with the old one',
   };
 }
