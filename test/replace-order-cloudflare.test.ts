@@ -197,4 +197,27 @@ describe('replacing a DNS record', { timeout: 60_000 }, () => {
     expect(wwwRecords(cf)).toEqual([{ type: 'AAAA', content: '2001:db8::10', name: 'www' }]);
     expect((await rig.pass()).outcome).toBe('no-op');
   });
+
+  it('a create-first replacement whose create is refused keeps the old record (delete-first would have lost it)', async () => {
+    const { cf, rig } = await world();
+    rig.write('dns.yaml', record('A', '203.0.113.10'));
+    await rig.pass();
+    rig.write('dns.yaml', record('AAAA', '2001:db8::10'));
+    cf.sim.injectFault({
+      method: 'POST',
+      path: DNS,
+      status: 400,
+      code: 9005,
+      message: 'Content for AAAA record is invalid.',
+    });
+    const from = cf.sim.requests.length;
+    const failed = await rig.pass();
+    expect(failed.outcome).toBe('failed');
+    expect(dnsWrites(cf.sim.requests, from)).toEqual(['POST']);
+    expect(wwwRecords(cf)).toEqual([{ type: 'A', content: '203.0.113.10', name: 'www' }]);
+    // Once the vendor takes it, the replacement goes through.
+    const next = await rig.pass();
+    expect(next.errors).toEqual([]);
+    expect(wwwRecords(cf)).toEqual([{ type: 'AAAA', content: '2001:db8::10', name: 'www' }]);
+  });
 });
