@@ -124,4 +124,31 @@ describe('replacing an IAM binding (gcp.IamBinding)', { timeout: 60_000 }, () =>
     expect(Object.keys((await rig.store.load()).inventory)).toEqual(['gcp.IamBinding/ana-pubsub']);
     expect((await rig.pass()).outcome).toBe('no-op');
   });
+
+  it('a grant that fails half way (recorded, not written): the old role is kept until the next pass grants the new one', async () => {
+    const { sim, rig, writes } = await world();
+    rig.write('iam.yaml', binding('roles/pubsub.viewer'));
+    await rig.pass();
+    rig.write('iam.yaml', binding('roles/pubsub.subscriber'));
+    // Every attempt of the grant's policy write fails (the client's own retries included); the
+    // binding is already in the inventory, so the look-up after the failure finds it, empty.
+    sim.faults.inject({ type: 'status', status: 503, match: { path: /:setIamPolicy$/ }, times: 5 });
+    const from = writes.length;
+    const first = await rig.pass();
+    expect(sim.faults.remaining()).toBe(0);
+    expect(first.errors.map((e) => e.code)).toEqual(['CREATE_UNFINISHED']);
+    // Nothing written: the old role was not revoked while the new one is not granted.
+    expect(writes.slice(from)).toEqual([]);
+
+    const next = await rig.pass();
+    expect(next.errors).toEqual([]);
+    expect(next.plan.changes.map((c) => c.action)).toEqual(['update', 'delete']);
+    expect(writes.slice(from).map((w) => [w['roles/pubsub.viewer'] ?? [], w['roles/pubsub.subscriber'] ?? []])).toEqual(
+      [
+        [ANA, ANA],
+        [[], ANA],
+      ],
+    );
+    expect((await rig.pass()).outcome).toBe('no-op');
+  });
 });

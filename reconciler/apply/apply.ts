@@ -1,6 +1,7 @@
 import PQueue from 'p-queue';
 import {
   type DesiredResource,
+  diffSpec,
   ERRORS,
   type ErrorClass,
   type ErrorCode,
@@ -214,6 +215,18 @@ async function applyOne(
     input.observed.set(change.key, settled);
     await input.journal.created(desired, settled, want.spec);
     if (createFirst) {
+      // The old object goes only once the new one is what Git asks for: a create that did not
+      // finish (found after a failure, half made) is finished by the next pass's update, and the
+      // old object, a leftover then, is deleted after it (deletes run in the last waves).
+      const schema = input.planInput.schema(change.kind);
+      const unfinished = schema ? diffSpec(schema.spec, want.spec, settled.spec).map((f) => f.path) : [];
+      if (unfinished.length > 0) {
+        ctx.log.warn(
+          { resource: change.key, fields: unfinished, old: old.id },
+          'the new object is not finished: the old one is kept until it is',
+        );
+        return finish('applied', { appliedSpec: want.spec });
+      }
       // The new object exists and is recorded: the old one is a leftover now, deleted as observe
       // would report it after a crash right here (so a handler finds its own bookkeeping under it).
       const leftover = leftoverOf(old);
