@@ -1,16 +1,19 @@
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import type {
-  KindSchema,
-  ObservedResource,
-  Provider,
-  ProviderModule,
-  ResourceHandler,
+import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import {
+  type KindSchema,
+  leftoverOf,
+  leftoverOwner,
+  type ObservedResource,
+  type Provider,
+  type ProviderModule,
+  type ResourceHandler,
 } from '../providers/sdk/index.ts';
 
 /**
  * A tiny fake cloud kept in a JSON file, so that its state survives a kill -9 of the daemon that
  * drives it (the in-memory provider cannot). Kind `file.Service`: `{ image, replicas }`.
- * Duplicates are kept, not merged, so a test can see a resource created twice.
+ * Duplicates are kept, not merged, so a test can see a resource created twice. Kind `file.Address`
+ * (`{ zone, target }`, kept in `addressesFile(path)`): `zone` forces a replacement, create-first.
  */
 export interface FileCloudItem {
   id: string;
@@ -54,6 +57,63 @@ function observed(item: FileCloudItem, owner: string): ObservedResource {
     id: item.id,
     owned: item.owner === owner,
     spec: { image: item.image, replicas: item.replicas },
+    outputs: {},
+    ready: true,
+  };
+}
+
+/** An address: `zone` is replace-on-change and two addresses of one name may exist at once. */
+export interface FileAddress {
+  id: string;
+  name: string;
+  owner: string;
+  zone: string;
+  target: string;
+}
+
+export const fileAddressSchema: KindSchema = {
+  kind: 'file.Address',
+  description: 'An address in the file cloud (tests only): replaced create-first',
+  spec: {
+    zone: { type: 'string', required: true, replaceOnChange: true },
+    target: { type: 'string', required: true },
+  },
+  replaceOrder: { order: 'create-first', why: 'two addresses of one name may exist at once' },
+};
+
+export function addressesFile(path: string): string {
+  return `${path}.addresses.json`;
+}
+
+export function readAddresses(path: string): FileAddress[] {
+  const file = addressesFile(path);
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as FileAddress[]) : [];
+}
+
+function writeAddresses(path: string, items: FileAddress[]): void {
+  const file = addressesFile(path);
+  writeFileSync(`${file}.tmp`, JSON.stringify(items));
+  renameSync(`${file}.tmp`, file);
+}
+
+/** Every address write, one line each (`create <name> <zone> <id>`, `delete <id>`), in `opsFile(path)`. */
+export function opsFile(path: string): string {
+  return `${path}.ops`;
+}
+
+export function readOps(path: string): string[] {
+  const file = opsFile(path);
+  return existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : [];
+}
+
+function addressObserved(item: FileAddress, owner: string): ObservedResource {
+  return {
+    key: `file.Address/${item.name}`,
+    kind: 'file.Address',
+    name: item.name,
+    id: item.id,
+    owned: item.owner === owner,
+    spec: { zone: item.zone, target: item.target },
     outputs: {},
     ready: true,
   };
@@ -122,6 +182,73 @@ export function fileCloudModule(path: string, options: { createDelayMs?: number;
       await at('after-delete', live.name);
     },
   };
-  const provider: Provider = { name: 'file', kinds: [{ schema: fileServiceSchema, handler }], concurrency: 2 };
-  return { name: 'file', schemas: [fileServiceSchema], create: () => provider };
+  const addresses: ResourceHandler = {
+    async observe(ctx, query) {
+      const out: ObservedResource[] = [];
+      const mine = new Map<string, FileAddress[]>();
+      for (const a of readAddresses(path)) {
+        if (a.owner === ctx.owner) mine.set(a.name, [...(mine.get(a.name) ?? []), a]);
+        else if (query.names.includes(a.name)) out.push(addressObserved(a, ctx.owner));
+      }
+      // Two owned addresses of one name: the one Git describes is the resource, the other a leftover.
+      for (const [name, list] of mine) {
+        const want = query.desired.find((d) => d.name === name)?.spec.zone;
+        const current = list.find((a) => a.zone === want) ?? (list[0] as FileAddress);
+        for (const a of list) {
+          const o = addressObserved(a, ctx.owner);
+          out.push(a === current ? o : leftoverOf(o));
+        }
+      }
+      return out;
+    },
+    async create(ctx, desired) {
+      const items = readAddresses(path);
+      // Found by its whole identity (name and zone): the old address is never the new one.
+      const zone = String(desired.spec.zone);
+      const existing = items.find((a) => a.name === desired.name && a.owner === ctx.owner && a.zone === zone);
+      if (existing) return addressObserved(existing, ctx.owner);
+      await at('before-create', desired.name);
+      const item: FileAddress = {
+        id: `addr-${items.length + 1}-${Date.now()}`,
+        name: desired.name,
+        owner: ctx.owner,
+        zone,
+        target: String(desired.spec.target),
+      };
+      writeAddresses(path, [...items, item]);
+      appendFileSync(opsFile(path), `create ${item.name} ${item.zone} ${item.id}\n`);
+      await at('after-create', desired.name);
+      return addressObserved(item, ctx.owner);
+    },
+    async update(ctx, desired, live) {
+      const items = readAddresses(path).map((a) =>
+        a.id === live.id ? { ...a, target: String(desired.spec.target) } : a,
+      );
+      writeAddresses(path, items);
+      const item = items.find((a) => a.id === live.id);
+      if (!item) throw new Error(`cannot update ${desired.key}: it is gone`);
+      return addressObserved(item, ctx.owner);
+    },
+    async delete(_ctx, live) {
+      await at('before-delete', leftoverOwner(live.name));
+      const items = readAddresses(path);
+      if (items.some((a) => a.id === live.id)) {
+        writeAddresses(
+          path,
+          items.filter((a) => a.id !== live.id),
+        );
+        appendFileSync(opsFile(path), `delete ${live.id}\n`);
+      }
+      await at('after-delete', leftoverOwner(live.name));
+    },
+  };
+  const provider: Provider = {
+    name: 'file',
+    kinds: [
+      { schema: fileServiceSchema, handler },
+      { schema: fileAddressSchema, handler: addresses },
+    ],
+    concurrency: 2,
+  };
+  return { name: 'file', schemas: [fileServiceSchema, fileAddressSchema], create: () => provider };
 }

@@ -10,6 +10,7 @@ export * from './labels.ts';
 export * from './module.ts';
 export * from './operation-tracker.ts';
 export * from './rate-budget.ts';
+export * from './replace-order.ts';
 export * from './resource.ts';
 export * from './schema.ts';
 export * from './secret-value.ts';

@@ -29,7 +29,7 @@ export interface FieldFlags {
   readonly computed?: boolean;
   /** Redacted in plans, logs, metrics, alerts and errors as `(sensitive)`. */
   readonly sensitive?: boolean;
-  /** A change cannot be made in place: the resource is replaced (delete + create). */
+  /** A change cannot be made in place: the resource is replaced (delete + create, in the kind's `replaceOrder`). */
   readonly replaceOnChange?: boolean;
   /** Value used when the user leaves the field out (also applied to observed state). */
   readonly default?: unknown;
@@ -60,7 +60,30 @@ export interface KindSchema {
    * naming the first, with `why` as the hint.
    */
   readonly unique?: readonly { readonly field: string; readonly why: string }[];
+  /**
+   * The order of a replacement's two steps (`replaceOrder.ts`): `create-first` when the vendor lets
+   * the old and the new object exist at once (no moment without one), else `delete-first`, the
+   * default. Pure: the planner calls it with the live spec and the desired spec (normalised, as
+   * compared). A kind that declares `create-first` must report, in `observe`, an owned object its
+   * replacement left behind under `leftoverOf` (not under the resource's key), and its `create`
+   * must never find the old object as the new one.
+   */
+  readonly replaceOrder?: ReplaceOrderRule;
 }
+
+/** Which step of a replacement goes first. */
+export type ReplaceOrder = 'create-first' | 'delete-first';
+
+/** The order of one replacement and why (shown in the plan). */
+export interface ReplaceOrderDecision {
+  readonly order: ReplaceOrder;
+  readonly why: string;
+}
+
+/** A kind's rule: one decision for every replacement, or one per pair of specs (live, desired). */
+export type ReplaceOrderRule =
+  | ReplaceOrderDecision
+  | ((before: Readonly<Record<string, unknown>>, after: Readonly<Record<string, unknown>>) => ReplaceOrderDecision);
 
 /** Marks a reference in a spec. */
 export interface Reference {

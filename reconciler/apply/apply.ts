@@ -1,6 +1,7 @@
 import PQueue from 'p-queue';
 import {
   type DesiredResource,
+  diffSpec,
   ERRORS,
   type ErrorClass,
   type ErrorCode,
@@ -8,6 +9,7 @@ import {
   type FieldChange,
   type HandlerContext,
   KeelsonError,
+  leftoverOf,
   type ObservedResource,
   type ResolvedResource,
   type ResourceHandler,
@@ -202,15 +204,45 @@ async function applyOne(
       await input.journal.updated(desired, want.spec);
       return finish('applied', { appliedSpec: want.spec });
     }
-    if (change.action === 'replace') {
-      const old = input.observed.get(change.key);
-      if (old) await withRetry(() => handler.delete(ctx, old), retry, input.signal);
+    const old = change.action === 'replace' ? input.observed.get(change.key) : undefined;
+    if (old && change.replaceOrder !== 'create-first') {
+      await withRetry(() => handler.delete(ctx, old), retry, input.signal);
       input.observed.delete(change.key);
     }
-    const created = await createOnce(handler, ctx, resolved, input, retry);
+    const createFirst = old !== undefined && change.replaceOrder === 'create-first';
+    const created = await createOnce(handler, ctx, resolved, input, retry, createFirst ? old.id : undefined);
     const settled = await settle(handler, ctx, created, input.onSettled);
     input.observed.set(change.key, settled);
     await input.journal.created(desired, settled, want.spec);
+    if (createFirst) {
+      // The old object goes only once the new one is what Git asks for: a create that did not
+      // finish (found after a failure, half made) is finished by the next pass's update, and the
+      // old object, a leftover then, is deleted after it (deletes run in the last waves).
+      const schema = input.planInput.schema(change.kind);
+      const unfinished = schema ? diffSpec(schema.spec, want.spec, settled.spec).map((f) => f.path) : [];
+      if (unfinished.length > 0) {
+        ctx.log.warn(
+          { resource: change.key, fields: unfinished, old: old.id },
+          'the new object is not finished: the old one is kept until it is',
+        );
+        return finish('applied', { appliedSpec: want.spec });
+      }
+      // The new object exists and is recorded: the old one is a leftover now, deleted as observe
+      // would report it after a crash right here (so a handler finds its own bookkeeping under it).
+      const leftover = leftoverOf(old);
+      try {
+        await withRetry(() => handler.delete(ctx, leftover), retry, input.signal);
+      } catch (error) {
+        return finish('failed', {
+          appliedSpec: want.spec,
+          error: {
+            ...describeError(error, change),
+            message: `created the new ${change.key}, but the old one (id ${old.id}) is not deleted yet: ${errorMessage(error)}; the next pass deletes it`,
+          },
+        });
+      }
+      await input.journal.deleted(leftover.key);
+    }
     return finish('applied', { appliedSpec: want.spec });
   } catch (error) {
     return finish('failed', { error: describeError(error, change) });
@@ -222,7 +254,8 @@ async function applyOne(
  * a resource that appeared under this key is the one we created (the plan saw nothing there). One
  * that carries no ownership mark (kinds whose ownership lives in the inventory: R2 buckets, Worker
  * routes, crons) is claimed, as the journal step claims it after a crash, never refused as
- * CONFLICT_UNOWNED.
+ * CONFLICT_UNOWNED. In a create-first replacement the old object still answers to the key until
+ * it is deleted: it is never taken for the new one.
  */
 async function createOnce(
   handler: ResourceHandler,
@@ -230,6 +263,8 @@ async function createOnce(
   resolved: ResolvedResource,
   input: ApplyInput,
   retry: RetryPolicy,
+  /** The object a create-first replacement replaces: never taken for the one being created. */
+  replacing?: string,
 ): Promise<ObservedResource> {
   await input.journal.beginCreate(resolved);
   let attempt = 0;
@@ -245,7 +280,7 @@ async function createOnce(
         retry,
         input.signal,
       ).catch(() => undefined);
-      const existing = found?.find((o) => o.key === resolved.key);
+      const existing = found?.find((o) => o.key === resolved.key && o.id !== replacing);
       if (existing?.owned) return existing;
       if (existing) {
         await input.journal.claimed(resolved, existing);

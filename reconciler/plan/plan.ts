@@ -6,8 +6,10 @@ import {
   diffSpec,
   ERRORS,
   type FieldChange,
+  isLeftover,
   type KindSchema,
   type ObservedResource,
+  replaceOrderOf,
   type SecretValue,
 } from '../../providers/sdk/index.ts';
 import { KEYED_PREFIX, keyedDigest } from './keyed-digest.ts';
@@ -294,12 +296,14 @@ export function planChanges(input: PlanInput): Plan {
       );
       continue;
     }
+    const order = replace ? replaceOrderOf(schema, observed.spec, want.spec) : undefined;
     changes.push({
       ...base,
       action: replace ? 'replace' : 'update',
       fields,
       cause,
       ...(adopting ? { detail: `adopting ${r.key} (id ${observed.id}): keelson will own it from now on` } : {}),
+      ...(order ? { replaceOrder: order.order, replaceWhy: order.why } : {}),
     });
   }
 
@@ -331,7 +335,10 @@ export function planChanges(input: PlanInput): Plan {
       });
       continue;
     }
-    deletes.push({ ...base, wave, action: 'delete', detail: `${o.key} is no longer in Git` });
+    const detail = isLeftover(o.key)
+      ? (o.message ?? `${o.key} was left over by a replacement`)
+      : `${o.key} is no longer in Git`;
+    deletes.push({ ...base, wave, action: 'delete', detail });
   }
   changes.push(...deletes);
 

@@ -1,4 +1,4 @@
-import type { FieldChange } from '../../providers/sdk/index.ts';
+import type { FieldChange, ReplaceOrder } from '../../providers/sdk/index.ts';
 
 /** What the plan does with one resource (Terraform's actions, plus keelson's skip). */
 export type ChangeAction = 'create' | 'update' | 'replace' | 'delete' | 'no-op' | 'skip';
@@ -36,6 +36,12 @@ export interface ResourceChange {
   readonly cause: 'git' | 'drift' | 'prune';
   /** Dependency wave (0 first). Deletes run after all creates/updates, in reverse order. */
   readonly wave: number;
+  /**
+   * For a replacement: which step goes first (the kind's `replaceOrder`) and why. `create-first`
+   * creates the new object, then deletes the old one; `delete-first` (the default) the other way.
+   */
+  readonly replaceOrder?: ReplaceOrder;
+  readonly replaceWhy?: string;
 }
 
 /** A difference between Git and live state that keelson did not cause (refresh-only drift in Terraform terms). */

@@ -74,7 +74,9 @@ export function renderPlan(plan: Plan, options: RenderOptions): string {
       const why = ch.action === 'skip' ? ` (${ch.reason})` : ch.cause === 'drift' ? ' (heals drift)' : '';
       lines.push(c('2', `  # ${ch.key} ${VERB[ch.action]}${why}`));
       if (ch.detail) lines.push(c('2', `  # ${ch.detail}`));
-      lines.push(`  ${c(COLOR[ch.action], SYMBOL[ch.action])} ${ch.key}`);
+      if (ch.action === 'replace') lines.push(c('2', `  # ${replaceOrderLine(ch)}`));
+      const symbol = ch.action === 'replace' && ch.replaceOrder === 'create-first' ? '+/-' : SYMBOL[ch.action];
+      lines.push(`  ${c(COLOR[ch.action], symbol)} ${ch.key}`);
       if (ch.action !== 'delete' && ch.action !== 'no-op')
         lines.push(...fieldLines(ch.fields, c, ch.action === 'create'));
       lines.push('');
@@ -89,6 +91,15 @@ export function renderPlan(plan: Plan, options: RenderOptions): string {
   );
   if (plan.refused) lines.push('', c('31', `Refused: ${plan.refused.message}`));
   return `${lines.join('\n')}\n`;
+}
+
+/** How a replacement goes, as Terraform says it: `-/+` deletes first, `+/-` creates first. */
+export function replaceOrderLine(ch: Pick<ResourceChange, 'replaceOrder' | 'replaceWhy'>): string {
+  const how =
+    ch.replaceOrder === 'create-first'
+      ? 'create the new one first, then delete the old one'
+      : 'delete the old one first, then create the new one';
+  return ch.replaceWhy ? `${how}: ${ch.replaceWhy}` : how;
 }
 
 function fieldLines(fields: readonly FieldChange[], c: (code: string, t: string) => string, create = false): string[] {

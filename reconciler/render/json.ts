@@ -4,8 +4,8 @@ import type { PassResult } from '../engine/pass.ts';
 import type { Plan } from '../plan/types.ts';
 import { displayField } from './redact.ts';
 
-/** Version of the JSON plan format; bumped on any incompatible change. */
-export const PLAN_FORMAT_VERSION = '1.0';
+/** Version of the JSON plan format; the major is bumped on any incompatible change (1.1: replacement order). */
+export const PLAN_FORMAT_VERSION = '1.1';
 
 /**
  * The machine-readable plan (modelled on `terraform show -json`): `changes[]` with `actions` as an
@@ -25,7 +25,10 @@ export function planToJson(
       kind: c.kind,
       name: c.name,
       provider: c.provider,
-      actions: actionsOf(c.action),
+      actions: actionsOf(c),
+      // A replacement's order, and why (Terraform's create_before_destroy: actions ["create", "delete"]).
+      replace_order: c.replaceOrder ?? null,
+      replace_reason: c.replaceWhy ?? null,
       cause: c.cause,
       wave: c.wave,
       reason: c.reason ?? null,
@@ -47,10 +50,11 @@ export function planToJson(
   };
 }
 
-function actionsOf(action: Plan['changes'][number]['action']): string[] {
+function actionsOf(change: Plan['changes'][number]): string[] {
+  const { action } = change;
   switch (action) {
     case 'replace':
-      return ['delete', 'create'];
+      return change.replaceOrder === 'create-first' ? ['create', 'delete'] : ['delete', 'create'];
     case 'no-op':
       return ['no-op'];
     default:

@@ -88,4 +88,36 @@ describe('plan renderers', () => {
     expect(json.changes[0]?.fields.find((f) => f.path === 'password')?.after).toBe('(sensitive)');
     expect(JSON.stringify(json)).not.toMatch(/first-secret|second-secret/);
   });
+
+  it('a replacement shows its order and why: -/+ deletes first, +/- creates first (text and JSON)', () => {
+    const base = {
+      kind: 'mem.Thing',
+      provider: 'mem',
+      action: 'replace',
+      cause: 'git',
+      wave: 0,
+      fields: [{ path: 'zone', before: 'a', after: 'b', sensitive: false, forcesReplacement: true, unknown: false }],
+    } as const;
+    const plan = {
+      revision: 'r1',
+      drift: [],
+      summary: { create: 0, update: 0, replace: 2, delete: 0, noop: 0, skip: 0 },
+      changes: [
+        { ...base, key: 'mem.Thing/one', name: 'one', replaceOrder: 'create-first', replaceWhy: 'both may exist' },
+        { ...base, key: 'mem.Thing/two', name: 'two', replaceOrder: 'delete-first', replaceWhy: 'names are unique' },
+      ],
+    } as const;
+    const text = renderPlan(plan, { color: false });
+    expect(text).toContain('# create the new one first, then delete the old one: both may exist\n  +/- mem.Thing/one');
+    expect(text).toContain(
+      '# delete the old one first, then create the new one: names are unique\n  -/+ mem.Thing/two',
+    );
+    const json = planToJson(plan) as {
+      changes: { actions: string[]; replace_order: string; replace_reason: string }[];
+    };
+    expect(json.changes.map((c) => [c.actions, c.replace_order, c.replace_reason])).toEqual([
+      [['create', 'delete'], 'create-first', 'both may exist'],
+      [['delete', 'create'], 'delete-first', 'names are unique'],
+    ]);
+  });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { markComment, parseComment } from '../ownership.ts';
-import { fullName, normalizeDnsRecord } from './dns-record.ts';
+import { dnsReplaceOrder, fullName, normalizeDnsRecord } from './dns-record.ts';
 
 describe('DNS record normalisation (so a converged record plans as no-op)', () => {
   const cases: [string, Record<string, unknown>, Record<string, unknown>][] = [
@@ -58,4 +58,61 @@ describe('ownership comment marker', () => {
     expect(parseComment('made by hand [keelson')).toEqual({ user: 'made by hand [keelson' });
     expect(parseComment(null)).toEqual({ user: '' });
   });
+});
+
+describe('the order of a DNS record replacement (dnsReplaceOrder)', () => {
+  // Why: a CNAME may not share its name with any other record (RFC 1034 §3.6.2, Cloudflare code
+  // 81053), so only then must the old record go first; any other new type or zone can be created
+  // beside the old record, and the name keeps resolving.
+  const rows: readonly [string, Record<string, unknown>, Record<string, unknown>, 'create-first' | 'delete-first'][] = [
+    [
+      'A -> AAAA, one name',
+      { zone: 'example.com', name: 'www.example.com', type: 'A' },
+      { zone: 'example.com', name: 'www', type: 'AAAA' },
+      'create-first',
+    ],
+    [
+      'A -> TXT, one name',
+      { zone: 'example.com', name: 'www.example.com', type: 'A' },
+      { zone: 'example.com', name: 'www.example.com', type: 'TXT' },
+      'create-first',
+    ],
+    [
+      'A -> CNAME, one name',
+      { zone: 'example.com', name: 'www.example.com', type: 'A' },
+      { zone: 'example.com', name: 'www', type: 'CNAME' },
+      'delete-first',
+    ],
+    [
+      'CNAME -> A, one name',
+      { zone: 'example.com', name: 'www.example.com', type: 'CNAME' },
+      { zone: 'example.com', name: 'WWW.example.com.', type: 'A' },
+      'delete-first',
+    ],
+    [
+      'A -> CNAME, another name',
+      { zone: 'example.com', name: 'www.example.com', type: 'A' },
+      { zone: 'example.com', name: 'web', type: 'CNAME' },
+      'create-first',
+    ],
+    [
+      'CNAME moved to another zone',
+      { zone: 'example.com', name: 'www.example.com', type: 'CNAME' },
+      { zone: 'example.org', name: 'www', type: 'CNAME' },
+      'create-first',
+    ],
+    [
+      'apex A -> apex CNAME',
+      { zone: 'example.com', name: 'example.com', type: 'A' },
+      { zone: 'example.com', name: '@', type: 'CNAME' },
+      'delete-first',
+    ],
+  ];
+  for (const [what, before, after, order] of rows) {
+    it(`${what}: ${order}`, () => {
+      const decision = dnsReplaceOrder(before, after);
+      expect(decision.order).toBe(order);
+      expect(decision.why.length).toBeGreaterThan(10);
+    });
+  }
 });

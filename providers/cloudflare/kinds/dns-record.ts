@@ -8,8 +8,10 @@ import {
   isPlainObject,
   KeelsonError,
   type KindSpec,
+  leftoverOf,
   type ObservedResource,
   type ObserveQuery,
+  type ReplaceOrderDecision,
   type ResolvedResource,
   type ResourceHandler,
   resourceKey,
@@ -70,7 +72,35 @@ export const dnsRecordSchema = defineKind({
     zoneId: { type: 'string', computed: true },
     content: { type: 'string', computed: true },
   },
+  replaceOrder: dnsReplaceOrder,
 });
+
+/**
+ * A new type or zone is a new record. It is created before the old one is deleted (the name never
+ * stops resolving) unless the two cannot exist at once: a CNAME cannot share its name with any
+ * other record (RFC 1034 §3.6.2; Cloudflare refuses it with code 81053/81054), so an A record that
+ * becomes a CNAME of the same name, or the reverse, is deleted first.
+ */
+export function dnsReplaceOrder(
+  before: Readonly<Record<string, unknown>>,
+  after: Readonly<Record<string, unknown>>,
+): ReplaceOrderDecision {
+  const name = (spec: Readonly<Record<string, unknown>>): string | undefined =>
+    typeof spec.name === 'string' && typeof spec.zone === 'string' ? fullName(spec.name, spec.zone) : undefined;
+  const shared = name(before) !== undefined && name(before) === name(after);
+  if (shared && (before.type === 'CNAME' || after.type === 'CNAME')) {
+    return {
+      order: 'delete-first',
+      why: `a CNAME cannot share its name (${name(after)}) with another record, so the old ${String(before.type)} record must go before the ${String(after.type)} record can be created`,
+    };
+  }
+  return {
+    order: 'create-first',
+    why: shared
+      ? `${String(before.type)} and ${String(after.type)} records may share the name ${name(after)}`
+      : 'the new record does not share its name with the old one',
+  };
+}
 
 /** A record as the API returns it (the SDK's per-type union, flattened to what keelson reads). */
 interface LiveRecord {
@@ -193,14 +223,30 @@ export class DnsRecordHandler implements ResourceHandler {
     const zones = await this.#zones.all();
     const found = new Map<string, ObservedResource>();
     const byZone = new Map<string, LiveRecord[]>();
+    // Owned records by the name in their marker: two of one name are a create-first replacement
+    // caught between its two steps (or a crash there).
+    const owned = new Map<string, ObservedResource[]>();
     for (const [zone, zoneId] of zones) {
       const records = await this.#records(zoneId, zone);
       byZone.set(zone, records);
       for (const record of records) {
         const marker = parseComment(record.comment);
         if (marker.owner !== ctx.owner || marker.name === undefined) continue;
-        found.set(marker.name, observedFrom(record, zone, zoneId, marker.name, true));
+        const list = owned.get(marker.name) ?? [];
+        list.push(observedFrom(record, zone, zoneId, marker.name, true));
+        owned.set(marker.name, list);
       }
+    }
+    const wanted = new Map(query.desired.map((d) => [d.name, normalizeDnsRecord(d.spec)]));
+    for (const [name, records] of owned) {
+      // The one Git describes (its zone and type) is the resource; any other is a leftover, deleted.
+      const want = wanted.get(name);
+      const sorted = [...records].sort((a, b) => a.id.localeCompare(b.id));
+      const current =
+        sorted.find((o) => want !== undefined && o.spec.zone === want.zone && o.spec.type === want.type) ??
+        (sorted[0] as ObservedResource);
+      found.set(name, current);
+      for (const other of sorted) if (other !== current) found.set(leftoverOf(other).name, leftoverOf(other));
     }
     // Desired records with no owned counterpart: a record of the same name and type that keelson does
     // not own is reported (owned: false) so the plan refuses it unless it is adopted.

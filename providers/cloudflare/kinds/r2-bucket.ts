@@ -55,6 +55,10 @@ export const r2BucketSchema = defineKind({
     },
   },
   outputs: { name: { type: 'string', computed: true } },
+  replaceOrder: {
+    order: 'delete-first',
+    why: 'R2 bucket names are unique in an account: the old bucket must go before the new one can take its name',
+  },
 });
 
 /** One retention rule as keelson writes it. */

@@ -1,4 +1,4 @@
 export { cloudflareSimulatorEntry, standaloneCloudflareToken } from './entry.ts';
-export type { CloudflareSimulatorOptions, Fault, LostResponse, RequestLogEntry } from './simulator.ts';
+export type { CloudflareSimulatorOptions, Fault, HeldRequest, LostResponse, RequestLogEntry } from './simulator.ts';
 export { CloudflareSimulator, startCloudflareSimulator } from './simulator.ts';
 export { routeMatches } from './worker-runtime.ts';

@@ -72,6 +72,15 @@ export interface LostResponse {
   times?: number;
 }
 
+/** A held request: the next matching one is never answered (a process killed while it waits). */
+export interface HeldRequest {
+  readonly method?: string;
+  /** Substring or regular expression matched against the path below `/client/v4`. */
+  readonly path: string | RegExp;
+  /** Do the work first, then hold the answer (a kill after the vendor acted). Default false: not done. */
+  readonly afterWork?: boolean;
+}
+
 const API_PREFIX = '/client/v4';
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
@@ -92,6 +101,7 @@ export class CloudflareSimulator {
   readonly #router = new Router();
   readonly #faults: Fault[] = [];
   readonly #lost: LostResponse[] = [];
+  readonly #held: { readonly match: HeldRequest; readonly arrived: () => void }[] = [];
   readonly #runtime: WorkerRuntime;
   readonly #recordBodies: boolean;
   #rateLimit: number;
@@ -176,6 +186,15 @@ export class CloudflareSimulator {
     this.#lost.push({ ...lost, times: lost.times ?? 1 });
   }
 
+  /**
+   * Holds the next matching request: it is never answered (and not done, unless `afterWork`), so
+   * the client waits on it until it dies. Resolves when the request arrived (and, with `afterWork`,
+   * was done): a test kills the client then, at a known point.
+   */
+  hold(match: HeldRequest): Promise<void> {
+    return new Promise((arrived) => this.#held.push({ match, arrived }));
+  }
+
   /** Changes the rate limit (e.g. a small budget to cause a 429 storm); clears what was spent. */
   setRateLimit(limit: number, windowMs: number): void {
     this.#rateLimit = limit;
@@ -231,7 +250,18 @@ export class CloudflareSimulator {
         body: raw,
       }).formData();
     }
+    const held = this.#held.findIndex((h) => hits({ ...h.match, times: 1 }, method, path));
+    const hold = held >= 0 ? this.#held.splice(held, 1)[0] : undefined;
+    if (hold && !hold.match.afterWork) {
+      hold.arrived();
+      return;
+    }
     const answer = await this.#answer(req, method, path, url.searchParams, json, form);
+    if (hold) {
+      if (WRITE_METHODS.has(method) && answer.status < 400) this.#onChange?.();
+      hold.arrived();
+      return;
+    }
     const lost = answer.status < 400 ? this.#lost.find((l) => hits(l, method, path)) : undefined;
     this.requests.push({
       method,

@@ -3,6 +3,7 @@ import {
   type FieldChange,
   type HandlerContext,
   KeelsonError,
+  leftoverName,
   type ObservedResource,
   type ObserveQuery,
   type ResolvedResource,
@@ -52,6 +53,12 @@ export const iamBindingSchema = defineKind({
     },
   },
   outputs: { resource: { type: 'string', computed: true } },
+  // Granting the new role (or the role on the new target) before revoking the old one leaves the
+  // members no moment without access; the old binding, tracked under its leftover key, goes after.
+  replaceOrder: {
+    order: 'create-first',
+    why: 'the members are granted the new role before the old one is revoked (both may be held at once)',
+  },
 });
 
 interface Policy {
@@ -265,10 +272,20 @@ export class IamBindingHandler implements ResourceHandler {
     const target = this.#target(desired.spec);
     const role = String(desired.spec.role);
     const members = [...new Set((desired.spec.members ?? []) as string[])];
+    const id = `${target.resource}#${role}`;
+    // A create-first replacement: the binding recorded under this key is the old one. It stays
+    // recorded, under its leftover key, until it is deleted (also by the next pass after a crash).
+    const previous = ctx.inventory.get(desired.key);
+    if (previous && previous.id !== id) {
+      await ctx.inventory.set({
+        ...previous,
+        key: resourceKey(IAM_BINDING_KIND, leftoverName(desired.name, previous.id)),
+      });
+    }
     await ctx.inventory.set({
       key: desired.key,
       kind: IAM_BINDING_KIND,
-      id: `${target.resource}#${role}`,
+      id,
       data: { type: target.type, resource: target.resource, role },
     });
     const policy = await this.#write(ctx, desired.key, target, role, members);
@@ -296,6 +313,7 @@ export class IamBindingHandler implements ResourceHandler {
       (ctx.inventory.get(observed.key)?.data as { type?: TargetType } | undefined)?.type ??
       'project') as TargetType;
     await this.#write(ctx, observed.key, { type, resource }, role, []);
-    await ctx.inventory.remove(observed.key);
+    // Only the record of this binding: a leftover's delete must not forget the new binding.
+    if (ctx.inventory.get(observed.key)?.id === observed.id) await ctx.inventory.remove(observed.key);
   }
 }

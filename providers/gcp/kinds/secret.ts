@@ -62,6 +62,10 @@ export const secretSchema = defineKind({
     id: { type: 'string', computed: true },
     version: { type: 'string', computed: true, description: 'Full name of the current version.' },
   },
+  replaceOrder: {
+    order: 'delete-first',
+    why: 'a Secret Manager secret is named by its id, unique in the project: the old secret must go before the new one can take its name',
+  },
 });
 
 interface Secret {

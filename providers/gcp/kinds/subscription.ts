@@ -87,6 +87,10 @@ export const subscriptionSchema = defineKind({
     name: { type: 'string', computed: true, description: 'Full name, `projects/P/subscriptions/S`.' },
     id: { type: 'string', computed: true },
   },
+  replaceOrder: {
+    order: 'delete-first',
+    why: 'a Pub/Sub subscription is named by its id, unique in the project: the old subscription must go before the new one can take its name',
+  },
 });
 
 interface Subscription {

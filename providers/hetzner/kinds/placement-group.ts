@@ -34,6 +34,10 @@ export const placementGroupSchema = defineKind({
     labels: { type: 'map', values: { type: 'string' }, default: {}, description: 'User labels (default none).' },
   },
   outputs: { id: { type: 'integer' } },
+  replaceOrder: {
+    order: 'delete-first',
+    why: 'Hetzner placement group names are unique in a project: the old group must go before the new one can take its name',
+  },
 });
 
 /** `hetzner.PlacementGroup`: labels change in place. */

@@ -81,6 +81,10 @@ export const serverSchema = defineKind({
     ipv6: { type: 'string' },
     privateIp: { type: 'string', description: 'Address in the first private network.' },
   },
+  replaceOrder: {
+    order: 'delete-first',
+    why: 'Hetzner server names are unique in a project: the old server must go before the new one can take its name',
+  },
 });
 
 type ServerSpec = KindSpec<typeof serverSchema>;

@@ -28,6 +28,10 @@ export const sshKeySchema = defineKind({
     labels: { type: 'map', values: { type: 'string' }, default: {}, description: 'User labels (default none).' },
   },
   outputs: { id: { type: 'integer' }, fingerprint: { type: 'string' } },
+  replaceOrder: {
+    order: 'delete-first',
+    why: 'Hetzner SSH key names are unique in a project (and so are public keys): the old key must go before the new one can take its name',
+  },
 });
 
 /** `hetzner.SshKey`: only the labels change in place; another key is a new resource. */

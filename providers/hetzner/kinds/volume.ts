@@ -45,6 +45,10 @@ export const volumeSchema = defineKind({
     deleteProtection: { type: 'boolean', default: false, description: 'Default off.' },
   },
   outputs: { id: { type: 'integer' }, linuxDevice: { type: 'string' } },
+  replaceOrder: {
+    order: 'delete-first',
+    why: 'Hetzner volume names are unique in a project: the old volume must go before the new one can take its name',
+  },
 });
 
 /** `hetzner.Volume`: size grows (a shrink is a terminal error), attach/detach and protection in place. */

@@ -76,6 +76,10 @@ export const networkSchema: KindSchema = {
     name: { type: 'string', computed: true, description: 'The network name (what services list).' },
     networkId: { type: 'string', computed: true, description: "Docker's id of the network." },
   },
+  replaceOrder: {
+    order: 'delete-first',
+    why: 'the services on a Swarm network know it by name, and names are unique: the old network must go before the new one can take its name',
+  },
 };
 
 /** Options the engine adds by itself (an overlay's VXLAN id): not the user's, so not drift. */

@@ -1,5 +1,5 @@
 import { trackDrift } from '../../drift/track-drift.ts';
-import { desiredDigest, desiredSpec } from '../../plan/plan.ts';
+import { desiredDigest, desiredSpec, sameDigest } from '../../plan/plan.ts';
 import type { Plan } from '../../plan/types.ts';
 import { KEYED_PREFIX } from '../../state/keyed-digests.ts';
 import type { Pass, PassResult, PassStep } from '../pass-types.ts';
@@ -41,8 +41,8 @@ export const recordStep: PassStep = async (pass) => {
 };
 
 /**
- * Resources that are converged but have no record yet (adopted, or state restored) are remembered,
- * and a changed `protect` is carried into the record (protection outlives removal from Git).
+ * Resources that are converged but have no record yet (adopted, or state restored), or a record of
+ * an older spec, are remembered, and a changed `protect` is carried into the record (protection outlives removal from Git).
  */
 function rememberConverged(pass: Pass, at: string): void {
   const { input } = pass;
@@ -52,13 +52,17 @@ function rememberConverged(pass: Pass, at: string): void {
     const r = desired.get(c.key);
     if (!r) continue;
     const record = state.applied[c.key];
-    const want = (): string =>
-      desiredDigest(desiredSpec({ ...pass.specInput, observed: pass.observed }, r), pass.specInput.digestKey);
+    const spec = () => desiredSpec({ ...pass.specInput, observed: pass.observed }, r);
+    const want = (): string => desiredDigest(spec(), pass.specInput.digestKey);
     if (c.action === 'no-op' && !record) {
       state.applied[c.key] = { digest: want(), revision: input.revision, protect: r.protect, at };
     } else if (c.action === 'no-op' && record && !record.digest.startsWith(KEYED_PREFIX) && pass.specInput.digestKey) {
       // A record from before keyed digests (the plan compared it as it was made): recorded keyed now.
       state.applied[c.key] = { ...record, digest: want(), protect: r.protect };
+    } else if (c.action === 'no-op' && record && !sameDigest(record.digest, spec(), pass.specInput.digestKey)) {
+      // Live already is what Git asks for, but the record is of an older spec: a create whose
+      // process died before it was recorded (a create-first replacement's new object, found next pass).
+      state.applied[c.key] = { digest: want(), revision: input.revision, protect: r.protect, at };
     } else if (record && record.protect !== r.protect) {
       state.applied[c.key] = { ...record, protect: r.protect };
     }
