@@ -65,7 +65,7 @@ done
       env('swarm.Service/sync-app_sync').S3_BUCKET,
     ];
     expect(used).toEqual(['rocketchat-uploads', 'knowledge-archive']);
-    expect(job.env.BUCKETS.split(/\s+/)).toEqual(expect.arrayContaining(used));
+    expect((job.env.BUCKETS ?? '').split(/\s+/)).toEqual(expect.arrayContaining(used));
     // ... on the S3 gateway of this stack's filer, on the storage network the job joins.
     expect(env('swarm.Service/rocketchat_rocketchat').OVERWRITE_SETTING_FileUpload_S3_BucketURL).toBe(
       'http://seaweedfs_filer:8333',

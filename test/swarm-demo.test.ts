@@ -1,17 +1,23 @@
 /**
  * `scripts/dev.sh demo` behaves like a service: it says which DOCKER_HOST to use (and that it
  * reused the running engine), its status shows the revision applying and then applied with the
- * resources it manages, and one SIGTERM to the process it started (what a supervisor or
- * `timeout` sends) stops everything: the process exits 0 and the port is free again.
+ * resources it manages, the Secrets UI it started is linked from the status page and signs the
+ * demo user in (real Chromium) onto the demo's secrets, and one SIGTERM to the process it started
+ * (what a supervisor or `timeout` sends) stops everything: the process exits 0 and the ports are
+ * free again.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { resolve } from 'node:path';
+import { chromium } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { testClient } from '../providers/swarm/test-support.ts';
 
 const repo = resolve(import.meta.dirname, '..');
 const PORT = 18_000 + (process.pid % 1000);
 const base = `http://127.0.0.1:${PORT}`;
+const UI_PORT = PORT + 1000;
+const IDP_PORT = PORT + 2000;
+const CHROMIUM = '/usr/bin/chromium';
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 150_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -37,7 +43,13 @@ describe('scripts/dev.sh demo', { timeout: 240_000 }, () => {
   it('starts, applies, and stops everything on one SIGTERM', async () => {
     child = spawn('scripts/dev.sh', ['demo'], {
       cwd: repo,
-      env: { ...process.env, KEELSON_HTTP_PORT: String(PORT), KEELSON_LOG_FORMAT: 'json' },
+      env: {
+        ...process.env,
+        KEELSON_HTTP_PORT: String(PORT),
+        SECRETS_UI_PORT: String(UI_PORT),
+        SECRETS_UI_IDP_PORT: String(IDP_PORT),
+        KEELSON_LOG_FORMAT: 'json',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout?.on('data', (b: Buffer) => {
@@ -61,9 +73,39 @@ describe('scripts/dev.sh demo', { timeout: 240_000 }, () => {
     });
     expect(status.resources.map((r) => r.key)).toContain('swarm.Service/keelson-demo-web');
 
+    // The Secrets UI: printed, linked from the status page, and the demo user gets in.
+    const uiUrl = `http://localhost:${UI_PORT}/`;
+    expect(out).toContain(`Secrets UI   ${uiUrl}`);
+    expect(await (await fetch(`${base}/`)).text()).toContain(`<a href="${uiUrl}">Secrets UI</a>`);
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
+    });
+    try {
+      const page = await (await browser.newContext()).newPage();
+      await page.goto(uiUrl);
+      await page.locator('input[name="login"]').fill('demo');
+      await page.locator('input[name="password"]').fill('any');
+      await page.locator('button[type="submit"]').click();
+      await page.waitForLoadState();
+      const consent = page.locator('button[type="submit"]', { hasText: /continue/i });
+      if (await consent.count()) await consent.click();
+      await page.waitForURL((u) => u.href.startsWith(uiUrl) && new URL(u.href).pathname === '/');
+      // The inventory is the demo's desired state: the Workers' secrets are listed with their consumers.
+      const body = await until('the inventory page', async () => {
+        const text = (await page.locator('main').textContent()) ?? '';
+        return text.includes('groq-api-key') ? text : undefined;
+      });
+      expect(body).toContain('Worker llm-query, binding GROQ_API_KEY');
+    } finally {
+      await browser.close();
+    }
+
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
     expect(out).toContain('keelson demo: stopped');
     await expect(fetch(`${base}/healthz`)).rejects.toThrow();
+    await expect(fetch(uiUrl)).rejects.toThrow();
+    await expect(fetch(`http://127.0.0.1:${IDP_PORT}/`)).rejects.toThrow();
   });
 });

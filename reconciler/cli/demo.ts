@@ -134,6 +134,26 @@ export async function demoCommand(argv: string[]): Promise<number> {
   daemon.status.update({ sourcePath: 'desired-state' });
   const address = await daemon.start();
   const base = address.replace('127.0.0.1', 'localhost');
+  // The Secrets UI on the demo's secrets directory (what keelson reads), asking this keelson to reconcile.
+  await attempt('Secrets UI', async () => {
+    const { startLocalSecretsUi } = await import('../../secrets-ui/local-demo.ts');
+    const ui = await startLocalSecretsUi({
+      port: port(env.SECRETS_UI_PORT, 3000),
+      idpPort: port(env.SECRETS_UI_IDP_PORT, 3001),
+      secretsDir: loaded.config.secretsDir,
+      desiredState: join(work, 'desired-state'),
+      root: work,
+      keelsonUrl: address,
+      webhookSecret: loaded.config.webhook.secret?.reveal() ?? '',
+    });
+    daemon.status.update({ links: [{ label: 'Secrets UI', url: ui.url }] });
+    return {
+      name: 'secrets-ui',
+      env: { SECRETS_UI_URL: ui.url },
+      note: `started (${ui.url})`,
+      close: () => ui.close(),
+    };
+  });
   say('');
   say(`keelson is reconciling ${work} (${loaded.config.mode} mode, a pass every ~10 s).`);
   say(`  status page  ${base}/`);
@@ -143,6 +163,11 @@ export async function demoCommand(argv: string[]): Promise<number> {
     say(`  provider ${provider} unavailable: ${why}`);
   const dockerHost = parts.find((p) => p.name === 'swarm')?.env.DOCKER_HOST;
   if (dockerHost) say(`  the Swarm    export DOCKER_HOST=${dockerHost}; docker service ls`);
+  const secretsUi = parts.find((p) => p.name === 'secrets-ui')?.env.SECRETS_UI_URL;
+  if (secretsUi)
+    say(
+      `  Secrets UI   ${secretsUi}   (sign in as "demo", any password; rotate a secret, watch it reach its consumers)`,
+    );
   say('');
   say('Make a change with git:');
   say(`  cd ${work}`);
@@ -169,6 +194,13 @@ export async function demoCommand(argv: string[]): Promise<number> {
   for (const part of parts.reverse()) await part.close().catch(() => undefined);
   say('keelson demo: stopped');
   return 0;
+}
+
+/** A port from the environment, or the default. */
+function port(value: string | undefined, fallback: number): number {
+  const n = value === undefined || value === '' ? fallback : Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 65_535) throw new Error(`port ${value} is not a port number (1-65535)`);
+  return n;
 }
 
 function findProject(from: string): string {
