@@ -33,19 +33,35 @@ interface Part {
   close(): Promise<void>;
 }
 
+const USAGE = `usage: keelson demo [--swarm local|three-node]
+  --swarm local        the local Docker Engine in swarm mode (default; started like the tests do)
+  --swarm three-node   a three-node Swarm on this machine (scripts/three-node-swarm.sh: needs root and
+                       network namespaces; falls back to the local engine when it cannot run)
+  KEELSON_HTTP_PORT (default 8080), SECRETS_UI_PORT (3000), SECRETS_UI_IDP_PORT (3001) change the ports;
+  KEELSON_DEMO_HOME (default .keelson/demo) where the demo keeps its repository, secrets and state;
+  KEELSON_DEMO_RIG (default demo) and KEELSON_DEMO_RIG_NET (default 80) name the three-node rig.
+`;
+
 /**
  * `keelson demo`: `keelson serve` on its embedded default. Makes a local Git repository from this
  * checkout's example desired state (plus charts/ and workers/), and runs the daemon with the file
- * state store under `.keelson/`, the local Docker Engine (started like the tests do) and the
- * provider simulators. A part that cannot start is reported and the others carry on.
+ * state store under `.keelson/`, a Swarm (the local Docker Engine, or the three-node rig), the
+ * provider simulators and the Secrets UI. A part that cannot start is reported and the others
+ * carry on.
  */
 export async function demoCommand(argv: string[]): Promise<number> {
-  if (argv.length > 0) {
-    process.stderr.write('usage: keelson demo   (KEELSON_HTTP_PORT changes the port, default 8080)\n');
-    return 2;
+  let swarmKind: 'local' | 'three-node' = 'local';
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    const value = arg.startsWith('--swarm=') ? arg.slice('--swarm='.length) : arg === '--swarm' ? argv[++i] : undefined;
+    if (value === 'local' || value === 'three-node') swarmKind = value;
+    else {
+      process.stderr.write(USAGE);
+      return 2;
+    }
   }
   const project = findProject(process.cwd());
-  const home = join(project, '.keelson', 'demo');
+  const home = resolve(project, process.env.KEELSON_DEMO_HOME || join('.keelson', 'demo'));
   const say = (line: string) => process.stdout.write(`${line}\n`);
   const { bare, work } = prepareRepository(project, home);
   say(`keelson demo: desired state in ${work} (pushes to ${bare})`);
@@ -62,17 +78,41 @@ export async function demoCommand(argv: string[]): Promise<number> {
       say(`  ${name}: not available (${errorMessage(error).split('\n')[0]}); the others carry on`);
     }
   };
-  await attempt('local Docker Swarm', async () => {
-    const { ensureLocalSwarm } = await import('../../scripts/local-swarm.ts');
-    const swarm = await ensureLocalSwarm();
-    return {
-      name: 'swarm',
-      // docker service ls needs it: say it whether the engine was started or found running.
-      note: `${swarm.started ? 'started' : 'reused the engine already running'} (export DOCKER_HOST=${swarm.dockerHost})`,
-      env: { DOCKER_HOST: swarm.dockerHost },
-      close: () => (swarm.started ? swarm.stop() : Promise.resolve()),
-    };
-  });
+  if (swarmKind === 'three-node') {
+    const { threeNodeSwarmUnavailable } = await import('../../scripts/three-node-swarm.ts');
+    const why = threeNodeSwarmUnavailable();
+    if (why) {
+      say(`  three-node Swarm: cannot run here (${why}); using one local node instead`);
+      swarmKind = 'local';
+    }
+  }
+  if (swarmKind === 'three-node') {
+    await attempt('three-node Swarm', async () => {
+      const { startThreeNodeSwarm } = await import('../../scripts/three-node-swarm.ts');
+      const id = process.env.KEELSON_DEMO_RIG || 'demo';
+      const net = Number(process.env.KEELSON_DEMO_RIG_NET || 80);
+      const rig = startThreeNodeSwarm(id, net);
+      const first = rig.nodes[0] as { name: string; address: string; dockerHost: string };
+      return {
+        name: 'swarm',
+        note: `started: ${rig.nodes.map((n) => `${n.name} ${n.address}`).join(', ')} (managers; keelson talks to ${first.name}: export DOCKER_HOST=${first.dockerHost})`,
+        env: { DOCKER_HOST: first.dockerHost },
+        close: async () => rig.down(),
+      };
+    });
+  } else {
+    await attempt('local Docker Swarm', async () => {
+      const { ensureLocalSwarm } = await import('../../scripts/local-swarm.ts');
+      const swarm = await ensureLocalSwarm();
+      return {
+        name: 'swarm',
+        // docker service ls needs it: say it whether the engine was started or found running.
+        note: `${swarm.started ? 'started' : 'reused the engine already running'} (export DOCKER_HOST=${swarm.dockerHost})`,
+        env: { DOCKER_HOST: swarm.dockerHost },
+        close: () => (swarm.started ? swarm.stop() : Promise.resolve()),
+      };
+    });
+  }
   await attempt('Hetzner Cloud simulator', async () => {
     const { startHetznerSimulator } = await import('../../providers/hetzner/simulator/server.ts');
     const sim = await startHetznerSimulator({ token: 'demo-token' });
@@ -112,7 +152,9 @@ export async function demoCommand(argv: string[]): Promise<number> {
     KEELSON_SOURCE_URL: `file://${bare}`,
     KEELSON_SOURCE_PATH: 'desired-state',
     KEELSON_CHECKOUT_DIR: join(home, 'checkout'),
-    KEELSON_STATE_PATH: join(project, '.keelson', 'state.json'),
+    KEELSON_STATE_PATH: process.env.KEELSON_DEMO_HOME
+      ? join(home, 'state.json')
+      : join(project, '.keelson', 'state.json'),
     KEELSON_HTTP_HOST: '127.0.0.1',
     KEELSON_POLL_INTERVAL_SECONDS: '10',
     KEELSON_WEBHOOK_SECRET: 'demo',
@@ -120,6 +162,8 @@ export async function demoCommand(argv: string[]): Promise<number> {
     KEELSON_SECRETS_DIR: writeDemoSecrets(work, join(home, 'secrets')),
     ...Object.assign({}, ...parts.map((p) => p.env)),
     ...process.env,
+    // The rig the demo started, not whatever engine DOCKER_HOST named before.
+    ...(swarmKind === 'three-node' ? parts.find((p) => p.name === 'swarm')?.env : {}),
   };
   const loaded = loadConfig({ env, cwd: project });
   if (!loaded.ok) {
