@@ -23,6 +23,10 @@ export interface ThreeNodeSwarm {
   /** kill -9 of a node's dockerd: a node failure. */
   kill(node: number): void;
   restart(node: number): void;
+  /** This machine joins the rig's network as 10.NET.0.1 (returned): the nodes reach it, it reaches them. */
+  hostLink(): string;
+  /** The network namespace of a node (for `ip netns exec`). */
+  namespace(node: number): string;
   down(): void;
 }
 
@@ -66,6 +70,8 @@ export function startThreeNodeSwarm(id: string, net = 99): ThreeNodeSwarm {
     },
     kill: (node) => run(['kill', id, String(node)]),
     restart: (node) => run(['restart', id, String(node)]),
+    hostLink: () => run(['host-link', id, String(net)]).trim(),
+    namespace: (node) => `ks3-${id}-n${node}`,
     down: () => run(['down', id]),
   };
 }

@@ -1,8 +1,10 @@
 /**
  * `scripts/dev.sh demo --swarm three-node`: the demo on the three-node Swarm rig (rig `dmo`, NET 84)
- * instead of the local engine. Every simulator and the Secrets UI as in the default demo; keelson's
- * Swarm provider drives node 1's engine. A `git push` that scales the demo service to three
- * replicas lands one task on each node; one SIGTERM stops everything, the rig included.
+ * instead of the local engine, with keelson itself running there as a Swarm service (its image
+ * built by scripts/build-image.sh on node 1, host networking, the simulators reached through
+ * relays). Every simulator and the Secrets UI as in the default demo; the status page shows all
+ * four providers. A `git push` that scales the demo service to three replicas lands one task on
+ * each node; one SIGTERM stops everything, the rig included.
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -32,13 +34,21 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
 }
 
 describe('keelson demo arguments', () => {
-  it('refuses an unknown --swarm with the usage', () => {
-    const result = spawnSync(process.execPath, [join(repo, 'bin/keelson.js'), 'demo', '--swarm', 'five-node'], {
-      cwd: repo,
-      encoding: 'utf8',
-    });
+  const demo = (...args: string[]) =>
+    spawnSync(process.execPath, [join(repo, 'bin/keelson.js'), 'demo', ...args], { cwd: repo, encoding: 'utf8' });
+
+  it('refuses an unknown --swarm or --keelson with the usage', () => {
+    for (const args of [['--swarm', 'five-node'], ['--keelson=elsewhere'], ['--swarm']]) {
+      const result = demo(...args);
+      expect(result.status, args.join(' ')).toBe(2);
+      expect(result.stderr).toContain('usage: keelson demo [--swarm local|three-node] [--keelson in-process|service]');
+    }
+  });
+
+  it('runs keelson as a service only on the three-node Swarm', () => {
+    const result = demo('--keelson', 'service');
     expect(result.status).toBe(2);
-    expect(result.stderr).toContain('usage: keelson demo [--swarm local|three-node]');
+    expect(result.stderr).toContain('--keelson service needs --swarm three-node');
   });
 });
 
@@ -54,7 +64,7 @@ describe.skipIf(unavailable !== undefined)('scripts/dev.sh demo --swarm three-no
     rmSync(home, { recursive: true, force: true });
   }, 120_000);
 
-  it('runs every provider against the simulators and the three-node Swarm, and stops the rig', async () => {
+  it('runs keelson on the three-node Swarm against every simulator, and stops the rig', async () => {
     child = spawn('scripts/dev.sh', ['demo', '--swarm', 'three-node'], {
       cwd: repo,
       env: {
@@ -76,12 +86,14 @@ describe.skipIf(unavailable !== undefined)('scripts/dev.sh demo --swarm three-no
       out += b.toString();
     });
     const exited = new Promise<number | null>((done) => child?.on('exit', (code) => done(code)));
-    await until('the demo to be ready', async () => (out.includes('Stop with Ctrl-C') ? true : undefined));
+    // The image is built on node 1 first (about a minute here, more on a loaded machine).
+    await until('the demo to be ready', async () => (out.includes('Stop with Ctrl-C') ? true : undefined), 500_000);
     expect(out).toContain(
       `three-node Swarm: started: node1 10.${NET}.0.11, node2 10.${NET}.0.12, node3 10.${NET}.0.13`,
     );
     expect(out).toContain(`export DOCKER_HOST=${node1}`);
     expect(out).toContain('Secrets UI: started');
+    expect(out).toContain('as the Swarm service "keelson" on node1');
 
     const status = await until('the first revision to be applied', async () => {
       const s = (await (await fetch(`${base}/status`)).json()) as {
@@ -96,6 +108,21 @@ describe.skipIf(unavailable !== undefined)('scripts/dev.sh demo --swarm three-no
       new Set(['hetzner', 'cloudflare', 'gcp', 'swarm']),
     );
     const docker = (args: string[]) => execFileSync('docker', ['-H', node1, ...args], { encoding: 'utf8' });
+    // keelson is the Swarm's own service, from the image built here, on node 1.
+    expect(
+      docker([
+        'service',
+        'ps',
+        'keelson',
+        '--filter',
+        'desired-state=running',
+        '--format',
+        '{{.Node}} {{.Image}}',
+      ]).trim(),
+    ).toBe(`node1 keelson-demo:${RIG}`);
+    expect(await (await fetch(`${base}/`)).text()).toContain(
+      `<a href="http://localhost:${PORT + 1000}/">Secrets UI</a>`,
+    );
     expect(docker(['node', 'ls', '--format', '{{.Hostname}} {{.Status}}']).trim().split('\n').sort()).toEqual([
       'node1 Ready',
       'node2 Ready',
@@ -138,5 +165,7 @@ describe.skipIf(unavailable !== undefined)('scripts/dev.sh demo --swarm three-no
     expect(await exited).toBe(0);
     expect(out).toContain('keelson demo: stopped');
     expect(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })).not.toContain(`ks3-${RIG}-`);
+    // ... and this machine's link into the rig's network.
+    expect(spawnSync('ip', ['link', 'show', `k${RIG}h`]).status).not.toBe(0);
   });
 });
