@@ -18,6 +18,7 @@ const base = `http://127.0.0.1:${PORT}`;
 const UI_PORT = PORT + 1000;
 const IDP_PORT = PORT + 2000;
 const CHROMIUM = '/usr/bin/chromium';
+const ROTATED = `rotated-in-the-demo-${process.pid}-Xq81`;
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 150_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -97,6 +98,25 @@ describe('scripts/dev.sh demo', { timeout: 240_000 }, () => {
         return text.includes('groq-api-key') ? text : undefined;
       });
       expect(body).toContain('Worker llm-query, binding GROQ_API_KEY');
+
+      // A rotation: the value goes to the demo's secrets folder, keelson reconciles at once and
+      // reports the version it used (the directory source reads the store's version files), so
+      // the Worker that binds the secret turns current.
+      await page.goto(`${uiUrl}secrets/aircall-webhook-token`);
+      await page.getByLabel('Type a value').check();
+      await page.getByLabel('Value (when typing)').fill(ROTATED);
+      await page.getByRole('button', { name: 'Write new version and reconcile' }).click();
+      await page.waitForURL(/rotated=\d+/);
+      await until(
+        'the Worker to have the new version',
+        async () => {
+          const states = await page
+            .locator('[data-consumer]')
+            .evaluateAll((els) => els.map((e) => e.getAttribute('data-state')));
+          return states.length > 0 && states.every((s) => s === 'current') ? true : undefined;
+        },
+        120_000,
+      );
     } finally {
       await browser.close();
     }
@@ -104,6 +124,8 @@ describe('scripts/dev.sh demo', { timeout: 240_000 }, () => {
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
     expect(out).toContain('keelson demo: stopped');
+    // The value never reached keelson's log (nor the demo's output).
+    expect(out).not.toContain(ROTATED);
     await expect(fetch(`${base}/healthz`)).rejects.toThrow();
     await expect(fetch(uiUrl)).rejects.toThrow();
     await expect(fetch(`http://127.0.0.1:${IDP_PORT}/`)).rejects.toThrow();
