@@ -1,5 +1,6 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { ThreeNodeSwarm } from '../../scripts/three-node-swarm.ts';
 
@@ -51,11 +52,7 @@ export async function startKeelsonOnRig(options: KeelsonOnRigOptions): Promise<K
   try {
     const hostAddress = rig.hostLink();
     const node1 = rig.nodes[0] as { name: string; address: string; dockerHost: string };
-    say(`  keelson's image: building ${options.image} on ${node1.name} (scripts/build-image.sh, about a minute)`);
-    execFileSync('bash', [join(options.project, 'scripts', 'build-image.sh'), options.image], {
-      env: { ...process.env, DOCKER_HOST: node1.dockerHost },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    provideImage(options.project, options.home, options.image, node1, say);
 
     const ports = simulatorPorts(env);
     const { startRelay } = await import('../../scripts/tcp-relay.ts');
@@ -116,6 +113,66 @@ export async function startKeelsonOnRig(options: KeelsonOnRigOptions): Promise<K
     await close();
     throw error;
   }
+}
+
+/**
+ * keelson's image on node 1: loaded from the demo's cache when this checkout's image inputs have
+ * not changed since it was saved, else built by scripts/build-image.sh (and saved for next time).
+ */
+function provideImage(
+  project: string,
+  home: string,
+  image: string,
+  node: { name: string; dockerHost: string },
+  say: (line: string) => void,
+): void {
+  const docker = (args: string[]) =>
+    execFileSync('docker', ['-H', node.dockerHost, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const cacheDir = join(home, 'image');
+  const cached = join(cacheDir, `${imageFingerprint(project)}.tar`);
+  if (existsSync(cached)) {
+    say(`  keelson's image: ${image} loaded on ${node.name} from ${cached} (sources unchanged since it was built)`);
+    docker(['load', '-i', cached]);
+    docker(['tag', 'keelson-demo:cached', image]);
+    return;
+  }
+  say(`  keelson's image: building ${image} on ${node.name} (scripts/build-image.sh, about a minute)`);
+  execFileSync('bash', [join(project, 'scripts', 'build-image.sh'), image], {
+    env: { ...process.env, DOCKER_HOST: node.dockerHost },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  rmSync(cacheDir, { recursive: true, force: true });
+  mkdirSync(cacheDir, { recursive: true });
+  docker(['tag', image, 'keelson-demo:cached']);
+  docker(['save', '-o', `${cached}.part`, 'keelson-demo:cached']);
+  renameSync(`${cached}.part`, cached);
+}
+
+/** What scripts/build-image.sh puts in the image, hashed (with the script itself and Node's version). */
+export function imageFingerprint(project: string): string {
+  const hash = createHash('sha256').update(process.version);
+  const add = (path: string) => {
+    const full = join(project, path);
+    if (!existsSync(full)) return;
+    if (statSync(full).isDirectory()) {
+      for (const name of readdirSync(full).sort())
+        if (name !== 'node_modules' && name !== '.wrangler') add(join(path, name));
+      return;
+    }
+    hash.update(`${path}\0`).update(readFileSync(full)).update('\0');
+  };
+  for (const path of [
+    'scripts/build-image.sh',
+    'package.json',
+    'package-lock.json',
+    'bin',
+    'reconciler',
+    'providers',
+    'charts',
+    'workers',
+  ])
+    add(path);
+  return hash.digest('hex').slice(0, 16);
 }
 
 /** Ports of the simulators keelson talks to: every `127.0.0.1:PORT` / `localhost:PORT` in its environment. */
