@@ -6,8 +6,10 @@
  * (what a supervisor or `timeout` sends) stops everything: the process exits 0 and the ports are
  * free again.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { resolve } from 'node:path';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { chromium } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { testClient } from '../providers/swarm/test-support.ts';
@@ -19,6 +21,14 @@ const UI_PORT = PORT + 1000;
 const IDP_PORT = PORT + 2000;
 const CHROMIUM = '/usr/bin/chromium';
 const ROTATED = `rotated-in-the-demo-${process.pid}-Xq81`;
+/** The README's demo walkthrough: one change per provider (what a newcomer types in the demo's work tree). */
+const WALKTHROUGH = `
+sed -i "s/replicas: 1/replicas: 2/" desired-state/swarm/demo.yaml
+sed -i "s/description: https }/description: https to Traefik }/" desired-state/hetzner/access.yaml
+sed -i "0,/ttl: 300/s//ttl: 600/" desired-state/cloudflare/dns.yaml
+sed -i "0,/messageRetentionDuration: 604800s/s//messageRetentionDuration: 86400s/" desired-state/gcp/pubsub.yaml
+git commit -qam "one change per provider" && git push -q
+`;
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 150_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -30,15 +40,18 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
   }
 }
 
-describe('scripts/dev.sh demo', { timeout: 240_000 }, () => {
+describe('scripts/dev.sh demo', { timeout: 400_000 }, () => {
   let child: ChildProcess | undefined;
   let out = '';
+  // Its own demo folder (repository, secrets, state): the walkthrough commits there.
+  const home = mkdtempSync(join(tmpdir(), 'keelson-demo-'));
 
   afterAll(async () => {
     if (child && child.exitCode === null) child.kill('SIGKILL');
     const client = testClient();
     for (const s of await client.listServices({ name: ['keelson-demo-web'] }))
       if (s.Spec.Name === 'keelson-demo-web') await client.removeService(s.ID);
+    rmSync(home, { recursive: true, force: true });
   });
 
   it('starts, applies, and stops everything on one SIGTERM', async () => {
@@ -49,6 +62,7 @@ describe('scripts/dev.sh demo', { timeout: 240_000 }, () => {
         KEELSON_HTTP_PORT: String(PORT),
         SECRETS_UI_PORT: String(UI_PORT),
         SECRETS_UI_IDP_PORT: String(IDP_PORT),
+        KEELSON_DEMO_HOME: home,
         KEELSON_LOG_FORMAT: 'json',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -120,6 +134,50 @@ describe('scripts/dev.sh demo', { timeout: 240_000 }, () => {
     } finally {
       await browser.close();
     }
+
+    // The README's walkthrough: one change per provider in one commit, pushed, and a webhook.
+    const work = join(home, 'work');
+    const sh = (script: string) =>
+      execFileSync('bash', ['-c', script], {
+        cwd: work,
+        env: {
+          ...process.env,
+          GIT_AUTHOR_NAME: 't',
+          GIT_AUTHOR_EMAIL: 't@example.com',
+          GIT_COMMITTER_NAME: 't',
+          GIT_COMMITTER_EMAIL: 't@example.com',
+        },
+        encoding: 'utf8',
+      });
+    sh(WALKTHROUGH);
+    const head = sh('git rev-parse HEAD').trim();
+    const hook = await fetch(`${base}/hooks/git`, { method: 'POST', headers: { 'X-Gitlab-Token': 'demo' } });
+    expect(hook.status).toBe(202);
+    const changed = await until('the walkthrough commit to be applied', async () => {
+      const s = (await (await fetch(`${base}/status`)).json()) as {
+        revision: string;
+        revisionState: string;
+        passes: number;
+        lastChange: { revision: string; changes: { key: string; state: string }[] } | null;
+      };
+      return s.revision === head && s.revisionState === 'applied' && s.lastChange?.revision === head ? s : undefined;
+    });
+    expect(Object.fromEntries(changed.lastChange?.changes.map((c) => [c.key, c.state]) ?? [])).toEqual({
+      'swarm.Service/keelson-demo-web': 'updated',
+      'hetzner.Firewall/swarm': 'updated',
+      'cloudflare.DnsRecord/swarm-1': 'updated',
+      'gcp.PubSubTopic/rocketchat-messages': 'updated',
+    });
+    // ... and the next pass finds nothing to do.
+    const next = await until('a pass after the change', async () => {
+      await fetch(`${base}/hooks/git`, { method: 'POST', headers: { 'X-Gitlab-Token': 'demo' } });
+      const s = (await (await fetch(`${base}/status`)).json()) as {
+        passes: number;
+        lastPlan: { changes: { key: string; action: string }[] };
+      };
+      return s.passes > changed.passes ? s : undefined;
+    });
+    expect(next.lastPlan.changes).toEqual([]);
 
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
