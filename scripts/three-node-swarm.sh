@@ -8,6 +8,9 @@
 #   scripts/three-node-swarm.sh down ID         # stops everything and removes what `up` made
 #   scripts/three-node-swarm.sh kill ID NODE    # kill -9 of one node's dockerd (a node failure)
 #   scripts/three-node-swarm.sh restart ID NODE # starts that node's dockerd again
+#   scripts/three-node-swarm.sh host-link ID NET # this machine joins the rig's network as 10.NET.0.1
+#                                               # (the demo: simulators the nodes reach, a status page
+#                                               # the browser reaches); only that /24, no route
 #
 # ID is a short word (letters and digits) naming the rig; NET (default 99) the third octet.
 # Needs root, iproute2, containerd, dockerd (docker.io). Service VIPs and the ingress mesh do not
@@ -123,6 +126,18 @@ EOF
   for n in 1 2 3; do echo "node$n 10.$net.0.1$n unix://$dir/n$n/docker.sock"; done
 }
 
+host_link() { # this machine (the host namespace) on the rig's bridge as 10.NET.0.1/24
+  local net=${1:?NET}
+  ip link del "k${id}h" 2>/dev/null || true
+  ip link add "k${id}h" type veth peer name "k${id}hb"
+  ip link set "k${id}hb" netns "$br"
+  ip netns exec "$br" ip link set "k${id}hb" master br0
+  ip netns exec "$br" ip link set "k${id}hb" up
+  ip addr add "10.$net.0.1/24" dev "k${id}h"
+  ip link set "k${id}h" up
+  echo "10.$net.0.1"
+}
+
 down() {
   for n in 1 2 3; do
     local d=$dir/n$n
@@ -134,6 +149,7 @@ down() {
   pkill -9 -f "$dir/" 2>/dev/null || true
   for n in 1 2 3; do ip netns del "$(node_ns "$n")" 2>/dev/null || true; done
   ip netns del "$br" 2>/dev/null || true
+  ip link del "k${id}h" 2>/dev/null || true
   # (libnetwork also leaves lb_<netid> files under /var/lib/docker/network/files; they are inert.)
   for m in $(grep -o " $dir[^ ]*" /proc/mounts | sort -r); do umount -l "$m" 2>/dev/null || true; done
   rm -rf "$dir"
@@ -144,6 +160,7 @@ case $cmd in
   down) down ;;
   node-init) node_init "$3" "$4" ;;
   kill) kill -9 "$(cat "$dir/n${3:?NODE}/docker.pid")" ;;
+  host-link) host_link "${3:?usage: three-node-swarm.sh host-link ID NET}" ;;
   restart) rm -f "$dir/n${3:?NODE}/docker.pid" "$dir/n$3/docker.sock"; start_dockerd "$3" ;;
   *) log "unknown command $cmd"; exit 2 ;;
 esac

@@ -440,7 +440,8 @@ function equal(a: string, b: string): boolean {
 /**
  * One consumer against keelson's status: an error keelson reports for it (or for the secret object
  * it reads through) is shown as is; otherwise it is current when keelson's last completed pass used
- * the store's newest version. Sources without versions (env, dir) cannot say.
+ * the store's newest version (Secret Manager's, or the directory store's version file). keelson's
+ * env source has no versions, so it cannot say.
  */
 export function consumerState(
   key: string,
@@ -454,7 +455,8 @@ export function consumerState(
     (e) => e.resource === key || (e.resource !== undefined && via.includes(e.resource)),
   );
   if (error) return { state: 'failed', error: error.message };
-  if (status.source !== 'secret-manager')
+  // Secret Manager versions, or the directory store's version files (keelson's dir source reads them).
+  if (status.source !== 'secret-manager' && status.source !== 'dir')
     return { state: 'unknown', why: `keelson's ${status.source} source reports no versions` };
   if (!current) return { state: 'unknown', why: 'no version written yet' };
   const pin = status.pinned[name];

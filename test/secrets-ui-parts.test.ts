@@ -88,10 +88,22 @@ describe('Secrets UI parts', () => {
       { state: 'unknown', why: 'keelson is pinned to version 2 (KEELSON_SECRET_MANAGER_VERSIONS)' },
     ],
     [
-      'unknown: the directory source reports no versions',
+      "current: keelson's directory source used the directory store's newest version",
+      status({ source: 'dir' }),
+      '2',
+      { state: 'current' },
+    ],
+    [
+      'pending: the directory source has not used it yet',
       status({ source: 'dir', versions: {} }),
       '2',
-      { state: 'unknown', why: "keelson's dir source reports no versions" },
+      { state: 'pending' },
+    ],
+    [
+      'unknown: the env source reports no versions',
+      status({ source: 'env', versions: {} }),
+      '2',
+      { state: 'unknown', why: "keelson's env source reports no versions" },
     ],
   ])('consumer state %s', (_why, s, current, expected) => {
     expect(consumerState('k/c', ['swarm.Secret/s'], 't', current, s)).toEqual(expected);

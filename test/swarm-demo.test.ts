@@ -8,17 +8,25 @@
  * `<!-- walkthrough:NAME -->` (one change per provider, and drift made by hand) runs in bash in
  * the demo's repository, after the README's setup block, and what the block claims is checked
  * through the vendors' APIs (Docker, Hetzner's `hcloud`, Cloudflare's and Google's REST APIs).
+ * The Secrets UI the demo starts is linked from the status page and signs the demo user in (real
+ * Chromium) onto the demo's secrets; a rotation there reaches the Worker that binds the secret,
+ * and its value never reaches the demo's output.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { chromium } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { testClient } from '../providers/swarm/test-support.ts';
 
 const repo = resolve(import.meta.dirname, '..');
 const PORT = 18_000 + (process.pid % 1000);
 const base = `http://127.0.0.1:${PORT}`;
+const UI_PORT = PORT + 1000;
+const IDP_PORT = PORT + 2000;
+const CHROMIUM = '/usr/bin/chromium';
+const ROTATED = `rotated-in-the-demo-${process.pid}-Xq81`;
 const home = mkdtempSync(join(tmpdir(), 'keelson-demo-test-'));
 const work = join(home, 'work');
 
@@ -53,7 +61,7 @@ interface Status {
 const status = async () => (await (await fetch(`${base}/status`)).json()) as Status;
 const head = () => execFileSync('git', ['rev-parse', 'HEAD'], { cwd: work, encoding: 'utf8' }).trim();
 
-describe('scripts/dev.sh demo', { timeout: 240_000 }, () => {
+describe('scripts/dev.sh demo', { timeout: 400_000 }, () => {
   let child: ChildProcess | undefined;
   let out = '';
   let exited: Promise<number | null> | undefined;
@@ -107,7 +115,14 @@ describe('scripts/dev.sh demo', { timeout: 240_000 }, () => {
   it('starts and applies the embedded default', async () => {
     child = spawn('scripts/dev.sh', ['demo'], {
       cwd: repo,
-      env: { ...process.env, KEELSON_HTTP_PORT: String(PORT), KEELSON_LOG_FORMAT: 'json', KEELSON_DEMO_HOME: home },
+      env: {
+        ...process.env,
+        KEELSON_HTTP_PORT: String(PORT),
+        SECRETS_UI_PORT: String(UI_PORT),
+        SECRETS_UI_IDP_PORT: String(IDP_PORT),
+        KEELSON_DEMO_HOME: home,
+        KEELSON_LOG_FORMAT: 'json',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout?.on('data', (b: Buffer) => {
@@ -137,6 +152,55 @@ describe('scripts/dev.sh demo', { timeout: 240_000 }, () => {
       return s.revisionState === 'applied' ? s : undefined;
     });
     expect(first.resources.map((r) => r.key)).toContain('swarm.Service/keelson-demo-web');
+  });
+
+  it('starts the Secrets UI, linked from the status page; a rotation reaches its Worker', async () => {
+    // The Secrets UI: printed, linked from the status page, and the demo user gets in.
+    const uiUrl = `http://localhost:${UI_PORT}/`;
+    expect(out).toContain(`Secrets UI   ${uiUrl}`);
+    expect(await (await fetch(`${base}/`)).text()).toContain(`<a href="${uiUrl}">Secrets UI</a>`);
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
+    });
+    try {
+      const page = await (await browser.newContext()).newPage();
+      await page.goto(uiUrl);
+      await page.locator('input[name="login"]').fill('demo');
+      await page.locator('input[name="password"]').fill('any');
+      await page.locator('button[type="submit"]').click();
+      await page.waitForLoadState();
+      const consent = page.locator('button[type="submit"]', { hasText: /continue/i });
+      if (await consent.count()) await consent.click();
+      await page.waitForURL((u) => u.href.startsWith(uiUrl) && new URL(u.href).pathname === '/');
+      // The inventory is the demo's desired state: the Workers' secrets are listed with their consumers.
+      const body = await until('the inventory page', async () => {
+        const text = (await page.locator('main').textContent()) ?? '';
+        return text.includes('groq-api-key') ? text : undefined;
+      });
+      expect(body).toContain('Worker llm-query, binding GROQ_API_KEY');
+
+      // A rotation: the value goes to the demo's secrets folder, keelson reconciles at once and
+      // reports the version it used (the directory source reads the store's version files), so
+      // the Worker that binds the secret turns current.
+      await page.goto(`${uiUrl}secrets/aircall-webhook-token`);
+      await page.getByLabel('Type a value').check();
+      await page.getByLabel('Value (when typing)').fill(ROTATED);
+      await page.getByRole('button', { name: 'Write new version and reconcile' }).click();
+      await page.waitForURL(/rotated=\d+/);
+      await until(
+        'the Worker to have the new version',
+        async () => {
+          const states = await page
+            .locator('[data-consumer]')
+            .evaluateAll((els) => els.map((e) => e.getAttribute('data-state')));
+          return states.length > 0 && states.every((s) => s === 'current') ? true : undefined;
+        },
+        120_000,
+      );
+    } finally {
+      await browser.close();
+    }
   });
 
   it('walkthrough, Docker Swarm: two replicas after a push', async () => {
@@ -200,6 +264,10 @@ describe('scripts/dev.sh demo', { timeout: 240_000 }, () => {
     child?.kill('SIGTERM');
     expect(await exited).toBe(0);
     expect(out).toContain('keelson demo: stopped');
+    // The value never reached keelson's log (nor the demo's output).
+    expect(out).not.toContain(ROTATED);
     await expect(fetch(`${base}/healthz`)).rejects.toThrow();
+    await expect(fetch(`http://localhost:${UI_PORT}/`)).rejects.toThrow();
+    await expect(fetch(`http://127.0.0.1:${IDP_PORT}/`)).rejects.toThrow();
   });
 });

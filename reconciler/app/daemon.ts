@@ -128,6 +128,7 @@ export class Daemon {
       ...(overrides.delivery ? { policy: overrides.delivery } : {}),
     });
     this.status = new DaemonStatus(config.mode, unavailable);
+    if (config.http.links.length > 0) this.status.update({ links: config.http.links });
     this.source = makeSource(config, log);
     this.step = new ReconcileStep({
       source: this.source,

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { errorMessage, secretNameProblem } from '../../providers/sdk/index.ts';
+import type { ThreeNodeSwarm } from '../../scripts/three-node-swarm.ts';
 import { Daemon } from '../app/daemon.ts';
 import { formatConfigProblems, loadConfig } from '../config/load-config.ts';
 import { createLogger } from '../observability/logger.ts';
@@ -33,23 +34,45 @@ interface Part {
   close(): Promise<void>;
 }
 
+const USAGE = `usage: keelson demo [--swarm local|three-node] [--keelson in-process|service]
+  --swarm local        the local Docker Engine in swarm mode (default; started like the tests do)
+  --swarm three-node   a three-node Swarm on this machine (scripts/three-node-swarm.sh: needs root and
+                       network namespaces; falls back to the local engine when it cannot run)
+  --keelson service    keelson itself as a Swarm service on the three-node Swarm, from its image
+                       (scripts/build-image.sh; the default with --swarm three-node)
+  --keelson in-process keelson in this process (the default with the local engine: fastest)
+  KEELSON_HTTP_PORT (default 8080), SECRETS_UI_PORT (3000), SECRETS_UI_IDP_PORT (3001) change the ports;
+  KEELSON_DEMO_HOME (default .keelson/demo) where the demo keeps its repository, secrets and state;
+  KEELSON_DEMO_RIG (default demo) and KEELSON_DEMO_RIG_NET (default 80) name the three-node rig.
+`;
+
 /**
  * `keelson demo`: `keelson serve` on its embedded default. Makes a local Git repository from this
  * checkout's example desired state (plus charts/ and workers/), and runs the daemon with the file
- * state store under `.keelson/`, the local Docker Engine (started like the tests do) and the
- * provider simulators. A part that cannot start is reported and the others carry on.
+ * state store under `.keelson/`, a Swarm (the local Docker Engine, or the three-node rig), the
+ * provider simulators and the Secrets UI. A part that cannot start is reported and the others
+ * carry on.
  */
 export async function demoCommand(argv: string[]): Promise<number> {
-  if (argv.length > 0) {
-    process.stderr.write('usage: keelson demo   (KEELSON_HTTP_PORT changes the port, default 8080)\n');
+  let swarmKind: 'local' | 'three-node' = 'local';
+  let keelsonWhere: 'in-process' | 'service' | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? arg.split(/=(.*)/s) : [arg, undefined];
+    const value = inline ?? argv[++i];
+    if (flag === '--swarm' && (value === 'local' || value === 'three-node')) swarmKind = value;
+    else if (flag === '--keelson' && (value === 'in-process' || value === 'service')) keelsonWhere = value;
+    else {
+      process.stderr.write(USAGE);
+      return 2;
+    }
+  }
+  if (keelsonWhere === 'service' && swarmKind !== 'three-node') {
+    process.stderr.write('keelson demo: --keelson service needs --swarm three-node\n');
     return 2;
   }
   const project = findProject(process.cwd());
-  // KEELSON_DEMO_HOME puts the demo's repository, state and simulator files elsewhere (the tests
-  // use a folder of their own); by default they are under .keelson/demo in the checkout.
-  const home = process.env.KEELSON_DEMO_HOME
-    ? resolve(process.env.KEELSON_DEMO_HOME)
-    : join(project, '.keelson', 'demo');
+  const home = resolve(project, process.env.KEELSON_DEMO_HOME || join('.keelson', 'demo'));
   const say = (line: string) => process.stdout.write(`${line}\n`);
   const { bare, work } = prepareRepository(project, home);
   say(`keelson demo: desired state in ${work} (pushes to ${bare})`);
@@ -66,17 +89,43 @@ export async function demoCommand(argv: string[]): Promise<number> {
       say(`  ${name}: not available (${errorMessage(error).split('\n')[0]}); the others carry on`);
     }
   };
-  await attempt('local Docker Swarm', async () => {
-    const { ensureLocalSwarm } = await import('../../scripts/local-swarm.ts');
-    const swarm = await ensureLocalSwarm();
-    return {
-      name: 'swarm',
-      // docker service ls needs it: say it whether the engine was started or found running.
-      note: `${swarm.started ? 'started' : 'reused the engine already running'} (export DOCKER_HOST=${swarm.dockerHost})`,
-      env: { DOCKER_HOST: swarm.dockerHost },
-      close: () => (swarm.started ? swarm.stop() : Promise.resolve()),
-    };
-  });
+  if (swarmKind === 'three-node') {
+    const { threeNodeSwarmUnavailable } = await import('../../scripts/three-node-swarm.ts');
+    const why = threeNodeSwarmUnavailable();
+    if (why) {
+      say(`  three-node Swarm: cannot run here (${why}); using one local node instead`);
+      swarmKind = 'local';
+    }
+  }
+  let rig: ThreeNodeSwarm | undefined;
+  if (swarmKind === 'three-node') {
+    await attempt('three-node Swarm', async () => {
+      const { startThreeNodeSwarm } = await import('../../scripts/three-node-swarm.ts');
+      const id = process.env.KEELSON_DEMO_RIG || 'demo';
+      const net = Number(process.env.KEELSON_DEMO_RIG_NET || 80);
+      rig = startThreeNodeSwarm(id, net);
+      const started = rig;
+      const first = rig.nodes[0] as { name: string; address: string; dockerHost: string };
+      return {
+        name: 'swarm',
+        note: `started: ${rig.nodes.map((n) => `${n.name} ${n.address}`).join(', ')} (managers; keelson talks to ${first.name}: export DOCKER_HOST=${first.dockerHost})`,
+        env: { DOCKER_HOST: first.dockerHost },
+        close: async () => started.down(),
+      };
+    });
+  } else {
+    await attempt('local Docker Swarm', async () => {
+      const { ensureLocalSwarm } = await import('../../scripts/local-swarm.ts');
+      const swarm = await ensureLocalSwarm();
+      return {
+        name: 'swarm',
+        // docker service ls needs it: say it whether the engine was started or found running.
+        note: `${swarm.started ? 'started' : 'reused the engine already running'} (export DOCKER_HOST=${swarm.dockerHost})`,
+        env: { DOCKER_HOST: swarm.dockerHost },
+        close: () => (swarm.started ? swarm.stop() : Promise.resolve()),
+      };
+    });
+  }
   await attempt('Hetzner Cloud simulator', async () => {
     const { startHetznerSimulator } = await import('../../providers/hetzner/simulator/server.ts');
     const sim = await startHetznerSimulator({ token: 'demo-token' });
@@ -112,18 +161,34 @@ export async function demoCommand(argv: string[]): Promise<number> {
     return { name: 'cloudflare', env: sim.env(), close: () => sim.close() };
   });
 
-  const env: Record<string, string | undefined> = {
+  const onRig = rig !== undefined && (keelsonWhere ?? 'service') === 'service';
+  const httpPort = port(process.env.KEELSON_HTTP_PORT, 8080);
+  const uiPort = port(process.env.SECRETS_UI_PORT, 3000);
+  const uiUrl = `http://localhost:${uiPort}/`;
+  const secretsDir = writeDemoSecrets(work, join(home, 'secrets'));
+  // What keelson needs, wherever it runs: the source, the secrets, the simulators' endpoints and tokens.
+  const keelsonEnv: Record<string, string> = {
     KEELSON_SOURCE_URL: `file://${bare}`,
     KEELSON_SOURCE_PATH: 'desired-state',
-    KEELSON_CHECKOUT_DIR: join(home, 'checkout'),
-    KEELSON_STATE_PATH: join(home, 'state.json'),
-    KEELSON_HTTP_HOST: '127.0.0.1',
     KEELSON_POLL_INTERVAL_SECONDS: '10',
     KEELSON_WEBHOOK_SECRET: 'demo',
     KEELSON_OWNER: 'keelson-demo',
-    KEELSON_SECRETS_DIR: writeDemoSecrets(work, join(home, 'secrets')),
-    ...Object.assign({}, ...parts.map((p) => p.env)),
+    KEELSON_SECRET_SOURCE: 'dir',
+    KEELSON_SECRETS_DIR: secretsDir,
+    KEELSON_STATUS_LINKS: `Secrets UI=${uiUrl}`,
+    ...Object.assign({}, ...parts.filter((p) => p.name !== 'swarm').map((p) => p.env)),
+  };
+  const env: Record<string, string | undefined> = {
+    ...keelsonEnv,
+    KEELSON_CHECKOUT_DIR: join(home, 'checkout'),
+    KEELSON_STATE_PATH: process.env.KEELSON_DEMO_HOME
+      ? join(home, 'state.json')
+      : join(project, '.keelson', 'state.json'),
+    KEELSON_HTTP_HOST: '127.0.0.1',
+    ...parts.find((p) => p.name === 'swarm')?.env,
     ...process.env,
+    // The rig the demo started, not whatever engine DOCKER_HOST named before.
+    ...(swarmKind === 'three-node' ? parts.find((p) => p.name === 'swarm')?.env : {}),
   };
   const loaded = loadConfig({ env, cwd: project });
   if (!loaded.ok) {
@@ -131,20 +196,75 @@ export async function demoCommand(argv: string[]): Promise<number> {
     await Promise.all(parts.map((p) => p.close()));
     return 2;
   }
-  // Readable lines on a terminal (what was applied, drift found and healed, errors), JSON when
-  // the output is a file or a pipe, or when KEELSON_LOG_FORMAT=json asks for it.
-  const log = createLogger(loaded.config.logLevel, undefined, { sourcePath: 'desired-state' });
-  const daemon = new Daemon(loaded.config, log, { env });
-  daemon.status.update({ sourcePath: 'desired-state' });
-  const address = await daemon.start();
+  let address: string;
+  let stopKeelson: () => Promise<void>;
+  let unavailableProviders: Readonly<Record<string, string>> = {};
+  let where: string;
+  if (onRig && rig) {
+    try {
+      const { startKeelsonOnRig, DEMO_SERVICE_NAME } = await import('./demo-service.ts');
+      const service = await startKeelsonOnRig({
+        rig,
+        project,
+        home,
+        env: {
+          ...keelsonEnv,
+          ...(process.env.KEELSON_LOG_LEVEL ? { KEELSON_LOG_LEVEL: process.env.KEELSON_LOG_LEVEL } : {}),
+        },
+        localPort: httpPort,
+        image: `keelson-demo:${process.env.KEELSON_DEMO_RIG || 'demo'}`,
+        say,
+      });
+      address = service.url;
+      stopKeelson = () => service.close();
+      const node1 = rig.nodes[0];
+      where = `as the Swarm service "${DEMO_SERVICE_NAME}" on ${node1?.name} (also at ${service.directUrl}; logs: docker -H ${node1?.dockerHost} service logs -f ${DEMO_SERVICE_NAME})`;
+      const status = (await (await fetch(`${address}/status`)).json()) as {
+        unavailableProviders?: Record<string, string>;
+      };
+      unavailableProviders = status.unavailableProviders ?? {};
+    } catch (error) {
+      process.stderr.write(`keelson demo: keelson could not start on the Swarm: ${errorMessage(error)}\n`);
+      for (const part of parts.reverse()) await part.close().catch(() => undefined);
+      return 1;
+    }
+  } else {
+    // Readable lines on a terminal (what was applied, drift found and healed, errors), JSON when
+    // the output is a file or a pipe, or when KEELSON_LOG_FORMAT=json asks for it.
+    const log = createLogger(loaded.config.logLevel, undefined, { sourcePath: 'desired-state' });
+    const daemon = new Daemon(loaded.config, log, { env });
+    daemon.status.update({ sourcePath: 'desired-state' });
+    address = await daemon.start();
+    stopKeelson = () => daemon.stop();
+    unavailableProviders = daemon.status.data.unavailableProviders;
+    where = 'in this process';
+  }
   const base = address.replace('127.0.0.1', 'localhost');
+  // The Secrets UI on the demo's secrets directory (what keelson reads), asking this keelson to reconcile.
+  await attempt('Secrets UI', async () => {
+    const { startLocalSecretsUi } = await import('../../secrets-ui/local-demo.ts');
+    const ui = await startLocalSecretsUi({
+      port: uiPort,
+      idpPort: port(process.env.SECRETS_UI_IDP_PORT, 3001),
+      secretsDir,
+      desiredState: join(work, 'desired-state'),
+      root: work,
+      keelsonUrl: address,
+      webhookSecret: loaded.config.webhook.secret?.reveal() ?? '',
+    });
+    return {
+      name: 'secrets-ui',
+      env: { SECRETS_UI_URL: ui.url },
+      note: `started (${ui.url})`,
+      close: () => ui.close(),
+    };
+  });
   say('');
-  say(`keelson is reconciling ${work} (${loaded.config.mode} mode, a pass every ~10 s).`);
+  say(`keelson is reconciling ${work} ${where} (${loaded.config.mode} mode, a pass every ~10 s).`);
   say(`  status page  ${base}/`);
   say(`  JSON status  ${base}/status`);
   say(`  metrics      ${base}/metrics`);
-  for (const [provider, why] of Object.entries(daemon.status.data.unavailableProviders))
-    say(`  provider ${provider} unavailable: ${why}`);
+  for (const [provider, why] of Object.entries(unavailableProviders)) say(`  provider ${provider} unavailable: ${why}`);
   const dockerHost = parts.find((p) => p.name === 'swarm')?.env.DOCKER_HOST;
   if (dockerHost) say(`  the Swarm    export DOCKER_HOST=${dockerHost}; docker service ls`);
   // What the vendors' own tools need to reach the simulators (hcloud, curl, wrangler, Google's
@@ -159,6 +279,11 @@ export async function demoCommand(argv: string[]): Promise<number> {
     { mode: 0o600 },
   );
   say(`  simulators   set -a; . ${envFile}; set +a   # then hcloud, curl, docker reach them`);
+  const secretsUi = parts.find((p) => p.name === 'secrets-ui')?.env.SECRETS_UI_URL;
+  if (secretsUi)
+    say(
+      `  Secrets UI   ${secretsUi}   (sign in as "demo", any password; rotate a secret, watch it reach its consumers)`,
+    );
   say('');
   say('Make a change with git:');
   say(`  cd ${work}`);
@@ -181,10 +306,17 @@ export async function demoCommand(argv: string[]): Promise<number> {
     process.on('SIGTERM', stop);
   });
   say(`keelson demo: ${signal}, stopping`);
-  await daemon.stop();
+  await stopKeelson();
   for (const part of parts.reverse()) await part.close().catch(() => undefined);
   say('keelson demo: stopped');
   return 0;
+}
+
+/** A port from the environment, or the default. */
+function port(value: string | undefined, fallback: number): number {
+  const n = value === undefined || value === '' ? fallback : Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 65_535) throw new Error(`port ${value} is not a port number (1-65535)`);
+  return n;
 }
 
 function findProject(from: string): string {

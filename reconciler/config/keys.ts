@@ -206,6 +206,13 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
     doc: 'URL people reach keelson at, used for links in alerts. Default `http://localhost:<port>`.',
   },
   {
+    path: 'http.links',
+    env: 'KEELSON_STATUS_LINKS',
+    type: 'list',
+    default: [],
+    doc: 'Links the status page shows next to JSON and metrics, each `Label=URL` (http or https; comma-separated in the environment), e.g. `Secrets UI=https://secrets.example.com/`.',
+  },
+  {
     path: 'webhook.secret',
     env: 'KEELSON_WEBHOOK_SECRET',
     type: 'secret',

@@ -25,7 +25,13 @@ export interface DaemonConfig {
   readonly state:
     | { readonly backend: 'file'; readonly path: string }
     | { readonly backend: 'firestore'; readonly projectId: string; readonly collection: string };
-  readonly http: { readonly host: string; readonly port: number; readonly publicUrl: string };
+  readonly http: {
+    readonly host: string;
+    readonly port: number;
+    readonly publicUrl: string;
+    /** `http.links`: pages shown on the status page. */
+    readonly links: readonly { readonly label: string; readonly url: string }[];
+  };
   readonly webhook: { readonly secret?: SecretValue; readonly ratePerMinute: number };
   readonly pass: { readonly timeoutMs: number; readonly deletionBudget: number; readonly maxBackoffMs: number };
   /** Leader election among replicas (undefined: off, this replica always runs passes). */
@@ -355,6 +361,7 @@ function assemble(values: Map<string, unknown>, cwd: string, problems: ConfigPro
       host: str('http.host') ?? '0.0.0.0',
       port,
       publicUrl: (str('http.publicUrl') ?? `http://localhost:${port}`).replace(/\/$/, ''),
+      links: statusLinks(values.get('http.links') as string[] | undefined, problems),
     },
     webhook: { ...(webhook ? { secret: webhook } : {}), ratePerMinute: num('webhook.ratePerMinute') },
     pass: {
@@ -378,6 +385,33 @@ function assemble(values: Map<string, unknown>, cwd: string, problems: ConfigPro
     },
     logLevel: str('log.level') as DaemonConfig['logLevel'],
   };
+}
+
+/** `Label=URL` entries; an entry without a label or with a URL that is not http(s) is a problem. */
+function statusLinks(
+  entries: readonly string[] | undefined,
+  problems: ConfigProblem[],
+): { label: string; url: string }[] {
+  const links: { label: string; url: string }[] = [];
+  for (const entry of entries ?? []) {
+    const at = entry.indexOf('=');
+    const label = entry.slice(0, at).trim();
+    const url = entry.slice(at + 1).trim();
+    let ok = at > 0 && label !== '';
+    try {
+      ok &&= ['http:', 'https:'].includes(new URL(url).protocol);
+    } catch {
+      ok = false;
+    }
+    if (ok) links.push({ label, url });
+    else
+      problems.push({
+        where: 'KEELSON_STATUS_LINKS',
+        key: 'http.links',
+        message: `${JSON.stringify(entry)} is not Label=URL with an http(s) URL (e.g. "Secrets UI=https://secrets.example.com/")`,
+      });
+  }
+  return links;
 }
 
 function secretSourceConfig(

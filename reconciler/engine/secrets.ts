@@ -22,17 +22,34 @@ export interface SecretSource {
  * `<dir>/<NAME>`. Names come from Git, so they are hostile until checked: a name outside
  * `SECRET_NAME_PATTERN` gives nothing, and the file is read only when its real path (links
  * resolved) is inside the real secrets directory and it is a regular file (no FIFO, no device).
+ *
+ * A file may come with a version: `<dir>/.versions/<NAME>.json` (`{"version": "3", ...}`, what the
+ * Secrets UI's directory store writes after the value). It is read before the value, so a version
+ * reported never belongs to a newer value than the one used, and the versions used by the last
+ * completed pass are reported (`versions()`, for `/status/secrets`).
  */
 export function envSecretSource(env: Readonly<Record<string, string | undefined>>, dir?: string): SecretSource {
   const variable = (name: string): string => `KEELSON_SECRET_${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
+  let pending: Record<string, string> = {};
+  let reported: Readonly<Record<string, string>> = {};
   return {
     get(name) {
       if (secretNameProblem(name)) return undefined;
       const fromEnv = env[variable(name)];
       if (fromEnv !== undefined) return new SecretValue(fromEnv, name);
       if (!dir) return undefined;
+      const version = fileVersion(dir, name);
       const text = readInside(dir, name);
-      return text === undefined ? undefined : new SecretValue(text.replace(/\r?\n$/, ''), name);
+      if (text === undefined) return undefined;
+      if (version !== undefined) pending[name] = version;
+      return new SecretValue(text.replace(/\r?\n$/, ''), name);
+    },
+    completed() {
+      reported = pending;
+      pending = {};
+    },
+    versions() {
+      return reported;
     },
     describe(name) {
       return dir
@@ -40,6 +57,18 @@ export function envSecretSource(env: Readonly<Record<string, string | undefined>
         : `environment variable ${variable(name)}`;
     },
   };
+}
+
+/** The `version` of `<dir>/.versions/<name>.json`, if that file is there and says one. */
+function fileVersion(dir: string, name: string): string | undefined {
+  const text = readInside(dir, join('.versions', `${name}.json`));
+  if (text === undefined) return undefined;
+  try {
+    const version = (JSON.parse(text) as { version?: unknown }).version;
+    return typeof version === 'string' && /^[\w.-]{1,64}$/.test(version) ? version : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The text of `<dir>/<name>` if it is a regular file whose real path is inside `dir`'s real path. */

@@ -97,7 +97,9 @@ code{font-family:ui-monospace,monospace;font-size:.92em}.muted{color:#666}
     view.fetchedRevision && view.fetchedRevision !== view.revision
       ? ` &middot; newest fetched: <code>${esc(view.fetchedRevision)}</code> (not usable, see diagnostics)`
       : ''
-  }<br><span class="muted">mode ${esc(view.mode)} &middot; passes ${esc(view.passes)} &middot; last success ${esc(view.lastSuccessAt ?? 'never')} &middot; <a href="/status">JSON</a> &middot; <a href="/metrics">metrics</a></span></p>
+  }<br><span class="muted">mode ${esc(view.mode)} &middot; passes ${esc(view.passes)} &middot; last success ${esc(view.lastSuccessAt ?? 'never')} &middot; <a href="/status">JSON</a> &middot; <a href="/metrics">metrics</a>${view.links
+    .map((l) => ` &middot; <a href="${esc(l.url)}">${esc(l.label)}</a>`)
+    .join('')}</span></p>
 <h2>Last change</h2>
 ${
   lastChange

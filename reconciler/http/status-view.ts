@@ -68,6 +68,7 @@ export function statusView(status: DaemonStatusData) {
     ready: status.conditions.find((c) => c.type === 'Ready')?.status === 'True',
     stalled: status.stalled,
     lease: status.lease ?? null,
+    links: status.links,
     conditions: status.conditions,
     lastFetchAt: status.lastFetchAt ?? null,
     lastObserveAt: status.lastObserveAt ?? null,

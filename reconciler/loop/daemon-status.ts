@@ -61,6 +61,13 @@ export interface DaemonStatusData {
   readonly stalled: boolean;
   /** Leadership among replicas (undefined when leasing is off: this replica always runs passes). */
   readonly lease: LeaseStatus | undefined;
+  /** Pages that go with this keelson (the demo's Secrets UI), linked from the status page. */
+  readonly links: readonly StatusLink[];
+}
+
+export interface StatusLink {
+  readonly label: string;
+  readonly url: string;
 }
 
 /** This replica's role and the lease as it last saw it. */
@@ -114,6 +121,7 @@ export class DaemonStatus {
       passes: 0,
       stalled: false,
       lease: undefined,
+      links: [],
     };
   }
 
