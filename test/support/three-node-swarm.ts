@@ -1,6 +1,7 @@
 /**
  * The three-node Swarm rig (scripts/three-node-swarm.sh) for tests: three Docker Engines in network
- * namespaces of their own, joined as managers, each with the busybox test images imported.
+ * namespaces of their own, joined as managers (or, with `swarm: false`, in no Swarm at all), each
+ * with the busybox test images imported.
  */
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -38,13 +39,18 @@ export function threeNodeSwarmUnavailable(): string | undefined {
   return undefined;
 }
 
-export function startThreeNodeSwarm(id: string, net = 99): ThreeNodeSwarm {
+export interface ThreeNodeSwarmOptions {
+  /** Form the Swarm (node1 initialises, the others join as managers). Default true; false leaves three lone engines. */
+  readonly swarm?: boolean;
+}
+
+export function startThreeNodeSwarm(id: string, net = 99, options: ThreeNodeSwarmOptions = {}): ThreeNodeSwarm {
   const run = (args: string[]) =>
     execFileSync('bash', [script, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   run(['down', id]);
   let out: string;
   try {
-    out = run(['up', id, String(net)]);
+    out = run(['up', id, String(net), ...(options.swarm === false ? ['--no-swarm'] : [])]);
   } catch (error) {
     run(['down', id]);
     throw error;
