@@ -102,11 +102,11 @@ export class SwarmClient {
   #reads = 0;
   readonly #writeLog: string[] = [];
 
-  constructor(dockerHost: string | undefined) {
+  constructor(dockerHost: string | undefined, ssh: SshAccess = {}) {
     this.endpoint = dockerHost ?? 'unix:///var/run/docker.sock';
     // Required here, not at import: validating or planning a tree without Swarm never loads dockerode.
     const DockerClient = createRequire(import.meta.url)('dockerode') as typeof Docker;
-    this.docker = new DockerClient(dockerOptions(dockerHost));
+    this.docker = new DockerClient(dockerOptions(dockerHost, ssh));
     const modem = this.docker.modem as unknown as {
       dial(options: { method?: string; path?: string }, callback: unknown): unknown;
     };
@@ -342,11 +342,38 @@ function plain(filters: Filters): string {
   return JSON.stringify(out);
 }
 
-/** `DOCKER_HOST` (unix:// or tcp://) to dockerode options; unset means the default socket. */
-export function dockerOptions(dockerHost: string | undefined): Docker.DockerOptions {
+/** How an `ssh://` engine is logged in to: the SSH agent (default `$SSH_AUTH_SOCK`) and/or a private key. */
+export interface SshAccess {
+  readonly agent?: string;
+  /** A private key (OpenSSH PEM text), e.g. read from `--ssh-key FILE`. */
+  readonly privateKey?: string;
+}
+
+/**
+ * `DOCKER_HOST` (unix://, tcp:// or ssh://user@host[:port]) to dockerode options; unset means the
+ * default socket. Over ssh, docker-modem opens an SSH session per connection and runs
+ * `docker system dial-stdio` on the host (as the docker CLI does), so the host needs the docker CLI.
+ */
+export function dockerOptions(dockerHost: string | undefined, ssh: SshAccess = {}): Docker.DockerOptions {
   if (!dockerHost) return { socketPath: '/var/run/docker.sock', version: 'v1.41' };
   if (dockerHost.startsWith('unix://')) return { socketPath: dockerHost.slice('unix://'.length), version: 'v1.41' };
   if (dockerHost.startsWith('npipe://')) return { socketPath: dockerHost.slice('npipe://'.length), version: 'v1.41' };
+  if (dockerHost.startsWith('ssh://')) {
+    const url = new URL(dockerHost);
+    const agent = ssh.agent ?? process.env.SSH_AUTH_SOCK;
+    return {
+      protocol: 'ssh',
+      host: url.hostname.replace(/^\[|\]$/g, ''),
+      port: Number(url.port || 22),
+      username: decodeURIComponent(url.username || 'root'),
+      sshOptions: {
+        ...(agent ? { agent } : {}),
+        ...(ssh.privateKey ? { privateKey: ssh.privateKey } : {}),
+        readyTimeout: 20_000,
+      },
+      version: 'v1.41',
+    };
+  }
   const url = new URL(dockerHost.replace(/^tcp:/, 'http:'));
   return {
     host: url.hostname,
