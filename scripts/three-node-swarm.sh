@@ -144,10 +144,19 @@ down() {
   done
   # containerd's shims and any task processes of this rig
   pkill -9 -f "$dir/" 2>/dev/null || true
+  # A task's processes can outlive their killed shim for a moment (and keep writing into its
+  # root file system under $dir): kill whatever is still in the rig's cgroups.
+  find /sys/fs/cgroup -path "*/ks3-$id-node*" \( -name cgroup.procs -o -name tasks \) 2>/dev/null |
+    xargs -r cat 2>/dev/null | sort -u | xargs -r kill -9 2>/dev/null || true
   for n in 1 2 3; do ip netns del "$(node_ns "$n")" 2>/dev/null || true; done
   ip netns del "$br" 2>/dev/null || true
   # (libnetwork also leaves lb_<netid> files under /var/lib/docker/network/files; they are inert.)
   for m in $(grep -o " $dir[^ ]*" /proc/mounts | sort -r); do umount -l "$m" 2>/dev/null || true; done
+  # Until the killed processes are gone, one may still create a file in a folder being removed.
+  for _ in $(seq 1 50); do
+    rm -rf "$dir" 2>/dev/null && return
+    sleep 0.2
+  done
   rm -rf "$dir"
 }
 
