@@ -10,9 +10,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { createConnection, createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NodeEngine } from '../reconciler/bootstrap/node-engine.ts';
-import { testDockerHost } from '../providers/swarm/test-support.ts';
 import { createSwarmProvider } from '../providers/swarm/index.ts';
+import { testDockerHost } from '../providers/swarm/test-support.ts';
+import { NodeEngine } from '../reconciler/bootstrap/node-engine.ts';
 import { until } from './daemon-support.ts';
 
 const sshd = '/usr/sbin/sshd';
@@ -29,7 +29,9 @@ const freePort = (): Promise<number> =>
     const server = createServer();
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 
@@ -42,79 +44,86 @@ const answers = (port: number): Promise<boolean> =>
     socket.on('error', () => resolve(false));
   });
 
-describe.skipIf(unavailable !== undefined)('a node engine reached over ssh:// (as bootstrap reaches Hetzner servers)', () => {
-  let dir = '';
-  let port = 0;
-  let daemon: ChildProcess | undefined;
-  const engineHost = () => testDockerHost();
+describe.skipIf(unavailable !== undefined)(
+  'a node engine reached over ssh:// (as bootstrap reaches Hetzner servers)',
+  () => {
+    let dir = '';
+    let port = 0;
+    let daemon: ChildProcess | undefined;
+    const engineHost = () => testDockerHost();
 
-  beforeAll(async () => {
-    dir = mkdtempSync('/tmp/bst-ssh-');
-    for (const key of ['host_key', 'client_key', 'other_key'])
-      execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, key)]);
-    writeFileSync(join(dir, 'authorized_keys'), readFileSync(join(dir, 'client_key.pub')));
-    port = await freePort();
-    writeFileSync(
-      join(dir, 'sshd_config'),
-      [
-        `Port ${port}`,
-        'ListenAddress 127.0.0.1',
-        `HostKey ${join(dir, 'host_key')}`,
-        `PidFile ${join(dir, 'sshd.pid')}`,
-        `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
-        'PermitRootLogin prohibit-password',
-        'PasswordAuthentication no',
-        'KbdInteractiveAuthentication no',
-        'UsePAM no',
-        'StrictModes no',
-        // What a Hetzner node has by itself: docker on the PATH, talking to its local engine.
-        `SetEnv DOCKER_HOST=${engineHost()}`,
-        '',
-      ].join('\n'),
-    );
-    // sshd's privilege separation directory (Debian's service makes it at boot).
-    mkdirSync('/run/sshd', { recursive: true });
-    daemon = spawn(sshd, ['-D', '-e', '-f', join(dir, 'sshd_config')], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let log = '';
-    daemon.stderr?.on('data', (c: Buffer) => {
-      log += c.toString();
+    beforeAll(async () => {
+      dir = mkdtempSync('/tmp/bst-ssh-');
+      for (const key of ['host_key', 'client_key', 'other_key'])
+        execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, key)]);
+      writeFileSync(join(dir, 'authorized_keys'), readFileSync(join(dir, 'client_key.pub')));
+      port = await freePort();
+      writeFileSync(
+        join(dir, 'sshd_config'),
+        [
+          `Port ${port}`,
+          'ListenAddress 127.0.0.1',
+          `HostKey ${join(dir, 'host_key')}`,
+          `PidFile ${join(dir, 'sshd.pid')}`,
+          `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
+          'PermitRootLogin prohibit-password',
+          'PasswordAuthentication no',
+          'KbdInteractiveAuthentication no',
+          'UsePAM no',
+          'StrictModes no',
+          // What a Hetzner node has by itself: docker on the PATH, talking to its local engine.
+          `SetEnv DOCKER_HOST=${engineHost()}`,
+          '',
+        ].join('\n'),
+      );
+      // sshd's privilege separation directory (Debian's service makes it at boot).
+      mkdirSync('/run/sshd', { recursive: true });
+      daemon = spawn(sshd, ['-D', '-e', '-f', join(dir, 'sshd_config')], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let log = '';
+      daemon.stderr?.on('data', (c: Buffer) => {
+        log += c.toString();
+      });
+      await until(
+        async () => (daemon?.exitCode === null ? answers(port) : Promise.reject(new Error(log))),
+        'sshd to listen',
+        20_000,
+      );
+    }, 60_000);
+
+    afterAll(() => {
+      daemon?.kill('SIGTERM');
+      if (dir) rmSync(dir, { recursive: true, force: true });
     });
-    await until(async () => (daemon?.exitCode === null ? answers(port) : Promise.reject(new Error(log))), 'sshd to listen', 20_000);
-  }, 60_000);
 
-  afterAll(() => {
-    daemon?.kill('SIGTERM');
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+    it('reads the engine version and its Swarm membership over SSH, the same engine as over its socket', async () => {
+      const engine = new NodeEngine(
+        { name: 'ssh-node', dockerHost: `ssh://root@127.0.0.1:${port}`, advertiseAddr: '127.0.0.1' },
+        { privateKey: readFileSync(join(dir, 'client_key'), 'utf8') },
+      );
+      const direct = new NodeEngine({ name: 'direct', dockerHost: engineHost(), advertiseAddr: '127.0.0.1' });
+      expect(await engine.version()).toBe(await direct.version());
+      const overSsh = await engine.membership();
+      expect(overSsh).toMatchObject({ state: 'active', manager: true });
+      expect(overSsh.nodeId).toBe((await direct.membership()).nodeId);
+      // The manager token is what the Swarm step reads from the first node (never printed).
+      expect(await engine.managerToken()).toMatch(/^SWMTKN-1-/);
+    }, 60_000);
 
-  it('reads the engine version and its Swarm membership over SSH, the same engine as over its socket', async () => {
-    const engine = new NodeEngine(
-      { name: 'ssh-node', dockerHost: `ssh://root@127.0.0.1:${port}`, advertiseAddr: '127.0.0.1' },
-      { privateKey: readFileSync(join(dir, 'client_key'), 'utf8') },
-    );
-    const direct = new NodeEngine({ name: 'direct', dockerHost: engineHost(), advertiseAddr: '127.0.0.1' });
-    expect(await engine.version()).toBe(await direct.version());
-    const overSsh = await engine.membership();
-    expect(overSsh).toMatchObject({ state: 'active', manager: true });
-    expect(overSsh.nodeId).toBe((await direct.membership()).nodeId);
-    // The manager token is what the Swarm step reads from the first node (never printed).
-    expect(await engine.managerToken()).toMatch(/^SWMTKN-1-/);
-  }, 60_000);
+    it('the swarm provider works through ssh:// too (connect checks it is a manager)', async () => {
+      const provider = createSwarmProvider({
+        dockerHost: `ssh://root@127.0.0.1:${port}`,
+        ssh: { privateKey: readFileSync(join(dir, 'client_key'), 'utf8') },
+      });
+      await provider.client.ping(20_000);
+      expect((await provider.client.listNodes()).length).toBeGreaterThan(0);
+    }, 60_000);
 
-  it('the swarm provider works through ssh:// too (connect checks it is a manager)', async () => {
-    const provider = createSwarmProvider({
-      dockerHost: `ssh://root@127.0.0.1:${port}`,
-      ssh: { privateKey: readFileSync(join(dir, 'client_key'), 'utf8') },
-    });
-    await provider.client.ping(20_000);
-    expect((await provider.client.listNodes()).length).toBeGreaterThan(0);
-  }, 60_000);
-
-  it('a key the node does not accept fails with the SSH reason, which the docker step shows', async () => {
-    const engine = new NodeEngine(
-      { name: 'ssh-node', dockerHost: `ssh://root@127.0.0.1:${port}`, advertiseAddr: '127.0.0.1' },
-      { privateKey: readFileSync(join(dir, 'other_key'), 'utf8') },
-    );
-    await expect(engine.version()).rejects.toThrow(/authentication/i);
-  }, 60_000);
-});
+    it('a key the node does not accept fails with the SSH reason, which the docker step shows', async () => {
+      const engine = new NodeEngine(
+        { name: 'ssh-node', dockerHost: `ssh://root@127.0.0.1:${port}`, advertiseAddr: '127.0.0.1' },
+        { privateKey: readFileSync(join(dir, 'other_key'), 'utf8') },
+      );
+      await expect(engine.version()).rejects.toThrow(/authentication/i);
+    }, 60_000);
+  },
+);

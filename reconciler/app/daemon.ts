@@ -272,7 +272,10 @@ function makeStore(config: DaemonConfig): { store: StateStore; lease: LeaseBacke
 }
 
 /** The configured secret source (`secrets.source`); `keelson bootstrap` reads keelson's own secrets from it too. */
-export function makeSecretSource(config: DaemonConfig, env: Readonly<Record<string, string | undefined>>): SecretSource {
+export function makeSecretSource(
+  config: DaemonConfig,
+  env: Readonly<Record<string, string | undefined>>,
+): SecretSource {
   const s = config.secrets;
   if (s.source === 'secret-manager')
     return secretManagerSource({ project: s.project, versions: s.versions, reader: googleSecretVersionReader(env) });

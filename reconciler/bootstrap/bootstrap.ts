@@ -152,7 +152,9 @@ export async function runBootstrap(o: BootstrapOptions): Promise<BootstrapResult
         'use the names of the hetzner.Server resources that have a swarm.Node of the same name',
       );
   }
-  await Promise.all(engines.map((e) => waitForEngine(e, deadline(), pause, o.onLine)));
+  // Waited for together, reported in node order.
+  const reachable = await Promise.all(engines.map((e) => waitForEngine(e, deadline(), pause)));
+  for (const line of reachable) o.onLine(line);
 
   // --- swarm -----------------------------------------------------------------------------
   const formed = await formSwarm(engines, { deadline: deadline(), pause });
@@ -173,7 +175,7 @@ export async function runBootstrap(o: BootstrapOptions): Promise<BootstrapResult
       'keelson',
       stackKey,
       `the desired state at ${snap.dir} has no such stack`,
-      'declare keelson\'s own stack (kind: swarm.Stack, spec.chart: keelson; see desired-state/swarm/stacks.yaml), or name yours with --stack',
+      "declare keelson's own stack (kind: swarm.Stack, spec.chart: keelson; see desired-state/swarm/stacks.yaml), or name yours with --stack",
     );
   }
   const closure = withDependencies(own, resources);
@@ -209,10 +211,7 @@ function createProvider(modules: readonly ProviderModule[], name: string, o: Boo
   return made;
 }
 
-type PassRun = (
-  resources: readonly DesiredResource[],
-  mode: 'plan' | 'apply',
-) => Promise<PassResult>;
+type PassRun = (resources: readonly DesiredResource[], mode: 'plan' | 'apply') => Promise<PassResult>;
 
 function passRunner(o: BootstrapOptions, registry: ProviderRegistry, revision: string): PassRun {
   return async (resources, mode) => {
@@ -301,7 +300,12 @@ function hardFailure(result: PassResult): { subject: string; message: string; co
   const error = result.errors.find(
     (e) => e.severity === 'error' && e.class !== 'waiting' && e.code !== 'NOT_READY' && e.code !== 'JOURNAL_UNRESOLVED',
   );
-  if (error) return { subject: error.key ?? error.kind ?? error.provider ?? 'the pass', message: error.message, code: error.code };
+  if (error)
+    return {
+      subject: error.key ?? error.kind ?? error.provider ?? 'the pass',
+      message: error.message,
+      code: error.code,
+    };
   return undefined;
 }
 
@@ -311,7 +315,7 @@ function hintFor(step: BootstrapStep, code: string): string {
   if (code === 'INVALID_SPEC')
     return 'fix the desired state, or give the missing secret (KEELSON_SECRET_<NAME> or a file in the secrets directory), then run keelson bootstrap again';
   if (code === 'CONFLICT_UNOWNED')
-    return 'something of that name exists and is not keelson\'s: remove or rename it, or set adopt: true on the resource';
+    return "something of that name exists and is not keelson's: remove or rename it, or set adopt: true on the resource";
   return 'fix the cause and run keelson bootstrap again (what is done stays done)';
 }
 
@@ -342,7 +346,8 @@ async function waitForServers(
   pause: (ms: number) => Promise<void>,
 ): Promise<Map<string, ObservedResource>> {
   const handler = hetzner.kinds.find((k) => k.schema.kind === SERVER)?.handler;
-  if (!handler) throw new BootstrapError('hetzner', SERVER, 'the hetzner provider has no server handler', 'report this');
+  if (!handler)
+    throw new BootstrapError('hetzner', SERVER, 'the hetzner provider has no server handler', 'report this');
   const ctx: HandlerContext = {
     owner: o.owner,
     log: o.log,
@@ -402,13 +407,16 @@ async function waitForEngine(
   engine: NodeEngine,
   deadline: number,
   pause: (ms: number) => Promise<void>,
-  onLine: (line: BootstrapLine) => void,
-): Promise<void> {
+): Promise<BootstrapLine> {
   for (;;) {
     try {
       const version = await engine.version();
-      onLine({ step: 'docker', subject: engine.name, status: 'reachable', detail: `Docker ${version} at ${engine.endpoint}` });
-      return;
+      return {
+        step: 'docker',
+        subject: engine.name,
+        status: 'reachable',
+        detail: `Docker ${version} at ${engine.endpoint}`,
+      };
     } catch (error) {
       if (Date.now() >= deadline) {
         throw new BootstrapError(
@@ -461,7 +469,11 @@ async function creatable(run: PassRun, closure: readonly DesiredResource[]): Pro
 
 interface TaskView {
   readonly NodeID?: string;
-  readonly Status: { readonly State: string; readonly Err?: string; readonly ContainerStatus?: { readonly ContainerID?: string } };
+  readonly Status: {
+    readonly State: string;
+    readonly Err?: string;
+    readonly ContainerStatus?: { readonly ContainerID?: string };
+  };
 }
 
 /**

@@ -93,7 +93,12 @@ describe('planSwarmFormation', () => {
       node: 'swarm-1',
       says: /no node here is a manager/,
     },
-    { why: 'a locked Swarm needs its unlock key', given: nodes(inactive, { state: 'locked', manager: false }), node: 'swarm-2', says: /locked/ },
+    {
+      why: 'a locked Swarm needs its unlock key',
+      given: nodes(inactive, { state: 'locked', manager: false }),
+      node: 'swarm-2',
+      says: /locked/,
+    },
     {
       why: 'an engine in Swarm error is repaired by a person',
       given: nodes({ state: 'error', manager: false, error: 'raft: no quorum' }),
@@ -114,7 +119,11 @@ describe('planSwarmFormation', () => {
 });
 
 /** An engine as a plain object: its membership changes when init/join are called. */
-function fakeEngine(name: string, swarm: FakeSwarm, membership: SwarmMembership = inactive): SwarmNodeEngine & {
+function fakeEngine(
+  name: string,
+  swarm: FakeSwarm,
+  membership: SwarmMembership = inactive,
+): SwarmNodeEngine & {
   calls: string[];
 } {
   let m = membership;
@@ -174,15 +183,22 @@ describe('formSwarm', () => {
       ['join 10.0.1.12 10.0.1.11:2377 manager-token'],
       ['join 10.0.1.13 10.0.1.11:2377 manager-token'],
     ]);
-    expect(lines.map((l) => `${l.node} ${l.status}`)).toEqual(['swarm-1 initialised', 'swarm-2 joined', 'swarm-3 joined']);
+    expect(lines.map((l) => `${l.node} ${l.status}`)).toEqual([
+      'swarm-1 initialised',
+      'swarm-2 joined',
+      'swarm-3 joined',
+    ]);
   });
 
   it('changes nothing when every node is already in the Swarm', async () => {
-    const swarm: FakeSwarm = { members: new Map([['1', 'swarm-1'], ['2', 'swarm-2']]), token: 't' };
-    const engines = [
-      fakeEngine('swarm-1', swarm, manager('c', '1')),
-      fakeEngine('swarm-2', swarm, manager('c', '2')),
-    ];
+    const swarm: FakeSwarm = {
+      members: new Map([
+        ['1', 'swarm-1'],
+        ['2', 'swarm-2'],
+      ]),
+      token: 't',
+    };
+    const engines = [fakeEngine('swarm-1', swarm, manager('c', '1')), fakeEngine('swarm-2', swarm, manager('c', '2'))];
     const { lines } = await formSwarm(engines, options);
     expect(engines.flatMap((e) => e.calls)).toEqual([]);
     expect(lines.map((l) => l.status)).toEqual(['already there', 'already there']);
@@ -193,7 +209,9 @@ describe('formSwarm', () => {
     const engines = [fakeEngine('swarm-1', swarm), fakeEngine('swarm-2', swarm)];
     const error = await formSwarm(engines, options).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(BootstrapError);
-    expect((error as BootstrapError).message).toMatch(/^step swarm, node swarm-2 \(unix:\/\/\/fake\/swarm-2\.sock\): cannot join/);
+    expect((error as BootstrapError).message).toMatch(
+      /^step swarm, node swarm-2 \(unix:\/\/\/fake\/swarm-2\.sock\): cannot join/,
+    );
     expect((error as BootstrapError).message).not.toContain('SWMTKN-1-secret');
   });
 

@@ -67,7 +67,8 @@ export function planSwarmFormation(
   nodes: readonly { readonly name: string; readonly membership: SwarmMembership }[],
 ): FormationPlan {
   const first = nodes[0];
-  if (!first) return { type: 'refuse', node: 'nodes', message: 'no node to form a Swarm from', hint: 'declare the servers' };
+  if (!first)
+    return { type: 'refuse', node: 'nodes', message: 'no node to form a Swarm from', hint: 'declare the servers' };
   for (const { name, membership: m } of nodes) {
     if (m.state === 'locked')
       return {

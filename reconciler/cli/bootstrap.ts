@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { errorMessage } from '../../providers/sdk/index.ts';
 import { makeSecretSource, makeSource } from '../app/daemon.ts';
-import { BootstrapError } from '../bootstrap/bootstrap-error.ts';
 import { type BootstrapLine, type NodeOverride, runBootstrap } from '../bootstrap/bootstrap.ts';
+import { BootstrapError } from '../bootstrap/bootstrap-error.ts';
 import { formatConfigProblems, loadConfig } from '../config/load-config.ts';
 import { FileStateStore } from '../state/file-store.ts';
 import { cliLogger, parse, UsageError } from './common.ts';
@@ -42,18 +42,22 @@ export async function bootstrapCommand(args: readonly string[]): Promise<number>
     process.stdout.write(BOOTSTRAP_USAGE);
     return 0;
   }
-  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"; run "keelson bootstrap --help"`);
+  if (positionals.length > 0)
+    throw new UsageError(`unexpected argument "${positionals[0]}"; run "keelson bootstrap --help"`);
   const nodes = parseNodes((values.node as string[] | undefined) ?? []);
   const timeoutText = values.timeout as string | undefined;
   const timeout = timeoutText === undefined ? 900 : Number(timeoutText);
-  if (!(Number.isFinite(timeout) && timeout > 0)) throw new UsageError(`--timeout takes a number of seconds, got "${timeoutText}"`);
+  if (!(Number.isFinite(timeout) && timeout > 0))
+    throw new UsageError(`--timeout takes a number of seconds, got "${timeoutText}"`);
   const sshKeyFile = values['ssh-key'] as string | undefined;
   let privateKey: string | undefined;
   if (sshKeyFile) {
     try {
       privateKey = readFileSync(sshKeyFile, 'utf8');
     } catch (error) {
-      throw new UsageError(`--ssh-key ${sshKeyFile} cannot be read: ${(error as NodeJS.ErrnoException).code ?? errorMessage(error)}`);
+      throw new UsageError(
+        `--ssh-key ${sshKeyFile} cannot be read: ${(error as NodeJS.ErrnoException).code ?? errorMessage(error)}`,
+      );
     }
   }
 
@@ -70,7 +74,8 @@ export async function bootstrapCommand(args: readonly string[]): Promise<number>
   }
   const config = loaded.config;
   const statePath = resolve(
-    (values.state as string | undefined) ?? (config.state.backend === 'file' ? config.state.path : '.keelson/state.json'),
+    (values.state as string | undefined) ??
+      (config.state.backend === 'file' ? config.state.path : '.keelson/state.json'),
   );
   const log = await cliLogger();
   const source = makeSource(config, log);
@@ -103,7 +108,9 @@ export async function bootstrapCommand(args: readonly string[]): Promise<number>
         `  - change the system with git push to ${source.description}; keelson on the Swarm applies it (itself included).`,
         `  - watch it: DOCKER_HOST=${result.manager.endpoint} docker service logs -f ${result.services[0]?.name ?? ''}; /status and /metrics on its HTTP port.`,
         ...(notReady
-          ? ['  - keelson answered that it is not ready yet (see above): its /status says which pass or provider fails.']
+          ? [
+              '  - keelson answered that it is not ready yet (see above): its /status says which pass or provider fails.',
+            ]
           : []),
         '  - a server replaced later: run keelson bootstrap again; it joins the new node and leaves the rest alone.',
         '',
