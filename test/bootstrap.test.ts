@@ -183,11 +183,19 @@ describe.skipIf(unavailable !== undefined)('keelson bootstrap: empty project + t
     // loopback, out of the rig's reach, so its hetzner provider is unavailable (those kinds are
     // skipped, never pruned) and it manages the Swarm part. (A blank, not an empty, value: Docker
     // refuses empty secrets; the provider trims it to nothing.)
-    const gcpKey = JSON.stringify({ type: 'service_account', project_id: 'bst', client_email: 'bst@bst.iam.gserviceaccount.com' });
+    const gcpKey = JSON.stringify({
+      type: 'service_account',
+      project_id: 'bst',
+      client_email: 'bst@bst.iam.gserviceaccount.com',
+    });
     for (const [key, name] of Object.entries(values)) {
       if (!key.endsWith('_SECRET') || typeof name !== 'string') continue;
       const value =
-        key === 'HCLOUD_TOKEN_SECRET' ? ' ' : /gcp|google|service-account/i.test(name) ? gcpKey : `http://127.0.0.1:9/bst-secret-${name}`;
+        key === 'HCLOUD_TOKEN_SECRET'
+          ? ' '
+          : /gcp|google|service-account/i.test(name)
+            ? gcpKey
+            : `http://127.0.0.1:9/bst-secret-${name}`;
       writeFileSync(join(dir, 'secrets', name), value);
     }
     for (const node of rig.nodes)
