@@ -118,6 +118,21 @@ describe.skipIf(unavailable !== undefined)(
       expect((await provider.client.listNodes()).length).toBeGreaterThan(0);
     }, 60_000);
 
+    it('with known_hosts, a node whose host key it lists is reached, any other host key is refused', async () => {
+      const hostKey = readFileSync(join(dir, 'host_key.pub'), 'utf8').split(' ').slice(0, 2).join(' ');
+      const otherKey = readFileSync(join(dir, 'other_key.pub'), 'utf8').split(' ').slice(0, 2).join(' ');
+      const engine = (knownHosts: string) =>
+        new NodeEngine(
+          { name: 'ssh-node', dockerHost: `ssh://root@127.0.0.1:${port}`, advertiseAddr: '127.0.0.1' },
+          { privateKey: readFileSync(join(dir, 'client_key'), 'utf8'), knownHosts },
+        );
+      expect(await engine(`[127.0.0.1]:${port} ${hostKey}\n`).version()).toMatch(/\d/);
+      // Why refused: the file names this host with another key (a server that is not the one created).
+      await expect(engine(`[127.0.0.1]:${port} ${otherKey}\n`).version()).rejects.toThrow(/verification failed/i);
+      // Why refused: the key is right but listed for port 22 only, and the node answers on another port.
+      await expect(engine(`127.0.0.1 ${hostKey}\n`).version()).rejects.toThrow(/verification failed/i);
+    }, 60_000);
+
     it('a key the node does not accept fails with the SSH reason, which the docker step shows', async () => {
       const engine = new NodeEngine(
         { name: 'ssh-node', dockerHost: `ssh://root@127.0.0.1:${port}`, advertiseAddr: '127.0.0.1' },

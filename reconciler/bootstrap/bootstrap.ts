@@ -154,7 +154,13 @@ export async function runBootstrap(o: BootstrapOptions): Promise<BootstrapResult
   }
   // Waited for together, reported in node order.
   const reachable = await Promise.all(engines.map((e) => waitForEngine(e, deadline(), pause)));
-  for (const line of reachable) o.onLine(line);
+  const unchecked = o.ssh?.knownHosts === undefined;
+  for (const line of reachable)
+    o.onLine(
+      unchecked && line.detail?.includes(' at ssh://')
+        ? { ...line, detail: `${line.detail}; its SSH host key was not checked (--known-hosts FILE)` }
+        : line,
+    );
 
   // --- swarm -----------------------------------------------------------------------------
   const formed = await formSwarm(engines, { deadline: deadline(), pause });
@@ -424,7 +430,7 @@ async function waitForEngine(
           `node ${engine.name} (${engine.endpoint})`,
           `no Docker Engine answered: ${errorMessage(error)}`,
           engine.endpoint.startsWith('ssh://')
-            ? `check that cloud-init has finished (ssh ${engine.endpoint.slice(6)} cloud-init status --wait) and that your SSH agent (SSH_AUTH_SOCK) or --ssh-key holds a key the server accepts`
+            ? `check that cloud-init has finished (ssh ${engine.endpoint.slice(6)} cloud-init status --wait), that your SSH agent (SSH_AUTH_SOCK) or --ssh-key holds a key the server accepts, and, with --known-hosts, that the file lists the server's host key`
             : 'check that the engine runs and that --node gives its address',
         );
       }

@@ -9,7 +9,8 @@ import { FileStateStore } from '../state/file-store.ts';
 import { cliLogger, parse, UsageError } from './common.ts';
 
 export const BOOTSTRAP_USAGE = `Usage: keelson bootstrap [--config FILE] [--node NAME=DOCKER_HOST[,advertise=ADDR]]...
-                         [--ssh-key FILE] [--state FILE] [--stack NAME] [--timeout SECONDS]
+                         [--ssh-key FILE] [--known-hosts FILE] [--state FILE] [--stack NAME]
+                         [--timeout SECONDS]
 
 From an empty Hetzner project and the desired-state repository to keelson running on a formed
 Swarm. Safe to run again: what is there is left alone. The repository, owner and secret source are
@@ -21,6 +22,8 @@ project from HCLOUD_TOKEN (or HCLOUD_TOKEN_FILE) and HCLOUD_ENDPOINT.
                       and advertise ADDR in the Swarm; repeat per node. Default for every node:
                       ssh://root@<its public IPv4>, advertising its private network address
   --ssh-key FILE      private key for ssh:// engines (default: the SSH agent, SSH_AUTH_SOCK)
+  --known-hosts FILE  OpenSSH known_hosts: refuse a node whose SSH host key it does not list
+                      (without it any host key is accepted, as a first ssh to a new server does)
   --state FILE        state file (default: the configured state.path, .keelson/state.json)
   --stack NAME        the swarm.Stack that runs keelson (default keelson)
   --timeout SECONDS   longest wait of one step (servers starting, Docker answering, a task
@@ -33,6 +36,7 @@ export async function bootstrapCommand(args: readonly string[]): Promise<number>
     config: { type: 'string', short: 'c' },
     node: { type: 'string', multiple: true },
     'ssh-key': { type: 'string' },
+    'known-hosts': { type: 'string' },
     state: { type: 'string' },
     stack: { type: 'string' },
     timeout: { type: 'string' },
@@ -61,6 +65,17 @@ export async function bootstrapCommand(args: readonly string[]): Promise<number>
     }
   }
 
+  const knownHostsFile = values['known-hosts'] as string | undefined;
+  let knownHosts: string | undefined;
+  if (knownHostsFile) {
+    try {
+      knownHosts = readFileSync(knownHostsFile, 'utf8');
+    } catch (error) {
+      throw new UsageError(
+        `--known-hosts ${knownHostsFile} cannot be read: ${(error as NodeJS.ErrnoException).code ?? errorMessage(error)}`,
+      );
+    }
+  }
   const loaded = loadConfig({
     ...(values.config !== undefined ? { file: values.config as string } : {}),
     env: process.env,
@@ -94,7 +109,7 @@ export async function bootstrapCommand(args: readonly string[]): Promise<number>
       secrets: makeSecretSource(config, process.env),
       log,
       nodes,
-      ...(privateKey ? { ssh: { privateKey } } : {}),
+      ssh: { ...(privateKey ? { privateKey } : {}), ...(knownHosts !== undefined ? { knownHosts } : {}) },
       ...(values.stack ? { stack: values.stack as string } : {}),
       stepTimeoutMs: timeout * 1000,
       onLine: print,

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import type Docker from 'dockerode';
 import { KeelsonError } from '../../sdk/index.ts';
+import { knownHostKeys } from './known-hosts.ts';
 
 /** The subset of Docker's objects the Swarm handlers read. Field names are the Engine API's (v1.41). */
 export interface DockerMeta {
@@ -347,6 +348,12 @@ export interface SshAccess {
   readonly agent?: string;
   /** A private key (OpenSSH PEM text), e.g. read from `--ssh-key FILE`. */
   readonly privateKey?: string;
+  /**
+   * An OpenSSH known_hosts text: when given, a host whose key it does not list for that host (and
+   * port) is refused before anything is sent. Without it any host key is accepted, as a first
+   * `ssh` to a new server does.
+   */
+  readonly knownHosts?: string;
 }
 
 /**
@@ -361,14 +368,20 @@ export function dockerOptions(dockerHost: string | undefined, ssh: SshAccess = {
   if (dockerHost.startsWith('ssh://')) {
     const url = new URL(dockerHost);
     const agent = ssh.agent ?? process.env.SSH_AUTH_SOCK;
+    const host = url.hostname.replace(/^\[|\]$/g, '');
+    const port = Number(url.port || 22);
+    const known = ssh.knownHosts;
     return {
       protocol: 'ssh',
-      host: url.hostname.replace(/^\[|\]$/g, ''),
-      port: Number(url.port || 22),
+      host,
+      port,
       username: decodeURIComponent(url.username || 'root'),
       sshOptions: {
         ...(agent ? { agent } : {}),
         ...(ssh.privateKey ? { privateKey: ssh.privateKey } : {}),
+        ...(known === undefined
+          ? {}
+          : { hostVerifier: (key: Buffer) => knownHostKeys(known, host, port).has(key.toString('base64')) }),
         readyTimeout: 20_000,
       },
       version: 'v1.41',
