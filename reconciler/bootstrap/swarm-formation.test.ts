@@ -215,6 +215,32 @@ describe('formSwarm', () => {
     expect((error as BootstrapError).message).not.toContain('SWMTKN-1-secret');
   });
 
+  it("takes a Swarm that the first node's cloud-init initialised a moment before bootstrap's init", async () => {
+    const swarm: FakeSwarm = { members: new Map(), token: 't' };
+    const first = fakeEngine('swarm-1', swarm);
+    const init = first.init.bind(first);
+    // The engine refuses bootstrap's init because its own script got there first.
+    first.init = async (addr) => {
+      await init(addr);
+      throw new Error('This node is already part of a swarm');
+    };
+    const engines = [first, fakeEngine('swarm-2', swarm)];
+    const { lines } = await formSwarm(engines, options);
+    expect(lines.map((l) => `${l.node} ${l.status}`)).toEqual(['swarm-1 already there', 'swarm-2 joined']);
+  });
+
+  it('takes a node that joined by the handover while bootstrap was joining it', async () => {
+    const swarm: FakeSwarm = { members: new Map(), token: 't' };
+    const second = fakeEngine('swarm-2', swarm);
+    const join = second.join.bind(second);
+    second.join = async (addr, remote, token) => {
+      await join(addr, remote, token);
+      throw new Error('This node is already part of a swarm');
+    };
+    const { lines } = await formSwarm([fakeEngine('swarm-1', swarm), second], options);
+    expect(lines.map((l) => `${l.node} ${l.status}`)).toEqual(['swarm-1 initialised', 'swarm-2 already there']);
+  });
+
   it('gives up waiting for a node that never shows Ready, naming it', async () => {
     const swarm: FakeSwarm = { members: new Map(), token: 't' };
     const lonely = fakeEngine('swarm-2', swarm);

@@ -182,15 +182,20 @@ export async function formSwarm<E extends SwarmNodeEngine>(
   if (init) {
     try {
       await via.init(via.advertiseAddr);
+      lines.push({ node: via.name, status: 'initialised', detail: `a new Swarm, advertising ${via.advertiseAddr}` });
     } catch (error) {
-      throw new BootstrapError(
-        'swarm',
-        `node ${via.name} (${via.endpoint})`,
-        `cannot initialise the Swarm advertising ${via.advertiseAddr}: ${errorMessage(error)}`,
-        `check that ${via.advertiseAddr} is an address of ${via.name} (its private network address; --node ${via.name}=...,advertise=ADDR to name another)`,
-      );
+      // cloud-init's own script may have initialised it a moment ago: then that is the Swarm.
+      const now = await read(via);
+      if (now.state === 'active' && now.manager) {
+        lines.push({ node: via.name, status: 'already there', detail: 'initialised meanwhile (by its cloud-init)' });
+      } else
+        throw new BootstrapError(
+          'swarm',
+          `node ${via.name} (${via.endpoint})`,
+          `cannot initialise the Swarm advertising ${via.advertiseAddr}: ${errorMessage(error)}`,
+          `check that ${via.advertiseAddr} is an address of ${via.name} (its private network address; --node ${via.name}=...,advertise=ADDR to name another)`,
+        );
     }
-    lines.push({ node: via.name, status: 'initialised', detail: `a new Swarm, advertising ${via.advertiseAddr}` });
   }
   const joins = plan.nodes.filter((n) => n.action === 'join');
   if (joins.length > 0) {
@@ -212,6 +217,12 @@ export async function formSwarm<E extends SwarmNodeEngine>(
       try {
         await engine.join(engine.advertiseAddr, remote, token);
       } catch (error) {
+        // Joined meanwhile (cloud-init's handover): in the same Swarm as the manager, that is fine.
+        const now = await read(engine);
+        if (now.state === 'active' || now.state === 'pending') {
+          lines.push({ node: engine.name, status: 'already there', detail: 'joined meanwhile (by its cloud-init)' });
+          continue;
+        }
         throw new BootstrapError(
           'swarm',
           `node ${engine.name} (${engine.endpoint})`,
