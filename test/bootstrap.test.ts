@@ -106,9 +106,16 @@ describe.skipIf(unavailable !== undefined)('keelson bootstrap: empty project + t
   let dir = '';
 
   /** `keelson bootstrap` as a user runs it (a child process), with the test's environment. */
-  const bootstrap = (env: Record<string, string> = {}): Promise<Run> => {
-    const nodes = rig.nodes.flatMap((n) => ['--node', `${n.name}=${n.dockerHost},advertise=${n.address}`]);
-    const child = spawn(process.execPath, [join(root, 'bin/keelson.js'), 'bootstrap', ...nodes, '--timeout', '240'], {
+  const bootstrap = (
+    env: Record<string, string> = {},
+    o: { node?: Record<string, string>; timeout?: number } = {},
+  ): Promise<Run> => {
+    const nodes = rig.nodes.flatMap((n) => [
+      '--node',
+      `${n.name}=${o.node?.[n.name] ?? `${n.dockerHost},advertise=${n.address}`}`,
+    ]);
+    const args = ['bootstrap', ...nodes, '--timeout', String(o.timeout ?? 240)];
+    const child = spawn(process.execPath, [join(root, 'bin/keelson.js'), ...args], {
       cwd: dir,
       env: {
         PATH: process.env.PATH ?? '',
@@ -320,4 +327,13 @@ describe.skipIf(unavailable !== undefined)('keelson bootstrap: empty project + t
       service,
     );
   }, 400_000);
+
+  it('an engine that does not answer fails in step docker, naming the node and what to check', async () => {
+    // node2's engine given as a socket nobody listens on (a stale path); the steps before it are no-ops.
+    const run = await bootstrap({}, { node: { node2: `unix://${dir}/nobody.sock,advertise=10.86.0.12` }, timeout: 1 });
+    expect(run.code).toBe(1);
+    expect(run.err).toMatch(
+      /keelson bootstrap failed: step docker, node node2 \(unix:\/\/\/.*nobody\.sock\): no Docker Engine answered: .*; check that the engine runs/,
+    );
+  }, 120_000);
 });
