@@ -13,7 +13,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-packages=(docker.io containerd iproute2 busybox-static git tini ca-certificates openssh-client prometheus chromium ansible python3-hcloud hcloud-cli gnupg restic jq curl)
+packages=(docker.io containerd iproute2 busybox-static git tini ca-certificates openssh-client openssh-server prometheus chromium ansible python3-hcloud hcloud-cli gnupg restic jq curl)
 need=()
 for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")

@@ -5,6 +5,9 @@
 # UTS namespace (hostname node1..node3), joined as three managers.
 #
 #   scripts/three-node-swarm.sh up   ID [NET]   # prints one line per node: NAME ADDRESS DOCKER_HOST
+#   scripts/three-node-swarm.sh up   ID NET --no-swarm
+#                                               # the same three engines, not in any Swarm (what
+#                                               # `keelson bootstrap` starts from: test/bootstrap.test.ts)
 #   scripts/three-node-swarm.sh down ID         # stops everything and removes what `up` made
 #   scripts/three-node-swarm.sh kill ID NODE    # kill -9 of one node's dockerd (a node failure)
 #   scripts/three-node-swarm.sh restart ID NODE # starts that node's dockerd again
@@ -71,8 +74,13 @@ start_dockerd() { # start_dockerd N
 }
 
 up() {
-  local net=${3:-99}
+  local net=${3:-99} swarm=yes
   [[ $net =~ ^[0-9]{1,3}$ ]] || { log "NET must be a number"; exit 2; }
+  case ${4:-} in
+    '') ;;
+    --no-swarm) swarm=no ;;
+    *) log "unknown option ${4}; the only one is --no-swarm"; exit 2 ;;
+  esac
   mkdir -p "$dir"
   ip netns add "$br"
   ip netns exec "$br" ip link add br0 type bridge
@@ -113,6 +121,10 @@ EOF
     # The pid recorded must be containerd's (bash exec'd into it inside the namespaces).
   done
   for n in 1 2 3; do start_dockerd "$n"; done
+  if [ "$swarm" = no ]; then
+    for n in 1 2 3; do echo "node$n 10.$net.0.1$n unix://$dir/n$n/docker.sock"; done
+    return
+  fi
   local d1=$dir/n1
   docker -H "unix://$d1/docker.sock" swarm init --advertise-addr "10.$net.0.11" --listen-addr "10.$net.0.11:2377" >/dev/null
   local token
@@ -147,11 +159,20 @@ down() {
   done
   # containerd's shims and any task processes of this rig
   pkill -9 -f "$dir/" 2>/dev/null || true
+  # A task's processes can outlive their killed shim for a moment (and keep writing into its
+  # root file system under $dir): kill whatever is still in the rig's cgroups.
+  find /sys/fs/cgroup -path "*/ks3-$id-node*" \( -name cgroup.procs -o -name tasks \) 2>/dev/null |
+    xargs -r cat 2>/dev/null | sort -u | xargs -r kill -9 2>/dev/null || true
   for n in 1 2 3; do ip netns del "$(node_ns "$n")" 2>/dev/null || true; done
   ip netns del "$br" 2>/dev/null || true
   ip link del "k${id}h" 2>/dev/null || true
   # (libnetwork also leaves lb_<netid> files under /var/lib/docker/network/files; they are inert.)
   for m in $(grep -o " $dir[^ ]*" /proc/mounts | sort -r); do umount -l "$m" 2>/dev/null || true; done
+  # Until the killed processes are gone, one may still create a file in a folder being removed.
+  for _ in $(seq 1 50); do
+    rm -rf "$dir" 2>/dev/null && return
+    sleep 0.2
+  done
   rm -rf "$dir"
 }
 

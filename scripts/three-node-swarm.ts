@@ -43,13 +43,18 @@ export function threeNodeSwarmUnavailable(): string | undefined {
   return undefined;
 }
 
-export function startThreeNodeSwarm(id: string, net = 99): ThreeNodeSwarm {
+export interface ThreeNodeSwarmOptions {
+  /** Form the Swarm (node1 initialises, the others join as managers). Default true; false leaves three lone engines. */
+  readonly swarm?: boolean;
+}
+
+export function startThreeNodeSwarm(id: string, net = 99, options: ThreeNodeSwarmOptions = {}): ThreeNodeSwarm {
   const run = (args: string[]) =>
     execFileSync('bash', [script, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   run(['down', id]);
   let out: string;
   try {
-    out = run(['up', id, String(net)]);
+    out = run(['up', id, String(net), ...(options.swarm === false ? ['--no-swarm'] : [])]);
   } catch (error) {
     run(['down', id]);
     throw error;

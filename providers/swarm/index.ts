@@ -9,7 +9,7 @@ import {
   type ProviderOptions,
   schemasOf,
 } from '../sdk/index.ts';
-import { SwarmClient } from './client/client.ts';
+import { type SshAccess, SwarmClient } from './client/client.ts';
 import { ConfigHandler, configSchema } from './kinds/config.ts';
 import { NetworkHandler, networkSchema } from './kinds/network.ts';
 import { NodeHandler, nodeSchema } from './kinds/node.ts';
@@ -18,7 +18,7 @@ import { ServiceHandler } from './kinds/service.ts';
 import { serviceSchema } from './kinds/service-schema.ts';
 import { stackExpander, stackSchema } from './kinds/stack.ts';
 
-export { SwarmClient } from './client/client.ts';
+export { type SshAccess, SwarmClient } from './client/client.ts';
 export { ChartError, expandChart } from './compose/compose-stack.ts';
 export { ConfigHandler } from './kinds/config.ts';
 export { NetworkHandler } from './kinds/network.ts';
@@ -28,8 +28,10 @@ export { ServiceHandler } from './kinds/service.ts';
 export { configSchema, networkSchema, nodeSchema, secretSchema, serviceSchema, stackSchema };
 
 export interface SwarmProviderOptions {
-  /** Engine address, as DOCKER_HOST (`unix:///path` or `tcp://host:port`); default the local socket. */
+  /** Engine address, as DOCKER_HOST (`unix:///path`, `tcp://host:port` or `ssh://user@host`); default the local socket. */
   readonly dockerHost?: string;
+  /** Login for an `ssh://` engine (default: the SSH agent at `$SSH_AUTH_SOCK`). */
+  readonly ssh?: SshAccess;
   /** Concurrent changes (default 32: a wave's services are created, and settle, together). */
   readonly concurrency?: number;
   /** Versions of a secret or config kept for rollback, the current one included (default 3). */
@@ -65,7 +67,7 @@ export interface SwarmProvider extends Provider {
 }
 
 export function createSwarmProvider(options: SwarmProviderOptions = {}): SwarmProvider {
-  const client = new SwarmClient(options.dockerHost);
+  const client = new SwarmClient(options.dockerHost, options.ssh);
   return {
     name: 'swarm',
     kinds: buildKinds(swarmKinds, { client, options }),

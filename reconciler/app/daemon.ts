@@ -272,14 +272,19 @@ function makeStore(config: DaemonConfig): { store: StateStore; lease: LeaseBacke
   };
 }
 
-function makeSecretSource(config: DaemonConfig, env: Readonly<Record<string, string | undefined>>): SecretSource {
+/** The configured secret source (`secrets.source`); `keelson bootstrap` reads keelson's own secrets from it too. */
+export function makeSecretSource(
+  config: DaemonConfig,
+  env: Readonly<Record<string, string | undefined>>,
+): SecretSource {
   const s = config.secrets;
   if (s.source === 'secret-manager')
     return secretManagerSource({ project: s.project, versions: s.versions, reader: googleSecretVersionReader(env) });
   return envSecretSource(env, s.source === 'dir' ? config.secretsDir : undefined);
 }
 
-function makeSource(config: DaemonConfig, log: Logger): DesiredStateSource {
+/** The configured desired-state source (Git or a directory), as `keelson serve` and `keelson bootstrap` follow it. */
+export function makeSource(config: DaemonConfig, log: Logger): DesiredStateSource {
   const s = config.source;
   if (s.type === 'directory') return new DirectorySource(s.directory, s.debounceMs);
   return new GitSource({

@@ -19,6 +19,10 @@ Usage:
                                        state of a resource in it changed since
   keelson schema [--out FILE]          write the JSON Schema for desired-state files
   keelson serve [--config FILE]        run the reconciler daemon
+  keelson bootstrap [--config FILE] [--node NAME=DOCKER_HOST[,advertise=ADDR]]...
+                                       from an empty Hetzner project to keelson running on a
+                                       formed Swarm (servers, Docker, Swarm, node labels, keelson's
+                                       own stack); safe to re-run; "keelson bootstrap --help"
   keelson demo                         run the local demo (daemon on an example repository)
   keelson simulate hetzner|cloudflare|gcp [--port N] [--state FILE]
                                        run one cloud API simulator on loopback until Ctrl-C; prints
@@ -55,6 +59,10 @@ export async function main(argv: readonly string[]): Promise<number> {
         const run = daemon[command === 'serve' ? 'serveCommand' : 'demoCommand'];
         if (!run) throw new UsageError(`keelson ${command} is not available in this build`);
         return await run(rest);
+      }
+      case 'bootstrap': {
+        const { bootstrapCommand } = await import('./bootstrap.ts');
+        return await bootstrapCommand(rest);
       }
       case 'simulate': {
         const { simulateCommand } = await import('./simulate.ts');

@@ -49,11 +49,28 @@ export interface PassInput {
   readonly now?: () => Date;
   /** Most deletes per pass before the plan is refused. Default 5. */
   readonly deletionBudget?: number;
+  /**
+   * Restricts the pass to some kinds (`keelson bootstrap` applies the Hetzner part, then the node
+   * labels, then keelson's own stack). Default: every kind, pruning on.
+   */
+  readonly scope?: PassScope;
   readonly secrets: SecretSource;
   readonly log: Logger;
   readonly signal?: AbortSignal;
   readonly retry?: RetryPolicy;
   readonly onProgress?: (event: ApplyProgress) => void;
+}
+
+/**
+ * A pass over part of the world: only `kinds` are observed, planned, journal-resolved and
+ * forgotten; the state's records of every other kind stay as they are, and resources of other
+ * kinds given in `resources` are left out. Without `prune`, owned resources of these kinds that
+ * are not in `resources` are left alone (as if they were not keelson's), never deleted.
+ */
+export interface PassScope {
+  readonly kinds: ReadonlySet<string>;
+  /** Delete owned resources of these kinds that are not in `resources`. Default false. */
+  readonly prune?: boolean;
 }
 
 /** A problem of the pass that is not a diagnostic of the desired state. */

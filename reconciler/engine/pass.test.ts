@@ -103,6 +103,33 @@ describe('runPass with the in-memory provider', () => {
     expect(f.world.items.has('mem.Thing/foreign')).toBe(true);
   });
 
+  it('a scoped pass sees only its kinds: other kinds are neither observed, planned nor forgotten, and nothing is pruned', async () => {
+    const link = 'kind: mem.Link\nname: l\nspec:\n  target: plain\n';
+    const f = new EngineFixture().write({ 'a.yaml': thing('a', 'size: 1') + thing('b', 'size: 1') + link });
+    await f.pass();
+    // Git now has only a: a whole pass would delete b and the link.
+    f.write({ 'a.yaml': `${thing('a', 'size: 2')}` });
+    const scoped = await f.pass('apply', { scope: { kinds: new Set(['mem.Thing']) } });
+    // Why: the scope is mem.Thing without pruning, so a is updated, b (owned, gone from Git) stays,
+    // and mem.Link is not even looked at.
+    expect(actions(scoped)).toEqual({ 'mem.Thing/a': 'update' });
+    expect(f.world.items.has('mem.Thing/b')).toBe(true);
+    expect(f.world.items.has('mem.Link/l')).toBe(true);
+    // The link's record is kept: a later whole pass still knows it applied it, and prunes it as its own.
+    const whole = await f.pass();
+    expect(actions(whole)).toEqual({ 'mem.Thing/a': 'no-op', 'mem.Thing/b': 'delete', 'mem.Link/l': 'delete' });
+  });
+
+  it('a scoped pass with prune deletes owned resources of its kinds that left Git, and only those', async () => {
+    const link = 'kind: mem.Link\nname: l\nspec:\n  target: plain\n';
+    const f = new EngineFixture().write({ 'a.yaml': thing('a', 'size: 1') + thing('b', 'size: 1') + link });
+    await f.pass();
+    f.write({ 'a.yaml': thing('a', 'size: 1') });
+    const scoped = await f.pass('apply', { scope: { kinds: new Set(['mem.Thing']), prune: true } });
+    expect(actions(scoped)).toEqual({ 'mem.Thing/a': 'no-op', 'mem.Thing/b': 'delete' });
+    expect(f.world.items.has('mem.Link/l')).toBe(true);
+  });
+
   it('refuses the whole plan when it would delete more than the deletion budget', async () => {
     const docs = Array.from({ length: 7 }, (_, i) => thing(`t${i}`, 'size: 1')).join('');
     const f = new EngineFixture().write({ 'a.yaml': docs });

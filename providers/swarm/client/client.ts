@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import type Docker from 'dockerode';
 import { KeelsonError } from '../../sdk/index.ts';
+import { knownHostKeys } from './known-hosts.ts';
 
 /** The subset of Docker's objects the Swarm handlers read. Field names are the Engine API's (v1.41). */
 export interface DockerMeta {
@@ -102,11 +103,11 @@ export class SwarmClient {
   #reads = 0;
   readonly #writeLog: string[] = [];
 
-  constructor(dockerHost: string | undefined) {
+  constructor(dockerHost: string | undefined, ssh: SshAccess = {}) {
     this.endpoint = dockerHost ?? 'unix:///var/run/docker.sock';
     // Required here, not at import: validating or planning a tree without Swarm never loads dockerode.
     const DockerClient = createRequire(import.meta.url)('dockerode') as typeof Docker;
-    this.docker = new DockerClient(dockerOptions(dockerHost));
+    this.docker = new DockerClient(dockerOptions(dockerHost, ssh));
     const modem = this.docker.modem as unknown as {
       dial(options: { method?: string; path?: string }, callback: unknown): unknown;
     };
@@ -342,11 +343,50 @@ function plain(filters: Filters): string {
   return JSON.stringify(out);
 }
 
-/** `DOCKER_HOST` (unix:// or tcp://) to dockerode options; unset means the default socket. */
-export function dockerOptions(dockerHost: string | undefined): Docker.DockerOptions {
+/** How an `ssh://` engine is logged in to: the SSH agent (default `$SSH_AUTH_SOCK`) and/or a private key. */
+export interface SshAccess {
+  readonly agent?: string;
+  /** A private key (OpenSSH PEM text), e.g. read from `--ssh-key FILE`. */
+  readonly privateKey?: string;
+  /**
+   * An OpenSSH known_hosts text: when given, a host whose key it does not list for that host (and
+   * port) is refused before anything is sent. Without it any host key is accepted, as a first
+   * `ssh` to a new server does.
+   */
+  readonly knownHosts?: string;
+}
+
+/**
+ * `DOCKER_HOST` (unix://, tcp:// or ssh://user@host[:port]) to dockerode options; unset means the
+ * default socket. Over ssh, docker-modem opens an SSH session per connection and runs
+ * `docker system dial-stdio` on the host (as the docker CLI does), so the host needs the docker CLI.
+ */
+export function dockerOptions(dockerHost: string | undefined, ssh: SshAccess = {}): Docker.DockerOptions {
   if (!dockerHost) return { socketPath: '/var/run/docker.sock', version: 'v1.41' };
   if (dockerHost.startsWith('unix://')) return { socketPath: dockerHost.slice('unix://'.length), version: 'v1.41' };
   if (dockerHost.startsWith('npipe://')) return { socketPath: dockerHost.slice('npipe://'.length), version: 'v1.41' };
+  if (dockerHost.startsWith('ssh://')) {
+    const url = new URL(dockerHost);
+    const agent = ssh.agent ?? process.env.SSH_AUTH_SOCK;
+    const host = url.hostname.replace(/^\[|\]$/g, '');
+    const port = Number(url.port || 22);
+    const known = ssh.knownHosts;
+    return {
+      protocol: 'ssh',
+      host,
+      port,
+      username: decodeURIComponent(url.username || 'root'),
+      sshOptions: {
+        ...(agent ? { agent } : {}),
+        ...(ssh.privateKey ? { privateKey: ssh.privateKey } : {}),
+        ...(known === undefined
+          ? {}
+          : { hostVerifier: (key: Buffer) => knownHostKeys(known, host, port).has(key.toString('base64')) }),
+        readyTimeout: 20_000,
+      },
+      version: 'v1.41',
+    };
+  }
   const url = new URL(dockerHost.replace(/^tcp:/, 'http:'));
   return {
     host: url.hostname,

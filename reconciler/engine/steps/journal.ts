@@ -16,6 +16,8 @@ export const journalStep: PassStep = async (pass) => {
   const state = pass.keeper.data;
   const journal = state.journal;
   for (const [key, entry] of Object.entries(journal)) {
+    // A pass over part of the world has not observed the other kinds: their entries wait for one that has.
+    if (pass.input.scope && !pass.input.scope.kinds.has(entry.kind)) continue;
     const why = pass.unobservable.get(entry.kind);
     if (why !== undefined) {
       pass.errors.push({

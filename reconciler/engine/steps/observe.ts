@@ -16,6 +16,7 @@ export const observeStep: PassStep = async (pass) => {
     retry: pass.retry,
     signal: input.signal,
     providers: providersInUse(input.resources, pass.keeper.data),
+    ...(input.scope ? { kinds: input.scope.kinds } : {}),
   });
   pass.observed = seen.observed;
   pass.unobservable = seen.unobservable;

@@ -3,7 +3,7 @@ import { buildGraph } from '../../desired/graph.ts';
 import { planChanges } from '../../plan/plan.ts';
 import type { SkipReason } from '../../plan/types.ts';
 import type { ProviderRegistry } from '../../providers/registry.ts';
-import type { PassError, PassStep } from '../pass-types.ts';
+import type { Pass, PassError, PassStep } from '../pass-types.ts';
 
 /** Skips that are errors of the pass (the others are choices: paused, observe policy, protected...). */
 const SKIP_ERRORS: Partial<Record<SkipReason, PassError['code']>> = {
@@ -21,14 +21,15 @@ export const planStep: PassStep = async (pass) => {
   // An interrupted create whose kind cannot be observed is held back (it is not created twice).
   const heldBack = (r: { key: string; kind: string }): boolean =>
     state.journal[r.key] !== undefined && pass.unobservable.has(r.kind);
-  const desired = input.resources.some(heldBack) ? input.resources.filter((r) => !heldBack(r)) : input.resources;
-  const graph = graphOf(input.resources);
+  const inScope = scoped(input.resources, input.scope?.kinds);
+  const desired = inScope.some(heldBack) ? inScope.filter((r) => !heldBack(r)) : inScope;
+  const graph = graphOf(inScope);
   pass.plan = planChanges({
     ...pass.specInput,
     revision: input.revision,
     desired,
     waveOf: graph.waveOf,
-    observed: pass.observed,
+    observed: input.scope && !input.scope.prune ? withoutPrunable(pass.observed, inScope) : pass.observed,
     unobservable: pass.unobservable,
     lookupFailed: pass.lookupFailed,
     applied: state.applied,
@@ -80,6 +81,22 @@ export const planStep: PassStep = async (pass) => {
     });
   }
 };
+
+/** The resources of the scope's kinds (all of them without a scope). */
+function scoped(resources: readonly DesiredResource[], kinds: ReadonlySet<string> | undefined) {
+  return kinds && resources.some((r) => !kinds.has(r.kind)) ? resources.filter((r) => kinds.has(r.kind)) : resources;
+}
+
+/**
+ * The live state with owned resources that are not desired shown as not keelson's, which the
+ * planner never deletes (a scope without pruning). Desired ones are as observed.
+ */
+function withoutPrunable(observed: Pass['observed'], desired: readonly DesiredResource[]): Pass['observed'] {
+  const keys = new Set(desired.map((r) => r.key));
+  const out = new Map(observed);
+  for (const [key, o] of observed) if (o.owned && !keys.has(key)) out.set(key, { ...o, owned: false });
+  return out;
+}
 
 /** The dependency graph of a revision's resources, built once for all its passes. */
 const graphs = new WeakMap<readonly DesiredResource[], ReturnType<typeof buildGraph>>();

@@ -80,6 +80,7 @@ function forgetGone(pass: Pass): void {
   for (const key of Object.keys(state.applied)) {
     if (desired.has(key) || pass.observed.has(key)) continue;
     const kind = key.slice(0, key.indexOf('/'));
+    if (pass.input.scope && !pass.input.scope.kinds.has(kind)) continue;
     if (pass.unobservable.has(kind) || !pass.input.registry.handler(kind)) continue;
     delete state.applied[key];
     delete state.unstable?.[key];
