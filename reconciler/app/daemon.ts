@@ -93,6 +93,8 @@ export class Daemon {
               this.#publishLease();
               if (leader) this.loop.trigger('manual');
             },
+            // Read at each claim (the registry is made below): the endpoints only this replica has.
+            health: () => localHealth(this.registry),
           })
         : undefined;
     // Every state write of a replica passes the fence: one that lost the lease writes nothing.
@@ -212,6 +214,7 @@ export class Daemon {
       leader: v.leader,
       generation: v.generation,
       expiresAt: v.expiresAt !== undefined ? new Date(v.expiresAt).toISOString() : undefined,
+      ...(v.unhealthy !== undefined ? { unhealthy: v.unhealthy } : {}),
     };
     const was = this.status.data.lease;
     if (!was || JSON.stringify(was) !== JSON.stringify(lease)) this.status.update({ lease });
@@ -247,6 +250,25 @@ export class Daemon {
     for (const p of this.registry?.providers() ?? []) await p.close?.();
     this.#log.info({}, 'stopped');
   }
+}
+
+/**
+ * What is wrong with the endpoints that belong to this replica alone (`Provider.localHealth`: the
+ * Swarm provider's own Docker Engine), or undefined when they all answer. Cloud APIs are not
+ * asked: every replica reaches them alike, so a standby would be no better off.
+ */
+async function localHealth(registry: ProviderRegistry | undefined): Promise<string | undefined> {
+  const problems: string[] = [];
+  await Promise.all(
+    (registry?.providers() ?? []).map(async (p) => {
+      try {
+        await p.localHealth?.();
+      } catch (error) {
+        problems.push(`${p.name}: ${errorMessage(error)}`);
+      }
+    }),
+  );
+  return problems.length > 0 ? problems.sort().join('; ') : undefined;
 }
 
 function makeStore(config: DaemonConfig): { store: StateStore; lease: LeaseBackend } {

@@ -1,7 +1,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { silentLogger } from '../../providers/sdk/testing.ts';
 import { FileLease } from '../state/file-lease.ts';
 import { FileStateStore } from '../state/file-store.ts';
@@ -126,5 +126,140 @@ describe('leadership on the file store', () => {
     await expect(new FileLease(join(dir, 'state.json')).read()).rejects.toThrow(
       /state\.json\.lease is damaged.*remove it/,
     );
+  });
+});
+
+describe('a replica whose own engine is gone', () => {
+  /** A replica with a health check the test turns on and off (its own Docker Engine). */
+  function checked(holder: string): { r: Leadership; engine: { down: string | undefined }; changes: boolean[] } {
+    const engine: { down: string | undefined } = { down: undefined };
+    const changes: boolean[] = [];
+    const r = new Leadership({
+      backend: new FileLease(join(dir, 'state.json')),
+      holder,
+      ttlMs: TTL,
+      renewMs: RENEW,
+      now: () => clock,
+      log: silentLogger,
+      health: async () => engine.down,
+      onChange: (leader) => changes.push(leader),
+    });
+    return { r, engine, changes };
+  }
+  const lease = () => JSON.parse(readFileSync(join(dir, 'state.json.lease'), 'utf8'));
+  /** One renewal period: both replicas claim, in the given order. */
+  const round = async (...rs: Leadership[]) => {
+    clock += RENEW;
+    for (const r of rs) await r.tick();
+  };
+
+  it('the leader rides out one failed check, steps down at the second, and the standby takes over at its next claim', async () => {
+    const a = checked('a');
+    const b = checked('b');
+    await a.r.tick();
+    await b.r.tick();
+    expect([a.r.isLeader, b.r.isLeader]).toEqual([true, false]);
+
+    a.engine.down = 'swarm: cannot reach the Docker Engine: connect ECONNREFUSED';
+    await round(a.r, b.r); // first failed check: still the leader, lease renewed
+    expect([a.r.isLeader, b.r.isLeader]).toEqual([true, false]);
+    expect(lease()).toMatchObject({ holder: 'a', generation: 1, expiresAt: clock + TTL });
+    expect(a.r.view.unhealthy).toContain('ECONNREFUSED');
+
+    await round(a.r); // second failed check, one renewal period later: a releases the lease
+    expect(a.r.isLeader).toBe(false);
+    expect(a.changes).toEqual([true, false]);
+    expect(lease()).toMatchObject({ holder: 'a', generation: 1, expiresAt: 0 });
+    await b.r.tick(); // the standby's next claim, in the same renewal period
+    expect(b.r.view).toMatchObject({ role: 'leader', generation: 2 });
+    // a was leader for at most two renewal periods after its engine died, b took over in the third.
+
+    // a never claims while its engine is gone, and comes back as a standby once it answers.
+    for (let i = 0; i < 10; i++) await round(b.r, a.r);
+    expect([a.r.isLeader, b.r.isLeader]).toEqual([false, true]);
+    expect(a.r.view).toMatchObject({ role: 'standby', leader: 'b' });
+    a.engine.down = undefined;
+    await round(b.r, a.r);
+    expect(a.r.view).toMatchObject({ role: 'standby', leader: 'b', unhealthy: undefined });
+    expect(lease()).toMatchObject({ holder: 'b', generation: 2 });
+  });
+
+  it('does not step down for one slow answer, and not for a failure that heals before the next check', async () => {
+    const a = checked('a');
+    await a.r.tick();
+    for (let i = 0; i < 5; i++) {
+      a.engine.down = i % 2 === 0 ? 'swarm: no answer within 3000 ms' : undefined;
+      await round(a.r);
+      expect(a.r.isLeader).toBe(true);
+    }
+    expect(lease().generation).toBe(1);
+  });
+
+  it('a standby whose engine is gone does not take an expired lease while a healthy standby is there', async () => {
+    const a = checked('a');
+    const b = checked('b');
+    const c = checked('c');
+    await a.r.tick();
+    b.engine.down = 'swarm: connect ENOENT';
+    clock += TTL; // a died: its lease expired
+    await b.r.tick(); // b would be first to claim, but it is unhealthy
+    expect(b.r.isLeader).toBe(false);
+    await c.r.tick();
+    expect(c.r.view).toMatchObject({ role: 'leader', generation: 2 });
+  });
+
+  it('alone and unhealthy, it steps down, and leads again once the lease has lain free for a whole TTL', async () => {
+    const a = checked('a');
+    await a.r.tick();
+    a.engine.down = 'swarm: connect ECONNREFUSED';
+    await round(a.r);
+    await round(a.r);
+    expect(a.r.isLeader).toBe(false);
+    // Nobody takes it: after TTL of a free lease, a leads meanwhile (its other providers carry on) ...
+    let waited = 0;
+    while (!a.r.isLeader && waited < 10 * TTL) {
+      await round(a.r);
+      waited += RENEW;
+    }
+    expect(waited).toBe(TTL);
+    expect(lease()).toMatchObject({ holder: 'a', generation: 2 });
+    // ... and keeps leading while the engine stays down, without stepping down again.
+    for (let i = 0; i < 5; i++) await round(a.r);
+    expect(a.r.isLeader).toBe(true);
+    expect(a.changes).toEqual([true, false, true]);
+    expect(lease().generation).toBe(2);
+  });
+
+  it('counts a health check that never answers as failed', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const changes: boolean[] = [];
+      let hang = false;
+      const a = new Leadership({
+        backend: new FileLease(join(dir, 'state.json')),
+        holder: 'a',
+        ttlMs: TTL,
+        renewMs: RENEW,
+        now: () => clock,
+        log: silentLogger,
+        health: () => (hang ? new Promise<undefined>(() => undefined) : Promise.resolve(undefined)),
+        onChange: (leader) => changes.push(leader),
+      });
+      await a.tick();
+      hang = true;
+      for (let i = 0; i < 2; i++) {
+        clock += RENEW;
+        const tick = a.tick();
+        await vi.advanceTimersByTimeAsync(RENEW);
+        await tick;
+      }
+      expect(a.view).toMatchObject({
+        role: 'standby',
+        unhealthy: `the health check gave no answer within ${RENEW} ms`,
+      });
+      expect(changes).toEqual([true, false]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -71,6 +71,8 @@ export interface LeaseStatus {
   readonly generation: number | undefined;
   /** ISO time the lease expires. */
   readonly expiresAt: string | undefined;
+  /** Why this replica does not claim the lease (its own Docker Engine does not answer), when it does not. */
+  readonly unhealthy?: string;
 }
 
 export interface RefusedRevision {
@@ -186,7 +188,8 @@ export class DaemonStatus {
     // A standby runs no pass: it is alive (/healthz) but not the one to send pushes to.
     if (lease?.role === 'standby') {
       const by = lease.leader ? `${lease.leader} holds the lease until ${lease.expiresAt}` : 'no leader yet';
-      return { ready: false, role: 'standby', reasons: [`standby: ${by}`] };
+      const why = lease.unhealthy ? [`not claiming the lease: ${lease.unhealthy}`] : [];
+      return { ready: false, role: 'standby', reasons: [`standby: ${by}`, ...why] };
     }
     const reasons: string[] = [];
     const young = (at: string | undefined) => at !== undefined && now.getTime() - Date.parse(at) <= maxAgeMs;
