@@ -16,10 +16,11 @@ export interface LeadershipOptions {
    * What this replica itself depends on and another replica may still have (its own Docker
    * Engine): resolves to a sentence saying what is wrong, or undefined when all is well. Run at
    * every claim; one that takes longer than `renewMs` counts as failed. While it fails this
-   * replica does not claim the lease, and a leader it has failed for `stepDownMs` steps down.
+   * replica claims as unhealthy (a healthy replica may take its lease at once), and never takes
+   * the lease from a healthy holder; a leader claims so once it has failed for `stepDownMs`.
    */
   readonly health?: () => Promise<string | undefined>;
-  /** How long the health check may keep failing before the leader gives the lease up (default `renewMs`). */
+  /** How long the health check may keep failing before the leader yields the lease (default `renewMs`). */
   readonly stepDownMs?: number;
 }
 
@@ -44,9 +45,12 @@ export class LeaseLostError extends Error {}
  * One leader at a time among replicas sharing a state store. Every `renewMs` (`start()`), or on
  * `tick()`, the replica claims the lease: the leader renews it, a standby takes it once it has
  * expired (a leader that died is replaced within `ttlMs + renewMs`). Before each claim the replica
- * runs its health check (`health`: its own Docker Engine answers): an unhealthy standby does not
- * claim, and a leader that has been unhealthy for `stepDownMs` (two failed checks a renewal apart,
- * by default) releases the lease, so a standby whose engine works takes over at its next claim. Only the leader runs passes,
+ * runs its health check (`health`: its own Docker Engine answers). An unhealthy replica claims as
+ * such: the lease it holds is marked `unhealthy`, and any healthy replica takes a marked lease at
+ * once. A leader rides out failures shorter than `stepDownMs` (a renewal period by default: it
+ * steps down at the second failed check in a row), so a standby whose engine works takes over at
+ * its next claim; alone, the unhealthy leader keeps leading (its other providers carry on). Only
+ * the leader runs passes,
  * and `check()` (the fence, run before every state write) confirms in the store that the lease is
  * still this replica's, with the same generation and enough time left to finish the write.
  */
@@ -59,10 +63,6 @@ export class Leadership {
   #ticking: Promise<void> | undefined;
   /** What the health check says is wrong, and since when (this replica's clock). */
   #unhealthy: { readonly problem: string; readonly since: number } | undefined;
-  /** Since when an unhealthy standby has seen the lease free (nobody took it: no healthy replica). */
-  #freeSince: number | undefined;
-  /** Holding the lease although unhealthy, because no healthy replica took it: no step-down then. */
-  #lastResort = false;
 
   constructor(options: LeadershipOptions) {
     this.#o = options;
@@ -99,42 +99,27 @@ export class Leadership {
   async #claim(): Promise<void> {
     const was = this.isLeader;
     const problem = await this.#health();
-    let lastResort = false;
+    const now = this.#now();
     if (problem === undefined) {
       if (this.#unhealthy) this.#o.log.info({ holder: this.#o.holder }, 'this replica is healthy again');
       this.#unhealthy = undefined;
-      this.#freeSince = undefined;
-      this.#lastResort = false;
     } else {
-      const now = this.#now();
       if (!this.#unhealthy) this.#o.log.warn({ holder: this.#o.holder, problem }, 'this replica is unhealthy');
       this.#unhealthy = { problem, since: this.#unhealthy?.since ?? now };
-      // A leader rides out a short failure (one slow answer under load) and renews meanwhile.
-      const patient =
-        was && (this.#lastResort || now - this.#unhealthy.since < (this.#o.stepDownMs ?? this.#o.renewMs));
-      if (!patient) {
-        if (was) await this.#stepDown(problem);
-        // An unhealthy standby does not claim, unless the lease has lain free for a whole
-        // `ttlMs`: then no healthy replica is there to take it, and a leader that can reach only
-        // some providers is better than none (a single replica whose engine died).
-        await this.#look();
-        const seen = this.#seen;
-        const free = seen === undefined || seen.expiresAt <= now;
-        this.#freeSince = free ? (this.#freeSince ?? now) : undefined;
-        if (this.#freeSince === undefined || now - this.#freeSince < this.#o.ttlMs) return;
-        lastResort = true;
-      }
     }
+    // A leader rides out a short failure (one slow answer under load); after `stepDownMs` it
+    // claims as unhealthy, which marks its lease so that a healthy standby takes it at once.
+    const unhealthy = this.#unhealthy;
+    const healthy = !unhealthy || (was && now - unhealthy.since < (this.#o.stepDownMs ?? this.#o.renewMs));
     try {
-      const claim = await this.#o.backend.claim(this.#o.holder, this.#now(), this.#o.ttlMs);
+      const claim = await this.#o.backend.claim(this.#o.holder, now, this.#o.ttlMs, healthy);
+      if (claim.acquired && !healthy && !this.#mine?.unhealthy)
+        this.#o.log.warn(
+          { holder: this.#o.holder, generation: claim.lease?.generation, problem },
+          'this replica steps down: its own engine is gone; it marks the lease for a healthy standby to take',
+        );
       this.#seen = claim.lease;
       this.#mine = claim.acquired ? claim.lease : undefined;
-      this.#lastResort = claim.acquired && (lastResort || (was && this.#lastResort));
-      if (claim.acquired && lastResort)
-        this.#o.log.warn(
-          { holder: this.#o.holder, problem },
-          `no healthy replica took the lease within ${this.#o.ttlMs} ms: this unhealthy replica leads meanwhile`,
-        );
     } catch (error) {
       this.#o.log.warn({ err: errorMessage(error), lease: this.#o.backend.description }, 'cannot claim the lease');
       // Keep what was granted: it lapses by itself at its expiry, and the fence checks the store.
@@ -166,35 +151,6 @@ export class Leadership {
       return errorMessage(error);
     } finally {
       clearTimeout(timer);
-    }
-  }
-
-  /** Gives the lease up because this replica cannot do a leader's work; a healthy standby takes it. */
-  async #stepDown(problem: string): Promise<void> {
-    const mine = this.#mine;
-    this.#mine = undefined;
-    this.#o.log.warn(
-      { holder: this.#o.holder, generation: mine?.generation, problem },
-      'this replica steps down: it cannot reach what a leader needs; a healthy standby takes over',
-    );
-    if (mine) {
-      try {
-        await this.#o.backend.release(mine.holder, mine.generation);
-        this.#seen = { ...mine, expiresAt: 0 };
-      } catch (error) {
-        // Not renewed from now on, it lapses at its expiry all the same.
-        this.#o.log.warn({ err: errorMessage(error), lease: this.#o.backend.description }, 'cannot release the lease');
-      }
-    }
-    this.#o.onChange?.(false);
-  }
-
-  /** Reads who holds the lease without claiming it (for the status of an unhealthy standby). */
-  async #look(): Promise<void> {
-    try {
-      this.#seen = await this.#o.backend.read();
-    } catch (error) {
-      this.#o.log.warn({ err: errorMessage(error), lease: this.#o.backend.description }, 'cannot read the lease');
     }
   }
 

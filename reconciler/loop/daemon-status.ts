@@ -71,7 +71,7 @@ export interface LeaseStatus {
   readonly generation: number | undefined;
   /** ISO time the lease expires. */
   readonly expiresAt: string | undefined;
-  /** Why this replica does not claim the lease (its own Docker Engine does not answer), when it does not. */
+  /** What is wrong with this replica's own endpoints (its Docker Engine does not answer): a healthy replica takes the lease over. */
   readonly unhealthy?: string;
 }
 
@@ -188,10 +188,11 @@ export class DaemonStatus {
     // A standby runs no pass: it is alive (/healthz) but not the one to send pushes to.
     if (lease?.role === 'standby') {
       const by = lease.leader ? `${lease.leader} holds the lease until ${lease.expiresAt}` : 'no leader yet';
-      const why = lease.unhealthy ? [`not claiming the lease: ${lease.unhealthy}`] : [];
+      const why = lease.unhealthy ? [`unhealthy: ${lease.unhealthy}`] : [];
       return { ready: false, role: 'standby', reasons: [`standby: ${by}`, ...why] };
     }
     const reasons: string[] = [];
+    if (lease?.unhealthy) reasons.push(`unhealthy (a healthy replica takes the lease over): ${lease.unhealthy}`);
     const young = (at: string | undefined) => at !== undefined && now.getTime() - Date.parse(at) <= maxAgeMs;
     if (!young(this.#data.lastFetchAt))
       reasons.push(`no successful fetch in the last ${Math.round(maxAgeMs / 1000)} s`);
