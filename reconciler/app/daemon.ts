@@ -93,6 +93,8 @@ export class Daemon {
               this.#publishLease();
               if (leader) this.loop.trigger('manual');
             },
+            // A standby's loop may be backing off after a failed pass: the status follows each claim.
+            onClaim: () => this.#publishLease(),
             // Read at each claim (the registry is made below): the endpoints only this replica has.
             health: () => localHealth(this.registry),
           })

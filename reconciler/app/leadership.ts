@@ -12,6 +12,8 @@ export interface LeadershipOptions {
   readonly log: Logger;
   /** Called when this replica becomes leader or stops being it. */
   readonly onChange?: (leader: boolean) => void;
+  /** Called after every claim (the view may have changed: who leads, until when, this replica's health). */
+  readonly onClaim?: () => void;
   /**
    * What this replica itself depends on and another replica may still have (its own Docker
    * Engine): resolves to a sentence saying what is wrong, or undefined when all is well. Run at
@@ -132,6 +134,7 @@ export class Leadership {
       );
       this.#o.onChange?.(is);
     }
+    this.#o.onClaim?.();
   }
 
   /** The health check's answer, bounded by `renewMs` (a check that hangs counts as failed). */
