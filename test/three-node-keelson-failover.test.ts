@@ -225,8 +225,10 @@ describe.skipIf(unavailable !== undefined)('keelson failover and drain on the th
     await waitFor(() => lastGood() === first && services()[`${ID}-web`], 'the leader to apply the first commit');
     const leader = lease();
     expect(leader?.generation).toBe(1);
-    const replicas = running(`${ID}-keelson`);
-    expect(replicas).toHaveLength(2);
+    const replicas = await waitFor(() => {
+      const r = running(`${ID}-keelson`);
+      return r.length === 2 && r;
+    }, 'both keelson replicas to run');
     expect(replicas).toContain(leader?.holder);
     const standby = replicas.find((n) => n !== leader?.holder);
     const leaderNode = nodeIndex(leader?.holder);
