@@ -33,7 +33,7 @@ describe('the Swarm provider’s local health', () => {
   it('passes on the test engine, through the provider the daemon builds', async () => {
     const made = swarmModule.create({ env: { DOCKER_HOST: testDockerHost() }, log: silentLogger });
     if ('unavailable' in made) throw new Error(made.unavailable);
-    await expect(made.localHealth?.()).resolves.toBeUndefined();
+    await expect(made.localHealth?.(3_000)).resolves.toBeUndefined();
   });
 
   it('fails when the engine’s socket is gone', async () => {

@@ -71,7 +71,7 @@ export function createSwarmProvider(options: SwarmProviderOptions = {}): SwarmPr
     },
     // Each replica talks to the engine of the node it runs on: when that engine is gone (its
     // dockerd killed, the container left running under containerd), another replica's is not.
-    localHealth: () => client.localHealth(),
+    localHealth: (timeoutMs) => client.localHealth(timeoutMs),
   };
 }
 

@@ -96,7 +96,7 @@ export class Daemon {
             // A standby's loop may be backing off after a failed pass: the status follows each claim.
             onClaim: () => this.#publishLease(),
             // Read at each claim (the registry is made below): the endpoints only this replica has.
-            health: () => localHealth(this.registry),
+            health: (timeoutMs) => localHealth(this.registry, timeoutMs),
           })
         : undefined;
     // Every state write of a replica passes the fence: one that lost the lease writes nothing.
@@ -259,12 +259,12 @@ export class Daemon {
  * Swarm provider's own Docker Engine), or undefined when they all answer. Cloud APIs are not
  * asked: every replica reaches them alike, so a standby would be no better off.
  */
-async function localHealth(registry: ProviderRegistry | undefined): Promise<string | undefined> {
+async function localHealth(registry: ProviderRegistry | undefined, timeoutMs: number): Promise<string | undefined> {
   const problems: string[] = [];
   await Promise.all(
     (registry?.providers() ?? []).map(async (p) => {
       try {
-        await p.localHealth?.();
+        await p.localHealth?.(timeoutMs);
       } catch (error) {
         problems.push(`${p.name}: ${errorMessage(error)}`);
       }
