@@ -283,14 +283,17 @@ describe.skipIf(unavailable !== undefined)('keelson failover and drain on the th
     const third = push({ 'desired-state/web3.yaml': service(`${ID}-web3`) });
     await waitFor(() => lastGood() === third && services()[`${ID}-web3`], 'the new leader to converge a third commit');
     expect(lease()).toMatchObject({ holder: standby, generation: 2 });
-    // Whatever keelson runs on the restarted node (its old container, if its engine kept it, or a
-    // replica placed there since) is a standby.
-    const onOld = docker(['ps', '-q', '--filter', `name=${ID}-keelson`], leaderNode).trim();
-    console.log(
-      `after the restart of ${leader?.holder}'s engine: ${onOld ? 'a keelson container runs there' : 'no keelson container runs there (its engine stopped the old one)'}; ` +
-        `replicas run on ${running(`${ID}-keelson`).join(', ')}`,
-    );
-    if (onOld) await waitFor(() => readyz(leaderNode).role === 'standby', 'the old leader’s node to run a standby');
+    // The restarted engine stops the old leader's container (no live-restore: dockerd kills the
+    // containers it finds running when it starts), and Swarm runs the lost replica again: keelson is
+    // back to two replicas, the new one a standby, and the lease stays where it is.
+    const again = await waitFor(() => {
+      const r = running(`${ID}-keelson`);
+      return r.length === 2 && r;
+    }, 'keelson to be back to two replicas');
+    for (const node of again.filter((n) => n !== standby))
+      await waitFor(() => readyz(nodeIndex(node)).role === 'standby', `the replica on ${node} to be a standby`);
+    console.log(`after the restart of ${leader?.holder}'s engine, replicas run on ${again.join(', ')}`);
+    expect(lease()).toMatchObject({ holder: standby, generation: 2 });
     expect(after[`${ID}-web`]).toEqual(services()[`${ID}-web`]);
   }, 600_000);
 
