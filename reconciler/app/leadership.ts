@@ -18,9 +18,9 @@ export interface LeadershipOptions {
    * What this replica itself depends on and another replica may still have (its own Docker
    * Engine): resolves to a sentence saying what is wrong, or undefined when all is well. Run at
    * every claim with three quarters of `renewMs` (at most 3 s) to answer in; one that takes longer
-   * than `renewMs` counts as failed. While it fails this
-   * replica claims as unhealthy (a healthy replica may take its lease at once), and never takes
-   * the lease from a healthy holder; a leader claims so once it has failed for `stepDownMs`.
+   * than `renewMs` counts as failed. While it fails this replica claims as unhealthy (a healthy
+   * replica may take its lease at once) and never takes the lease from a healthy holder; a leader
+   * claims so once it has failed for `stepDownMs`.
    */
   readonly health?: (timeoutMs: number) => Promise<string | undefined>;
   /** How long the health check may keep failing before the leader yields the lease (default `renewMs`). */
@@ -53,8 +53,7 @@ export class LeaseLostError extends Error {}
  * once. A leader rides out failures shorter than `stepDownMs` (a renewal period by default: it
  * steps down at the second failed check in a row), so a standby whose engine works takes over at
  * its next claim; alone, the unhealthy leader keeps leading (its other providers carry on). Only
- * the leader runs passes,
- * and `check()` (the fence, run before every state write) confirms in the store that the lease is
+ * the leader runs passes, and `check()` (the fence, run before every state write) confirms in the store that the lease is
  * still this replica's, with the same generation and enough time left to finish the write.
  */
 export class Leadership {
@@ -119,7 +118,9 @@ export class Leadership {
       if (claim.acquired && !healthy && !this.#mine?.unhealthy)
         this.#o.log.warn(
           { holder: this.#o.holder, generation: claim.lease?.generation, problem },
-          'this replica steps down: its own engine is gone; it marks the lease for a healthy standby to take',
+          was
+            ? 'this replica steps down: its own engine is gone; it marks the lease for a healthy standby to take'
+            : 'this unhealthy replica took a free lease, marked: any healthy replica takes it over',
         );
       this.#seen = claim.lease;
       this.#mine = claim.acquired ? claim.lease : undefined;
