@@ -203,6 +203,8 @@ describe('two replicas on one state file', () => {
       unhealthy: expect.stringContaining('is gone'),
     });
     expect(await metric(ports.one, 'keelson_leader')).toBe(0);
+    expect(await metric(ports.one, 'keelson_replica_unhealthy')).toBe(1);
+    expect(await metric(ports.two, 'keelson_replica_unhealthy')).toBe(0);
 
     // Its engine back, the old leader is a healthy standby; the lease stays where it is.
     writeFileSync(engine('one'), '');
@@ -212,5 +214,6 @@ describe('two replicas on one state file', () => {
     }, 'the old leader to be a healthy standby');
     expect(JSON.parse(readFileSync(`${statePath}.lease`, 'utf8'))).toMatchObject({ holder: 'two', generation: 2 });
     expect(await metric(ports.two, 'keelson_leader')).toBe(1);
+    expect(await metric(ports.one, 'keelson_replica_unhealthy')).toBe(0);
   }, 240_000);
 });

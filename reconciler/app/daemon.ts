@@ -222,6 +222,7 @@ export class Daemon {
     if (!was || JSON.stringify(was) !== JSON.stringify(lease)) this.status.update({ lease });
     this.metrics.leader.set(v.role === 'leader' ? 1 : 0);
     this.metrics.leaseExpiry.set(v.expiresAt !== undefined ? v.expiresAt / 1000 : 0);
+    this.metrics.unhealthy.set(v.unhealthy !== undefined ? 1 : 0);
   }
 
   trigger(reason: TriggerReason): void {
