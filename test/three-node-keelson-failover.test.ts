@@ -5,12 +5,15 @@
  *
  * 1. kill -9 of the leader's node ENGINE (its dockerd; the keelson container keeps running under
  *    containerd and could go on renewing the lease): the leader finds its engine gone and marks
- *    its lease as unhealthy, the standby takes it over and converges a new commit, nothing is applied twice (same
- *    service ids and versions, one create event each). The engine restarted, the old leader does
- *    not take the lease back.
+ *    its lease as unhealthy, the standby takes it over and converges a new commit, nothing is
+ *    applied twice (same service ids and versions, one create event each). The engine restarted
+ *    (it stops the old container; Swarm runs the replica again), keelson is back to two replicas,
+ *    the new one a standby, and the lease stays with the new leader.
  * 2. A node drained through Git (`swarm.Node` with `availability: drain`): the services on it move
  *    to the other nodes, the keelson replica on it moves to the third node, and keelson converges a
  *    later commit.
+ *
+ * Each step prints what it measured (how long the takeover took).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
