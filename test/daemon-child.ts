@@ -10,6 +10,7 @@ process.exitCode = await serveCommand(process.argv.slice(2), {
     fileCloudModule(cloud, {
       createDelayMs: Number(process.env.FILE_CLOUD_CREATE_DELAY_MS ?? 0),
       ...(process.env.FILE_CLOUD_HOLD ? { hold: process.env.FILE_CLOUD_HOLD } : {}),
+      ...(process.env.FILE_CLOUD_ENGINE ? { engine: process.env.FILE_CLOUD_ENGINE } : {}),
     }),
   ],
   env: {},

@@ -132,8 +132,13 @@ export function heldMarker(path: string): string {
  * `hold` (`<point>:<name>`, e.g. `after-create:b`): when the handler reaches that point for that
  * service, it writes `heldMarker(path)` and never goes on, so a test kills the daemon at a known
  * state rather than after a guessed duration.
+ * `engine`: a file standing for this replica's own endpoint (like the Swarm provider's local
+ * Docker Engine): while it does not exist, the provider's `localHealth` fails.
  */
-export function fileCloudModule(path: string, options: { createDelayMs?: number; hold?: string } = {}): ProviderModule {
+export function fileCloudModule(
+  path: string,
+  options: { createDelayMs?: number; hold?: string; engine?: string } = {},
+): ProviderModule {
   const at = async (point: HoldPoint, name: string): Promise<void> => {
     if (options.hold !== `${point}:${name}`) return;
     writeFileSync(heldMarker(path), `${point}:${name}`);
@@ -242,6 +247,7 @@ export function fileCloudModule(path: string, options: { createDelayMs?: number;
       await at('after-delete', leftoverOwner(live.name));
     },
   };
+  const engine = options.engine;
   const provider: Provider = {
     name: 'file',
     kinds: [
@@ -249,6 +255,14 @@ export function fileCloudModule(path: string, options: { createDelayMs?: number;
       { schema: fileAddressSchema, handler: addresses },
     ],
     concurrency: 2,
+    // This replica's own endpoint (as the Swarm provider's local engine is): gone while the file is.
+    ...(engine
+      ? {
+          localHealth: async () => {
+            if (!existsSync(engine)) throw new Error(`cannot reach this replica's engine: ${engine} is gone`);
+          },
+        }
+      : {}),
   };
   return { name: 'file', schemas: [fileServiceSchema, fileAddressSchema], create: () => provider };
 }

@@ -170,6 +170,15 @@ export interface Provider {
   readonly concurrency: number;
   /** Checks that the provider can be reached; throws a `KeelsonError` (UNAVAILABLE) if not. */
   connect?(ctx: HandlerContext): Promise<void>;
+  /**
+   * Only for a provider whose endpoint belongs to this replica alone (the Swarm provider's local
+   * Docker Engine), not for a cloud API that every replica reaches alike: throws when that endpoint
+   * does not answer. The leader lease consults it: a leader whose own endpoint is gone steps down,
+   * and a replica in that state does not claim the lease, because a replica on another node may
+   * still reach its own. Should settle within `timeoutMs` (the caller counts a later answer as a
+   * failure).
+   */
+  localHealth?(timeoutMs: number): Promise<void>;
   /** Remaining rate budget, for metrics; undefined when the vendor does not say. */
   rateBudget?(): { remaining: number; limit: number } | undefined;
   close?(): Promise<void>;

@@ -76,6 +76,9 @@ export function createSwarmProvider(options: SwarmProviderOptions = {}): SwarmPr
     async connect(_ctx: HandlerContext) {
       await client.ping();
     },
+    // Each replica talks to the engine of the node it runs on: when that engine is gone (its
+    // dockerd killed, the container left running under containerd), another replica's is not.
+    localHealth: (timeoutMs) => client.localHealth(timeoutMs),
   };
 }
 

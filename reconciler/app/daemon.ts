@@ -93,6 +93,10 @@ export class Daemon {
               this.#publishLease();
               if (leader) this.loop.trigger('manual');
             },
+            // A standby's loop may be backing off after a failed pass: the status follows each claim.
+            onClaim: () => this.#publishLease(),
+            // Read at each claim (the registry is made below): the endpoints only this replica has.
+            health: (timeoutMs) => localHealth(this.registry, timeoutMs),
           })
         : undefined;
     // Every state write of a replica passes the fence: one that lost the lease writes nothing.
@@ -213,11 +217,13 @@ export class Daemon {
       leader: v.leader,
       generation: v.generation,
       expiresAt: v.expiresAt !== undefined ? new Date(v.expiresAt).toISOString() : undefined,
+      ...(v.unhealthy !== undefined ? { unhealthy: v.unhealthy } : {}),
     };
     const was = this.status.data.lease;
     if (!was || JSON.stringify(was) !== JSON.stringify(lease)) this.status.update({ lease });
     this.metrics.leader.set(v.role === 'leader' ? 1 : 0);
     this.metrics.leaseExpiry.set(v.expiresAt !== undefined ? v.expiresAt / 1000 : 0);
+    this.metrics.unhealthy.set(v.unhealthy !== undefined ? 1 : 0);
   }
 
   trigger(reason: TriggerReason): void {
@@ -248,6 +254,25 @@ export class Daemon {
     for (const p of this.registry?.providers() ?? []) await p.close?.();
     this.#log.info({}, 'stopped');
   }
+}
+
+/**
+ * What is wrong with the endpoints that belong to this replica alone (`Provider.localHealth`: the
+ * Swarm provider's own Docker Engine), or undefined when they all answer. Cloud APIs are not
+ * asked: every replica reaches them alike, so a standby would be no better off.
+ */
+async function localHealth(registry: ProviderRegistry | undefined, timeoutMs: number): Promise<string | undefined> {
+  const problems: string[] = [];
+  await Promise.all(
+    (registry?.providers() ?? []).map(async (p) => {
+      try {
+        await p.localHealth?.(timeoutMs);
+      } catch (error) {
+        problems.push(`${p.name}: ${errorMessage(error)}`);
+      }
+    }),
+  );
+  return problems.length > 0 ? problems.sort().join('; ') : undefined;
 }
 
 function makeStore(config: DaemonConfig): { store: StateStore; lease: LeaseBackend } {

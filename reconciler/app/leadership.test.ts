@@ -1,7 +1,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { silentLogger } from '../../providers/sdk/testing.ts';
 import { FileLease } from '../state/file-lease.ts';
 import { FileStateStore } from '../state/file-store.ts';
@@ -40,6 +40,11 @@ describe('the claim rule', () => {
     expect(nextLease(a1.lease, 'b', TTL, TTL).lease).toEqual({ holder: 'b', generation: 2, expiresAt: 2 * TTL });
     // The holder itself coming back after its lease lapsed gets a new generation: its old pass is fenced off.
     expect(nextLease(a1.lease, 'a', TTL + 1, TTL).lease?.generation).toBe(2);
+    // An unhealthy holder's lease is marked; a healthy claimant takes it before its expiry, an unhealthy one does not.
+    const sick = nextLease(a1.lease, 'a', 5_000, TTL, false);
+    expect(sick.lease).toEqual({ holder: 'a', generation: 1, expiresAt: 20_000, unhealthy: true });
+    expect(nextLease(sick.lease, 'b', 6_000, TTL, false)).toMatchObject({ acquired: false, lease: sick.lease });
+    expect(nextLease(sick.lease, 'b', 6_000, TTL).lease).toEqual({ holder: 'b', generation: 2, expiresAt: 21_000 });
   });
 });
 
@@ -126,5 +131,159 @@ describe('leadership on the file store', () => {
     await expect(new FileLease(join(dir, 'state.json')).read()).rejects.toThrow(
       /state\.json\.lease is damaged.*remove it/,
     );
+  });
+});
+
+describe('a replica whose own engine is gone', () => {
+  /** A replica with a health check the test turns on and off (its own Docker Engine). */
+  function checked(holder: string): { r: Leadership; engine: { down: string | undefined }; changes: boolean[] } {
+    const engine: { down: string | undefined } = { down: undefined };
+    const changes: boolean[] = [];
+    const r = new Leadership({
+      backend: new FileLease(join(dir, 'state.json')),
+      holder,
+      ttlMs: TTL,
+      renewMs: RENEW,
+      now: () => clock,
+      log: silentLogger,
+      health: async () => engine.down,
+      onChange: (leader) => changes.push(leader),
+    });
+    return { r, engine, changes };
+  }
+  const lease = () => JSON.parse(readFileSync(join(dir, 'state.json.lease'), 'utf8'));
+  /** One renewal period later, the given replicas claim in the given order. */
+  const round = async (...rs: Leadership[]) => {
+    clock += RENEW;
+    for (const r of rs) await r.tick();
+  };
+  const GONE = 'swarm: cannot reach the Docker Engine: connect ECONNREFUSED';
+
+  it('the leader rides out one failed check, yields at the second, and the standby takes over at its next claim', async () => {
+    const a = checked('a');
+    const b = checked('b');
+    await a.r.tick();
+    await b.r.tick();
+    expect([a.r.isLeader, b.r.isLeader]).toEqual([true, false]);
+
+    a.engine.down = GONE;
+    await round(a.r, b.r); // first failed check: renewed as usual, b waits
+    expect([a.r.isLeader, b.r.isLeader]).toEqual([true, false]);
+    expect(lease()).toEqual({ holder: 'a', generation: 1, expiresAt: clock + TTL });
+    expect(a.r.view.unhealthy).toBe(GONE);
+
+    clock += RENEW; // second failed check, a renewal period later: a marks its lease
+    await a.r.tick();
+    expect(lease()).toEqual({ holder: 'a', generation: 1, expiresAt: clock + TTL, unhealthy: true });
+    await b.r.tick(); // the standby's next claim, in the same period, takes it long before its expiry
+    expect(b.r.view).toMatchObject({ role: 'leader', leader: 'b', generation: 2 });
+    expect(lease()).toEqual({ holder: 'b', generation: 2, expiresAt: clock + TTL });
+    // a's writes are fenced from now on; its next claim makes it a standby.
+    await expect(a.r.check()).rejects.toBeInstanceOf(LeaseLostError);
+    await a.r.tick();
+    expect(a.r.view).toMatchObject({ role: 'standby', leader: 'b', unhealthy: GONE });
+    expect(a.changes).toEqual([true, false]);
+
+    // While its engine is gone a never takes the lease back, however long it waits.
+    for (let i = 0; i < 10; i++) await round(b.r, a.r);
+    expect([a.r.isLeader, b.r.isLeader]).toEqual([false, true]);
+    // Its engine answers again: a healthy standby; the lease stays with b.
+    a.engine.down = undefined;
+    await round(b.r, a.r);
+    expect(a.r.view).toMatchObject({ role: 'standby', leader: 'b', unhealthy: undefined });
+    expect(lease()).toEqual({ holder: 'b', generation: 2, expiresAt: clock + TTL });
+  });
+
+  it('does not step down for failures that heal before the next check', async () => {
+    const a = checked('a');
+    const b = checked('b');
+    await a.r.tick();
+    for (let i = 0; i < 6; i++) {
+      a.engine.down = i % 2 === 0 ? 'swarm: no answer within 3000 ms' : undefined;
+      await round(a.r, b.r);
+      expect([a.r.isLeader, b.r.isLeader]).toEqual([true, false]);
+    }
+    expect(lease()).toEqual({ holder: 'a', generation: 1, expiresAt: clock + TTL });
+  });
+
+  it('an unhealthy standby never takes the lease from a healthy leader, even one marked by a blip', async () => {
+    const a = checked('a');
+    const b = checked('b');
+    const c = checked('c');
+    await a.r.tick();
+    b.engine.down = 'swarm: no answer within 5000 ms';
+    for (let i = 0; i < 5; i++) await round(a.r, b.r);
+    expect([a.r.isLeader, b.r.isLeader]).toEqual([true, false]);
+    // a dies: its lease expires. Unhealthy b may take a free lease, marked ...
+    clock += TTL;
+    await b.r.tick();
+    expect(lease()).toMatchObject({ holder: 'b', generation: 2, unhealthy: true });
+    // ... and healthy c takes it from b at its next claim.
+    await c.r.tick();
+    expect(c.r.view).toMatchObject({ role: 'leader', generation: 3 });
+    await b.r.tick();
+    expect(b.r.isLeader).toBe(false);
+  });
+
+  it('alone and unhealthy, it keeps leading (its other providers carry on) and clears the mark when healthy again', async () => {
+    const a = checked('a');
+    await a.r.tick();
+    a.engine.down = GONE;
+    for (let i = 0; i < 10; i++) await round(a.r);
+    expect(a.r.isLeader).toBe(true);
+    expect(a.changes).toEqual([true]);
+    expect(lease()).toEqual({ holder: 'a', generation: 1, expiresAt: clock + TTL, unhealthy: true });
+    a.engine.down = undefined;
+    await round(a.r);
+    expect(lease()).toEqual({ holder: 'a', generation: 1, expiresAt: clock + TTL });
+    expect(a.r.view.unhealthy).toBeUndefined();
+  });
+
+  it('two replicas with their engines gone at once (a cluster-wide blip): the leader keeps the lease', async () => {
+    const a = checked('a');
+    const b = checked('b');
+    await a.r.tick();
+    a.engine.down = GONE;
+    b.engine.down = GONE;
+    for (let i = 0; i < 5; i++) await round(a.r, b.r);
+    expect([a.r.isLeader, b.r.isLeader]).toEqual([true, false]);
+    b.engine.down = undefined; // b recovers first: it takes over from a, which is still unhealthy
+    await round(a.r, b.r);
+    expect([b.r.isLeader, lease().generation]).toEqual([true, 2]);
+  });
+
+  it('counts a health check that never answers as failed', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const changes: boolean[] = [];
+      let hang = false;
+      const a = new Leadership({
+        backend: new FileLease(join(dir, 'state.json')),
+        holder: 'a',
+        ttlMs: TTL,
+        renewMs: RENEW,
+        now: () => clock,
+        log: silentLogger,
+        health: () => (hang ? new Promise<undefined>(() => undefined) : Promise.resolve(undefined)),
+        onChange: (leader) => changes.push(leader),
+      });
+      await a.tick();
+      hang = true;
+      for (let i = 0; i < 2; i++) {
+        clock += RENEW;
+        const tick = a.tick();
+        await vi.advanceTimersByTimeAsync(RENEW);
+        await tick;
+      }
+      // Still the leader (alone), but its lease is marked for any healthy replica to take.
+      expect(a.view).toMatchObject({
+        role: 'leader',
+        unhealthy: `the health check gave no answer within ${RENEW} ms`,
+      });
+      expect(JSON.parse(readFileSync(join(dir, 'state.json.lease'), 'utf8')).unhealthy).toBe(true);
+      expect(changes).toEqual([true]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

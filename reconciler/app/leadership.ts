@@ -12,6 +12,19 @@ export interface LeadershipOptions {
   readonly log: Logger;
   /** Called when this replica becomes leader or stops being it. */
   readonly onChange?: (leader: boolean) => void;
+  /** Called after every claim (the view may have changed: who leads, until when, this replica's health). */
+  readonly onClaim?: () => void;
+  /**
+   * What this replica itself depends on and another replica may still have (its own Docker
+   * Engine): resolves to a sentence saying what is wrong, or undefined when all is well. Run at
+   * every claim with three quarters of `renewMs` (at most 3 s) to answer in; one that takes longer
+   * than `renewMs` counts as failed. While it fails this replica claims as unhealthy (a healthy
+   * replica may take its lease at once) and never takes the lease from a healthy holder; a leader
+   * claims so once it has failed for `stepDownMs`.
+   */
+  readonly health?: (timeoutMs: number) => Promise<string | undefined>;
+  /** How long the health check may keep failing before the leader yields the lease (default `renewMs`). */
+  readonly stepDownMs?: number;
 }
 
 export interface LeadershipView {
@@ -24,6 +37,8 @@ export interface LeadershipView {
   readonly expiresAt: number | undefined;
   readonly ttlMs: number;
   readonly renewMs: number;
+  /** What the health check last said is wrong with this replica (undefined: nothing). */
+  readonly unhealthy: string | undefined;
 }
 
 /** Raised by the fencing check: this replica no longer holds the lease it was granted. */
@@ -32,8 +47,13 @@ export class LeaseLostError extends Error {}
 /**
  * One leader at a time among replicas sharing a state store. Every `renewMs` (`start()`), or on
  * `tick()`, the replica claims the lease: the leader renews it, a standby takes it once it has
- * expired (a leader that died is replaced within `ttlMs + renewMs`). Only the leader runs passes,
- * and `check()` (the fence, run before every state write) confirms in the store that the lease is
+ * expired (a leader that died is replaced within `ttlMs + renewMs`). Before each claim the replica
+ * runs its health check (`health`: its own Docker Engine answers). An unhealthy replica claims as
+ * such: the lease it holds is marked `unhealthy`, and any healthy replica takes a marked lease at
+ * once. A leader rides out failures shorter than `stepDownMs` (a renewal period by default: it
+ * steps down at the second failed check in a row), so a standby whose engine works takes over at
+ * its next claim; alone, the unhealthy leader keeps leading (its other providers carry on). Only
+ * the leader runs passes, and `check()` (the fence, run before every state write) confirms in the store that the lease is
  * still this replica's, with the same generation and enough time left to finish the write.
  */
 export class Leadership {
@@ -43,6 +63,8 @@ export class Leadership {
   #seen: LeaseRecord | undefined;
   #timer: NodeJS.Timeout | undefined;
   #ticking: Promise<void> | undefined;
+  /** What the health check says is wrong, and since when (this replica's clock). */
+  #unhealthy: { readonly problem: string; readonly since: number } | undefined;
 
   constructor(options: LeadershipOptions) {
     this.#o = options;
@@ -64,6 +86,7 @@ export class Leadership {
       expiresAt: seen?.expiresAt,
       ttlMs: this.#o.ttlMs,
       renewMs: this.#o.renewMs,
+      unhealthy: this.#unhealthy?.problem,
     };
   }
 
@@ -77,8 +100,28 @@ export class Leadership {
 
   async #claim(): Promise<void> {
     const was = this.isLeader;
+    const problem = await this.#health();
+    const now = this.#now();
+    if (problem === undefined) {
+      if (this.#unhealthy) this.#o.log.info({ holder: this.#o.holder }, 'this replica is healthy again');
+      this.#unhealthy = undefined;
+    } else {
+      if (!this.#unhealthy) this.#o.log.warn({ holder: this.#o.holder, problem }, 'this replica is unhealthy');
+      this.#unhealthy = { problem, since: this.#unhealthy?.since ?? now };
+    }
+    // A leader rides out a short failure (one slow answer under load); after `stepDownMs` it
+    // claims as unhealthy, which marks its lease so that a healthy standby takes it at once.
+    const unhealthy = this.#unhealthy;
+    const healthy = !unhealthy || (was && now - unhealthy.since < (this.#o.stepDownMs ?? this.#o.renewMs));
     try {
-      const claim = await this.#o.backend.claim(this.#o.holder, this.#now(), this.#o.ttlMs);
+      const claim = await this.#o.backend.claim(this.#o.holder, now, this.#o.ttlMs, healthy);
+      if (claim.acquired && !healthy && !this.#mine?.unhealthy)
+        this.#o.log.warn(
+          { holder: this.#o.holder, generation: claim.lease?.generation, problem },
+          was
+            ? 'this replica steps down: its own engine is gone; it marks the lease for a healthy standby to take'
+            : 'this unhealthy replica took a free lease, marked: any healthy replica takes it over',
+        );
       this.#seen = claim.lease;
       this.#mine = claim.acquired ? claim.lease : undefined;
     } catch (error) {
@@ -92,6 +135,27 @@ export class Leadership {
         is ? 'this replica is the leader' : 'this replica is a standby',
       );
       this.#o.onChange?.(is);
+    }
+    this.#o.onClaim?.();
+  }
+
+  /** The health check's answer, bounded by `renewMs` (a check that hangs counts as failed). */
+  async #health(): Promise<string | undefined> {
+    const check = this.#o.health;
+    if (!check) return undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<string>((resolve) => {
+      timer = setTimeout(
+        () => resolve(`the health check gave no answer within ${this.#o.renewMs} ms`),
+        this.#o.renewMs,
+      );
+    });
+    try {
+      return await Promise.race([check(Math.min(3_000, (this.#o.renewMs * 3) / 4)), late]);
+    } catch (error) {
+      return errorMessage(error);
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -78,6 +78,8 @@ export interface LeaseStatus {
   readonly generation: number | undefined;
   /** ISO time the lease expires. */
   readonly expiresAt: string | undefined;
+  /** What is wrong with this replica's own endpoints (its Docker Engine does not answer): a healthy replica takes the lease over. */
+  readonly unhealthy?: string;
 }
 
 export interface RefusedRevision {
@@ -194,9 +196,11 @@ export class DaemonStatus {
     // A standby runs no pass: it is alive (/healthz) but not the one to send pushes to.
     if (lease?.role === 'standby') {
       const by = lease.leader ? `${lease.leader} holds the lease until ${lease.expiresAt}` : 'no leader yet';
-      return { ready: false, role: 'standby', reasons: [`standby: ${by}`] };
+      const why = lease.unhealthy ? [`unhealthy: ${lease.unhealthy}`] : [];
+      return { ready: false, role: 'standby', reasons: [`standby: ${by}`, ...why] };
     }
     const reasons: string[] = [];
+    if (lease?.unhealthy) reasons.push(`unhealthy (a healthy replica takes the lease over): ${lease.unhealthy}`);
     const young = (at: string | undefined) => at !== undefined && now.getTime() - Date.parse(at) <= maxAgeMs;
     if (!young(this.#data.lastFetchAt))
       reasons.push(`no successful fetch in the last ${Math.round(maxAgeMs / 1000)} s`);

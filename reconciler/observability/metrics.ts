@@ -27,6 +27,7 @@ export class KeelsonMetrics {
   readonly stalled: Gauge;
   readonly leader: Gauge;
   readonly leaseExpiry: Gauge;
+  readonly unhealthy: Gauge;
   readonly diagnostics: Gauge<'severity'>;
   readonly desired: Gauge<'provider' | 'kind'>;
   readonly drifted: Gauge<'provider' | 'kind'>;
@@ -79,6 +80,11 @@ export class KeelsonMetrics {
     this.leaseExpiry = new Gauge({
       name: 'keelson_lease_expiry_seconds',
       help: 'Unix time the leader lease, as this replica last saw it, expires (0: no lease)',
+      registers,
+    });
+    this.unhealthy = new Gauge({
+      name: 'keelson_replica_unhealthy',
+      help: "1 while this replica's own endpoints (its Docker Engine) fail their health check: a healthy replica takes the lease over",
       registers,
     });
     this.diagnostics = new Gauge({

@@ -41,9 +41,9 @@ export class FileLease implements LeaseBackend {
     }
   }
 
-  claim(holder: string, now: number, ttlMs: number): Promise<LeaseClaim> {
+  claim(holder: string, now: number, ttlMs: number, healthy = true): Promise<LeaseClaim> {
     return this.#locked(async () => {
-      const next = nextLease(await this.read(), holder, now, ttlMs);
+      const next = nextLease(await this.read(), holder, now, ttlMs, healthy);
       if (next.changed && next.lease) await this.#write(next.lease);
       return { acquired: next.acquired, lease: next.lease };
     });

@@ -56,6 +56,23 @@ describe('FirestoreLease against @firestore-emulator/server', () => {
     expect(await b.read()).toEqual({ holder: 'a', generation: 3, expiresAt: 37_000 });
   });
 
+  it('keeps the unhealthy mark of a holder whose engine is gone, and lets a healthy claimant take that lease at once', async () => {
+    const [a, b] = [lease('o3'), lease('o3')];
+    await a.claim('a', 1_000, 15_000);
+    expect((await a.claim('a', 6_000, 15_000, false)).lease).toEqual({
+      holder: 'a',
+      generation: 1,
+      expiresAt: 21_000,
+      unhealthy: true,
+    });
+    expect(await b.claim('b', 7_000, 15_000, false)).toMatchObject({ acquired: false, lease: { holder: 'a' } });
+    expect(await b.claim('b', 7_000, 15_000)).toEqual({
+      acquired: true,
+      lease: { holder: 'b', generation: 2, expiresAt: 22_000 },
+    });
+    expect(await a.read()).toEqual({ holder: 'b', generation: 2, expiresAt: 22_000 });
+  });
+
   // This emulator does not isolate transactions (it hands out a dummy transaction id), so only the
   // first claim's race is tested here: the lease document is created with a must-not-exist
   // precondition, which it does enforce. Races on later claims rely on Firestore's transactions.

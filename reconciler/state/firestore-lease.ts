@@ -3,7 +3,7 @@ import { type LeaseBackend, type LeaseClaim, type LeaseRecord, nextLease, parseL
 
 /**
  * The Firestore store's lease: the document `<collection>/<owner>.lease` (holder, generation,
- * expiresAt), read and changed in one transaction, so two replicas claiming at once cannot both
+ * expiresAt, unhealthy), read and changed in one transaction, so two replicas claiming at once cannot both
  * win (Firestore retries the loser's transaction, which then sees the winner's lease).
  */
 export class FirestoreLease implements LeaseBackend {
@@ -30,16 +30,19 @@ export class FirestoreLease implements LeaseBackend {
     return snap.exists ? parseLease(snap.data(), this.description) : undefined;
   }
 
-  claim(holder: string, now: number, ttlMs: number): Promise<LeaseClaim> {
+  claim(holder: string, now: number, ttlMs: number, healthy = true): Promise<LeaseClaim> {
     return this.#db.runTransaction(async (tx) => {
       const snap = await tx.get(this.#doc());
       const current = snap.exists ? parseLease(snap.data(), this.description) : undefined;
-      const next = nextLease(current, holder, now, ttlMs);
+      const next = nextLease(current, holder, now, ttlMs, healthy);
       // The first lease is created with an "must not exist" precondition, so two first claims
       // cannot both win even where transactions are not isolated (the emulator's are not).
       if (next.changed && next.lease) {
-        if (snap.exists) tx.set(this.#doc(), { ...next.lease });
-        else tx.create(this.#doc(), { ...next.lease });
+        // `unhealthy` always written, false too: a set must clear the mark wherever set merges
+        // fields (the emulator the tests use does, inside transactions).
+        const doc = { ...next.lease, unhealthy: next.lease.unhealthy === true };
+        if (snap.exists) tx.set(this.#doc(), doc);
+        else tx.create(this.#doc(), doc);
       }
       return { acquired: next.acquired, lease: next.lease };
     });

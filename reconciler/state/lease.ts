@@ -12,6 +12,11 @@ export interface LeaseRecord {
   readonly generation: number;
   /** Unix time in milliseconds. */
   readonly expiresAt: number;
+  /**
+   * Set by a holder whose own health check fails (its Docker Engine is gone): any healthy replica
+   * may take the lease at once, without waiting for the expiry.
+   */
+  readonly unhealthy?: boolean;
 }
 
 export interface LeaseClaim {
@@ -24,10 +29,12 @@ export interface LeaseClaim {
 /** Where the lease lives. */
 export interface LeaseBackend {
   /**
-   * Takes or renews the lease for `holder` when it is free, expired or already `holder`'s; it then
-   * expires at `now + ttlMs`. Atomic with respect to every other claim on the same backend.
+   * Takes or renews the lease for `holder` when it is free, expired or already `holder`'s (or, for
+   * a `healthy` claimant, held by an unhealthy replica); it then expires at `now + ttlMs`, marked
+   * `unhealthy` when the claimant is not healthy. Atomic with respect to every other claim on the
+   * same backend.
    */
-  claim(holder: string, now: number, ttlMs: number): Promise<LeaseClaim>;
+  claim(holder: string, now: number, ttlMs: number, healthy?: boolean): Promise<LeaseClaim>;
   read(): Promise<LeaseRecord | undefined>;
   /** Gives the lease up at once (shutdown), when `holder` still holds `generation`. */
   release(holder: string, generation: number): Promise<void>;
@@ -41,12 +48,15 @@ export function nextLease(
   holder: string,
   now: number,
   ttlMs: number,
+  healthy = true,
 ): LeaseClaim & { readonly changed: boolean } {
-  if (current && current.holder !== holder && current.expiresAt > now)
+  // A healthy replica takes a lease whose holder said it is unhealthy; nobody else takes a live one.
+  if (current && current.holder !== holder && current.expiresAt > now && !(current.unhealthy && healthy))
     return { acquired: false, lease: current, changed: false };
   const keeps = current !== undefined && current.holder === holder && current.expiresAt > now;
   const generation = keeps ? current.generation : (current?.generation ?? 0) + 1;
-  return { acquired: true, lease: { holder, generation, expiresAt: now + ttlMs }, changed: true };
+  const lease = { holder, generation, expiresAt: now + ttlMs, ...(healthy ? {} : { unhealthy: true }) };
+  return { acquired: true, lease, changed: true };
 }
 
 /** Checks a lease read back from a store (file or document) and names what is wrong. */
@@ -57,11 +67,17 @@ export function parseLease(value: unknown, where: string): LeaseRecord | undefin
     typeof v !== 'object' ||
     typeof v.holder !== 'string' ||
     typeof v.generation !== 'number' ||
-    typeof v.expiresAt !== 'number'
+    typeof v.expiresAt !== 'number' ||
+    (v.unhealthy !== undefined && typeof v.unhealthy !== 'boolean')
   ) {
     throw new Error(
       `lease ${where} is damaged (expected holder, generation and expiresAt); remove it and the replicas elect a leader again`,
     );
   }
-  return { holder: v.holder, generation: v.generation, expiresAt: v.expiresAt };
+  return {
+    holder: v.holder,
+    generation: v.generation,
+    expiresAt: v.expiresAt,
+    ...(v.unhealthy === true ? { unhealthy: true } : {}),
+  };
 }

@@ -164,6 +164,42 @@ export class SwarmClient {
     }
   }
 
+  /**
+   * Whether this engine is fit for a leader (`Provider.localHealth`): it must answer its ping
+   * within `timeoutMs`, and, when its info comes back in that time too, be an active Swarm
+   * manager. An info that is merely slow (every manager waits while the Swarm elects a Raft
+   * leader) does not count against this engine: the others are no better off.
+   */
+  async localHealth(timeoutMs = 3_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    const within = <T>(p: Promise<T>, ms: number): Promise<T | 'late'> => {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<'late'>((resolve) => {
+        timer = setTimeout(() => resolve('late'), Math.max(0, ms));
+      });
+      return Promise.race([p, late]).finally(() => clearTimeout(timer));
+    };
+    try {
+      if ((await within(this.docker.ping(), timeoutMs)) === 'late') throw new Error(`no answer within ${timeoutMs} ms`);
+    } catch (error) {
+      throw new KeelsonError(`cannot reach the Docker Engine at ${this.endpoint}: ${describe(error)}`, {
+        code: 'UNAVAILABLE',
+        class: 'transient',
+        cause: error,
+      });
+    }
+    const info = (await within(
+      this.call('read the engine info', () => this.docker.info()),
+      deadline - Date.now(),
+    )) as 'late' | { Swarm?: { LocalNodeState?: string; ControlAvailable?: boolean } };
+    if (info !== 'late' && (info.Swarm?.LocalNodeState !== 'active' || info.Swarm.ControlAvailable !== true)) {
+      throw new KeelsonError(
+        `the Docker Engine at ${this.endpoint} is not a Swarm manager (swarm state: ${info.Swarm?.LocalNodeState ?? 'unknown'})`,
+        { code: 'UNAVAILABLE', class: 'transient' },
+      );
+    }
+  }
+
   listServices(filters: Filters): Promise<DockerService[]> {
     return this.call(
       'list services',
