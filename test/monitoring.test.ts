@@ -18,8 +18,6 @@ const dir = join(root, 'monitoring');
 const PROMTOOL = '/usr/bin/promtool';
 if (!existsSync(PROMTOOL)) console.log(`promtool checks skipped: ${PROMTOOL} is missing (apt-get install prometheus)`);
 
-/** keelson_leader: the HA lease's metric as issue 16 documents it; not exported yet. */
-const NOT_YET_EXPORTED = new Set(['keelson_leader']);
 
 async function exported(): Promise<Set<string>> {
   const names = new Set<string>();
@@ -58,21 +56,20 @@ describe('monitoring/: alert rules and dashboard', () => {
       'KeelsonPassErrors',
       'KeelsonRateBudgetLow',
       'KeelsonLeaseLost',
+      'KeelsonReplicaUnhealthy',
     ])
       expect(alerts).toContain(name);
   });
 
-  it('uses only metrics keelson, the listener and the Sync App export (keelson_leader: documented, not yet)', async () => {
+  it('uses only metrics keelson, the listener and the Sync App export', async () => {
     const names = await exported();
     const used = new Set([
       ...rules.groups.flatMap((g) => g.rules.flatMap((r) => metricsIn(r.expr))),
       ...dashboardExprs.flatMap((e) => metricsIn(e.expr)),
     ]);
     expect(used.size).toBeGreaterThan(12);
-    const unknown = [...used].filter((n) => !names.has(n) && !NOT_YET_EXPORTED.has(n));
+    const unknown = [...used].filter((n) => !names.has(n));
     expect(unknown).toEqual([]);
-    for (const n of NOT_YET_EXPORTED)
-      if (!names.has(n)) console.log(`${n} is used by the rules and the dashboard but keelson does not export it yet`);
   });
 
   it.skipIf(!existsSync(PROMTOOL))(
