@@ -36,6 +36,8 @@ export interface SwarmProviderOptions {
   readonly keepVersions?: number;
   /** Allowance for one task to start, which bounds waiting for a rollout (default 60 s). */
   readonly taskStartMs?: number;
+  /** The service this keelson runs in (`KEELSON_SELF_SERVICE`): its updates are not waited for. */
+  readonly selfService?: string;
 }
 
 /** What the Swarm handlers share: one Engine API client and the provider's options. */
@@ -49,7 +51,11 @@ const swarmKinds: readonly KindEntry<SwarmShared>[] = [
   { schema: networkSchema, handler: (s) => new NetworkHandler(s.client) },
   { schema: secretSchema, handler: (s) => new SecretHandler(s.client, { keepVersions: s.options.keepVersions }) },
   { schema: configSchema, handler: (s) => new ConfigHandler(s.client, { keepVersions: s.options.keepVersions }) },
-  { schema: serviceSchema, handler: (s) => new ServiceHandler(s.client, { taskStartMs: s.options.taskStartMs }) },
+  {
+    schema: serviceSchema,
+    handler: (s) =>
+      new ServiceHandler(s.client, { taskStartMs: s.options.taskStartMs, selfService: s.options.selfService }),
+  },
   { schema: nodeSchema, handler: (s) => new NodeHandler(s.client) },
   { schema: stackSchema, expander: stackExpander },
 ];
@@ -106,6 +112,7 @@ export const swarmModule: ProviderModule = {
       concurrency: positive(options.env.KEELSON_SWARM_CONCURRENCY),
       keepVersions: positive(options.env.KEELSON_SWARM_KEEP_VERSIONS),
       taskStartMs: positive(options.env.KEELSON_SWARM_TASK_START_MS),
+      selfService: options.env.KEELSON_SELF_SERVICE || undefined,
     });
   },
 };

@@ -41,8 +41,9 @@ export const recordStep: PassStep = async (pass) => {
 };
 
 /**
- * Resources that are converged but have no record yet (adopted, or state restored) are remembered,
- * and a changed `protect` is carried into the record (protection outlives removal from Git).
+ * Resources that are converged but have no record yet (adopted, or state restored), or whose record
+ * is older than what they now match, are remembered, and a changed `protect` is carried into the
+ * record (protection outlives removal from Git).
  */
 function rememberConverged(pass: Pass, at: string): void {
   const { input } = pass;
@@ -59,6 +60,11 @@ function rememberConverged(pass: Pass, at: string): void {
     } else if (c.action === 'no-op' && record && !record.digest.startsWith(KEYED_PREFIX) && pass.specInput.digestKey) {
       // A record from before keyed digests (the plan compared it as it was made): recorded keyed now.
       state.applied[c.key] = { ...record, digest: want(), protect: r.protect };
+    } else if (c.action === 'no-op' && record && record.digest !== want() && pass.observed.get(c.key)?.ready) {
+      // Live matches a newer Git than the record: a change sent but not waited for (keelson's own
+      // service, updated by the replica it replaced), or made by hand ahead of Git. Only once the
+      // vendor is done with it: an update still rolling out may yet be rolled back.
+      state.applied[c.key] = { digest: want(), revision: input.revision, protect: r.protect, at };
     } else if (record && record.protect !== r.protect) {
       state.applied[c.key] = { ...record, protect: r.protect };
     }
