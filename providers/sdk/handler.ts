@@ -76,6 +76,7 @@ export interface ResourceHandler {
    * the task being replaced): the change is sent but not recorded as applied; a later pass that
    * finds the resource ready and matching Git records it.
    */
+  // biome-ignore lint/suspicious/noConfusingVoidType: handlers that always wait keep resolving void
   settle?(ctx: HandlerContext, applied: ObservedResource): Promise<void | 'unconfirmed'>;
   /**
    * Optional: normalise a desired spec the way the API would store it (defaults, ordering,

@@ -382,6 +382,7 @@ export class ServiceHandler implements ResourceHandler {
    * Logs progress (tasks running / wanted) whenever it changes. Every service being settled is
    * watched by one loop: two list calls per poll, however many services a wave creates.
    */
+  // biome-ignore lint/suspicious/noConfusingVoidType: handlers that always wait keep resolving void
   settle(ctx: HandlerContext, applied: ObservedResource): Promise<void | 'unconfirmed'> {
     if (applied.name === this.#selfService) {
       ctx.log.info(
