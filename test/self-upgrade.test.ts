@@ -285,7 +285,14 @@ describe('keelson upgrades itself by git push', () => {
       },
     );
     // The service's keelson takes the lease and finds itself converged.
-    await until(() => status()?.revision === first && status()?.lease?.role === 'leader', 'keelson :1 to lead', BOUND);
+    await until(
+      () => {
+        const s = status();
+        return s?.revision === first && s.lease?.role === 'leader';
+      },
+      'keelson :1 to lead',
+      BOUND,
+    );
     const one = lease();
     expect(one?.holder).toMatch(new RegExp(`/${SERVICE}\\.1\\.`));
     expect(specWrites()).toEqual([]);
@@ -316,6 +323,21 @@ describe('keelson upgrades itself by git push', () => {
     expect(afterTwo.lastErrors).toEqual([]);
     // Sent once, by the old leader; the new one did not send it again.
     expect(specWrites()).toEqual([{ from: `${IMAGE}:1`, to: `${IMAGE}:2` }]);
+    // The old leader was stopped, not killed: it finished and gave the lease up, exit code 0.
+    const old = docker([
+      'ps',
+      '-a',
+      '--filter',
+      `label=com.docker.swarm.task.name=${one?.holder.split('/')[1]}`,
+      '--format',
+      '{{.ID}}',
+    ]).trim();
+    expect(docker(['inspect', '--format', '{{.State.ExitCode}}', old]).trim()).toBe('0');
+    const oldLog = execFileSync('docker', ['logs', old], { env: { ...process.env, DOCKER_HOST: host } }).toString();
+    // It recognised its own service and did not wait for the rollout that replaced it.
+    expect(oldLog).toContain(`not waiting for service ${SERVICE}: it runs this keelson`);
+    expect(oldLog).toContain('shutting down: no new pass');
+    expect(oldLog).toContain('"msg":"stopped"');
 
     // :bad -> keelson exits at once: never healthy, Swarm rolls back, the leader stays.
     const two = lease();
