@@ -343,8 +343,15 @@ describe('runPass with the in-memory provider', () => {
     await f.pass();
     f.world.unconfirmed.add('mem.Thing/a');
     f.write({ 'a.yaml': thing('a', 'size: 2') });
+    // Even if the vendor rewrote a field at once, an update not waited for is judged later, not
+    // taken for an unstable field.
+    f.world.rewrite.set('mem.Thing/a', { color: 'green' });
     const sent = await f.pass();
+    f.world.rewrite.delete('mem.Thing/a');
+    (f.world.items.get('mem.Thing/a') as { spec: Record<string, unknown> }).spec.color = 'blue';
     expect(sent.results).toMatchObject([{ key: 'mem.Thing/a', status: 'applied', unconfirmed: true }]);
+    expect(sent.unstable).toEqual([]);
+    expect(sent.errors).toEqual([]);
     // The replaced task recorded nothing: a rollback must not read as drift to heal.
     expect((await f.store.load()).applied['mem.Thing/a']?.revision).toBe('r1');
     // The next leader: still rolling out, nothing to send (live is as in Git), nothing recorded yet.
