@@ -11,7 +11,8 @@
  * - push :bad (keelson exits at once): the new task never turns healthy, Swarm rolls back, the
  *   leader never changed; keelson reports the rollback on /status and /metrics and, pass after
  *   pass, does not send :bad again.
- * - push :2 back: converged, nothing left to report.
+ * - push :2 back: converged with nothing to send, nothing left to report.
+ * - push :3: Git changed the service, so it is sent, and the upgrade runs again.
  *
  * Every wait is for a state (the bound only ends a hung test). The updates of the service are
  * counted from the engine's events, so any re-apply, by whichever task, would show.
@@ -231,6 +232,7 @@ beforeAll(() => {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   docker(['tag', `${IMAGE}:1`, `${IMAGE}:2`]);
+  docker(['tag', `${IMAGE}:1`, `${IMAGE}:3`]);
   const rootfs = mkdtempSync('/tmp/upg-bad-');
   try {
     mkdirSync(join(rootfs, 'bin'));
@@ -268,7 +270,7 @@ afterAll(() => {
 }, 120_000);
 
 describe('keelson upgrades itself by git push', () => {
-  it('moves to a new tag through a standby, holds a tag Swarm rolled back, and converges when Git is fixed', async () => {
+  it('moves to a new tag through a standby, holds a tag Swarm rolled back, and moves on when Git changes', async () => {
     // Bootstrap: `keelson apply` creates the service (it waits for it: the CLI is not the service).
     const first = push('1');
     execFileSync(
@@ -382,5 +384,27 @@ describe('keelson upgrades itself by git push', () => {
     expect(fromLeader('/metrics')).toMatch(/keelson_rolled_back_resources\{provider="swarm",kind="swarm\.Service"\} 0/);
     expect(specWrites()).toEqual(writes);
     expect(lease()?.holder).toBe(two?.holder);
+
+    // A new tag after the hold is sent (Git changed the service), and the upgrade runs again from
+    // a task that itself came from one.
+    const third = push('3');
+    await until(
+      () => {
+        const l = lease();
+        const s = state();
+        return (
+          l &&
+          l.holder !== two?.holder &&
+          l.expiresAt > Date.now() &&
+          s?.applied[KEY]?.revision === third &&
+          inspect().updateState === 'completed' &&
+          running().join() === `${IMAGE}:3`
+        );
+      },
+      'the upgrade to :3',
+      BOUND,
+    );
+    expect(specWrites()).toEqual([...writes, { from: `${IMAGE}:2`, to: `${IMAGE}:3` }]);
+    expect((await until(() => status(), 'the :3 leader to answer')).lastErrors).toEqual([]);
   }, 900_000);
 });
