@@ -17,7 +17,7 @@
  * Every wait is for a state (the bound only ends a hung test). The updates of the service are
  * counted from the engine's events, so any re-apply, by whichever task, would show.
  */
-import { execFileSync } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -33,7 +33,6 @@ const BOUND = 240_000;
 
 let host = '';
 let dir = '';
-let since = 0;
 
 function docker(args: string[], input?: string): string {
   return execFileSync('docker', args, {
@@ -148,29 +147,29 @@ function running(): string[] {
 }
 
 /**
+ * The engine's service events, read as they happen (its event log keeps only the newest few
+ * hundred, and the test engine is shared, so asking for them afterwards could miss some).
+ */
+let events: ChildProcess | undefined;
+let eventLines = '';
+
+/**
  * Spec writes to the service since the test began: the engine's `update` events other than its
  * own update-state changes (a rollback is one of those).
  */
 function specWrites(): { from?: string; to?: string }[] {
-  const out = docker([
-    'events',
-    '--since',
-    String(since),
-    '--until',
-    String(Math.ceil(Date.now() / 1000) + 1),
-    '--filter',
-    'type=service',
-    '--filter',
-    `service=${SERVICE}`,
-    '--format',
-    '{{json .}}',
-  ]);
-  return out
-    .trim()
+  // Whole lines only: the last one may still be arriving.
+  return eventLines
+    .slice(0, eventLines.lastIndexOf('\n') + 1)
     .split('\n')
     .filter(Boolean)
     .map((l) => JSON.parse(l) as { Action: string; Actor: { Attributes: Record<string, string> } })
-    .filter((e) => e.Action === 'update' && e.Actor.Attributes['updatestate.new'] === undefined)
+    .filter(
+      (e) =>
+        e.Actor.Attributes.name === SERVICE &&
+        e.Action === 'update' &&
+        e.Actor.Attributes['updatestate.new'] === undefined,
+    )
     .map((e) => ({ from: e.Actor.Attributes['image.old'], to: e.Actor.Attributes['image.new'] }));
 }
 
@@ -257,10 +256,17 @@ beforeAll(() => {
   execFileSync('git', ['init', '-q', '--bare', '-b', 'main', join(dir, 'repo.git')]);
   execFileSync('git', ['clone', '-q', join(dir, 'repo.git'), join(dir, 'work')], { stdio: 'ignore' });
   mkdirSync(join(dir, 'work', 'desired-state'));
-  since = Math.floor(Date.now() / 1000) - 1;
+  events = spawn('docker', ['events', '--filter', 'type=service', '--format', '{{json .}}'], {
+    env: { ...process.env, DOCKER_HOST: host },
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  events.stdout?.on('data', (b: Buffer) => {
+    eventLines += b.toString();
+  });
 }, 400_000);
 
 afterAll(() => {
+  events?.kill();
   if (!host) return;
   try {
     removeService();
@@ -271,6 +277,8 @@ afterAll(() => {
 
 describe('keelson upgrades itself by git push', () => {
   it('moves to a new tag through a standby, holds a tag Swarm rolled back, and moves on when Git changes', async () => {
+    // The image carries the health check too (docker import --change), for a plain `docker run`.
+    expect(docker(['inspect', '--format', '{{json .Config.Healthcheck.Test}}', `${IMAGE}:1`])).toContain('/healthz');
     // Bootstrap: `keelson apply` creates the service (it waits for it: the CLI is not the service).
     const first = push('1');
     execFileSync(
