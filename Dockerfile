@@ -25,6 +25,7 @@ ENV KEELSON_STATE_PATH=/var/lib/keelson/state.json KEELSON_CHECKOUT_DIR=/var/lib
     KEELSON_HTTP_HOST=0.0.0.0 NODE_ENV=production
 USER node
 EXPOSE 8080
-HEALTHCHECK --interval=30s --timeout=5s CMD node -e "fetch('http://127.0.0.1:8080/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+# The port from KEELSON_HTTP_PORT, as the charts/keelson health check reads it.
+HEALTHCHECK --interval=30s --timeout=5s CMD node -e "fetch('http://127.0.0.1:'+(process.env.KEELSON_HTTP_PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 ENTRYPOINT ["/usr/bin/tini", "--", "node", "/opt/keelson/bin/keelson.js"]
 CMD ["serve"]

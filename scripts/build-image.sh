@@ -11,6 +11,7 @@
 # The image runs as keelson (uid 1000), owner of /var/lib/keelson (the state volume: a fresh named
 # volume mounted there takes that ownership), with KEELSON_STATE_PATH=/var/lib/keelson/state.json.
 # tini is PID 1 when the machine has it; otherwise Node is, and keelson handles SIGTERM itself.
+# HEALTHCHECK: /healthz on KEELSON_HTTP_PORT, as in the Dockerfile (charts/keelson declares it too).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tag="${1:-keelson:local}"
@@ -98,6 +99,11 @@ fi
 chown -R 1000:1000 "$rootfs/var/lib/keelson" "$rootfs/home/keelson"
 chmod 0750 "$rootfs/var/lib/keelson"
 
+# The same health check as the Dockerfile's (and charts/keelson's): /healthz on KEELSON_HTTP_PORT.
+read -r -d '' health <<'EOF' || true
+HEALTHCHECK --interval=30s --timeout=5s CMD ["/usr/local/bin/node", "-e", "fetch('http://127.0.0.1:'+(process.env.KEELSON_HTTP_PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+EOF
+
 entry='["/usr/local/bin/node", "/opt/keelson/bin/keelson.js"]'
 [ -x "$rootfs/usr/bin/tini" ] && entry='["/usr/bin/tini", "--", "/usr/local/bin/node", "/opt/keelson/bin/keelson.js"]'
 
@@ -109,6 +115,7 @@ tar --numeric-owner -C "$rootfs" -cf - . | docker import \
   --change 'EXPOSE 8080' \
   --change "ENTRYPOINT $entry" \
   --change 'CMD ["serve"]' \
+  --change "$health" \
   --change "LABEL org.opencontainers.image.title=keelson org.opencontainers.image.version=$(node -p 'require("./package.json").version')" \
   - "$tag" >/dev/null
 echo "$tag"

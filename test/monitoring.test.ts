@@ -18,7 +18,6 @@ const dir = join(root, 'monitoring');
 const PROMTOOL = '/usr/bin/promtool';
 if (!existsSync(PROMTOOL)) console.log(`promtool checks skipped: ${PROMTOOL} is missing (apt-get install prometheus)`);
 
-
 async function exported(): Promise<Set<string>> {
   const names = new Set<string>();
   for (const registry of [new KeelsonMetrics().registry, listenerMetrics().registry, syncMetrics().registry]) {

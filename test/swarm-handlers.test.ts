@@ -228,6 +228,15 @@ describe('a failing update', { timeout: 120_000 }, () => {
     expect((live?.Spec.TaskTemplate?.ContainerSpec as { Image: string } | undefined)?.Image).toBe(TEST_IMAGE);
     const after = (await observeService(name, good)) as ObservedResource;
     expect(diffResource(serviceSchema, services, resolvedResource(serviceSchema, name, good), after)).toEqual([]);
+    // The spec Swarm undid is read back from the failed task (PreviousSpec is gone after a
+    // rollback): the same as the desired one, so the planner does not send it again.
+    const held = (await observeService(name, bad)) as ObservedResource;
+    expect(held.rolledBack?.message).toMatch(
+      new RegExp(`Swarm rolled the update back: task ${PREFIX}rollback\\.1 exited with code 1`),
+    );
+    const undone = { ...held, spec: held.rolledBack?.spec ?? {} };
+    expect(diffResource(serviceSchema, services, desired, undone)).toEqual([]);
+    expect(diffResource(serviceSchema, services, desired, held)).not.toEqual([]);
   });
 });
 

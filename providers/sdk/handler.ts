@@ -71,9 +71,13 @@ export interface ResourceHandler {
   delete(ctx: HandlerContext, observed: ObservedResource): Promise<void>;
   /**
    * Optional: wait until a just-applied resource settles (a Swarm rolling update). Throws a
-   * `KeelsonError` (ROLLBACK, UPDATE_PAUSED, TIMEOUT) when it does not.
+   * `KeelsonError` (ROLLBACK, UPDATE_PAUSED, TIMEOUT) when it does not. Resolves `'unconfirmed'`
+   * when it deliberately did not wait (the resource runs keelson itself, so the waiter would be
+   * the task being replaced): the change is sent but not recorded as applied; a later pass that
+   * finds the resource ready and matching Git records it.
    */
-  settle?(ctx: HandlerContext, applied: ObservedResource): Promise<void>;
+  // biome-ignore lint/suspicious/noConfusingVoidType: handlers that always wait keep resolving void
+  settle?(ctx: HandlerContext, applied: ObservedResource): Promise<void | 'unconfirmed'>;
   /**
    * Optional: normalise a desired spec the way the API would store it (defaults, ordering,
    * TTL 1 = auto), so that a converged resource plans as no-op. Must be pure.

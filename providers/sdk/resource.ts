@@ -65,6 +65,12 @@ export interface ObservedResource {
   readonly message?: string;
   /** Protected at the vendor (Hetzner delete protection), or by keelson's own labels. */
   readonly protect?: boolean;
+  /**
+   * The spec of the vendor's last change that failed and was undone (a Swarm rolling update that
+   * rolled back), in the same shape as `spec`, and why. The planner does not send that spec again:
+   * it would be undone again (`rolled-back`).
+   */
+  readonly rolledBack?: { readonly spec: Readonly<Record<string, unknown>>; readonly message: string };
 }
 
 /** A kind's schema together with its handler: what a provider registers. */

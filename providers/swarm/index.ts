@@ -40,6 +40,8 @@ export interface SwarmProviderOptions {
   readonly taskStartMs?: number;
   /** How long new tasks must keep running before a service counts as converged (default 1 s; 0 allowed). */
   readonly stableMs?: number;
+  /** The service this keelson runs in (`KEELSON_SELF_SERVICE`): its updates are not waited for. */
+  readonly selfService?: string;
 }
 
 /** What the Swarm handlers share: one Engine API client and the provider's options. */
@@ -55,7 +57,12 @@ const swarmKinds: readonly KindEntry<SwarmShared>[] = [
   { schema: configSchema, handler: (s) => new ConfigHandler(s.client, { keepVersions: s.options.keepVersions }) },
   {
     schema: serviceSchema,
-    handler: (s) => new ServiceHandler(s.client, { taskStartMs: s.options.taskStartMs, stableMs: s.options.stableMs }),
+    handler: (s) =>
+      new ServiceHandler(s.client, {
+        taskStartMs: s.options.taskStartMs,
+        stableMs: s.options.stableMs,
+        selfService: s.options.selfService,
+      }),
   },
   { schema: nodeSchema, handler: (s) => new NodeHandler(s.client) },
   { schema: stackSchema, expander: stackExpander },
@@ -122,6 +129,7 @@ export const swarmModule: ProviderModule = {
       keepVersions: positive(options.env.KEELSON_SWARM_KEEP_VERSIONS),
       taskStartMs: positive(options.env.KEELSON_SWARM_TASK_START_MS),
       stableMs: nonNegative(options.env.KEELSON_SWARM_STABLE_MS),
+      selfService: options.env.KEELSON_SELF_SERVICE || undefined,
     });
   },
 };

@@ -36,6 +36,11 @@ export interface ChangeResult {
   readonly durationMs: number;
   /** The desired spec as applied (resolved), for the "applied" record. Contains SecretValues. */
   readonly appliedSpec?: Record<string, unknown>;
+  /**
+   * Sent, but not waited for (`settle` answered `'unconfirmed'`: keelson's own service), so not
+   * recorded as applied: a later pass records it once it finds the resource ready and as in Git.
+   */
+  readonly unconfirmed?: boolean;
 }
 
 /** Durable bookkeeping the applier needs around creates and deletes (the state store behind it). */
@@ -200,7 +205,10 @@ async function applyOne(
       const fields: readonly FieldChange[] = change.fields;
       const updated = await withRetry(() => handler.update(ctx, resolved, observed, fields), retry, input.signal);
       const settled = await settle(handler, ctx, updated, input.onSettled);
-      input.observed.set(change.key, settled);
+      input.observed.set(change.key, settled.observed);
+      // Not waited for (keelson's own service): how it ends is for a later pass (maybe another
+      // replica's) to see; recording it now would turn a rollback into drift to heal.
+      if (settled.unconfirmed) return finish('applied', { unconfirmed: true });
       await input.journal.updated(desired, want.spec);
       return finish('applied', { appliedSpec: want.spec });
     }
@@ -211,7 +219,7 @@ async function applyOne(
     }
     const createFirst = old !== undefined && change.replaceOrder === 'create-first';
     const created = await createOnce(handler, ctx, resolved, input, retry, createFirst ? old.id : undefined);
-    const settled = await settle(handler, ctx, created, input.onSettled);
+    const settled = (await settle(handler, ctx, created, input.onSettled)).observed;
     input.observed.set(change.key, settled);
     await input.journal.created(desired, settled, want.spec);
     if (createFirst) {
@@ -300,12 +308,12 @@ async function settle(
   ctx: HandlerContext,
   applied: ObservedResource,
   onSettled?: (ms: number) => void,
-): Promise<ObservedResource> {
-  if (!handler.settle) return applied;
+): Promise<{ observed: ObservedResource; unconfirmed: boolean }> {
+  if (!handler.settle) return { observed: applied, unconfirmed: false };
   const t = performance.now();
-  await handler.settle(ctx, applied);
+  const outcome = await handler.settle(ctx, applied);
   onSettled?.(performance.now() - t);
-  return applied;
+  return { observed: applied, unconfirmed: outcome === 'unconfirmed' };
 }
 
 function describeError(error: unknown, change: ResourceChange): NonNullable<ChangeResult['error']> {

@@ -322,7 +322,16 @@ describe('runPass with the in-memory provider', () => {
       },
     };
     const first = await f.pass('apply', { store: counting });
-    expect(Object.keys(first.timings)).toEqual(['open', 'observe', 'journal', 'plan', 'apply', 'stabilise', 'record']);
+    // `settle` is the part of `apply` spent waiting for rollouts, not a step of its own.
+    expect(Object.keys(first.timings).filter((k) => k !== 'settle')).toEqual([
+      'open',
+      'observe',
+      'journal',
+      'plan',
+      'apply',
+      'stabilise',
+      'record',
+    ]);
     expect((await store.load()).runs.map((r) => r.result)).toEqual(['success']);
     // `keelson plan` writes nothing; the daemon's plan-only pass records drift and the run.
     saves.length = 0;
@@ -354,5 +363,62 @@ describe('runPass with the in-memory provider', () => {
     const next = await f.pass();
     expect(next.outcome).toBe('changed');
     expect(next.requeueAfterMs).toBeUndefined();
+  });
+
+  it('an update not waited for (keelson’s own service) is recorded only once a later pass finds it ready and as in Git', async () => {
+    const f = new EngineFixture().write({ 'a.yaml': thing('a', 'size: 1') });
+    await f.pass();
+    f.world.unconfirmed.add('mem.Thing/a');
+    f.write({ 'a.yaml': thing('a', 'size: 2') });
+    // Even if the vendor rewrote a field at once, an update not waited for is judged later, not
+    // taken for an unstable field.
+    f.world.rewrite.set('mem.Thing/a', { color: 'green' });
+    const sent = await f.pass();
+    f.world.rewrite.delete('mem.Thing/a');
+    (f.world.items.get('mem.Thing/a') as { spec: Record<string, unknown> }).spec.color = 'blue';
+    expect(sent.results).toMatchObject([{ key: 'mem.Thing/a', status: 'applied', unconfirmed: true }]);
+    expect(sent.unstable).toEqual([]);
+    expect(sent.errors).toEqual([]);
+    // The replaced task recorded nothing: a rollback must not read as drift to heal.
+    expect((await f.store.load()).applied['mem.Thing/a']?.revision).toBe('r1');
+    // The next leader: still rolling out, nothing to send (live is as in Git), nothing recorded yet.
+    f.world.busy.add('mem.Thing/a');
+    const writes = f.world.writes;
+    expect(actions(await f.pass())['mem.Thing/a']).toBe('no-op');
+    expect((await f.store.load()).applied['mem.Thing/a']?.revision).toBe('r1');
+    f.world.busy.delete('mem.Thing/a');
+    expect(actions(await f.pass())['mem.Thing/a']).toBe('no-op');
+    expect((await f.store.load()).applied['mem.Thing/a']?.revision).toBe('r2');
+    expect(f.world.writes).toBe(writes);
+  });
+
+  it('does not send again a spec the vendor rolled back, until Git changes the resource', async () => {
+    const f = new EngineFixture().write({ 'a.yaml': thing('a', 'size: 1') });
+    await f.pass();
+    f.world.unconfirmed.add('mem.Thing/a');
+    f.write({ 'a.yaml': thing('a', 'size: 2') });
+    await f.pass();
+    // The vendor undoes it (a Swarm rollback): the old spec is live again.
+    const item = f.world.items.get('mem.Thing/a') as { spec: Record<string, unknown> };
+    f.world.rolledBack.set('mem.Thing/a', { spec: { ...item.spec }, message: 'task a.1 exited with code 1' });
+    item.spec = { ...item.spec, size: 1 };
+    const writes = f.world.writes;
+    for (const _ of [1, 2]) {
+      const held = await f.pass();
+      expect(held.plan.changes).toMatchObject([
+        { key: 'mem.Thing/a', action: 'skip', reason: 'rolled-back', cause: 'git' },
+      ]);
+      expect(held.plan.changes[0]?.detail).toMatch(
+        /rolled back \(task a\.1 exited with code 1\).*until the resource changes in Git/,
+      );
+      expect(held.errors).toMatchObject([{ code: 'ROLLBACK', key: 'mem.Thing/a', class: 'terminal' }]);
+      // Not drift: keelson never recorded the undone spec as applied.
+      expect(held.plan.drift).toEqual([]);
+    }
+    expect(f.world.writes).toBe(writes);
+    // A new spec in Git is sent.
+    f.write({ 'a.yaml': thing('a', 'size: 3') });
+    expect(actions(await f.pass())['mem.Thing/a']).toBe('update');
+    expect(f.world.writes).toBe(writes + 1);
   });
 });

@@ -356,6 +356,10 @@ export class ReconcileStep {
     const drifted = new Map<string, number>();
     for (const d of outcome.plan.drift) drifted.set(d.kind, (drifted.get(d.kind) ?? 0) + 1);
     metrics.setPerKind(metrics.drifted, drifted);
+    const rolledBack = new Map<string, number>();
+    for (const c of outcome.plan.changes)
+      if (c.reason === 'rolled-back') rolledBack.set(c.kind, (rolledBack.get(c.kind) ?? 0) + 1);
+    metrics.setPerKind(metrics.rolledBack, rolledBack);
     for (const a of outcome.applied) {
       if (a.status === 'skipped') continue;
       metrics.applyActions.inc({

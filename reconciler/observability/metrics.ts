@@ -31,6 +31,7 @@ export class KeelsonMetrics {
   readonly diagnostics: Gauge<'severity'>;
   readonly desired: Gauge<'provider' | 'kind'>;
   readonly drifted: Gauge<'provider' | 'kind'>;
+  readonly rolledBack: Gauge<'provider' | 'kind'>;
   readonly driftDetected: Counter<'provider' | 'kind'>;
   readonly applyActions: Counter<'provider' | 'kind' | 'action' | 'result'>;
   readonly apiRequests: Counter<'provider' | 'status'>;
@@ -105,6 +106,12 @@ export class KeelsonMetrics {
       labelNames: ['provider', 'kind'],
       registers,
     });
+    this.rolledBack = new Gauge({
+      name: 'keelson_rolled_back_resources',
+      help: 'Resources whose update to the spec in Git the provider rolled back: held, not sent again until Git changes them',
+      labelNames: ['provider', 'kind'],
+      registers,
+    });
     this.driftDetected = new Counter({
       name: 'keelson_drift_detected_total',
       help: 'Drift observations (one per drifted resource per pass)',
@@ -169,6 +176,7 @@ export class KeelsonMetrics {
       this.#kinds.add(kind);
       this.desired.set({ provider, kind }, 0);
       this.drifted.set({ provider, kind }, 0);
+      this.rolledBack.set({ provider, kind }, 0);
       this.driftDetected.inc({ provider, kind }, 0);
       for (const action of APPLY_ACTIONS) {
         for (const result of ['success', 'failed']) this.applyActions.inc({ provider, kind, action, result }, 0);

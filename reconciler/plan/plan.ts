@@ -281,6 +281,18 @@ export function planChanges(input: PlanInput): Plan {
       );
       continue;
     }
+    // The vendor undid this very spec (Swarm rolled the update back): sending it again would only
+    // be undone again, taking the service through a failed rollout each pass. Held until Git changes it.
+    const undone = observed.rolledBack;
+    if (undone && schema && diffSpec(schema.spec, want.spec, undone.spec).length === 0) {
+      skip(
+        'rolled-back',
+        `${r.key}: the update to this spec failed and was rolled back (${undone.message}); keelson does not send it again until the resource changes in Git`,
+        fields,
+        cause,
+      );
+      continue;
+    }
     const replace = fields.some((f) => f.forcesReplacement);
     if (replace && schema?.stateful && !r.allowReplace) {
       const which = fields.filter((f) => f.forcesReplacement).map((f) => f.path);

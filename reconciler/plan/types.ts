@@ -18,7 +18,8 @@ export type SkipReason =
   | 'missing-secret'
   | 'build-failed'
   | 'not-found'
-  | 'lookup-failed';
+  | 'lookup-failed'
+  | 'rolled-back';
 
 export interface ResourceChange {
   readonly key: string;

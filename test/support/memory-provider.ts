@@ -80,6 +80,12 @@ export interface MemoryWorld {
   readonly lostResponse: Set<string>;
   /** Fields a create leaves out (a multi-step create whose later steps did not happen). */
   readonly partialCreate: Map<string, readonly string[]>;
+  /** Keys whose `settle` does not wait but answers 'unconfirmed' (as for keelson's own service). */
+  readonly unconfirmed: Set<string>;
+  /** Keys the "vendor" is still working on (observed not ready). */
+  readonly busy: Set<string>;
+  /** Per key: the spec of the last update the "vendor" undid, and why (as a Swarm rollback). */
+  readonly rolledBack: Map<string, { spec: Record<string, unknown>; message: string }>;
 }
 
 export function memoryWorld(): MemoryWorld {
@@ -91,6 +97,9 @@ export function memoryWorld(): MemoryWorld {
     rewrite: new Map(),
     lostResponse: new Set(),
     partialCreate: new Map(),
+    unconfirmed: new Set(),
+    busy: new Set(),
+    rolledBack: new Map(),
   };
 }
 
@@ -107,8 +116,9 @@ function handlerFor(world: MemoryWorld): ResourceHandler {
       ...(Object.keys(s.labels).length && s.spec.labels !== undefined ? { labels: userLabels(s.labels) } : {}),
     },
     outputs: { address: `10.0.0.${s.id.replace(/\D/g, '')}` },
-    ready: true,
+    ready: !world.busy.has(`${s.kind}/${s.name}`),
     protect: s.protect ?? false,
+    ...(world.rolledBack.has(`${s.kind}/${s.name}`) ? { rolledBack: world.rolledBack.get(`${s.kind}/${s.name}`) } : {}),
   });
   const store = (spec: Record<string, unknown>): Record<string, unknown> => {
     const out: Record<string, unknown> = {};
@@ -164,8 +174,12 @@ function handlerFor(world: MemoryWorld): ResourceHandler {
       if (!s)
         throw new KeelsonError(`cannot update ${desired.key}: not found`, { code: 'NOT_FOUND', class: 'transient' });
       s.spec = { ...store(desired.spec), ...(world.rewrite.get(desired.key) ?? {}) };
+      world.rolledBack.delete(desired.key);
       s.labels = { ...((desired.spec.labels as Record<string, string>) ?? {}), 'keelson.io/owner': ctx.owner };
       return toObserved(s, ctx.owner);
+    },
+    async settle(_ctx, applied) {
+      return world.unconfirmed.has(applied.key) ? 'unconfirmed' : undefined;
     },
     async delete(_ctx, observed) {
       if (!world.items.has(observed.key)) return;

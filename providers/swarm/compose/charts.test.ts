@@ -97,6 +97,25 @@ describe('charts', () => {
     });
   });
 
+  it('keelson upgrades itself start-first: a health check, a lease holder per task, its own service named', () => {
+    const docs = expandChart({ stack: 'keelson', chart: 'keelson', values: {} }, io);
+    const spec = docs.find((d) => d.name === 'keelson_keelson')?.spec as {
+      deploy: { updateConfig: unknown; rollbackConfig: unknown; placement?: { maxReplicas?: number } };
+      healthcheck: { test: string[] };
+      env: Record<string, string>;
+    };
+    // start-first: the new task starts (as a standby) before the old one stops; a failure rolls back.
+    expect(spec.deploy.updateConfig).toMatchObject({ order: 'start-first', failureAction: 'rollback' });
+    expect(spec.deploy.rollbackConfig).toMatchObject({ order: 'start-first' });
+    // A per-node limit of 1 would leave the start-first task pending forever.
+    expect(spec.deploy.placement?.maxReplicas ?? 0).not.toBe(1);
+    // Healthy only once /healthz answers (a standby answers it; /readyz it does not).
+    expect(spec.healthcheck.test.join(' ')).toContain('/healthz');
+    // Old and new task share a slot: the holder must name the task.
+    expect(spec.env.KEELSON_LEASE_HOLDER).toContain('{{.Task.Name}}');
+    expect(spec.env.KEELSON_SELF_SERVICE).toBe('{{.Service.Name}}');
+  });
+
   it('netdata scrapes keelson /metrics with its Prometheus collector', () => {
     const docs = expandChart({ stack: 'netdata', chart: 'netdata', values: {} }, io);
     const jobs = String(docs.find((d) => d.name === 'netdata_prometheus_jobs')?.spec.data);

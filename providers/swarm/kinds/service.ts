@@ -1,4 +1,5 @@
 import {
+  canonicalJson,
   type FieldChange,
   type HandlerContext,
   KEY_LABEL,
@@ -42,6 +43,12 @@ export interface ServiceHandlerOptions {
    * once, which `docker stack deploy` followed by a wait for "running" takes for a success.
    */
   readonly stableMs?: number;
+  /**
+   * The Swarm service this keelson runs in (`KEELSON_SELF_SERVICE`, the chart sets it to
+   * `{{.Service.Name}}`). Its updates are sent but not waited for: the task that would wait is
+   * the one the update replaces (default none).
+   */
+  readonly selfService?: string;
 }
 
 /** The live objects a service spec names, read once per call. */
@@ -96,6 +103,7 @@ export class ServiceHandler implements ResourceHandler {
   readonly #pollMs: number;
   readonly #pinImages: boolean;
   readonly #stableMs: number;
+  readonly #selfService: string | undefined;
   /** Services being settled, by id, and the loop that watches them. */
   readonly #settling = new Map<string, Settling>();
   #watching: Promise<void> | undefined;
@@ -110,6 +118,7 @@ export class ServiceHandler implements ResourceHandler {
     this.#pollMs = options.pollMs ?? 250;
     this.#pinImages = options.pinImages ?? true;
     this.#stableMs = options.stableMs ?? STABLE_MS;
+    this.#selfService = options.selfService || undefined;
   }
 
   normalize(spec: Readonly<Record<string, unknown>>): Record<string, unknown> {
@@ -129,7 +138,23 @@ export class ServiceHandler implements ResourceHandler {
     if (services.length === 0) return [];
     const lookups = await this.#lookups(liveNeeds(services));
     const desired = new Map(query.desired.map((d) => [d.name, normalizeService(d.spec)]));
-    return services.map((s) => this.#toObserved(ctx, s, lookups, desired.get(s.Spec.Name)));
+    const undone = await this.#rolledBackTasks(services);
+    return services.map((s) => this.#toObserved(ctx, s, lookups, desired.get(s.Spec.Name), undone.get(s.ID)));
+  }
+
+  /**
+   * The tasks of services whose last update Swarm rolled back (one list call, only when there are
+   * such services). After a rollback the service's spec is the old one again and `PreviousSpec` is
+   * gone: the failed tasks are the only record of the spec that was undone.
+   */
+  async #rolledBackTasks(services: readonly DockerService[]): Promise<Map<string, DockerTask[]>> {
+    const ids = services.filter((s) => s.UpdateStatus?.State === 'rollback_completed').map((s) => s.ID);
+    const byService = new Map<string, DockerTask[]>();
+    if (ids.length === 0) return byService;
+    for (const t of await this.#client.listTasks({ service: ids })) {
+      byService.set(t.ServiceID, [...(byService.get(t.ServiceID) ?? []), t]);
+    }
+    return byService;
   }
 
   /** Networks, secrets and configs, listed only when some spec uses them (one call each). */
@@ -142,11 +167,78 @@ export class ServiceHandler implements ResourceHandler {
     return { networks, secrets, configs };
   }
 
-  #toObserved(ctx: HandlerContext, s: DockerService, lookups: Lookups, desired?: ServiceSpec): ObservedResource {
+  #toObserved(
+    ctx: HandlerContext,
+    s: DockerService,
+    lookups: Lookups,
+    desired?: ServiceSpec,
+    tasks?: readonly DockerTask[],
+  ): ObservedResource {
     const live = s.Spec;
-    const image = String((live.TaskTemplate?.ContainerSpec as { Image?: string } | undefined)?.Image ?? '');
+    const image = imageOf(live.TaskTemplate);
     const at = image.indexOf('@sha256:');
-    const names: LiveNames = {
+    const spec = fromDockerSpec(live, liveUserLabels(live.Labels), this.#liveNames(lookups, desired, image));
+    const state = s.UpdateStatus?.State;
+    const busy = state === 'updating' || state === 'rollback_started';
+    const rolledBack = tasks && this.#undoneSpec(s, spec, tasks, lookups, desired);
+    return {
+      key: resourceKey(SERVICE_KIND, live.Name),
+      kind: SERVICE_KIND,
+      name: live.Name,
+      id: s.ID,
+      owned: isOwned(live.Labels, ctx.owner),
+      protect: isProtected(live.Labels),
+      spec: spec as unknown as Record<string, unknown>,
+      outputs: {
+        id: s.ID,
+        name: live.Name,
+        version: s.Version.Index,
+        updatedAt: s.UpdatedAt,
+        ...(at >= 0 ? { imageDigest: image.slice(at + 1) } : {}),
+        ...(state ? { updateState: state } : {}),
+      },
+      ready: !busy,
+      ...(state ? { message: s.UpdateStatus?.Message ?? state } : {}),
+      ...(rolledBack ? { rolledBack } : {}),
+    };
+  }
+
+  /**
+   * The spec Swarm rolled back, read from the newest task that failed since the update started
+   * and ran a template other than the live one (the service with that template), and why.
+   */
+  #undoneSpec(
+    s: DockerService,
+    live: ServiceSpec,
+    tasks: readonly DockerTask[],
+    lookups: Lookups,
+    desired: ServiceSpec | undefined,
+  ): ObservedResource['rolledBack'] {
+    const since = Date.parse(s.UpdateStatus?.StartedAt ?? '') || 0;
+    const failed = tasks
+      .filter(
+        (t) =>
+          (t.Status.State === 'failed' || t.Status.State === 'rejected') && Date.parse(t.CreatedAt) >= since - 1000,
+      )
+      .sort((a, b) => b.CreatedAt.localeCompare(a.CreatedAt));
+    const liveJson = canonicalJson(live);
+    for (const t of failed) {
+      const template = t.Spec as DockerService['Spec']['TaskTemplate'];
+      const names = this.#liveNames(lookups, desired, imageOf(template));
+      const spec = fromDockerSpec({ ...s.Spec, TaskTemplate: template }, liveUserLabels(s.Spec.Labels), names);
+      if (canonicalJson(spec) === liveJson) continue;
+      return {
+        spec: spec as unknown as Record<string, unknown>,
+        message: `Swarm rolled the update back: ${describeTask(s, t)}`,
+      };
+    }
+    return undefined;
+  }
+
+  /** How live ids read as desired names (the desired's spelling where it names the same object). */
+  #liveNames(lookups: Lookups, desired: ServiceSpec | undefined, image: string): LiveNames {
+    const at = image.indexOf('@sha256:');
+    return {
       network: (id) => {
         const n = lookups.networks.find((x) => x.Id === id);
         const wanted = desired?.networks
@@ -172,28 +264,6 @@ export class ServiceHandler implements ResourceHandler {
         ),
       // A digest keelson pinned is not the user's: show it only when the desired image has one.
       image: (ref) => (at >= 0 && !(desired?.image ?? '').includes('@') ? ref.slice(0, at) : ref),
-    };
-    const spec = fromDockerSpec(live, liveUserLabels(live.Labels), names);
-    const state = s.UpdateStatus?.State;
-    const busy = state === 'updating' || state === 'rollback_started';
-    return {
-      key: resourceKey(SERVICE_KIND, live.Name),
-      kind: SERVICE_KIND,
-      name: live.Name,
-      id: s.ID,
-      owned: isOwned(live.Labels, ctx.owner),
-      protect: isProtected(live.Labels),
-      spec: spec as unknown as Record<string, unknown>,
-      outputs: {
-        id: s.ID,
-        name: live.Name,
-        version: s.Version.Index,
-        updatedAt: s.UpdatedAt,
-        ...(at >= 0 ? { imageDigest: image.slice(at + 1) } : {}),
-        ...(state ? { updateState: state } : {}),
-      },
-      ready: !busy,
-      ...(state ? { message: s.UpdateStatus?.Message ?? state } : {}),
     };
   }
 
@@ -320,7 +390,15 @@ export class ServiceHandler implements ResourceHandler {
    * Logs progress (tasks running / wanted) whenever it changes. Every service being settled is
    * watched by one loop: two list calls per poll, however many services a wave creates.
    */
-  settle(ctx: HandlerContext, applied: ObservedResource): Promise<void> {
+  // biome-ignore lint/suspicious/noConfusingVoidType: handlers that always wait keep resolving void
+  settle(ctx: HandlerContext, applied: ObservedResource): Promise<void | 'unconfirmed'> {
+    if (applied.name === this.#selfService) {
+      ctx.log.info(
+        { resource: applied.key },
+        `not waiting for service ${applied.name}: it runs this keelson, whose task the update replaces; the next pass (maybe another replica's) sees how it ends`,
+      );
+      return Promise.resolve('unconfirmed');
+    }
     return new Promise<void>((resolve, reject) => {
       this.#settling.set(applied.id, { ctx, applied, resolve, reject, said: '' });
       this.#watching ??= this.#watch().finally(() => {
@@ -497,6 +575,12 @@ export class ServiceHandler implements ResourceHandler {
     }
     return false;
   }
+}
+
+/** The image a task template names (`image:tag@sha256:...` when pinned). */
+function imageOf(template: unknown): string {
+  const c = (template as { ContainerSpec?: { Image?: unknown } } | undefined)?.ContainerSpec;
+  return typeof c?.Image === 'string' ? c.Image : '';
 }
 
 /** The newest failed task's error since `since`, in words: "task web.1 exited with code 1". */

@@ -12,6 +12,7 @@ const SKIP_ERRORS: Partial<Record<SkipReason, PassError['code']>> = {
   'replace-refused': 'REPLACE_REFUSED',
   'build-failed': 'BUILD_FAILED',
   'lookup-failed': 'NOT_FOUND',
+  'rolled-back': 'ROLLBACK',
 };
 
 /** Plans (pure) and reports what the plan refused or could not do. */

@@ -41,8 +41,9 @@ export const recordStep: PassStep = async (pass) => {
 };
 
 /**
- * Resources that are converged but have no record yet (adopted, or state restored), or a record of
- * an older spec, are remembered, and a changed `protect` is carried into the record (protection outlives removal from Git).
+ * Resources that are converged but have no record yet (adopted, or state restored), or whose record
+ * is older than what they now match, are remembered, and a changed `protect` is carried into the
+ * record (protection outlives removal from Git).
  */
 function rememberConverged(pass: Pass, at: string): void {
   const { input } = pass;
@@ -59,9 +60,17 @@ function rememberConverged(pass: Pass, at: string): void {
     } else if (c.action === 'no-op' && record && !record.digest.startsWith(KEYED_PREFIX) && pass.specInput.digestKey) {
       // A record from before keyed digests (the plan compared it as it was made): recorded keyed now.
       state.applied[c.key] = { ...record, digest: want(), protect: r.protect };
-    } else if (c.action === 'no-op' && record && !sameDigest(record.digest, spec(), pass.specInput.digestKey)) {
-      // Live already is what Git asks for, but the record is of an older spec: a create whose
-      // process died before it was recorded (a create-first replacement's new object, found next pass).
+    } else if (
+      c.action === 'no-op' &&
+      record &&
+      !sameDigest(record.digest, spec(), pass.specInput.digestKey) &&
+      pass.observed.get(c.key)?.ready
+    ) {
+      // Live matches a newer Git than the record: a create whose process died before it was
+      // recorded (a create-first replacement's new object, found next pass), a change sent but not
+      // waited for (keelson's own service, updated by the replica it replaced), or made by hand
+      // ahead of Git. Only once the vendor is done with it: an update still rolling out may yet be
+      // rolled back.
       state.applied[c.key] = { digest: want(), revision: input.revision, protect: r.protect, at };
     } else if (record && record.protect !== r.protect) {
       state.applied[c.key] = { ...record, protect: r.protect };

@@ -16,7 +16,9 @@ const UNFINISHED = 'unfinished-create';
 
 export const stabiliseStep: PassStep = async (pass) => {
   const { input } = pass;
-  const applied = pass.results.filter((r) => r.status === 'applied' && r.action !== 'delete');
+  // An update not waited for (keelson's own service) is not complete: a difference now may be a
+  // rollback under way, not a field the provider rewrites. The next passes judge it.
+  const applied = pass.results.filter((r) => r.status === 'applied' && r.action !== 'delete' && !r.unconfirmed);
   if (applied.length === 0) return;
   const again = await observeAll({
     resources: input.resources,
