@@ -73,6 +73,7 @@ export function createCloudflareProvider(
     client,
     concurrency: options.concurrency ?? 4,
     kinds: buildKinds(cloudflareKinds, { client, zones }),
+    endpoint: { url: config.baseURL, setting: 'CLOUDFLARE_API_BASE_URL' },
     rateBudget: () => client.budget.snapshot(),
     async connect(ctx: HandlerContext): Promise<void> {
       let status: string;

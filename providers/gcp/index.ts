@@ -81,6 +81,7 @@ export function createGcpProvider(config: GcpConfig, options: GcpProviderOptions
     operations,
     concurrency: options.concurrency ?? 4,
     kinds,
+    endpoint: { url: config.endpoint?.href ?? 'https://*.googleapis.com', setting: 'GCP_API_ENDPOINT' },
     rateBudget: () => api.budget.snapshot(),
     close: () => api.close(),
   };

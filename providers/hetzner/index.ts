@@ -45,6 +45,7 @@ export function createHetznerProvider(options: HetznerProviderOptions): Provider
     client,
     concurrency: options.concurrency ?? 4,
     kinds: buildKinds(hetznerKinds, rt),
+    endpoint: { url: client.endpoint, setting: 'HCLOUD_ENDPOINT' },
     rateBudget: () => client.budget.snapshot(),
   };
 }

@@ -175,6 +175,12 @@ export interface Provider {
   /** Checks that the provider can be reached; throws a `KeelsonError` (UNAVAILABLE) if not. */
   connect?(ctx: HandlerContext): Promise<void>;
   /**
+   * The API endpoint the provider talks to and the setting that chooses it (`HCLOUD_ENDPOINT`), for
+   * the one error of a pass in which the endpoint cannot be reached at all (`connectFailure`).
+   * Never put user info or a query in `url`; messages show only scheme, host, port and path.
+   */
+  readonly endpoint?: { readonly url: string; readonly setting: string };
+  /**
    * Only for a provider whose endpoint belongs to this replica alone (the Swarm provider's local
    * Docker Engine), not for a cloud API that every replica reaches alike: throws when that endpoint
    * does not answer. The leader lease consults it: a leader whose own endpoint is gone steps down,

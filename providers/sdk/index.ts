@@ -14,3 +14,4 @@ export * from './replace-order.ts';
 export * from './resource.ts';
 export * from './schema.ts';
 export * from './secret-value.ts';
+export * from './unreachable.ts';

@@ -14,9 +14,15 @@ export const DEFAULT_RETRY: RetryPolicy = { attempts: 4, baseDelayMs: 250, maxDe
 
 /**
  * Runs `call`, retrying transient and waiting errors with backoff (waiting errors after the time
- * they ask for); terminal errors and the last failure are thrown. Only for idempotent calls.
+ * they ask for); terminal errors, errors `giveUp` accepts and the last failure are thrown. Only for
+ * idempotent calls.
  */
-export async function withRetry<T>(call: () => Promise<T>, policy: RetryPolicy, signal?: AbortSignal): Promise<T> {
+export async function withRetry<T>(
+  call: () => Promise<T>,
+  policy: RetryPolicy,
+  signal?: AbortSignal,
+  giveUp?: (error: unknown) => boolean,
+): Promise<T> {
   let attempt = 0;
   for (;;) {
     attempt++;
@@ -24,7 +30,7 @@ export async function withRetry<T>(call: () => Promise<T>, policy: RetryPolicy, 
       return await call();
     } catch (error) {
       const kind = classify(error);
-      if (kind === 'terminal' || attempt >= policy.attempts || signal?.aborted) throw error;
+      if (kind === 'terminal' || attempt >= policy.attempts || signal?.aborted || giveUp?.(error)) throw error;
       const asked = error instanceof KeelsonError ? error.retryAfterMs : undefined;
       const backoff = policy.baseDelayMs * 2 ** (attempt - 1) * (0.5 + Math.random() / 2);
       await sleep(Math.min(policy.maxDelayMs, asked ?? backoff), signal);

@@ -1,10 +1,13 @@
 import {
+  connectFailure,
   type DesiredResource,
   type ErrorCode,
+  endpointForMessage,
   errorMessage,
   type HandlerContext,
   KeelsonError,
   type ObservedResource,
+  type Provider,
   type ResolvedResource,
 } from '../../providers/sdk/index.ts';
 import { type RetryPolicy, withRetry } from '../apply/retry.ts';
@@ -103,13 +106,20 @@ export async function observeAll(options: {
         try {
           await available.connect(ctx);
         } catch (error) {
-          const message = `provider ${provider} is not reachable: ${errorMessage(error)}`;
+          const down = connectFailure(error);
+          const message = down
+            ? unreachableMessage(available, down)
+            : `provider ${provider} is not reachable: ${errorMessage(error)}`;
           for (const kind of kinds) unobservable.set(kind, message);
           errors.push({ kind: kinds.join(','), provider, code: 'UNAVAILABLE', message });
           return;
         }
       }
-      for (const kind of kinds) {
+      // A connection-level failure (nothing listens, DNS, TLS, connect timeout) ends the provider's
+      // observe for this pass: it is not retried kind after kind, its resources are skipped (their
+      // kinds unobservable, so nothing of it looks gone) and the next pass tries again.
+      const notRetried = (error: unknown): boolean => connectFailure(error) !== undefined;
+      for (const [index, kind] of kinds.entries()) {
         const handler = registry.handler(kind);
         if (!handler) {
           unobservable.set(kind, `provider ${provider} has no handler for ${kind}`);
@@ -126,6 +136,7 @@ export async function observeAll(options: {
             () => handler.observe(ctx, { kind, names: desired.map((r) => r.name), desired: resolved }),
             options.retry,
             options.signal,
+            notRetried,
           );
           for (const o of found) observed.set(o.key, o);
           if (handler.preflight && resolved.length > 0) {
@@ -134,10 +145,19 @@ export async function observeAll(options: {
               () => preflight(ctx, resolved),
               options.retry,
               options.signal,
+              notRetried,
             );
             for (const [key, why] of Object.entries(failed)) lookupFailed.set(key, why);
           }
         } catch (error) {
+          const down = connectFailure(error);
+          if (down) {
+            const message = unreachableMessage(available, down);
+            const rest = kinds.slice(index);
+            for (const k of rest) unobservable.set(k, message);
+            errors.push({ kind: rest.join(','), provider, code: 'UNAVAILABLE', message });
+            return;
+          }
           const message = `cannot observe ${kind}: ${errorMessage(error)}`;
           unobservable.set(kind, message);
           const known = error instanceof KeelsonError ? error : undefined;
@@ -153,4 +173,19 @@ export async function observeAll(options: {
     }),
   );
   return { observed, unobservable, errors, lookupFailed };
+}
+
+/**
+ * The one error of a pass in which a provider's API cannot be reached at all: the provider, its
+ * endpoint (never user info or a query), why, and what to check.
+ */
+export function unreachableMessage(provider: Pick<Provider, 'name' | 'endpoint'>, why: string): string {
+  const { name, endpoint } = provider;
+  const at = endpoint ? ` at ${endpointForMessage(endpoint.url)}` : '';
+  const setting = endpoint ? `that ${endpoint.setting} is right` : `that ${name}'s endpoint is right`;
+  return (
+    `provider ${name} cannot be reached${at}: ${why}; check ${setting}, that this machine can reach it ` +
+    `(DNS, firewall, proxy, TLS certificates) and whether the vendor's API is down. Its resources are ` +
+    `skipped this pass and nothing of it is deleted; the next pass tries again`
+  );
 }
