@@ -205,4 +205,29 @@ describe('replacing a Worker route', { timeout: 60_000 }, () => {
     expect(await inventory(rig)).toEqual({ [KEY]: newId });
     expect((await rig.pass()).outcome).toBe('no-op');
   });
+  it("a route in the way in the new zone that is not keelson's: refused, and the old route stays the resource (not deleted)", async () => {
+    const w = await world();
+    const { cf, rig } = w;
+    const oldId = await firstRoute(w);
+    const org = [...cf.sim.state.zones.values()].find((z) => z.name === 'example.org')?.id as string;
+    cf.sim.state.routes.set('foreign', {
+      id: 'foreign',
+      zone_id: org,
+      pattern: 'hooks.example.org/aircall*',
+      script: 'other',
+    });
+    rig.write('route.yaml', route('example.org', 'hooks.example.org/aircall*'));
+    const from = cf.sim.requests.length;
+    for (let i = 0; i < 2; i++) {
+      const refused = await rig.pass();
+      expect(refused.errors.map((e) => e.code)).toEqual(['CONFLICT_UNOWNED']);
+      expect(refused.plan.changes.map((c) => [c.key, c.action])).toEqual([[KEY, 'replace']]);
+    }
+    expect(routeWrites(cf.sim.requests, from, oldId)).toEqual([]);
+    expect(routes(cf).sort((a, b) => a.zone.localeCompare(b.zone))).toEqual([
+      { zone: 'example.com', pattern: 'hooks.example.com/aircall*' },
+      { zone: 'example.org', pattern: 'hooks.example.org/aircall*' },
+    ]);
+    expect(await inventory(rig)).toEqual({ [KEY]: oldId });
+  });
 });

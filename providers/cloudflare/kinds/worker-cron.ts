@@ -160,11 +160,12 @@ export class WorkerCronHandler implements ResourceHandler {
 
   async create(ctx: HandlerContext, desired: ResolvedResource): Promise<ObservedResource> {
     const { script } = specOf(workerCronSchema, desired);
-    await this.#setAside(ctx, desired, script);
     if (!ownedInInventory(ctx, desired.key, script) && !desired.adopt) {
       const live = await this.#schedules(script, desired.key);
       if (live !== undefined && live.length > 0) throw unownedConflict(desired, `cron triggers of Worker ${script}`);
     }
+    // Only past the check: triggers in the way that are not ours keep the old script the resource.
+    await this.#setAside(ctx, desired, script);
     return this.#write(ctx, desired, 'create');
   }
 

@@ -194,7 +194,6 @@ export class WorkerRouteHandler implements ResourceHandler {
     const want = specOf(workerRouteSchema, desired);
     const zone = want.zone.toLowerCase();
     const zoneId = await this.#zones.idOf(zone, desired.key);
-    await this.#setAside(ctx, desired.key, desired.name, zone);
     const mine = ctx.inventory.get(desired.key);
     const body = { zone_id: zoneId, pattern: want.pattern, script: want.script };
     const action = `cannot create Worker route ${desired.name} (${body.pattern})`;
@@ -207,12 +206,16 @@ export class WorkerRouteHandler implements ResourceHandler {
       },
       owned: (r) => r.id === mine?.id,
       create: async () => {
+        // Not before the look-up: a route in the way that is not ours (CONFLICT_UNOWNED) keeps the old one the resource.
+        await this.#setAside(ctx, desired.key, desired.name, zone);
         const created = await cloudflareCall(() => this.#client.sdk.workers.routes.create(body), action, desired.key);
         return { id: created.id, pattern: body.pattern, script: body.script };
       },
       claim: async (r) => r,
       describe: (r) => `a route of pattern ${r.pattern} to ${r.script ?? 'nothing'}`,
     });
+    // Found (a create whose answer was lost) or adopted: the old route is not this one either.
+    await this.#setAside(ctx, desired.key, desired.name, zone);
     const id = item.id;
     if (outcome !== 'created' && (item.pattern !== body.pattern || item.script !== body.script)) {
       await cloudflareCall(() => this.#client.sdk.workers.routes.update(id, body), action, desired.key);
