@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { FakeClock } from '../providers/gcp/simulator/clock.ts';
 import { type GcpSimulator, startGcpSimulator } from '../providers/gcp/simulator/index.ts';
 import type { Exchange } from '../providers/gcp/simulator/server.ts';
+import { leftoverName } from '../providers/sdk/index.ts';
 import { EngineRig } from './support/engine-rig.ts';
 
 /**
@@ -196,6 +197,31 @@ describe('replacing a Firestore index (gcp.FirestoreIndex)', { timeout: 60_000 }
     await sim.settleOperations();
     expect((await rig.pass()).errors).toEqual([]);
     expect(writes.slice(from).filter((x) => x.startsWith('delete'))).toEqual([`delete ${oldId} 200`]);
+    expect(live(sim)).toEqual(['ASCENDING READY']);
+    expect(await inventory(rig)).toEqual([KEY]);
+    expect((await rig.pass()).outcome).toBe('no-op');
+  });
+  it('killed between the two inventory records of create (the old index under its key and a leftover key): replaced again, deleted once when the new one is READY', async () => {
+    const w = await world();
+    const { sim, rig, writes } = w;
+    await ready(w);
+    const oldId = idOf(sim, 'DESCENDING');
+    // The state a kill leaves right after the first record: the old index under both keys.
+    const state = await rig.store.load();
+    const entry = state.inventory[KEY] as NonNullable<(typeof state.inventory)[string]>;
+    const leftoverKey = `gcp.FirestoreIndex/${leftoverName('by-resource', entry.id)}`;
+    state.inventory[leftoverKey] = { ...entry, key: leftoverKey };
+    await rig.store.save(state);
+    rig.write('index.yaml', index('ASCENDING'));
+    const from = writes.length;
+    const applied = await rig.pass();
+    expect(applied.errors).toEqual([]);
+    // The old index is the resource here, not a leftover to delete alongside.
+    expect(applied.plan.changes.map((c) => [c.key, c.action])).toEqual([[KEY, 'replace']]);
+    expect(writes.slice(from)).toEqual(['create 200']);
+    await sim.settleOperations();
+    expect((await rig.pass()).errors).toEqual([]);
+    expect(writes.slice(from)).toEqual(['create 200', `delete ${oldId} 200`]);
     expect(live(sim)).toEqual(['ASCENDING READY']);
     expect(await inventory(rig)).toEqual([KEY]);
     expect((await rig.pass()).outcome).toBe('no-op');

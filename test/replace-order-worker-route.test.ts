@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RequestLogEntry } from '../providers/cloudflare/simulator/index.ts';
 import { type CloudflareTestRig, startCloudflareRig } from '../providers/cloudflare/testing.ts';
+import { leftoverName } from '../providers/sdk/index.ts';
 import { renderPlan } from '../reconciler/render/human.ts';
 import { EngineRig } from './support/engine-rig.ts';
 
@@ -229,5 +230,24 @@ describe('replacing a Worker route', { timeout: 60_000 }, () => {
       { zone: 'example.org', pattern: 'hooks.example.org/aircall*' },
     ]);
     expect(await inventory(rig)).toEqual({ [KEY]: oldId });
+  });
+  it('killed between the two inventory writes of the move (the old route under its key and its leftover key): replaced again, deleted once', async () => {
+    const w = await world();
+    const { cf, rig } = w;
+    const oldId = await firstRoute(w);
+    const state = await rig.store.load();
+    const entry = state.inventory[KEY] as NonNullable<(typeof state.inventory)[string]>;
+    const leftoverKey = `cloudflare.WorkerRoute/${leftoverName('hooks', oldId)}`;
+    state.inventory[leftoverKey] = { ...entry, key: leftoverKey };
+    await rig.store.save(state);
+    rig.write('route.yaml', route('example.org', 'hooks.example.org/aircall*'));
+    const from = cf.sim.requests.length;
+    const applied = await rig.pass();
+    expect(applied.errors).toEqual([]);
+    expect(applied.plan.changes.map((c) => [c.key, c.action])).toEqual([[KEY, 'replace']]);
+    expect(routeWrites(cf.sim.requests, from, oldId)).toEqual(['POST', 'DELETE old']);
+    const newId = [...cf.sim.state.routes.values()][0]?.id as string;
+    expect(await inventory(rig)).toEqual({ [KEY]: newId });
+    expect((await rig.pass()).outcome).toBe('no-op');
   });
 });

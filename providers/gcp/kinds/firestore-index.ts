@@ -186,6 +186,9 @@ export class FirestoreIndexHandler implements ResourceHandler {
       const name = e.key.slice(FIRESTORE_INDEX_KIND.length + 1);
       if (isLeftover(name)) {
         const owner = leftoverOwner(name);
+        // Still recorded under the resource's key as well (keelson died between the two records of
+        // create): it is the resource, not a leftover; the replacement is planned again.
+        if (ctx.inventory.get(resourceKey(FIRESTORE_INDEX_KIND, owner))?.id === e.id) continue;
         leftovers.set(owner, [...(leftovers.get(owner) ?? []), observed(owner, e.id, index, true)]);
       } else report(observed(name, e.id, index, ctx.inventory.get(e.key)?.id === e.id));
     }
