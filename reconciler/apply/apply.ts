@@ -235,6 +235,15 @@ async function applyOne(
         );
         return finish('applied', { appliedSpec: want.spec });
       }
+      // Nor before the new one is ready (an index still building): a later pass deletes the old
+      // one, a leftover then, once observe finds the new one ready (the plan holds it back until).
+      if (!settled.ready) {
+        ctx.log.info(
+          { resource: change.key, old: old.id },
+          'the new object is not ready yet: the old one is kept until it is',
+        );
+        return finish('applied', { appliedSpec: want.spec });
+      }
       // The new object exists and is recorded: the old one is a leftover now, deleted as observe
       // would report it after a crash right here (so a handler finds its own bookkeeping under it).
       const leftover = leftoverOf(old);

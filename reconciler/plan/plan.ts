@@ -8,6 +8,7 @@ import {
   type FieldChange,
   isLeftover,
   type KindSchema,
+  leftoverOwner,
   type ObservedResource,
   replaceOrderOf,
   type SecretValue,
@@ -344,6 +345,19 @@ export function planChanges(input: PlanInput): Plan {
         action: 'skip',
         reason: 'protected',
         detail: `${o.key} is no longer in Git but is protected: kept`,
+      });
+      continue;
+    }
+    // The old object of a create-first replacement goes only once the new one is ready (an index
+    // still building): until then it is what serves.
+    const replacement = isLeftover(o.key) ? input.observed.get(`${o.kind}/${leftoverOwner(o.name)}`) : undefined;
+    if (replacement && desiredKeys.has(replacement.key) && !replacement.ready) {
+      changes.push({
+        ...base,
+        wave,
+        action: 'skip',
+        reason: 'not-ready',
+        detail: `${o.key} is kept until ${replacement.key}, which replaces it, is ready${replacement.message ? ` (${replacement.message})` : ''}`,
       });
       continue;
     }

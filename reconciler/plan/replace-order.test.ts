@@ -167,6 +167,29 @@ describe('replacement order in the plan', () => {
     expect(plan.changes[1]?.detail).toBe('left over from a replacement of t.Both/a (id old-id)');
   });
 
+  it('a leftover whose replacement is not ready yet is kept (skipped, saying why); once it is ready, deleted', () => {
+    const leftover = leftoverOf(live('t.Both', 'a', 'old-id', { zone: 'a' }));
+    const plan = (ready: boolean, inGit = true) =>
+      planChanges(
+        input(
+          [thing('t.Both', { order: 'create-first', why: 'x' })],
+          inGit ? [desired('t.Both', 'a', { zone: 'b' })] : [],
+          [{ ...live('t.Both', 'a', 'new-id', { zone: 'b' }), ready, message: 'building' }, leftover],
+        ),
+      );
+    const building = plan(false);
+    expect(building.changes.map((c) => [c.key, c.action, c.reason])).toEqual([
+      ['t.Both/a', 'no-op', undefined],
+      [leftover.key, 'skip', 'not-ready'],
+    ]);
+    expect(building.changes[1]?.detail).toBe(
+      `${leftover.key} is kept until t.Both/a, which replaces it, is ready (building)`,
+    );
+    expect(plan(true).changes.map((c) => c.action)).toEqual(['no-op', 'delete']);
+    // The resource left Git too: nothing is waited for, both go.
+    expect(plan(false, false).changes.map((c) => c.action)).toEqual(['delete', 'delete']);
+  });
+
   it('the order is part of what makes two plans the same plan (a saved plan applies only in its order)', () => {
     const make = (order: 'create-first' | 'delete-first') =>
       planChanges(

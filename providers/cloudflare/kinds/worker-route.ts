@@ -4,8 +4,14 @@ import {
   type FieldChange,
   findOrClaim,
   type HandlerContext,
+  type InventoryEntry,
+  isLeftover,
+  leftoverName,
+  leftoverOf,
+  leftoverOwner,
   type ObservedResource,
   type ObserveQuery,
+  type ReplaceOrderDecision,
   type ResolvedResource,
   type ResourceHandler,
   resourceKey,
@@ -28,7 +34,32 @@ export const workerRouteSchema = defineKind({
     script: { type: 'string', required: true, referenceable: true, description: 'Worker script name.' },
   },
   outputs: { id: { type: 'string', computed: true } },
+  replaceOrder: routeReplaceOrder,
 });
+
+/**
+ * A route moved to another zone is a new route. It is created before the old one is deleted (the
+ * requests of the new pattern reach the Worker from the start, those of the old one until the new
+ * one exists) when the patterns differ: two routes of different patterns coexist. The same
+ * pattern in two zones (a zone and a subdomain zone of it) is deleted first: Cloudflare refuses a
+ * second route of one pattern in a zone (code 10020), and which of two zones would answer for one
+ * pattern is not keelson's to guess.
+ */
+export function routeReplaceOrder(
+  before: Readonly<Record<string, unknown>>,
+  after: Readonly<Record<string, unknown>>,
+): ReplaceOrderDecision {
+  if (typeof before.pattern === 'string' && before.pattern === after.pattern) {
+    return {
+      order: 'delete-first',
+      why: `the new route has the same pattern (${before.pattern}) as the old one: two routes of one pattern cannot both be live, so the old route must go before the new one is created`,
+    };
+  }
+  return {
+    order: 'create-first',
+    why: 'the new route does not share its pattern with the old one (both may exist at once)',
+  };
+}
 
 interface LiveRoute {
   readonly id: string;
@@ -84,24 +115,79 @@ export class WorkerRouteHandler implements ResourceHandler {
     const zoneNames = new Set<string>();
     for (const d of query.desired) zoneNames.add(specOf(workerRouteSchema, d).zone.toLowerCase());
     for (const e of owned) if (typeof e.data?.zone === 'string') zoneNames.add(e.data.zone);
+    // The name each owned id is recorded under. An id recorded under a leftover key too (a kill
+    // between the two writes of the move in create) is the leftover.
+    const ownedIds = new Map<string, string>();
+    for (const e of owned) {
+      const name = e.key.slice(WORKER_ROUTE_KIND.length + 1);
+      if (!isLeftover(ownedIds.get(e.id) ?? '')) ownedIds.set(e.id, name);
+    }
     const found = new Map<string, ObservedResource>();
+    // Old routes of create-first replacements (recorded under a leftover key), by their resource's name.
+    const leftovers = new Map<string, ObservedResource[]>();
+    const live = new Map<string, { zoneId: string; routes: LiveRoute[] }>();
     for (const zone of zoneNames) {
       const zoneId = zones.get(zone);
       if (zoneId === undefined) continue;
       const routes = await this.#routes(zoneId, zone);
-      const ownedIds = new Map(owned.map((e) => [e.id, e.key.slice(WORKER_ROUTE_KIND.length + 1)]));
+      live.set(zone, { zoneId, routes });
       for (const route of routes) {
         const name = ownedIds.get(route.id);
-        if (name !== undefined) found.set(name, observedFrom(route, zone, zoneId, name, true));
-      }
-      for (const d of query.desired) {
-        const want = specOf(workerRouteSchema, d);
-        if (found.has(d.name) || want.zone.toLowerCase() !== zone) continue;
-        const clash = routes.find((r) => r.pattern === want.pattern && !ownedIds.has(r.id));
-        if (clash) found.set(d.name, observedFrom(clash, zone, zoneId, d.name, false));
+        if (name === undefined) continue;
+        if (!isLeftover(name)) {
+          found.set(name, observedFrom(route, zone, zoneId, name, true));
+          continue;
+        }
+        const list = leftovers.get(leftoverOwner(name)) ?? [];
+        list.push(observedFrom(route, zone, zoneId, leftoverOwner(name), true));
+        leftovers.set(leftoverOwner(name), list);
       }
     }
-    return [...found.values()];
+    for (const d of query.desired) {
+      if (found.has(d.name)) continue;
+      const want = specOf(workerRouteSchema, d);
+      const zone = want.zone.toLowerCase();
+      const here = live.get(zone);
+      // A route of the desired pattern that is not ours: refused unless adopted, or claimed through
+      // the create journal when it is the one a create whose answer was lost made.
+      const clash = here?.routes.find((r) => r.pattern === want.pattern && !ownedIds.has(r.id));
+      if (here && clash) {
+        found.set(d.name, observedFrom(clash, zone, here.zoneId, d.name, false));
+        continue;
+      }
+      // No new route yet (its create failed): the old one still answers to the resource, and is
+      // replaced again — not deleted as a leftover while nothing replaces it.
+      const old = leftovers.get(d.name)?.sort((a, b) => a.id.localeCompare(b.id))[0];
+      if (old) {
+        found.set(d.name, old);
+        leftovers.set(
+          d.name,
+          (leftovers.get(d.name) ?? []).filter((o) => o !== old),
+        );
+      }
+    }
+    const out = [...found.values()];
+    for (const list of leftovers.values()) for (const o of list) out.push(leftoverOf(o));
+    return out;
+  }
+
+  /**
+   * A create-first replacement (a route moved to another zone): the route recorded under this key
+   * is the old one. It is recorded under its leftover key before the new one is created, so that
+   * neither a lost answer's claim nor a crash can take it for the new one, and it stays recorded
+   * until it is deleted (also by the next pass). A record of a route that no longer exists goes.
+   */
+  async #setAside(ctx: HandlerContext, key: string, name: string, zone: string): Promise<void> {
+    const previous: InventoryEntry | undefined = ctx.inventory.get(key);
+    if (previous === undefined || typeof previous.data?.zone !== 'string' || previous.data.zone === zone) return;
+    const oldZone = previous.data.zone;
+    const oldZoneId = (await this.#zones.all()).get(oldZone);
+    const exists =
+      oldZoneId !== undefined && (await this.#routes(oldZoneId, oldZone)).some((r) => r.id === previous.id);
+    if (exists) {
+      await ctx.inventory.set({ ...previous, key: resourceKey(WORKER_ROUTE_KIND, leftoverName(name, previous.id)) });
+    }
+    await ctx.inventory.remove(key);
   }
 
   async create(ctx: HandlerContext, desired: ResolvedResource): Promise<ObservedResource> {
@@ -120,12 +206,16 @@ export class WorkerRouteHandler implements ResourceHandler {
       },
       owned: (r) => r.id === mine?.id,
       create: async () => {
+        // Not before the look-up: a route in the way that is not ours (CONFLICT_UNOWNED) keeps the old one the resource.
+        await this.#setAside(ctx, desired.key, desired.name, zone);
         const created = await cloudflareCall(() => this.#client.sdk.workers.routes.create(body), action, desired.key);
         return { id: created.id, pattern: body.pattern, script: body.script };
       },
       claim: async (r) => r,
       describe: (r) => `a route of pattern ${r.pattern} to ${r.script ?? 'nothing'}`,
     });
+    // Found (a create whose answer was lost) or adopted: the old route is not this one either.
+    await this.#setAside(ctx, desired.key, desired.name, zone);
     const id = item.id;
     if (outcome !== 'created' && (item.pattern !== body.pattern || item.script !== body.script)) {
       await cloudflareCall(() => this.#client.sdk.workers.routes.update(id, body), action, desired.key);
@@ -168,6 +258,7 @@ export class WorkerRouteHandler implements ResourceHandler {
         observed.key,
       ),
     );
-    await ctx.inventory.remove(observed.key);
+    // The records of this route only: a leftover's delete must not forget the new route.
+    for (const e of ctx.inventory.list(WORKER_ROUTE_KIND)) if (e.id === observed.id) await ctx.inventory.remove(e.key);
   }
 }

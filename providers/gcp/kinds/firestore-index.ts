@@ -4,6 +4,10 @@ import {
   deleteIgnoringMissing,
   type FieldChange,
   type HandlerContext,
+  isLeftover,
+  leftoverName,
+  leftoverOf,
+  leftoverOwner,
   type ObservedResource,
   type ObserveQuery,
   type ResolvedResource,
@@ -43,6 +47,12 @@ export const firestoreIndexSchema = defineKind({
     },
   },
   outputs: { name: { type: 'string', computed: true } },
+  // An index answers queries only once it is READY (building one takes minutes to hours): the old
+  // one keeps serving them until then, and is deleted only once the new one is READY.
+  replaceOrder: {
+    order: 'create-first',
+    why: 'the old index serves queries until the new one is READY (both may exist at once); it is deleted only then',
+  },
 });
 
 interface Index {
@@ -146,35 +156,74 @@ export class FirestoreIndexHandler implements ResourceHandler {
     const bySignature = new Map(live.map((i) => [signature(this.#definitionOfLive(i)), i]));
     const out: ObservedResource[] = [];
     const seen = new Set<string>();
-    const report = (name: string, sig: string, index: Index) => {
+    const observed = (name: string, sig: string, index: Index, owned: boolean): ObservedResource => {
       const key = resourceKey(FIRESTORE_INDEX_KIND, name);
-      if (seen.has(key)) return;
-      seen.add(key);
       const def = this.#definitionOfLive(index);
       const state = enumOf(STATES, index.state) ?? 'READY';
       const r = readiness(this.#rt, key, state === 'CREATING');
-      out.push({
+      return {
         key,
         kind: FIRESTORE_INDEX_KIND,
         name,
         id: index.name ?? sig,
-        owned: ctx.inventory.get(key)?.id === sig,
+        owned,
         ...r,
         ...(state === 'NEEDS_REPAIR' ? { message: 'the index needs repair' } : {}),
         spec: { ...def },
         outputs: { name: index.name },
-      });
+      };
     };
+    const report = (o: ObservedResource) => {
+      if (seen.has(o.key)) return;
+      seen.add(o.key);
+      out.push(o);
+    };
+    // Old indexes of create-first replacements (recorded under a leftover key), by resource name.
+    const leftovers = new Map<string, ObservedResource[]>();
     for (const e of recorded) {
       const index = bySignature.get(e.id);
-      if (index) report(e.key.slice(FIRESTORE_INDEX_KIND.length + 1), e.id, index);
+      if (!index) continue;
+      const name = e.key.slice(FIRESTORE_INDEX_KIND.length + 1);
+      if (isLeftover(name)) {
+        const owner = leftoverOwner(name);
+        // Still recorded under the resource's key as well (keelson died between the two records of
+        // create): it is the resource, not a leftover; the replacement is planned again.
+        if (ctx.inventory.get(resourceKey(FIRESTORE_INDEX_KIND, owner))?.id === e.id) continue;
+        leftovers.set(owner, [...(leftovers.get(owner) ?? []), observed(owner, e.id, index, true)]);
+      } else report(observed(name, e.id, index, ctx.inventory.get(e.key)?.id === e.id));
     }
     for (const d of query.desired) {
       const sig = signature(definitionOf(d.spec));
       const index = bySignature.get(sig);
-      if (index) report(d.name, sig, index);
+      if (index) report(observed(d.name, sig, index, ctx.inventory.get(d.key)?.id === sig));
     }
+    // No new index (its create failed): the old one still answers to the resource, and is
+    // replaced again — not deleted as a leftover while nothing replaces it.
+    for (const d of query.desired) {
+      const old = seen.has(d.key) ? undefined : leftovers.get(d.name)?.[0];
+      if (old === undefined) continue;
+      report(old);
+      leftovers.set(
+        d.name,
+        (leftovers.get(d.name) ?? []).filter((o) => o !== old),
+      );
+    }
+    for (const list of leftovers.values()) for (const o of list) report(leftoverOf(o));
     return out;
+  }
+
+  /**
+   * A create-first replacement: the index recorded under this key is the old one. It is recorded
+   * under a leftover key before the new one is made, and stays recorded until it is deleted
+   * (after the new one is READY; also by a later pass).
+   */
+  async #setAside(ctx: HandlerContext, desired: ResolvedResource, sig: string): Promise<void> {
+    const previous = ctx.inventory.get(desired.key);
+    if (previous === undefined || previous.id === sig) return;
+    await ctx.inventory.set({
+      ...previous,
+      key: resourceKey(FIRESTORE_INDEX_KIND, leftoverName(desired.name, previous.id)),
+    });
   }
 
   async create(ctx: HandlerContext, desired: ResolvedResource): Promise<ObservedResource> {
@@ -182,6 +231,8 @@ export class FirestoreIndexHandler implements ResourceHandler {
     const client = api.clients.firestoreAdmin();
     const def = definitionOf(desired.spec);
     const sig = signature(def);
+    await this.#setAside(ctx, desired, sig);
+    let existed = false;
     await ctx.inventory.set({
       key: desired.key,
       kind: FIRESTORE_INDEX_KIND,
@@ -199,16 +250,20 @@ export class FirestoreIndexHandler implements ResourceHandler {
         ),
       );
     } catch (error) {
-      // Planned only when observe did not find it: an earlier attempt created it.
+      // Planned only when observe did not find it: an earlier attempt created it. Whether it is
+      // READY yet is read by the next pass's observe; until then it does not count as ready.
       if (!isAlreadyExists(error)) throw error;
+      existed = true;
     }
+    const ready = readiness(this.#rt, desired.key);
     return {
       key: desired.key,
       kind: FIRESTORE_INDEX_KIND,
       name: desired.name,
       id: sig,
       owned: true,
-      ...readiness(this.#rt, desired.key),
+      ...ready,
+      ...(existed ? { ready: false } : {}),
       spec: { ...def },
       outputs: {},
     };
@@ -245,6 +300,13 @@ export class FirestoreIndexHandler implements ResourceHandler {
         isNotFound,
       );
     }
-    await ctx.inventory.remove(observed.key);
+    // This resource's records of this index only: a leftover's delete must not forget the new one.
+    const sig = signature(definitionOf(observed.spec));
+    const resource = leftoverOwner(observed.key);
+    for (const e of ctx.inventory.list(FIRESTORE_INDEX_KIND)) {
+      if (leftoverOwner(e.key) === resource && (e.key === observed.key || (isLeftover(e.key) && e.id === sig))) {
+        await ctx.inventory.remove(e.key);
+      }
+    }
   }
 }
