@@ -1,9 +1,8 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { heldMarker, readCloud } from './daemon-file-cloud.ts';
-import { freePort, TestRepo, until } from './daemon-support.ts';
+import { fileCloudDaemon, TestRepo, until } from './daemon-support.ts';
 
 /**
  * kill -9 of `keelson serve` at several points of an apply, then a restart on the same state and
@@ -45,65 +44,11 @@ afterEach(() => {
   for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
 });
 
-interface Status {
-  appliedRevision?: string;
-  conditions?: { type: string; status: string }[];
-  lastErrors: { code: string; message: string }[];
-}
-
 describe('kill -9 at several points of an apply', () => {
   for (const row of ROWS) {
     it(`${row.point} (${row.what}): restarts with zero duplicates, zero lost, zero warnings`, async () => {
       const repo = new TestRepo();
-      const cloud = join(repo.root, 'cloud.json');
-      const statePath = join(repo.root, 'state.json');
-      const port = await freePort();
-      const start = (hold?: string) => {
-        const child = spawn(process.execPath, [join(import.meta.dirname, 'daemon-child.ts')], {
-          env: {
-            PATH: process.env.PATH,
-            HOME: process.env.HOME,
-            FILE_CLOUD: cloud,
-            ...(hold ? { FILE_CLOUD_HOLD: hold } : {}),
-            KEELSON_SOURCE_URL: `file://${repo.bare}`,
-            KEELSON_SOURCE_PATH: 'desired-state',
-            KEELSON_CHECKOUT_DIR: join(repo.root, 'checkout'),
-            KEELSON_STATE_PATH: statePath,
-            KEELSON_HTTP_HOST: '127.0.0.1',
-            KEELSON_HTTP_PORT: String(port),
-            KEELSON_POLL_INTERVAL_SECONDS: '3600',
-            KEELSON_OWNER: 'keelson-kill',
-            KEELSON_LOG_LEVEL: 'warn',
-          },
-          stdio: ['ignore', 'ignore', 'inherit'],
-        });
-        children.push(child);
-        return child;
-      };
-      const status = async (): Promise<Status | undefined> => {
-        try {
-          return (await (await fetch(`http://127.0.0.1:${port}/status`)).json()) as Status;
-        } catch {
-          return undefined;
-        }
-      };
-      const converged = (sha: string) =>
-        until(
-          async () => {
-            const s = await status();
-            return (
-              s?.appliedRevision === sha &&
-              s.conditions?.some((c) => c.type === 'Reconciled' && c.status === 'True') &&
-              s
-            );
-          },
-          `the daemon to converge on ${sha.slice(0, 12)}`,
-          90_000,
-        );
-      const stop = async (child: ChildProcess) => {
-        child.kill('SIGTERM');
-        await until(() => child.exitCode !== null, 'a clean exit on SIGTERM', 30_000);
-      };
+      const { cloud, statePath, start, converged, stop } = await fileCloudDaemon(repo, 'keelson-kill', children);
 
       let sha = repo.push({ 'desired-state/services.yaml': THREE });
       if (row.deleting) {

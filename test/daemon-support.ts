@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -110,4 +110,68 @@ export async function freePort(): Promise<number> {
   const port = (server.address() as AddressInfo).port;
   await new Promise((r) => server.close(r));
   return port;
+}
+
+/** What a kill-point test reads from `/status`. */
+export interface DaemonStatus {
+  appliedRevision?: string;
+  conditions?: { type: string; status: string }[];
+  lastErrors: { code: string; message: string }[];
+}
+
+/**
+ * A `keelson serve` child (test/daemon-child.ts) on the file cloud, following `repo`: `start(hold)`
+ * runs one (FILE_CLOUD_HOLD stops it at a kill point), `converged(sha)` waits until it applied and
+ * reconciled that commit, `stop` ends it with SIGTERM. Children go into `children`, for the test's
+ * afterEach to kill.
+ */
+export async function fileCloudDaemon(repo: TestRepo, owner: string, children: ChildProcess[]) {
+  const cloud = join(repo.root, 'cloud.json');
+  const statePath = join(repo.root, 'state.json');
+  const port = await freePort();
+  const start = (hold?: string) => {
+    const child = spawn(process.execPath, [join(import.meta.dirname, 'daemon-child.ts')], {
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        FILE_CLOUD: cloud,
+        ...(hold ? { FILE_CLOUD_HOLD: hold } : {}),
+        KEELSON_SOURCE_URL: `file://${repo.bare}`,
+        KEELSON_SOURCE_PATH: 'desired-state',
+        KEELSON_CHECKOUT_DIR: join(repo.root, 'checkout'),
+        KEELSON_STATE_PATH: statePath,
+        KEELSON_HTTP_HOST: '127.0.0.1',
+        KEELSON_HTTP_PORT: String(port),
+        KEELSON_POLL_INTERVAL_SECONDS: '3600',
+        KEELSON_OWNER: owner,
+        KEELSON_LOG_LEVEL: 'warn',
+      },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    children.push(child);
+    return child;
+  };
+  const status = async (): Promise<DaemonStatus | undefined> => {
+    try {
+      return (await (await fetch(`http://127.0.0.1:${port}/status`)).json()) as DaemonStatus;
+    } catch {
+      return undefined;
+    }
+  };
+  const converged = (sha: string) =>
+    until(
+      async () => {
+        const s = await status();
+        return (
+          s?.appliedRevision === sha && s.conditions?.some((c) => c.type === 'Reconciled' && c.status === 'True') && s
+        );
+      },
+      `the daemon to converge on ${sha.slice(0, 12)}`,
+      90_000,
+    );
+  const stop = async (child: ChildProcess) => {
+    child.kill('SIGTERM');
+    await until(() => child.exitCode !== null, 'a clean exit on SIGTERM', 30_000);
+  };
+  return { cloud, statePath, port, start, status, converged, stop };
 }
