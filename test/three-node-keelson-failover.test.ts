@@ -16,9 +16,10 @@
  * Each step prints what it measured (how long the takeover took).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pushFiles, readLastGood, readLease } from './support/replica-state.ts';
 import { startThreeNodeSwarm, type ThreeNodeSwarm, threeNodeSwarmUnavailable } from './support/three-node-swarm.ts';
 
 const unavailable = threeNodeSwarmUnavailable();
@@ -57,36 +58,10 @@ describe.skipIf(unavailable !== undefined)('keelson failover and drain on the th
   const down = new Set<number>();
   const alive = () => [1, 2, 3].find((n) => !down.has(n)) ?? 1;
   const docker = (args: string[], node = alive()) => rig.docker(args, node);
-  const git = (args: string[]) =>
-    execFileSync('git', ['-c', 'user.email=t@example.com', '-c', 'user.name=t', ...args], {
-      cwd: join(dir, 'work'),
-      stdio: 'ignore',
-    });
-  const push = (files: Record<string, string>) => {
-    for (const [path, text] of Object.entries(files)) writeFileSync(join(dir, 'work', path), text);
-    git(['add', '-A']);
-    git(['commit', '-qm', `change ${Object.keys(files).join(', ')}`]);
-    git(['push', '-q', 'origin', 'HEAD:main']);
-    return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: join(dir, 'work') })
-      .toString()
-      .trim();
-  };
-  const lease = () =>
-    existsSync(join(dir, 'state', 'state.json.lease'))
-      ? (JSON.parse(readFileSync(join(dir, 'state', 'state.json.lease'), 'utf8')) as {
-          holder: string;
-          generation: number;
-          expiresAt: number;
-        })
-      : undefined;
-  const lastGood = () => {
-    try {
-      return (JSON.parse(readFileSync(join(dir, 'state', 'state.json'), 'utf8')) as { lastGood?: { revision: string } })
-        .lastGood?.revision;
-    } catch {
-      return undefined;
-    }
-  };
+  const push = (files: Record<string, string>) =>
+    pushFiles(join(dir, 'work'), files, `change ${Object.keys(files).join(', ')}`);
+  const lease = () => readLease(join(dir, 'state'));
+  const lastGood = () => readLastGood(join(dir, 'state'));
   /** id and version of each service of the rig, by name. */
   const services = () =>
     Object.fromEntries(
@@ -324,8 +299,10 @@ describe.skipIf(unavailable !== undefined)('keelson failover and drain on the th
     const drain = push({
       'desired-state/nodes.yaml': `kind: swarm.Node\nname: ${drained}\nspec:\n  availability: drain\n`,
     });
-    await waitFor(() => lastGood() === drain, 'the leader to apply the drain');
-    expect(docker(['node', 'inspect', drained, '--format', '{{.Spec.Availability}}']).trim()).toBe('drain');
+    // lastGood is written when the revision is verified, before its pass applies it: wait for the node.
+    const availability = () => docker(['node', 'inspect', drained, '--format', '{{.Spec.Availability}}']).trim();
+    await waitFor(() => lastGood() === drain && availability() === 'drain', 'the leader to apply the drain');
+    expect(availability()).toBe('drain');
     // Services move: nothing meant to run is left on the drained node, everything runs elsewhere.
     await waitFor(
       () => docker(['node', 'ps', drained, '--filter', 'desired-state=running', '-q']).trim() === '',

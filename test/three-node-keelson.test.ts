@@ -7,10 +7,11 @@
  * again.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { until } from './daemon-support.ts';
+import { pushFiles, readLastGood, readLease } from './support/replica-state.ts';
 import { startThreeNodeSwarm, type ThreeNodeSwarm, threeNodeSwarmUnavailable } from './support/three-node-swarm.ts';
 
 const unavailable = threeNodeSwarmUnavailable();
@@ -24,35 +25,9 @@ const web = (name: string) =>
 describe.skipIf(unavailable !== undefined)('keelson with two replicas on the three-node Swarm', () => {
   let rig: ThreeNodeSwarm;
   let dir = '';
-  const git = (args: string[]) =>
-    execFileSync('git', ['-c', 'user.email=t@example.com', '-c', 'user.name=t', ...args], {
-      cwd: join(dir, 'work'),
-      stdio: 'ignore',
-    });
-  const push = (files: Record<string, string>) => {
-    for (const [path, text] of Object.entries(files)) writeFileSync(join(dir, 'work', path), text);
-    git(['add', '-A']);
-    git(['commit', '-qm', 'change']);
-    git(['push', '-q', 'origin', 'HEAD:main']);
-    return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: join(dir, 'work') })
-      .toString()
-      .trim();
-  };
-  const lease = () =>
-    existsSync(join(dir, 'state', 'state.json.lease'))
-      ? (JSON.parse(readFileSync(join(dir, 'state', 'state.json.lease'), 'utf8')) as {
-          holder: string;
-          generation: number;
-        })
-      : undefined;
-  const lastGood = () => {
-    try {
-      return (JSON.parse(readFileSync(join(dir, 'state', 'state.json'), 'utf8')) as { lastGood?: { revision: string } })
-        .lastGood?.revision;
-    } catch {
-      return undefined;
-    }
-  };
+  const push = (files: Record<string, string>) => pushFiles(join(dir, 'work'), files);
+  const lease = () => readLease(join(dir, 'state'));
+  const lastGood = () => readLastGood(join(dir, 'state'));
   const serviceId = (name: string) =>
     rig
       .docker(['service', 'ls', '--filter', `name=${name}`, '--format', '{{.Name}} {{.ID}}'])
